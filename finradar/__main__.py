@@ -1,0 +1,5 @@
+import sys
+
+from finradar.cli import main
+
+sys.exit(main())

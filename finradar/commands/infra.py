@@ -1,0 +1,43 @@
+"""``finradar infra up|down|status``: the local Kafka broker."""
+
+from __future__ import annotations
+
+import argparse
+
+EXIT_NOT_RUNNING = 3  # LSB convention for "program is not running"
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser("infra", help="start, stop or inspect the local Kafka broker")
+    sub = p.add_subparsers(dest="infra_command", metavar="ACTION", parser_class=type(p))
+    sub.required = True
+    up = sub.add_parser("up", help="start the broker (if needed) and create the topics")
+    up.set_defaults(handler=run_up)
+    down = sub.add_parser("down", help="stop the broker (harmless if it is not running)")
+    down.add_argument("--purge", action="store_true", help="also delete the broker's data")
+    down.set_defaults(handler=run_down)
+    status = sub.add_parser("status", help="say whether the broker runs (exit 0) or not (exit 3)")
+    status.set_defaults(handler=run_status)
+
+
+def _broker():
+    from finradar.settings import get_settings
+    from infra.broker import LocalBroker
+
+    return LocalBroker(get_settings())
+
+
+def run_up(args: argparse.Namespace) -> int:
+    print(_broker().up().line())
+    return 0
+
+
+def run_down(args: argparse.Namespace) -> int:
+    print(_broker().down(purge=args.purge).line())
+    return 0
+
+
+def run_status(args: argparse.Namespace) -> int:
+    status = _broker().status()
+    print(status.line())
+    return 0 if status.running else EXIT_NOT_RUNNING

@@ -1,0 +1,162 @@
+"""The one typed settings object of finradar.
+
+Values come, highest priority first, from environment variables with the ``FINRADAR_`` prefix
+(nested fields joined with ``__``, e.g. ``FINRADAR_KAFKA__PORT=19092``), then from an optional
+TOML file (``FINRADAR_CONFIG`` or ``./finradar.toml``), then from the defaults below. No other
+module reads the environment.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel, Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+PROJECT_ROOT = Path(__file__).resolve().parents[1]
+ENV_PREFIX = "FINRADAR_"
+CONFIG_ENV = ENV_PREFIX + "CONFIG"
+DEFAULT_CONFIG_FILE = Path("finradar.toml")
+
+
+class KafkaSettings(BaseModel):
+    """The local broker (``finradar infra``) and the address clients use."""
+
+    host: str = "127.0.0.1"
+    port: int = Field(9092, ge=1, le=65535)
+    controller_port: int = Field(9093, ge=1, le=65535)
+    heap: str = "512m"
+    start_timeout_s: float = 90.0
+    stop_timeout_s: float = 30.0
+
+    @property
+    def bootstrap(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+class WarehouseSettings(BaseModel):
+    """The DuckLake lakehouse: a SQLite catalog and a Parquet data path."""
+
+    catalog_name: str = "lake"
+    commit_retries: int = Field(12, ge=0)
+
+
+class PrefectSettings(BaseModel):
+    """Where Prefect keeps its state, and an optional server to use instead of starting one."""
+
+    api_url: str | None = None
+    server_host: str = "127.0.0.1"
+    server_port: int = Field(4200, ge=1, le=65535)
+
+
+class BeamSettings(BaseModel):
+    """The Beam runner and its extra pipeline options."""
+
+    runner: str = "FnApiRunner"
+    options: list[str] = Field(default_factory=list)
+
+
+class Settings(BaseSettings):
+    """All configuration of finradar, typed and validated."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_nested_delimiter="__",
+        extra="forbid",
+    )
+
+    home: Path = PROJECT_ROOT
+    var_dir: Path | None = None
+    cache_dir: Path | None = None
+    kafka: KafkaSettings = Field(default_factory=KafkaSettings)
+    warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
+    prefect: PrefectSettings = Field(default_factory=PrefectSettings)
+    beam: BeamSettings = Field(default_factory=BeamSettings)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml_file = Path(os.environ.get(CONFIG_ENV, DEFAULT_CONFIG_FILE))
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+        )
+
+    # Derived locations: everything the platform writes lives under var/ (ignored by git).
+    @property
+    def var(self) -> Path:
+        return (self.var_dir or self.home / "var").resolve()
+
+    @property
+    def cache(self) -> Path:
+        return (self.cache_dir or self.home / ".cache").resolve()
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.var / "kafka"
+
+    @property
+    def warehouse_dir(self) -> Path:
+        return self.var / "warehouse"
+
+    @property
+    def catalog_path(self) -> Path:
+        return self.warehouse_dir / "catalog.sqlite"
+
+    @property
+    def data_path(self) -> Path:
+        return self.warehouse_dir / "data"
+
+    @property
+    def prefect_home(self) -> Path:
+        return self.var / "prefect"
+
+    def prefect_env(self) -> dict[str, str]:
+        """Environment for Prefect itself (it reads its own variables)."""
+        env = {
+            "PREFECT_HOME": str(self.prefect_home),
+            "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
+            "PREFECT_SERVER_UI_ENABLED": "false",
+        }
+        if self.prefect.api_url:
+            env["PREFECT_API_URL"] = self.prefect.api_url
+        return env
+
+
+def config_file_in_use() -> Path | None:
+    path = Path(os.environ.get(CONFIG_ENV, DEFAULT_CONFIG_FILE))
+    return path if path.is_file() else None
+
+
+@cache
+def get_settings() -> Settings:
+    return load_settings()
+
+
+def load_settings(**overrides: Any) -> Settings:
+    """Build settings from env and TOML; keyword overrides win (used by tests)."""
+    from pydantic import ValidationError
+
+    from finradar.errors import FinradarError
+
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise FinradarError(f"invalid setting {where}: {first['msg']}") from None

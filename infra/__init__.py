@@ -1,0 +1,1 @@
+"""Local infrastructure: the Apache Kafka broker (from Maven Central jars) and topic definitions."""

@@ -1,0 +1,260 @@
+"""A real Apache Kafka broker for local use: jars from Maven Central, KRaft combined mode.
+
+``up`` resolves the jars once (Maven, cached under ``.cache/kafka/<version>/lib``), formats
+the storage on first start, starts the JVM detached, waits until the broker answers a
+metadata request and creates the topics of ``infra/topics.yaml``. ``up``, ``down`` and
+``status`` are idempotent and trust the process table and the port, not only the PID file.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+from finradar.errors import FinradarError
+from finradar.settings import Settings
+from infra.topics import ensure_topics
+from infra.versions import InfraVersions, load_versions
+
+KAFKA_DIR = Path(__file__).with_name("kafka")
+MAIN_CLASS = "kafka.Kafka"
+LOG_TAIL_LINES = 25
+
+
+@dataclass(frozen=True)
+class BrokerStatus:
+    running: bool
+    pid: int | None
+    bootstrap: str
+    detail: str
+
+    def line(self) -> str:
+        state = f"running (pid {self.pid})" if self.running else "stopped"
+        return f"kafka {state} at {self.bootstrap}: {self.detail}"
+
+
+class LocalBroker:
+    """Lifecycle of the project's own broker under ``var/kafka``."""
+
+    def __init__(self, settings: Settings, versions: InfraVersions | None = None) -> None:
+        self.settings = settings
+        self.kafka = settings.kafka
+        self.versions = versions or load_versions()
+        root = settings.kafka_dir
+        self.data_dir = root / "data"
+        self.log_dir = root / "logs"
+        self.config_dir = root / "config"
+        self.pid_file = root / "broker.pid"
+        self.log_file = self.log_dir / "server.log"
+        self.lib_dir = settings.cache / "kafka" / self.versions.kafka / "lib"
+
+    # ---- jars -------------------------------------------------------------------------
+    def ensure_jars(self) -> Path:
+        """Resolve the broker's runtime jars with Maven once; later calls are free."""
+        marker = self.lib_dir / ".complete"
+        if marker.exists():
+            return self.lib_dir
+        mvn = shutil.which("mvn")
+        if mvn is None:
+            raise FinradarError("Maven (mvn) is not installed; it is needed once to fetch Kafka")
+        if shutil.which("java") is None:
+            raise FinradarError("java is not installed; the Kafka broker needs a JDK 17+")
+        tmp = self.lib_dir.with_name("lib.partial")
+        shutil.rmtree(tmp, ignore_errors=True)
+        props = [f"-D{k}={v}" for k, v in self.versions.maven_properties().items()]
+        cmd = [
+            mvn, "-q", "-B", "-f", str(KAFKA_DIR / "pom.xml"),
+            "dependency:copy-dependencies", "-DincludeScope=runtime",
+            f"-DoutputDirectory={tmp}", *props,
+        ]  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            tail = "\n".join((proc.stdout + proc.stderr).strip().splitlines()[-LOG_TAIL_LINES:])
+            raise FinradarError(f"could not resolve Kafka {self.versions.kafka} jars:\n{tail}")
+        shutil.rmtree(self.lib_dir, ignore_errors=True)
+        tmp.rename(self.lib_dir)
+        marker.touch()
+        return self.lib_dir
+
+    # ---- configuration ----------------------------------------------------------------
+    def _render_config(self) -> Path:
+        self.config_dir.mkdir(parents=True, exist_ok=True)
+        template = Template((KAFKA_DIR / "server.properties.template").read_text("utf-8"))
+        text = template.substitute(
+            host=self.kafka.host,
+            port=self.kafka.port,
+            controller_port=self.kafka.controller_port,
+            data_dir=self.data_dir,
+        )
+        path = self.config_dir / "server.properties"
+        path.write_text(text, encoding="utf-8")
+        return path
+
+    def _java(self, *args: str) -> list[str]:
+        return [
+            "java", f"-Xmx{self.kafka.heap}", f"-Xms{self.kafka.heap}",
+            "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            f"-Dlog4j2.configurationFile={KAFKA_DIR / 'log4j2.yaml'}",
+            "-cp", f"{self.lib_dir}/*", *args,
+        ]  # fmt: skip
+
+    def _format_storage(self, config: Path) -> None:
+        if (self.data_dir / "meta.properties").exists():
+            return
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cmd = self._java(
+            "kafka.tools.StorageTool", "format", "--standalone",
+            "-t", cluster_id, "-c", str(config),
+        )  # fmt: skip
+        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if proc.returncode != 0:
+            raise FinradarError(f"formatting Kafka storage failed:\n{proc.stdout}{proc.stderr}")
+
+    # ---- process ----------------------------------------------------------------------
+    def _read_pid(self) -> int | None:
+        try:
+            return int(self.pid_file.read_text().strip())
+        except (FileNotFoundError, ValueError):
+            return None
+
+    @staticmethod
+    def _is_broker_process(pid: int) -> bool:
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            stat = Path(f"/proc/{pid}/stat").read_text()
+        except OSError:
+            return False
+        zombie = stat.rsplit(")", 1)[-1].split()[0] == "Z"
+        return not zombie and MAIN_CLASS.encode() in cmdline
+
+    def _port_open(self, port: int) -> bool:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            sock.settimeout(0.5)
+            return sock.connect_ex((self.kafka.host, port)) == 0
+
+    def _answers_metadata(self) -> bool:
+        from kafka import KafkaAdminClient
+        from kafka.errors import KafkaError
+
+        try:
+            admin = KafkaAdminClient(
+                bootstrap_servers=self.kafka.bootstrap,
+                request_timeout_ms=3000,
+                client_id="finradar-status",
+            )
+        except (KafkaError, OSError):
+            return False
+        try:
+            admin.list_topics()
+            return True
+        except (KafkaError, OSError):
+            return False
+        finally:
+            admin.close()
+
+    def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
+        try:
+            text = self.log_file.read_text(encoding="utf-8", errors="replace")
+        except FileNotFoundError:
+            return "(no broker log yet)"
+        return "\n".join(text.splitlines()[-lines:])
+
+    # ---- public lifecycle -------------------------------------------------------------
+    def status(self) -> BrokerStatus:
+        pid = self._read_pid()
+        bootstrap = self.kafka.bootstrap
+        if pid is not None and self._is_broker_process(pid):
+            if self._port_open(self.kafka.port):
+                return BrokerStatus(True, pid, bootstrap, "accepting connections")
+            return BrokerStatus(True, pid, bootstrap, "process alive, port not open yet")
+        detail = "no broker process"
+        if pid is not None:
+            detail = f"no broker process (stale pid file for {pid})"
+        if self._port_open(self.kafka.port):
+            detail += f"; port {self.kafka.port} is in use by another process"
+        return BrokerStatus(False, None, bootstrap, detail)
+
+    def up(self) -> BrokerStatus:
+        """Start the broker unless it runs; wait until it serves metadata; create topics."""
+        current = self.status()
+        if current.running:
+            self._wait_ready(current.pid)
+            ensure_topics(self.kafka.bootstrap)
+            return self.status()
+        for port in (self.kafka.port, self.kafka.controller_port):
+            if self._port_open(port):
+                raise FinradarError(
+                    f"port {self.kafka.host}:{port} is already taken by another process; "
+                    "stop it or set FINRADAR_KAFKA__PORT / FINRADAR_KAFKA__CONTROLLER_PORT"
+                )
+        self.ensure_jars()
+        config = self._render_config()
+        self._format_storage(config)
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("ab") as log:
+            proc = subprocess.Popen(
+                self._java(MAIN_CLASS, str(config)),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,  # outlives the CLI; not killed by its Ctrl-C
+                cwd=self.settings.kafka_dir,
+            )
+        self.pid_file.write_text(f"{proc.pid}\n")
+        self._wait_ready(proc.pid, proc)
+        ensure_topics(self.kafka.bootstrap)
+        return self.status()
+
+    def _wait_ready(self, pid: int | None, proc: subprocess.Popen[bytes] | None = None) -> None:
+        deadline = time.monotonic() + self.kafka.start_timeout_s
+        while time.monotonic() < deadline:
+            if proc is not None and proc.poll() is not None:
+                self.pid_file.unlink(missing_ok=True)
+                raise FinradarError(
+                    f"Kafka exited during start (code {proc.returncode}); log tail:\n"
+                    + self.log_tail()
+                )
+            # A child we just spawned may not have exec'd java yet; poll() speaks for it.
+            if proc is None and pid is not None and not self._is_broker_process(pid):
+                raise FinradarError("Kafka stopped during start; log tail:\n" + self.log_tail())
+            if self._port_open(self.kafka.port) and self._answers_metadata():
+                return
+            time.sleep(0.25)
+        if pid is not None:
+            self._terminate(pid, force=True)
+        raise FinradarError(
+            f"Kafka did not become ready in {self.kafka.start_timeout_s:.0f}s; log tail:\n"
+            + self.log_tail()
+        )
+
+    def _terminate(self, pid: int, force: bool = False) -> None:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(pid, signal.SIGKILL if force else signal.SIGTERM)
+
+    def down(self, purge: bool = False) -> BrokerStatus:
+        """Stop the broker (SIGTERM, then SIGKILL after the stop timeout). Idempotent."""
+        pid = self._read_pid()
+        if pid is not None and self._is_broker_process(pid):
+            self._terminate(pid)
+            deadline = time.monotonic() + self.kafka.stop_timeout_s
+            while self._is_broker_process(pid) and time.monotonic() < deadline:
+                time.sleep(0.2)
+            if self._is_broker_process(pid):
+                self._terminate(pid, force=True)
+                while self._is_broker_process(pid):
+                    time.sleep(0.1)
+        self.pid_file.unlink(missing_ok=True)
+        if purge:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+        return self.status()

@@ -1,0 +1,1 @@
+"""Apache Beam pipelines and their composite transforms."""

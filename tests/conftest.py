@@ -1,0 +1,57 @@
+"""Shared fixtures: settings, the real local Kafka broker, a Prefect test server."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from finradar.settings import Settings, get_settings, load_settings
+
+
+@pytest.fixture(scope="session")
+def project_settings() -> Settings:
+    """The project's settings as a newcomer has them (var/ of this checkout)."""
+    return get_settings()
+
+
+@pytest.fixture()
+def tmp_settings(tmp_path: Path) -> Settings:
+    """Settings whose var/ is a fresh temporary folder (own warehouse, own Prefect home)."""
+    return load_settings(var_dir=tmp_path / "var")
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap(project_settings: Settings) -> Iterator[str]:
+    """A real Apache Kafka broker: reuse the one running, or start the project's own once."""
+    from infra.broker import LocalBroker
+
+    broker = LocalBroker(project_settings)
+    started_here = not broker.status().running
+    broker.up()
+    yield project_settings.kafka.bootstrap
+    if started_here:
+        broker.down()
+
+
+@pytest.fixture(scope="session")
+def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """One real Prefect server (SQLite) for the whole session; starting one takes ~20 s."""
+    home = tmp_path_factory.mktemp("prefect-home")
+    env = {**load_settings(var_dir=home).prefect_env(), "PREFECT_HOME": str(home)}
+    env.pop("PREFECT_API_URL", None)
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    from prefect.testing.utilities import prefect_test_harness
+
+    try:
+        with prefect_test_harness(server_startup_timeout=180):
+            yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value

@@ -1,0 +1,77 @@
+"""DuckLake on a SQLite catalog: multi-table transactions are atomic to another process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from warehouse.lake import connect
+
+pytestmark = pytest.mark.integration
+
+WORKER = Path(__file__).with_name("lake_worker.py")
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_extensions_load_from_installed_packages_only(tmp_settings) -> None:
+    con = connect(tmp_settings)
+    loaded = dict(
+        con.execute(
+            "SELECT extension_name, install_mode FROM duckdb_extensions() WHERE loaded"
+        ).fetchall()
+    )
+    assert "ducklake" in loaded and "sqlite_scanner" in loaded
+    assert con.execute("SELECT current_setting('autoinstall_known_extensions')").fetchone() == (
+        False,
+    )
+    assert tmp_settings.catalog_path.exists()
+
+
+def test_rollback_leaves_no_trace(tmp_settings) -> None:
+    con = connect(tmp_settings)
+    con.execute("CREATE SCHEMA raw; CREATE TABLE raw.t (x INTEGER)")
+    con.execute("BEGIN")
+    con.execute("INSERT INTO raw.t SELECT range FROM range(100)")
+    con.execute("ROLLBACK")
+    assert con.execute("SELECT count(*) FROM raw.t").fetchone() == (0,)
+    assert list(tmp_settings.data_path.rglob("*.parquet")) == []
+
+
+def test_reader_process_sees_both_tables_or_neither(tmp_settings) -> None:
+    transactions, rows = 40, 500
+    con = connect(tmp_settings)
+    con.execute("CREATE SCHEMA raw; CREATE SCHEMA ops")
+    con.execute("CREATE TABLE raw.events (txn INTEGER, n BIGINT)")
+    con.execute("CREATE TABLE ops.offsets (txn INTEGER, next_offset BIGINT)")
+    con.close()
+
+    var = str(tmp_settings.var)
+    stop = tmp_settings.var / "writer-done"
+    reader = subprocess.Popen(
+        [sys.executable, str(WORKER), "read", var, str(stop)],
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+    )
+    writer = subprocess.run(
+        [sys.executable, str(WORKER), "write", var, str(transactions), str(rows)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=300,
+    )
+    stop.touch()
+    out, _ = reader.communicate(timeout=120)
+    assert writer.returncode == 0, writer.stderr
+    assert reader.returncode == 0
+
+    observations = json.loads(out)
+    for events, offset_rows, top in observations:
+        assert events == offset_rows * rows == top  # data and offsets agree in every snapshot
+    distinct_states = {tuple(o) for o in observations}
+    assert len(distinct_states) > 2, "the reader must have watched the writer commit"
+    assert observations[-1] == [transactions * rows, transactions, transactions * rows]

@@ -1,0 +1,119 @@
+"""The real local Kafka broker: keyed produce/consume, lifecycle truthfulness."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import time
+import uuid
+from collections import defaultdict
+from pathlib import Path
+
+import pytest
+
+from finradar.errors import FinradarError
+from finradar.settings import load_settings
+from infra.broker import LocalBroker
+from infra.topics import TopicSpec, ensure_topics, load_topics
+
+pytestmark = pytest.mark.integration
+
+MESSAGES = 10_000
+KEYS = 97
+
+
+def test_platform_topics_exist_with_three_partitions(kafka_bootstrap: str) -> None:
+    from kafka import KafkaConsumer
+
+    consumer = KafkaConsumer(bootstrap_servers=kafka_bootstrap)
+    try:
+        for spec in load_topics():
+            assert consumer.partitions_for_topic(spec.name) == {0, 1, 2}
+    finally:
+        consumer.close()
+
+
+def test_10k_keyed_messages_keep_order_per_key(kafka_bootstrap: str) -> None:
+    from kafka import KafkaConsumer, KafkaProducer, TopicPartition
+
+    topic = f"test.roundtrip.{uuid.uuid4().hex[:8]}"
+    ensure_topics(kafka_bootstrap, (TopicSpec(topic, "test", 3, 1),))
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, linger_ms=10)
+    for seq in range(MESSAGES):
+        key = f"key-{seq % KEYS}".encode()
+        producer.send(topic, key=key, value=f"{seq}".encode())
+    producer.flush()
+    producer.close()
+
+    consumer = KafkaConsumer(
+        bootstrap_servers=kafka_bootstrap, group_id=None, enable_auto_commit=False
+    )
+    partitions = [TopicPartition(topic, p) for p in range(3)]
+    consumer.assign(partitions)
+    consumer.seek_to_beginning()
+    seen: dict[bytes, list[int]] = defaultdict(list)
+    partition_of: dict[bytes, set[int]] = defaultdict(set)
+    received = 0
+    deadline = time.monotonic() + 60
+    while received < MESSAGES and time.monotonic() < deadline:
+        for tp, records in consumer.poll(timeout_ms=500).items():
+            for record in records:
+                seen[record.key].append(int(record.value))
+                partition_of[record.key].add(tp.partition)
+                received += 1
+    consumer.close()
+
+    assert received == MESSAGES
+    assert len(seen) == KEYS
+    assert all(values == sorted(values) for values in seen.values())
+    assert all(len(parts) == 1 for parts in partition_of.values())
+    assert len({p for parts in partition_of.values() for p in parts}) == 3
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.fixture()
+def spare_broker(tmp_path: Path, project_settings) -> LocalBroker:
+    """A second broker on free ports and its own var/, sharing the project's jar cache."""
+    settings = load_settings(
+        var_dir=tmp_path / "var",
+        cache_dir=project_settings.cache,
+        kafka={"port": _free_port(), "controller_port": _free_port(), "heap": "256m"},
+    )
+    broker = LocalBroker(settings)
+    yield broker
+    broker.down()
+
+
+def test_up_twice_is_harmless_and_status_survives_kill_9(spare_broker: LocalBroker) -> None:
+    first = spare_broker.up()
+    assert first.running
+    second = spare_broker.up()
+    assert second.running and second.pid == first.pid
+
+    os.kill(first.pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while spare_broker.status().running and time.monotonic() < deadline:
+        time.sleep(0.1)
+    after = spare_broker.status()
+    assert not after.running
+    assert "stale pid file" in after.detail
+
+    again = spare_broker.up()  # restarts over the unclean shutdown
+    assert again.running and again.pid != first.pid
+    assert not spare_broker.down().running
+    assert not spare_broker.down().running
+
+
+def test_port_taken_is_a_clear_error(spare_broker: LocalBroker) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", spare_broker.kafka.port))
+        squatter.listen()
+        with pytest.raises(FinradarError, match="already taken by another process"):
+            spare_broker.up()
+    assert not spare_broker.status().running

@@ -1,0 +1,82 @@
+"""The CLI: help everywhere, one-line errors with exit 2 for bad arguments."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+
+def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "finradar", *args], capture_output=True, text=True, timeout=60
+    )
+
+
+def test_top_level_help_lists_commands() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("infra", "version", "demo"):
+        assert command in result.stdout
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ("infra", "--help"),
+        ("infra", "up", "--help"),
+        ("infra", "status", "--help"),
+        ("version", "--help"),
+    ],
+)
+def test_every_subcommand_has_help(args: tuple[str, ...]) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 0
+    assert result.stdout.startswith("usage: finradar")
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        (),
+        ("bogus",),
+        ("infra",),
+        ("infra", "sideways"),
+        ("infra", "down", "--nope"),
+        ("version", "extra"),
+    ],
+)
+def test_bad_arguments_exit_2_with_one_line(args: tuple[str, ...]) -> None:
+    result = run_cli(*args)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("finradar")
+    assert "Traceback" not in result.stderr
+    assert result.stdout == ""
+
+
+def test_bad_setting_is_one_line_not_a_traceback(tmp_path) -> None:
+    import os
+
+    env = {**os.environ, "FINRADAR_KAFKA__PORT": "not-a-port"}
+    result = subprocess.run(
+        [sys.executable, "-m", "finradar", "infra", "status"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "finradar: invalid setting kafka.port: "
+        "Input should be a valid integer, unable to parse string as an integer"
+    ]
+
+
+def test_version_reports_pinned_stack() -> None:
+    result = run_cli("version")
+    assert result.returncode == 0
+    assert "duckdb 1.5.5" in result.stdout
+    assert "kafka 4." in result.stdout

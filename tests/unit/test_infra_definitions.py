@@ -1,0 +1,35 @@
+"""Versions and topics are defined once and every consumer uses that definition."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from infra.topics import load_topics, topic_for_event_type
+from infra.versions import load_versions
+
+INFRA = Path(__file__).resolve().parents[2] / "infra"
+
+
+def test_topics_are_the_contracts_three_with_three_partitions() -> None:
+    specs = load_topics()
+    assert {(s.name, s.event_type) for s in specs} == {
+        ("fi.spend.disclosures.v1", "spend_disclosure"),
+        ("fi.deployment.milestones.v1", "deployment_milestone"),
+        ("fi.survey.responses.v1", "survey_response"),
+    }
+    assert all(s.partitions == 3 for s in specs)
+    assert all(s.configs["max.message.bytes"] == str(8 * 1024 * 1024) for s in specs)
+    assert topic_for_event_type("survey_response") == "fi.survey.responses.v1"
+
+
+def test_kafka_version_has_one_definition() -> None:
+    versions = load_versions()
+    assert versions.kafka.startswith("4.")
+    # compose reads infra/.env, which must be the same file as versions.env
+    assert (INFRA / ".env").resolve() == (INFRA / "versions.env").resolve()
+    compose = (INFRA / "compose.yaml").read_text()
+    assert "apache/kafka:${KAFKA_VERSION}" in compose
+    assert "./topics.yaml" in compose
+    pom = (INFRA / "kafka" / "pom.xml").read_text()
+    assert versions.kafka not in pom  # the pom takes versions as -D properties only
+    assert "${kafka.version}" in pom

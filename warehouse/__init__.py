@@ -1,0 +1,1 @@
+"""The DuckLake lakehouse: catalog, SQL models (staging -> marts, dq), data dictionary."""
