@@ -38,8 +38,14 @@ class BrokerStatus:
     bootstrap: str
     detail: str
 
+    @property
+    def managed(self) -> bool:
+        return self.pid is not None
+
     def line(self) -> str:
-        state = f"running (pid {self.pid})" if self.running else "stopped"
+        state = "stopped"
+        if self.running:
+            state = f"running (pid {self.pid})" if self.managed else "running"
         return f"kafka {state} at {self.bootstrap}: {self.detail}"
 
 
@@ -178,6 +184,9 @@ class LocalBroker:
             if self._port_open(self.kafka.port):
                 return BrokerStatus(True, pid, bootstrap, "accepting connections")
             return BrokerStatus(True, pid, bootstrap, "process alive, port not open yet")
+        if self._port_open(self.kafka.port) and self._answers_metadata():
+            # e.g. the compose broker or another checkout's: usable, but not ours to stop
+            return BrokerStatus(True, None, bootstrap, "external broker, not managed here")
         detail = "no broker process"
         if pid is not None:
             detail = f"no broker process (stale pid file for {pid})"
@@ -189,7 +198,8 @@ class LocalBroker:
         """Start the broker unless it runs; wait until it serves metadata; create topics."""
         current = self.status()
         if current.running:
-            self._wait_ready(current.pid)
+            if current.pid is not None:
+                self._wait_ready(current.pid)
             ensure_topics(self.kafka.bootstrap)
             return self.status()
         for port in (self.kafka.port, self.kafka.controller_port):

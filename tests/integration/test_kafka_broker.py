@@ -117,3 +117,20 @@ def test_port_taken_is_a_clear_error(spare_broker: LocalBroker) -> None:
         with pytest.raises(FinradarError, match="already taken by another process"):
             spare_broker.up()
     assert not spare_broker.status().running
+
+
+def test_a_broker_started_elsewhere_is_reused_not_stopped(
+    spare_broker: LocalBroker, tmp_path: Path
+) -> None:
+    spare_broker.up()
+    other_checkout = LocalBroker(
+        load_settings(
+            var_dir=tmp_path / "other-var",
+            cache_dir=spare_broker.settings.cache,
+            kafka=spare_broker.kafka.model_dump(),
+        )
+    )
+    status = other_checkout.up()
+    assert status.running and not status.managed
+    assert other_checkout.down().running  # not ours: left alone
+    assert spare_broker.status().running
