@@ -1,0 +1,80 @@
+"""Survey definitions (``contracts/surveys/*.yaml``) as a lookup for checks and models.
+
+A file added to the folder is picked up without code changes; see ``surveys/README.md``
+for the format.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+SURVEYS_DIR = Path(__file__).with_name("surveys")
+
+
+@dataclass(frozen=True)
+class Question:
+    question_id: str
+    kind: str
+    options: frozenset[str]
+    capability: str | None
+    definition: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Survey:
+    survey_id: str
+    waves: tuple[str, ...]
+    questions: dict[str, Question]
+    definition: dict[str, Any]
+
+
+class SurveyCatalog:
+    """The surveys of one folder by ``survey_id``."""
+
+    def __init__(self, surveys: dict[str, Survey]) -> None:
+        self.surveys = surveys
+
+    def get(self, survey_id: str) -> Survey | None:
+        return self.surveys.get(survey_id)
+
+    def __iter__(self):  # type: ignore[no-untyped-def]
+        return iter(self.surveys.values())
+
+    @classmethod
+    def load(cls, folder: Path = SURVEYS_DIR) -> SurveyCatalog:
+        surveys: dict[str, Survey] = {}
+        for path in sorted(folder.glob("*.yaml")):
+            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            survey_id = str(doc["survey_id"])
+            if path.stem != survey_id:
+                raise ValueError(f"{path.name}: survey_id {survey_id!r} differs from the file name")
+            questions = {}
+            for q in doc["questions"]:
+                qid = str(q["question_id"])
+                if qid in questions:
+                    raise ValueError(f"{path.name}: question {qid} defined twice")
+                questions[qid] = Question(
+                    question_id=qid,
+                    kind=str(q["kind"]),
+                    options=frozenset(str(o["option_id"]) for o in q.get("options") or []),
+                    capability=q.get("capability"),
+                    definition=q,
+                )
+            surveys[survey_id] = Survey(
+                survey_id=survey_id,
+                waves=tuple(str(w) for w in doc["waves"]),
+                questions=questions,
+                definition=doc,
+            )
+        return cls(surveys)
+
+
+@cache
+def survey_catalog() -> SurveyCatalog:
+    """The catalog of ``contracts/surveys`` (loaded once per process)."""
+    return SurveyCatalog.load()
