@@ -75,3 +75,28 @@ def test_reader_process_sees_both_tables_or_neither(tmp_settings) -> None:
     distinct_states = {tuple(o) for o in observations}
     assert len(distinct_states) > 2, "the reader must have watched the writer commit"
     assert observations[-1] == [transactions * rows, transactions, transactions * rows]
+
+
+def test_contract_ddl_creates_the_raw_tables(tmp_settings) -> None:
+    from contracts.export.arrow import raw_schemas
+    from contracts.export.ddl import duckdb_type, raw_ddl
+
+    con = connect(tmp_settings)
+    con.execute("CREATE SCHEMA raw")
+    con.execute(raw_ddl())
+    for table, schema in raw_schemas().items():
+        described = con.execute(f"DESCRIBE raw.{table}").fetchall()
+        got = [
+            (
+                name,
+                kind.lower()
+                .replace("timestamp with time zone", "timestamptz")
+                .replace(" ", "")
+                .replace('"', ""),
+            )
+            for name, kind, *_ in described
+        ]
+        want = [(f.name, duckdb_type(f.type).replace(" ", "")) for f in schema]
+        assert got == want, table
+        empty = schema.empty_table()  # noqa: F841 - read by the SQL below
+        con.execute(f"INSERT INTO raw.{table} SELECT * FROM empty")

@@ -1,0 +1,332 @@
+"""The contract check: decode a Kafka value and check it against contract v1.
+
+Every violation is a ``Reason`` with a code from ``REASON_CODES`` and a detail naming the
+field. Structural checks walk the field declarations of ``contracts.spec``; the rules a schema
+cannot express (topic, frontier technology, survey answers, personal data, future
+timestamps) follow. ``event_id_conflict`` needs the landed history and is decided at ingest.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from contracts.spec import (
+    FUTURE_TOLERANCE_HOURS,
+    MAX_MESSAGE_BYTES,
+    SCHEMA_VERSION,
+    TIMESTAMP_PATTERN,
+    Field,
+    contract_for_topic,
+    contracts,
+)
+from contracts.survey_catalog import SurveyCatalog, survey_catalog
+from contracts.taxonomy import codes
+
+REASON_CODES: dict[str, str] = {
+    "oversize": f"value larger than {MAX_MESSAGE_BYTES} bytes",
+    "invalid_utf8": "value is not UTF-8",
+    "invalid_json": "value is not one JSON document (NaN and Infinity are not JSON)",
+    "not_an_object": "the JSON document is not an object",
+    "missing_field": "a required field is absent or null",
+    "wrong_type": "a field has the wrong JSON type",
+    "unknown_enum": "a value outside the field's controlled vocabulary",
+    "out_of_range": "a number, length or item count outside its bounds",
+    "invalid_format": "a string that does not match its format (id, period, date, timestamp)",
+    "unsupported_schema_version": f"schema_version other than {SCHEMA_VERSION}",
+    "event_type_topic_mismatch": "event_type does not belong on the topic it arrived on",
+    "technology_without_frontier": "spend technology given with spend_class other than frontier",
+    "unknown_survey": "survey_id (or its wave) is not defined in contracts/surveys",
+    "unknown_question": "question_id is not a question of the survey",
+    "answer_kind_mismatch": "an answer's kind differs from its question's kind",
+    "single_answer_option_count": "a single-choice answer without exactly one option",
+    "duplicate_option": "a multiple-choice answer names an option twice",
+    "unknown_option": "option_id is not an option of the question",
+    "duplicate_question": "a response answers the same question twice",
+    "personal_data_in_clear": "an e-mail address outside respondent_email",
+    "future_timestamp": f"occurred_at more than {FUTURE_TOLERANCE_HOURS} h after ingestion",
+    "event_id_conflict": "an event_id seen before with different content",
+}
+
+EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(\.[A-Za-z0-9-]+)+")
+_PATTERNS: dict[str, re.Pattern[str]] = {}
+
+
+@dataclass(frozen=True)
+class Reason:
+    code: str
+    detail: str
+
+    def as_dict(self) -> dict[str, str]:
+        return {"code": self.code, "detail": self.detail}
+
+
+class Decoded:
+    """A decoded value: the object, or the reason it could not be decoded."""
+
+    __slots__ = ("event", "reason")
+
+    def __init__(self, event: dict[str, Any] | None, reason: Reason | None) -> None:
+        self.event = event
+        self.reason = reason
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def decode(value: bytes | None) -> Decoded:
+    """Size limit, UTF-8, one JSON object, in that order."""
+    if value is None:
+        return Decoded(None, Reason("invalid_json", "empty value (tombstone)"))
+    if len(value) > MAX_MESSAGE_BYTES:
+        return Decoded(None, Reason("oversize", f"{len(value)} bytes > {MAX_MESSAGE_BYTES}"))
+    try:
+        text = value.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return Decoded(None, Reason("invalid_utf8", f"byte {exc.start}: {exc.reason}"))
+    try:
+        event = json.loads(text, parse_constant=_reject_constant)
+    except (json.JSONDecodeError, ValueError) as exc:
+        return Decoded(None, Reason("invalid_json", str(exc)))
+    if not isinstance(event, dict):
+        return Decoded(None, Reason("not_an_object", f"top level is {type(event).__name__}"))
+    return Decoded(event, None)
+
+
+def _pattern(p: str) -> re.Pattern[str]:
+    compiled = _PATTERNS.get(p)
+    if compiled is None:
+        compiled = _PATTERNS[p] = re.compile(p)
+    return compiled
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _check(f: Field, value: Any, path: str, out: list[Reason]) -> None:
+    kind = f.kind
+    if kind == "object":
+        if not isinstance(value, dict):
+            out.append(Reason("wrong_type", f"{path}: expected object, got {_jtype(value)}"))
+            return
+        for child in f.fields:
+            v = value.get(child.name)
+            child_path = f"{path}.{child.name}" if path else child.name
+            if v is None:
+                if child.required:
+                    out.append(Reason("missing_field", f"{child_path} is required"))
+                continue
+            _check(child, v, child_path, out)
+        return
+    if kind == "array":
+        if not isinstance(value, list):
+            out.append(Reason("wrong_type", f"{path}: expected array, got {_jtype(value)}"))
+            return
+        if f.min_items is not None and len(value) < f.min_items:
+            out.append(Reason("out_of_range", f"{path}: {len(value)} items < {f.min_items}"))
+        if f.items is not None:
+            for i, item in enumerate(value):
+                if item is None:
+                    out.append(Reason("missing_field", f"{path}[{i}] is null"))
+                else:
+                    _check(f.items, item, f"{path}[{i}]", out)
+        return
+    if kind in ("string", "date", "timestamp"):
+        if not isinstance(value, str):
+            out.append(Reason("wrong_type", f"{path}: expected string, got {_jtype(value)}"))
+            return
+        if f.enum is not None:
+            if value not in codes(f.enum):
+                out.append(Reason("unknown_enum", f"{path}: {value!r} is not a {f.enum}"))
+            return
+        if f.min_length is not None and len(value) < f.min_length:
+            out.append(Reason("out_of_range", f"{path}: shorter than {f.min_length}"))
+        if f.max_length is not None and len(value) > f.max_length:
+            out.append(Reason("out_of_range", f"{path}: longer than {f.max_length}"))
+        if f.pattern is not None and not _pattern(f.pattern).match(value):
+            out.append(Reason("invalid_format", f"{path}: {value[:80]!r} is not a valid {kind}"))
+            return
+        if kind == "date" and not _valid_date(value):
+            out.append(Reason("invalid_format", f"{path}: {value!r} is not a calendar date"))
+        elif kind == "timestamp" and parse_timestamp(value) is None:
+            out.append(Reason("invalid_format", f"{path}: {value!r} is not an RFC 3339 time"))
+        return
+    # integer / number
+    if not _is_number(value) or (kind == "integer" and not float(value).is_integer()):
+        out.append(Reason("wrong_type", f"{path}: expected {kind}, got {_jtype(value)}"))
+        return
+    if f.minimum is not None and value < f.minimum:
+        out.append(Reason("out_of_range", f"{path}: {value} < {f.minimum}"))
+    if f.exclusive_minimum is not None and value <= f.exclusive_minimum:
+        out.append(Reason("out_of_range", f"{path}: {value} must be > {f.exclusive_minimum}"))
+    if f.maximum is not None and value > f.maximum:
+        out.append(Reason("out_of_range", f"{path}: {value} > {f.maximum}"))
+
+
+def _jtype(v: Any) -> str:
+    if v is None:
+        return "null"
+    if isinstance(v, bool):
+        return "boolean"
+    if isinstance(v, int | float):
+        return "number"
+    return {str: "string", list: "array", dict: "object"}.get(type(v), type(v).__name__)
+
+
+def _valid_date(value: str) -> bool:
+    try:
+        date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def parse_timestamp(value: str) -> datetime | None:
+    """An RFC 3339 timestamp with offset, or None."""
+    if not _pattern(TIMESTAMP_PATTERN).match(value):
+        return None
+    try:
+        ts = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return ts if ts.tzinfo is not None else None
+
+
+def check_event(
+    event: dict[str, Any],
+    topic: str | None = None,
+    now: datetime | None = None,
+    catalog: SurveyCatalog | None = None,
+) -> list[Reason]:
+    """Every contract violation of one decoded event (empty when it is valid)."""
+    out: list[Reason] = []
+    event_type = event.get("event_type")
+    by_topic = contract_for_topic(topic) if topic else None
+    contract = contracts().get(event_type) if isinstance(event_type, str) else None
+    if event_type is None:
+        out.append(Reason("missing_field", "event_type is required"))
+    elif contract is None:
+        out.append(Reason("unknown_enum", f"event_type: {event_type!r} is not an event_type"))
+    if by_topic is not None and contract is not None and contract is not by_topic:
+        out.append(
+            Reason(
+                "event_type_topic_mismatch",
+                f"{event_type} on {topic} (expects {by_topic.event_type})",
+            )
+        )
+    contract = contract or by_topic
+    version = event.get("schema_version")
+    if _is_number(version) and version != SCHEMA_VERSION:
+        out.append(Reason("unsupported_schema_version", f"schema_version {version}"))
+        return out
+    if contract is None:
+        return out
+    for f in contract.root.fields:
+        v = event.get(f.name)
+        if v is None:
+            if f.required and f.name != "event_type":
+                out.append(Reason("missing_field", f"{f.name} is required"))
+        elif f.name != "event_type":
+            _check(f, v, f.name, out)
+    payload = event.get("payload")
+    if isinstance(payload, dict):
+        if contract.event_type == "spend_disclosure":
+            _spend_rules(payload, out)
+        elif contract.event_type == "survey_response":
+            _survey_rules(payload, event.get("subject"), out, catalog or survey_catalog())
+    occurred = event.get("occurred_at")
+    if isinstance(occurred, str):
+        ts = parse_timestamp(occurred)
+        limit = (now or datetime.now(UTC)) + timedelta(hours=FUTURE_TOLERANCE_HOURS)
+        if ts is not None and ts > limit:
+            out.append(
+                Reason(
+                    "future_timestamp", f"occurred_at {occurred} is after {limit:%Y-%m-%dT%H:%MZ}"
+                )
+            )
+    return out
+
+
+def _spend_rules(payload: dict[str, Any], out: list[Reason]) -> None:
+    if payload.get("technology") is not None and payload.get("spend_class") != "frontier":
+        out.append(
+            Reason(
+                "technology_without_frontier",
+                f"payload.technology {payload['technology']!r} with spend_class "
+                f"{payload.get('spend_class')!r}",
+            )
+        )
+
+
+def _survey_rules(
+    payload: dict[str, Any], subject: Any, out: list[Reason], catalog: SurveyCatalog
+) -> None:
+    for name in ("respondent_id", "department"):
+        v = payload.get(name)
+        if isinstance(v, str) and EMAIL.search(v):
+            out.append(Reason("personal_data_in_clear", f"payload.{name} holds an e-mail address"))
+    survey_id, wave = payload.get("survey_id"), payload.get("wave")
+    answers = payload.get("answers")
+    if not isinstance(survey_id, str) or not isinstance(answers, list):
+        return
+    survey = catalog.get(survey_id)
+    if survey is None:
+        out.append(Reason("unknown_survey", f"payload.survey_id {survey_id!r} is not defined"))
+        return
+    if isinstance(wave, str) and wave not in survey.waves:
+        out.append(Reason("unknown_survey", f"payload.wave {wave!r} of {survey_id} is not defined"))
+    seen: set[str] = set()
+    for i, answer in enumerate(answers):
+        if not isinstance(answer, dict):
+            continue
+        path = f"payload.answers[{i}]"
+        qid, kind = answer.get("question_id"), answer.get("kind")
+        if not isinstance(qid, str):
+            continue
+        if qid in seen:
+            out.append(Reason("duplicate_question", f"{path}: {qid} answered twice"))
+        seen.add(qid)
+        question = survey.questions.get(qid)
+        if question is None:
+            out.append(Reason("unknown_question", f"{path}: {qid!r} is not in {survey_id}"))
+            continue
+        if kind != question.kind:
+            out.append(
+                Reason("answer_kind_mismatch", f"{path}: {qid} is {question.kind}, answered {kind}")
+            )
+            continue
+        options = answer.get("options")
+        options = options if isinstance(options, list) else []
+        if kind == "single" and len(options) != 1:
+            out.append(
+                Reason("single_answer_option_count", f"{path}: {qid} has {len(options)} options")
+            )
+        if kind in ("single", "multi"):
+            if len(set(map(str, options))) != len(options):
+                out.append(Reason("duplicate_option", f"{path}: {qid} repeats an option"))
+            for opt in options:
+                if isinstance(opt, str) and opt not in question.options:
+                    out.append(
+                        Reason("unknown_option", f"{path}: {opt!r} is not an option of {qid}")
+                    )
+        elif kind == "score" and answer.get("score") is None:
+            out.append(Reason("missing_field", f"{path}.score is required for a score answer"))
+        elif kind == "stage" and answer.get("stage") is None:
+            out.append(Reason("missing_field", f"{path}.stage is required for a stage answer"))
+
+
+def check_value(
+    value: bytes | None, topic: str | None = None, now: datetime | None = None
+) -> tuple[dict[str, Any] | None, list[Reason]]:
+    """Decode and check one Kafka value: the event (if decodable) and its violations."""
+    decoded = decode(value)
+    if decoded.reason is not None:
+        return None, [decoded.reason]
+    assert decoded.event is not None
+    return decoded.event, check_event(decoded.event, topic=topic, now=now)

@@ -1,0 +1,1 @@
+"""Artifacts derived from ``contracts.spec``: JSON Schema, Arrow schemas, DDL, GX suites."""

@@ -1,0 +1,17 @@
+"""Write the committed artifacts derived from ``contracts.spec``: ``python -m contracts.export``."""
+
+from __future__ import annotations
+
+from contracts.export.ddl import DDL_FILE, raw_ddl
+from contracts.export.jsonschema import SCHEMA_FILE, render
+
+
+def main() -> None:
+    for path, text in ((SCHEMA_FILE, render()), (DDL_FILE, raw_ddl())):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8")
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,255 @@
+"""Run the contract's Great Expectations suites over batches of decoded events.
+
+Events are flattened into pandas frames (one row per event, per answer, per selected
+option), each suite of ``contracts.export.gx_suites`` is validated once per batch with the
+pandas datasource (GX's SQL datasource on DuckDB is broken, see the research notes), and
+every failing row is traced back to its event with the reason codes of every expectation it
+failed. ``result_format=COMPLETE`` with an index column gives the full failing-row lists.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from contracts.checks import EMAIL, Reason
+from contracts.export.gx_suites import (
+    ANSWER_SUITE,
+    FUTURE_PARAMETER,
+    OPTION_SUITE,
+    ROW_ID,
+    ExpectationSpec,
+    count_column,
+    suites,
+)
+from contracts.flatten import flatten_answers, flatten_event
+from contracts.spec import FUTURE_TOLERANCE_HOURS, contracts
+from contracts.survey_catalog import SurveyCatalog, survey_catalog
+
+RESULT_FORMAT = {
+    "result_format": "COMPLETE",
+    "unexpected_index_column_names": [ROW_ID],
+    "return_unexpected_index_query": False,
+}
+
+
+@dataclass
+class ExpectationOutcome:
+    suite: str
+    expectation: str
+    column: str
+    reason_code: str
+    success: bool
+    unexpected_count: int
+
+
+@dataclass
+class SuiteOutcome:
+    suite: str
+    rows_checked: int
+    outcomes: list[ExpectationOutcome] = field(default_factory=list)
+
+    @property
+    def success(self) -> bool:
+        return all(o.success for o in self.outcomes)
+
+
+@dataclass
+class BatchValidation:
+    """Per-event failures (by position in the batch) and per-suite results."""
+
+    failures: dict[int, list[Reason]]
+    suites: list[SuiteOutcome]
+
+
+def value_sets(catalog: SurveyCatalog) -> dict[str, list[str]]:
+    waves, questions, kinds, options = [], [], [], []
+    for s in catalog:
+        waves += [f"{s.survey_id}|{w}" for w in s.waves]
+        for q in s.questions.values():
+            questions.append(f"{s.survey_id}|{q.question_id}")
+            kinds.append(f"{s.survey_id}|{q.question_id}|{q.kind}")
+            options += [f"{s.survey_id}|{q.question_id}|{o}" for o in sorted(q.options)]
+    return {
+        "survey_waves": waves,
+        "questions": questions,
+        "question_kinds": kinds,
+        "options": options,
+    }
+
+
+class SuiteRunner:
+    """Holds one GX context with every suite; validate many batches with it."""
+
+    def __init__(
+        self, catalog: SurveyCatalog | None = None, project_root: Path | None = None
+    ) -> None:
+        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+        import great_expectations as gx
+        from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        self.catalog = catalog or survey_catalog()
+        if project_root is None:
+            self.context = gx.get_context(mode="ephemeral")
+        else:
+            self.context = gx.get_context(mode="file", project_root_dir=str(project_root))
+        self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
+        datasource = self.context.data_sources.add_or_update_pandas("finradar")
+        sets = value_sets(self.catalog)
+        self.specs = suites()
+        self.suites: dict[str, Any] = {}
+        self.batch_definitions: dict[str, Any] = {}
+        for name, specs in self.specs.items():
+            suite = gx.ExpectationSuite(name=f"{name}.v1")
+            for index, spec in enumerate(specs):
+                kwargs = dict(spec.kwargs)
+                if "row_condition" in kwargs:
+                    kwargs["row_condition"] = _condition(*kwargs["row_condition"])
+                if "value_set" in spec.extra:
+                    kwargs["value_set"] = sets[spec.extra["value_set"]]
+                cls = getattr(gx.expectations, spec.expectation)
+                suite.add_expectation(
+                    cls(
+                        **kwargs,
+                        meta={"reason_code": spec.reason_code, "field": spec.field, "spec": index},
+                    )
+                )
+            self.suites[name] = self.context.suites.add_or_update(suite)
+            asset = datasource.add_dataframe_asset(name)
+            self.batch_definitions[name] = asset.add_batch_definition_whole_dataframe(name)
+
+    def _run(self, name: str, frame: pd.DataFrame, parameters: dict[str, Any]) -> Any:
+        batch = self.batch_definitions[name].get_batch(batch_parameters={"dataframe": frame})
+        return batch.validate(
+            self.suites[name], result_format=RESULT_FORMAT, expectation_parameters=parameters
+        )
+
+    def validate(
+        self, event_type: str, events: list[dict[str, Any]], now: datetime | None = None
+    ) -> BatchValidation:
+        """Validate a batch of decoded events of one type with its suites."""
+        contract = contracts()[event_type]
+        now = now or datetime.now(UTC)
+        parameters = {FUTURE_PARAMETER: now + timedelta(hours=FUTURE_TOLERANCE_HOURS)}
+        frames = {event_type: event_frame(events, contract.event_type)}
+        if event_type == "survey_response":
+            frames[ANSWER_SUITE], frames[OPTION_SUITE] = answer_frames(events, self.catalog)
+        failures: dict[int, list[Reason]] = defaultdict(list)
+        outcomes = []
+        for name, frame in frames.items():
+            suite_outcome = SuiteOutcome(name, len(frame))
+            outcomes.append(suite_outcome)
+            if frame.empty:
+                continue
+            result = self._run(name, frame, parameters)
+            # GX reports results in its own order: match them back by the index in ``meta``
+            for r in result.results:
+                spec = self.specs[name][int(r.expectation_config.meta["spec"])]
+                rows = _unexpected_rows(r.result)
+                suite_outcome.outcomes.append(
+                    ExpectationOutcome(
+                        name,
+                        spec.expectation,
+                        spec.column,
+                        spec.reason_code,
+                        bool(r.success),
+                        int(r.result.get("unexpected_count") or len(rows)),
+                    )
+                )
+                for row in sorted(rows):
+                    failures[row].append(Reason(spec.reason_code, _detail(spec, name)))
+        return BatchValidation(dict(failures), outcomes)
+
+
+def _condition(column: str, op: str, value: Any) -> Any:
+    from great_expectations.expectations.row_conditions import Column
+
+    return Column(name=column) == value if op == "==" else Column(name=column) != value
+
+
+def _unexpected_rows(result: dict[str, Any]) -> set[int]:
+    rows = set()
+    for item in result.get("unexpected_index_list") or []:
+        rows.add(int(item[ROW_ID]) if isinstance(item, dict) else int(item))
+    return rows
+
+
+def _detail(spec: ExpectationSpec, suite: str) -> str:
+    return f"{suite}.v1 {spec.expectation}({spec.column})"
+
+
+def event_frame(events: list[dict[str, Any]], event_type: str) -> pd.DataFrame:
+    contract = contracts()[event_type]
+    rows = [flatten_event(e, contract) for e in events]
+    frame = pd.DataFrame(rows, columns=[c for c in (rows[0] if rows else {})] or None)
+    frame[ROW_ID] = range(len(events))
+    frame["occurred_at_utc"] = pd.to_datetime(
+        frame.get("occurred_at"),
+        utc=True,
+        errors="coerce",
+        format="ISO8601",
+    )
+    for f in contract.payload.fields:
+        if f.kind == "array" and f.min_items is not None:
+            frame[count_column(f.name)] = [
+                len(v) if isinstance(v := (e.get("payload") or {}).get(f.name), list) else 0
+                for e in events
+            ]
+    if event_type == "survey_response":
+        frame["survey_wave_key"] = frame["survey_id"].astype(str) + "|" + frame["wave"].astype(str)
+        frame["respondent_email_in"] = [
+            next(
+                (
+                    v
+                    for v in (e.get("payload", {}).get(k) for k in ("respondent_id", "department"))
+                    if isinstance(v, str) and EMAIL.search(v)
+                ),
+                None,
+            )
+            for e in events
+        ]
+    return frame
+
+
+def answer_frames(
+    events: list[dict[str, Any]], catalog: SurveyCatalog
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    answers, options = [], []
+    for i, event in enumerate(events):
+        for row in flatten_answers(event):
+            survey = catalog.get(str(row["survey_id"]))
+            question = survey.questions.get(str(row["question_id"])) if survey else None
+            opts = row["options"] if isinstance(row["options"], list) else []
+            row.update(
+                {
+                    ROW_ID: i,
+                    "question_key": f"{row['survey_id']}|{row['question_id']}",
+                    "question_kind_key": f"{row['survey_id']}|{row['question_id']}|{row['kind']}",
+                    "question_known": question is not None,
+                    "option_count": len(opts),
+                }
+            )
+            answers.append(row)
+            if question is not None and question.kind == row["kind"]:
+                for opt in opts:
+                    options.append(
+                        {
+                            ROW_ID: i,
+                            "event_id": row["event_id"],
+                            "answer_index": row["answer_index"],
+                            "option_id": opt,
+                            "option_key": f"{row['survey_id']}|{row['question_id']}|{opt}",
+                        }
+                    )
+    answer_cols = ["row_id", "event_id", "question_id", "kind", "options", "score", "stage"]
+    option_cols = ["row_id", "event_id", "answer_index", "option_id", "option_key"]
+    return (
+        pd.DataFrame(answers) if answers else pd.DataFrame(columns=answer_cols),
+        pd.DataFrame(options) if options else pd.DataFrame(columns=option_cols),
+    )

@@ -1,0 +1,80 @@
+"""The Great Expectations suites derived from the contract, run by real GX on pandas."""
+
+from __future__ import annotations
+
+import copy
+from datetime import UTC, datetime
+
+import pytest
+
+from contracts.checks import decode
+from contracts.corpus import seed_corpus
+from contracts.gx_runner import SuiteRunner
+from contracts.spec import contract_for_topic, contracts
+from tests.fixtures.contract import invalid_fixtures, spec_example
+
+NOW = datetime(2026, 11, 26, tzinfo=UTC)
+# Rules a flattened row can show; wrong JSON types and undecodable values are caught before
+# GX by the contract check (a frame cannot hold them faithfully).
+NOT_IN_GX = {"oversize", "invalid_utf8", "invalid_json", "not_an_object", "wrong_type"}
+
+
+@pytest.fixture(scope="module")
+def runner():
+    return SuiteRunner()
+
+
+def test_every_suite_has_expectations_with_reason_codes(runner):
+    assert set(runner.suites) == set(contracts()) | {"survey_answer", "survey_answer_option"}
+    for name, suite in runner.suites.items():
+        assert len(suite.expectations) >= 2, name
+        for expectation in suite.expectations:
+            assert expectation.meta["reason_code"], (name, expectation)
+
+
+@pytest.mark.parametrize("event_type", sorted(contracts()))
+def test_corpus_passes_its_suites(runner, event_type):
+    events = [e for e in seed_corpus() if e["event_type"] == event_type]
+    result = runner.validate(event_type, events, now=NOW)
+    assert result.failures == {}
+    assert all(s.success for s in result.suites)
+    assert result.suites[0].rows_checked == len(events)
+
+
+GX_FIXTURES = [f for f in invalid_fixtures() if f[1] not in NOT_IN_GX]
+
+
+@pytest.mark.parametrize(
+    ("name", "code", "topic", "value"), GX_FIXTURES, ids=[f[0] for f in GX_FIXTURES]
+)
+def test_suite_rejects_fixture_with_its_reason(runner, name, code, topic, value):
+    event = decode(value).event
+    assert event is not None
+    contract = contract_for_topic(topic)
+    assert contract is not None
+    # a valid row beside the bad one must stay clean (a different event, so another id)
+    good = [spec_example()] if contract.event_type == "spend_disclosure" else []
+    if good and event.get("event_id") == good[0]["event_id"]:
+        event["event_id"] += "-fixture"
+    result = runner.validate(contract.event_type, [*good, event], now=NOW)
+    bad_row = len(good)
+    assert code in {r.code for r in result.failures.get(bad_row, [])}, result.failures
+    assert not result.failures.get(0) or bad_row == 0
+
+
+def test_every_failing_row_is_routed_not_a_sample(runner):
+    """More than GX's 200-row partial lists: every bad row comes back."""
+    events = []
+    for i in range(650):
+        e = copy.deepcopy(spec_example())
+        e["event_id"] = f"bulk-{i}"
+        if i % 2:
+            e["payload"]["scope"] = "capex"
+        events.append(e)
+    result = runner.validate("spend_disclosure", events, now=NOW)
+    assert sorted(result.failures) == list(range(1, 650, 2))
+    assert {r.code for rs in result.failures.values() for r in rs} == {"unknown_enum"}
+    counts = {
+        o.column: o.unexpected_count for s in result.suites for o in s.outcomes if not o.success
+    }
+    assert counts == {"scope": 325}
