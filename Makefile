@@ -34,6 +34,12 @@ format: install
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
 
+# Benchmarks against a baseline in the same run (million-event runs; not part of `make test`).
+BENCH_N ?= 1000000
+bench: install
+	$(BIN)/finradar infra up
+	$(BIN)/python -m tests.bench.bench_produce $(BENCH_N)
+
 # Re-resolve requirements.lock from requirements/*.in (needs the package registry).
 lock: install
 	cd requirements && ../$(BIN)/uv pip compile dev.in --quiet --generate-hashes \

@@ -9,7 +9,6 @@ failed. ``result_format=COMPLETE`` with an index column gives the full failing-r
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -31,6 +30,7 @@ from contracts.export.gx_suites import (
 from contracts.flatten import flatten_answers, flatten_event
 from contracts.spec import FUTURE_TOLERANCE_HOURS, contracts
 from contracts.survey_catalog import SurveyCatalog, survey_catalog
+from finradar.settings import quiet_great_expectations
 
 RESULT_FORMAT = {
     "result_format": "COMPLETE",
@@ -90,7 +90,7 @@ class SuiteRunner:
     def __init__(
         self, catalog: SurveyCatalog | None = None, project_root: Path | None = None
     ) -> None:
-        os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+        quiet_great_expectations()
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 

@@ -138,6 +138,11 @@ class Settings(BaseSettings):
         return env
 
 
+def quiet_great_expectations() -> None:
+    """GX reads its analytics switch from the environment; keep it off (no network)."""
+    os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
+
+
 def config_file_in_use() -> Path | None:
     path = Path(os.environ.get(CONFIG_ENV, DEFAULT_CONFIG_FILE))
     return path if path.is_file() else None

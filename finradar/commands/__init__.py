@@ -1,5 +1,5 @@
 """CLI subcommands. Each module exposes ``register(subparsers)`` and sets ``handler``."""
 
-from finradar.commands import demo, infra, version
+from finradar.commands import demo, infra, produce, validate, version
 
-COMMANDS = (version, infra, demo)
+COMMANDS = (version, infra, produce, validate, demo)

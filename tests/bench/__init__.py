@@ -1,0 +1,1 @@
+"""Benchmarks (``make bench``): each compares against a baseline in the same run."""
