@@ -58,6 +58,7 @@ class SurveyCatalog:
                 qid = str(q["question_id"])
                 if qid in questions:
                     raise ValueError(f"{path.name}: question {qid} defined twice")
+                _check_question(path.name, q)
                 questions[qid] = Question(
                     question_id=qid,
                     kind=str(q["kind"]),
@@ -72,6 +73,21 @@ class SurveyCatalog:
                 definition=doc,
             )
         return cls(surveys)
+
+
+def _check_question(file: str, q: dict[str, Any]) -> None:
+    from contracts.taxonomy import codes
+
+    where = f"{file}: question {q['question_id']}"
+    if q["kind"] not in codes("answer_kind"):
+        raise ValueError(f"{where}: kind {q['kind']!r} is not one of {codes('answer_kind')}")
+    option_ids = [str(o["option_id"]) for o in q.get("options") or []]
+    if len(option_ids) != len(set(option_ids)):
+        raise ValueError(f"{where}: an option id is repeated")
+    if q["kind"] in ("single", "multi") and not option_ids:
+        raise ValueError(f"{where}: a {q['kind']} question needs options")
+    if q["kind"] == "stage" and q.get("capability") not in codes("capability"):
+        raise ValueError(f"{where}: a stage question rates a known capability")
 
 
 @cache
