@@ -39,6 +39,7 @@ BENCH_N ?= 1000000
 bench: install
 	$(BIN)/finradar infra up
 	$(BIN)/python -m tests.bench.bench_produce $(BENCH_N)
+	$(BIN)/python -m tests.bench.bench_ingest $(BENCH_N)
 
 # Re-resolve requirements.lock from requirements/*.in (needs the package registry).
 lock: install

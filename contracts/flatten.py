@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from functools import cache
 from typing import Any
 
 from contracts.export.arrow import answer_columns, event_columns
-from contracts.spec import EventContract
+from contracts.spec import EventContract, contracts
+
+
+@cache
+def _column_paths(event_type: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return tuple((c.name, c.path) for c in event_columns(contracts()[event_type]))
+
+
+@cache
+def _answer_fields() -> tuple[str, ...]:
+    return tuple(c.name for c in answer_columns() if c.path and c.path[0] == "answer")
 
 
 def flatten_event(event: dict[str, Any], contract: EventContract) -> dict[str, Any]:
@@ -15,11 +26,11 @@ def flatten_event(event: dict[str, Any], contract: EventContract) -> dict[str, A
     them with a keyed hash before anything is written.
     """
     row: dict[str, Any] = {}
-    for col in event_columns(contract):
-        value: Any = event
-        for key in col.path:
-            value = value.get(key) if isinstance(value, dict) else None
-        row[col.name] = value
+    for name, path in _column_paths(contract.event_type):
+        value: Any = event.get(path[0])
+        if len(path) == 2:
+            value = value.get(path[1]) if isinstance(value, dict) else None
+        row[name] = value
     return row
 
 
@@ -36,7 +47,7 @@ def flatten_answers(event: dict[str, Any]) -> list[dict[str, Any]]:
         "institution_type": subject.get("institution_type"),
         "occurred_at": event.get("occurred_at"),
     }
-    names = [c.name for c in answer_columns() if c.path and c.path[0] == "answer"]
+    names = _answer_fields()
     rows = []
     for i, answer in enumerate(payload.get("answers") or []):
         row = dict(head, answer_index=i)

@@ -54,6 +54,7 @@ class SuiteOutcome:
     suite: str
     rows_checked: int
     outcomes: list[ExpectationOutcome] = field(default_factory=list)
+    rows_failed: int = 0  # distinct rows (of the suite's frame) failing any expectation
 
     @property
     def success(self) -> bool:
@@ -149,9 +150,11 @@ class SuiteRunner:
                 continue
             result = self._run(name, frame, parameters)
             # GX reports results in its own order: match them back by the index in ``meta``
+            failing: set[int] = set()
             for r in result.results:
                 spec = self.specs[name][int(r.expectation_config.meta["spec"])]
                 rows = _unexpected_rows(r.result)
+                failing |= rows
                 suite_outcome.outcomes.append(
                     ExpectationOutcome(
                         name,
@@ -164,6 +167,7 @@ class SuiteRunner:
                 )
                 for row in sorted(rows):
                     failures[row].append(Reason(spec.reason_code, _detail(spec, name)))
+            suite_outcome.rows_failed = len(failing)
         return BatchValidation(dict(failures), outcomes)
 
 

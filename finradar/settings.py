@@ -13,7 +13,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -64,6 +64,19 @@ class BeamSettings(BaseModel):
     options: list[str] = Field(default_factory=list)
 
 
+class IngestSettings(BaseModel):
+    """The ingest pass: batch sizes and the key of the personal-data hash."""
+
+    batch_records: int = Field(50_000, ge=1)
+    batch_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    # HMAC-SHA256 key for personal data (respondent e-mails). Set your own in production:
+    # the hash is only as private as this key.
+    pii_hash_key: SecretStr = SecretStr("finradar-local-development-key")
+    # Crash-test hook: SIGKILL the ingest process at this point (tests only; see
+    # pipelines/ingest.py). One of: staged, in_transaction, committed.
+    failpoint: str | None = None
+
+
 class Settings(BaseSettings):
     """All configuration of finradar, typed and validated."""
 
@@ -80,6 +93,7 @@ class Settings(BaseSettings):
     warehouse: WarehouseSettings = Field(default_factory=WarehouseSettings)
     prefect: PrefectSettings = Field(default_factory=PrefectSettings)
     beam: BeamSettings = Field(default_factory=BeamSettings)
+    ingest: IngestSettings = Field(default_factory=IngestSettings)
 
     @classmethod
     def settings_customise_sources(
@@ -121,6 +135,15 @@ class Settings(BaseSettings):
     @property
     def data_path(self) -> Path:
         return self.warehouse_dir / "data"
+
+    @property
+    def staging_dir(self) -> Path:
+        """Per-run Parquet files of an ingest before they are committed to the warehouse."""
+        return self.var / "staging"
+
+    @property
+    def gx_dir(self) -> Path:
+        return self.var / "gx"
 
     @property
     def prefect_home(self) -> Path:

@@ -24,8 +24,19 @@ LANDING_COLUMNS: tuple[tuple[str, pa.DataType, str], ...] = (
     ("message_key", pa.string(), "the message key (subject.entity_id)"),
     ("ingested_at", pa.timestamp("us", tz="UTC"), "when the batch landed"),
     ("batch_id", pa.string(), "the ingest batch that landed the row"),
-    ("raw_json", pa.string(), "the original JSON text"),
+    ("content_sha256", pa.string(), "SHA-256 of the message value as received"),
+    ("raw_json", pa.string(), "the original JSON text (personal data replaced by its keyed hash)"),
 )
+# Columns the ingest derives while normalising, per event type.
+DERIVED_COLUMNS: dict[str, tuple[tuple[str, pa.DataType, str], ...]] = {
+    "spend_disclosure": (
+        (
+            "amount_yi",
+            pa.float64(),
+            "amount in 亿 of the original currency (amount × unit scale / 1e8)",
+        ),
+    ),
+}
 ANSWER_KEY_COLUMNS: tuple[tuple[str, pa.DataType, str], ...] = (
     ("event_id", pa.string(), "the survey_response event"),
     ("survey_id", pa.string(), "survey"),
@@ -92,6 +103,7 @@ def event_columns(contract: EventContract) -> list[Column]:
 
 def raw_schema(contract: EventContract) -> pa.Schema:
     fields = [pa.field(c.name, c.type, nullable=not c.required) for c in event_columns(contract)]
+    fields += [pa.field(n, t) for n, t, _ in DERIVED_COLUMNS.get(contract.event_type, ())]
     fields += [
         pa.field(n, t, nullable=False)
         for n, t, _ in LANDING_COLUMNS

@@ -24,6 +24,8 @@ def duckdb_type(t: pa.DataType) -> str:
         return "date"
     if pa.types.is_timestamp(t):
         return "timestamptz" if t.tz else "timestamp"
+    if pa.types.is_binary(t):
+        return "blob"
     if pa.types.is_boolean(t):
         return "boolean"
     if pa.types.is_list(t):

@@ -30,11 +30,13 @@ create table if not exists raw.spend_disclosures (
     reported_yoy double,
     tech_headcount bigint,
     tech_headcount_share double,
+    amount_yi double,
     kafka_topic varchar not null,
     kafka_partition integer not null,
     kafka_offset bigint not null,
     ingested_at timestamptz not null,
     batch_id varchar not null,
+    content_sha256 varchar not null,
     raw_json varchar not null,
     kafka_timestamp timestamptz,
     message_key varchar
@@ -73,6 +75,7 @@ create table if not exists raw.deployment_milestones (
     kafka_offset bigint not null,
     ingested_at timestamptz not null,
     batch_id varchar not null,
+    content_sha256 varchar not null,
     raw_json varchar not null,
     kafka_timestamp timestamptz,
     message_key varchar
@@ -105,6 +108,7 @@ create table if not exists raw.survey_responses (
     kafka_offset bigint not null,
     ingested_at timestamptz not null,
     batch_id varchar not null,
+    content_sha256 varchar not null,
     raw_json varchar not null,
     kafka_timestamp timestamptz,
     message_key varchar

@@ -1,0 +1,62 @@
+"""Reads the warehouse in a loop while an ingest commits; prints one JSON line per read.
+
+Each read checks, in one snapshot, that every landed, quarantined or duplicate record is
+below its partition's committed offset and that they add up to the offsets.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+from pathlib import Path
+
+from finradar.settings import load_settings
+from warehouse.lake import connect
+
+QUERY = """
+with offsets as (select kafka_topic, kafka_partition, next_offset from ops.kafka_offsets),
+records as (
+    select kafka_topic, kafka_partition, kafka_offset from raw.spend_disclosures
+    union all select kafka_topic, kafka_partition, kafka_offset from raw.deployment_milestones
+    union all select kafka_topic, kafka_partition, kafka_offset from raw.survey_responses
+    union all select kafka_topic, kafka_partition, kafka_offset from quarantine.events
+    union all select kafka_topic, kafka_partition, kafka_offset from ops.duplicate_events
+)
+select
+    (select count(*) from records),
+    (select coalesce(sum(next_offset), 0) from offsets),
+    (select count(*) from records r left join offsets o using (kafka_topic, kafka_partition)
+      where o.next_offset is null or r.kafka_offset >= o.next_offset)
+"""
+
+
+def main() -> None:
+    settings = load_settings(var_dir=Path(sys.argv[1]))
+    while not settings.catalog_path.exists():
+        time.sleep(0.2)
+    while True:
+        try:
+            con = connect(settings, read_only=True)
+            rows, offsets, beyond = con.execute(QUERY).fetchone()
+            con.close()
+        except Exception as exc:  # the schema is being created: read again
+            print(json.dumps({"error": str(exc)[:200], "consistent": True}), flush=True)
+            time.sleep(0.2)
+            continue
+        print(
+            json.dumps(
+                {
+                    "rows": rows,
+                    "offsets": offsets,
+                    "beyond": beyond,
+                    "consistent": rows == offsets and beyond == 0,
+                }
+            ),
+            flush=True,
+        )
+        time.sleep(0.5)
+
+
+if __name__ == "__main__":
+    main()

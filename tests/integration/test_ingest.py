@@ -1,0 +1,178 @@
+"""The ingest pass on a real broker and a real DuckLake: accounting, quarantine, crashes.
+
+A broker of its own (other ports, its own var/) keeps these tests independent of whatever
+the project's broker holds.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import Counter
+
+import pytest
+
+from contracts.corpus import seed_corpus
+from contracts.spec import contracts
+from contracts.synthetic import SyntheticStream
+from finradar.producing import publish, publish_synthetic
+from finradar.settings import Settings, load_settings
+from pipelines.ingest import run_once
+from warehouse.lake import connect
+
+pytestmark = pytest.mark.integration
+
+N_SYNTHETIC = 200_000
+BAD_RATE = 0.02
+SEED = 42
+KAFKA = {"port": 29092, "controller_port": 29093}
+
+
+@pytest.fixture(scope="module")
+def stack(tmp_path_factory: pytest.TempPathFactory):
+    """An own broker with the corpus and 200,000 synthetic events (2% bad) on its topics."""
+    from infra.broker import LocalBroker
+
+    var = tmp_path_factory.mktemp("ingest") / "var"
+    settings = load_settings(var_dir=var, kafka=KAFKA)
+    broker = LocalBroker(settings)
+    broker.up()
+    bootstrap = settings.kafka.bootstrap
+    topics = {c.event_type: c.topic for c in contracts().values()}
+    publish(
+        (
+            (
+                topics[e["event_type"]],
+                e["subject"]["entity_id"].encode(),
+                json.dumps(e, ensure_ascii=False).encode(),
+            )
+            for e in seed_corpus()
+        ),
+        bootstrap,
+    )
+    publish_synthetic(N_SYNTHETIC, BAD_RATE, SEED, bootstrap)
+    yield settings
+    broker.down(purge=True)
+
+
+def _warehouse(settings: Settings, name: str) -> Settings:
+    return load_settings(var_dir=settings.var.parent / name, kafka=KAFKA)
+
+
+def contents(settings: Settings) -> dict[str, list[tuple]]:
+    """Everything landed, without run-specific columns (batch ids, landing times)."""
+    con = connect(settings, read_only=True)
+    try:
+        out = {}
+        for table in ("raw.spend_disclosures", "raw.deployment_milestones", "raw.survey_responses"):
+            out[table] = con.execute(
+                f"select * exclude (batch_id, ingested_at) from {table} order by all"
+            ).fetchall()
+        out["raw.survey_answers"] = con.execute(
+            "select * exclude (batch_id) from raw.survey_answers order by all"
+        ).fetchall()
+        out["quarantine"] = con.execute(
+            "select * exclude (batch_id, quarantined_at) from quarantine.events order by all"
+        ).fetchall()
+        out["offsets"] = con.execute(
+            "select kafka_topic, kafka_partition, next_offset from ops.kafka_offsets order by all"
+        ).fetchall()
+        out["duplicates"] = con.execute(
+            "select * exclude (batch_id) from ops.duplicate_events order by all"
+        ).fetchall()
+        return out
+    finally:
+        con.close()
+
+
+@pytest.fixture(scope="module")
+def reference(stack: Settings):
+    """An undisturbed ingest of everything, and its summary."""
+    settings = _warehouse(stack, "reference")
+    summary = run_once(settings)
+    return settings, summary
+
+
+def test_accounting_invariant_per_partition(stack, reference):
+    settings, summary = reference
+    assert summary.consumed == len(seed_corpus()) + N_SYNTHETIC
+    con = connect(settings, read_only=True)
+    rows = con.execute(
+        """
+        select p.kafka_topic, p.kafka_partition, sum(consumed), sum(landed), sum(duplicates),
+               sum(quarantined), max(o.next_offset),
+               (select count(*) from quarantine.events q where q.kafka_topic = p.kafka_topic
+                 and q.kafka_partition = p.kafka_partition),
+               (select count(*) from ops.duplicate_events d where d.kafka_topic = p.kafka_topic
+                 and d.kafka_partition = p.kafka_partition),
+               (select count(*) from ops.landed_events l where l.kafka_topic = p.kafka_topic
+                 and l.kafka_partition = p.kafka_partition)
+        from ops.partition_batches p join ops.kafka_offsets o using (kafka_topic, kafka_partition)
+        group by all
+        """
+    ).fetchall()
+    assert len(rows) == 9
+    for topic, partition, consumed, landed, dups, quarantined, next_offset, q, d, lnd in rows:
+        assert consumed == landed + dups + quarantined == next_offset, (topic, partition)
+        assert (q, d, lnd) == (quarantined, dups, landed)
+    raw_total = sum(
+        con.execute(f"select count(*) from raw.{t}").fetchone()[0]
+        for t in ("spend_disclosures", "deployment_milestones", "survey_responses")
+    )
+    assert raw_total == summary.landed
+
+
+def test_every_bad_record_is_quarantined_with_its_reason_and_bytes(stack, reference):
+    settings, summary = reference
+    con = connect(settings, read_only=True)
+    quarantined = {
+        sha: (code, value, redacted)
+        for sha, code, value, redacted in con.execute(
+            "select raw_sha256, reason_code, raw_value, redacted from quarantine.events"
+        ).fetchall()
+    }
+    expected = Counter()
+    for m in SyntheticStream(N_SYNTHETIC, BAD_RATE, SEED):
+        if m.expected != "quarantine":
+            continue
+        sha = hashlib.sha256(m.value).hexdigest()
+        code, value, redacted = quarantined[sha]
+        assert code == m.expected_reason, m.bad_class
+        if redacted:
+            assert m.bad_class == "personal_data" and b"@bank.example.cn" not in value
+        else:
+            assert value == m.value
+        expected[m.expected_reason] += 1
+    assert summary.by_reason == dict(expected) or Counter(summary.by_reason) == expected
+
+
+def test_duplicates_are_counted_once(stack, reference):
+    settings, summary = reference
+    duplicates = sum(
+        1 for m in SyntheticStream(N_SYNTHETIC, BAD_RATE, SEED) if m.bad_class == "duplicate_id"
+    )
+    assert summary.duplicates == duplicates
+    con = connect(settings, read_only=True)
+    assert con.execute(
+        "select count(*) - count(distinct event_id) from ops.landed_events"
+    ).fetchone() == (0,)
+
+
+def test_second_pass_lands_nothing_new(stack, reference):
+    settings, _ = reference
+    before = contents(settings)
+    again = run_once(settings)
+    assert (again.consumed, again.landed, again.quarantined) == (0, 0, 0)
+    assert contents(settings) == before
+
+
+def test_personal_data_never_lands_in_clear(stack, reference):
+    settings, _ = reference
+    con = connect(settings, read_only=True)
+    for table in ("raw.survey_responses", "quarantine.events"):
+        hits = con.execute(
+            f"select count(*) from {table} where "
+            f"regexp_matches(cast({'raw_json' if table.startswith('raw') else 'raw_value'}"
+            " as varchar), '[A-Za-z0-9._%+-]+@bank\\.example\\.cn')"
+        ).fetchone()[0]
+        assert hits == 0, table

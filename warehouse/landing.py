@@ -1,0 +1,377 @@
+"""Land one ingest run in the warehouse: everything in one DuckLake transaction.
+
+The run's staged Parquet files (``pipelines.normalise``) are classified and inserted into
+``raw.*``, ``quarantine.events``, ``ops.*`` and ``dq.*`` together with the next offsets of
+every partition read, then committed at once: a reader sees the state before or after the
+run, never between, and a crash before the commit leaves nothing (the rerun reads the same
+offsets again). Repeated event ids are decided here, against the run and everything landed
+before: the first copy lands, a byte-identical repeat is a duplicate
+(``ops.duplicate_events``), other content under the same id is quarantined as
+``event_id_conflict``. The commit refuses to land if the committed offsets moved since the
+run was planned, or if any partition's records are not all accounted for.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import random
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import duckdb
+
+from contracts.spec import contracts
+from finradar.errors import FinradarError
+from pipelines.batches import StagedFile
+from pipelines.kafka_source import PartitionRange
+from warehouse.schema import create_all
+
+RETRYABLE = ("database is locked", "Failed to commit DuckLake transaction", "conflict")
+
+
+class OffsetsMoved(FinradarError):
+    """Another writer committed these partitions after the run was planned."""
+
+
+class AccountingError(FinradarError):
+    """A partition's consumed records are not all landed, duplicates or quarantined."""
+
+
+@dataclass
+class LandingSummary:
+    batch_id: str
+    consumed: int = 0
+    landed: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    by_reason: dict[str, int] = field(default_factory=dict)
+    partitions: list[tuple[str, int, int, int, int, int, int]] = field(default_factory=list)
+    commit_attempts: int = 0
+
+
+def committed_offsets(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, int], int]:
+    rows = con.execute("select kafka_topic, kafka_partition, next_offset from ops.kafka_offsets")
+    return {(t, p): o for t, p, o in rows.fetchall()}
+
+
+def _files(staged: Sequence[StagedFile], table: str) -> str | None:
+    paths = [s.path for s in staged if s.table == table and s.rows]
+    if not paths:
+        return None
+    return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
+
+
+def _staged_view(
+    con: duckdb.DuckDBPyConnection, name: str, files: str | None, empty_sql: str
+) -> None:
+    source = f"read_parquet({files})" if files else f"({empty_sql})"
+    con.execute(f"create or replace temp view {name} as select * from {source}")
+
+
+def land(
+    con: duckdb.DuckDBPyConnection,
+    batch_id: str,
+    plan: Sequence[PartitionRange],
+    staged: Sequence[StagedFile],
+    started_at: datetime,
+    runner: str,
+    retries: int = 12,
+    failpoint: Callable[[str], None] = lambda name: None,
+) -> LandingSummary:
+    """Commit the run, retrying on catalog lock contention."""
+    create_all(con)
+    for attempt in range(retries + 1):
+        try:
+            con.execute("begin")
+            summary = _land_in_transaction(con, batch_id, plan, staged, started_at, runner)
+            failpoint("in_transaction")
+            con.execute("commit")
+            summary.commit_attempts = attempt + 1
+            return summary
+        except duckdb.Error as exc:
+            _rollback(con)
+            if attempt == retries or not any(s in str(exc) for s in RETRYABLE):
+                raise
+            time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))
+        except BaseException:
+            _rollback(con)
+            raise
+    raise AssertionError("unreachable")
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    with contextlib.suppress(duckdb.Error):
+        con.execute("rollback")
+
+
+def _land_in_transaction(
+    con: duckdb.DuckDBPyConnection,
+    batch_id: str,
+    plan: Sequence[PartitionRange],
+    staged: Sequence[StagedFile],
+    started_at: datetime,
+    runner: str,
+) -> LandingSummary:
+    current = committed_offsets(con)
+    moved = [r for r in plan if current.get((r.topic, r.partition), 0) != r.start]
+    if moved:
+        r = moved[0]
+        raise OffsetsMoved(
+            f"{r.topic}[{r.partition}] is committed at {current.get((r.topic, r.partition), 0)}, "
+            f"the run read from {r.start}: another ingest ran meanwhile"
+        )
+    _staged_view(
+        con,
+        "staged_valid",
+        _files(staged, "_valid"),
+        "select null::varchar event_id, null::varchar event_type, "
+        "null::varchar content_sha256, null::varchar raw_table, "
+        "null::varchar kafka_topic, null::integer kafka_partition, "
+        "null::bigint kafka_offset, null::timestamptz kafka_timestamp, "
+        "null::varchar message_key, null::blob raw_value, null::boolean redacted "
+        "where false",
+    )
+    _staged_view(
+        con,
+        "staged_quarantine",
+        _files(staged, "quarantine"),
+        "select * exclude (batch_id, quarantined_at, replayed_at, replay_batch_id) "
+        "from quarantine.events where false",
+    )
+    _staged_view(
+        con,
+        "staged_reads",
+        _files(staged, "_reads"),
+        "select null::varchar kafka_topic, null::integer kafka_partition, "
+        "null::bigint records where false",
+    )
+    _staged_view(
+        con,
+        "staged_dq",
+        _files(staged, "_dq_results"),
+        "select null::varchar chunk_id, null::varchar contract, null::varchar suite, "
+        "null::varchar expectation, "
+        "null::varchar column_name, null::varchar reason_code, null::boolean success, "
+        "null::bigint unexpected_count, null::bigint rows_checked, "
+        "null::bigint rows_failed where false",
+    )
+    con.execute(
+        """
+        create or replace temp table classified as
+        with ranked as (
+            select *,
+                row_number() over w as copy_number,
+                first_value(content_sha256) over w as first_sha256
+            from staged_valid
+            window w as (partition by event_id order by kafka_topic, kafka_partition, kafka_offset)
+        )
+        select ranked.*,
+            case
+                when landed.event_id is not null then
+                    case when ranked.content_sha256 = landed.content_sha256
+                         then 'duplicate' else 'conflict' end
+                when copy_number = 1 then 'land'
+                when ranked.content_sha256 = first_sha256 then 'duplicate'
+                else 'conflict'
+            end as verdict
+        from ranked
+        left join ops.landed_events as landed using (event_id)
+        """
+    )
+    landed_at = "current_timestamp"
+    for contract in contracts().values():
+        files = _files(staged, contract.table)
+        if files is None:
+            continue
+        con.execute(
+            f"""
+            insert into raw.{contract.table} by name
+            select s.* from read_parquet({files}) as s
+            semi join classified as c
+              on c.kafka_topic = s.kafka_topic and c.kafka_partition = s.kafka_partition
+             and c.kafka_offset = s.kafka_offset and c.verdict = 'land'
+            """
+        )
+    answers = _files(staged, "survey_answers")
+    if answers is not None:
+        con.execute(
+            f"""
+            insert into raw.survey_answers by name
+            select a.* from read_parquet({answers}) as a
+            semi join (select event_id from classified
+                       where verdict = 'land' and event_type = 'survey_response') as c
+              using (event_id)
+            """
+        )
+    con.execute(
+        """
+        insert into ops.landed_events by name
+        select event_id, event_type, content_sha256, kafka_topic, kafka_partition, kafka_offset,
+               ? as batch_id
+        from classified where verdict = 'land'
+        """,
+        [batch_id],
+    )
+    con.execute(
+        """
+        insert into ops.duplicate_events by name
+        select kafka_topic, kafka_partition, kafka_offset, event_id, content_sha256,
+               ? as batch_id
+        from classified where verdict = 'duplicate'
+        """,
+        [batch_id],
+    )
+    con.execute(
+        f"""
+        insert into quarantine.events by name
+        select *, ? as batch_id, {landed_at} as quarantined_at from staged_quarantine
+        union all by name
+        select kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, message_key,
+               raw_value, content_sha256 as raw_sha256, redacted, event_id, event_type,
+               'event_id_conflict' as reason_code,
+               'event_id ' || event_id || ' was seen before with other content' as reason_detail,
+               [{{'code': 'event_id_conflict',
+                  'detail': 'event_id ' || event_id || ' was seen before with other content'}}]
+                 as reasons,
+               ? as batch_id, {landed_at} as quarantined_at
+        from classified where verdict = 'conflict'
+        """,
+        [batch_id, batch_id],
+    )
+    summary = _account(con, batch_id, plan)
+    con.execute(
+        f"""
+        merge into ops.kafka_offsets as o
+        using (select * from (values {", ".join("(?, ?, ?)" for _ in plan)})
+               as v(kafka_topic, kafka_partition, next_offset)) as v
+        on o.kafka_topic = v.kafka_topic and o.kafka_partition = v.kafka_partition
+        when matched then update set next_offset = v.next_offset, batch_id = ?,
+                                     committed_at = {landed_at}
+        when not matched then insert (kafka_topic, kafka_partition, next_offset, batch_id,
+                                      committed_at)
+             values (v.kafka_topic, v.kafka_partition, v.next_offset, ?, {landed_at})
+        """,
+        [x for r in plan for x in (r.topic, r.partition, r.end)] + [batch_id, batch_id],
+    ) if plan else None
+    con.execute(
+        f"""
+        insert into ops.ingest_runs by name
+        select ? as batch_id, ?::timestamptz as started_at, {landed_at} as finished_at,
+               ? as consumed, ? as landed, ? as duplicates, ? as quarantined, ? as runner,
+               epoch({landed_at}) - epoch(?::timestamptz) as seconds
+        """,
+        [
+            batch_id,
+            started_at,
+            summary.consumed,
+            summary.landed,
+            summary.duplicates,
+            summary.quarantined,
+            runner,
+            started_at,
+        ],
+    )
+    _record_dq(con, batch_id)
+    return summary
+
+
+def _account(
+    con: duckdb.DuckDBPyConnection, batch_id: str, plan: Sequence[PartitionRange]
+) -> LandingSummary:
+    """Per-partition accounting of the run; refuse to land if a record is unaccounted."""
+    summary = LandingSummary(batch_id)
+    for r in plan:
+        consumed, landed, duplicates, quarantined = con.execute(
+            """
+            select
+              (select coalesce(sum(records), 0) from staged_reads
+                where kafka_topic = $t and kafka_partition = $p),
+              (select count(*) from classified
+                where kafka_topic = $t and kafka_partition = $p and verdict = 'land'),
+              (select count(*) from classified
+                where kafka_topic = $t and kafka_partition = $p and verdict = 'duplicate'),
+              (select count(*) from classified
+                where kafka_topic = $t and kafka_partition = $p and verdict = 'conflict')
+              + (select count(*) from staged_quarantine
+                where kafka_topic = $t and kafka_partition = $p)
+            """,
+            {"t": r.topic, "p": r.partition},
+        ).fetchone()
+        if consumed != landed + duplicates + quarantined or consumed > r.size:
+            raise AccountingError(
+                f"{r.topic}[{r.partition}] offsets {r.start}-{r.end}: consumed {consumed} != "
+                f"landed {landed} + duplicates {duplicates} + quarantined {quarantined}"
+            )
+        con.execute(
+            "insert into ops.partition_batches values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                batch_id,
+                r.topic,
+                r.partition,
+                r.start,
+                r.end,
+                consumed,
+                landed,
+                duplicates,
+                quarantined,
+            ],
+        )
+        summary.partitions.append(
+            (r.topic, r.partition, r.start, r.end, landed, duplicates, quarantined)
+        )
+        summary.consumed += consumed
+        summary.landed += landed
+        summary.duplicates += duplicates
+        summary.quarantined += quarantined
+    summary.by_reason = dict(
+        con.execute(
+            """
+            select reason_code, count(*) from quarantine.events where batch_id = ?
+            group by reason_code order by count(*) desc, reason_code
+            """,
+            [batch_id],
+        ).fetchall()
+    )
+    return summary
+
+
+def _record_dq(con: duckdb.DuckDBPyConnection, batch_id: str) -> None:
+    con.execute(
+        """
+        insert into dq.expectation_results by name
+        select ? as batch_id, contract, suite || ': ' || expectation as expectation,
+               column_name, reason_code, bool_and(success) as success,
+               sum(unexpected_count) as unexpected_count
+        from staged_dq group by contract, suite, expectation, column_name, reason_code
+        """,
+        [batch_id],
+    )
+    con.execute(
+        """
+        insert into dq.validation_runs by name
+        with checked as (
+            select contract, sum(rows_checked) as rows_checked
+            from (select distinct chunk_id, contract, suite, rows_checked from staged_dq)
+            where suite = contract group by contract
+        ),
+        results as (
+            select contract, count(*) as expectations,
+                   count(*) filter (where not success) as expectations_failed
+            from dq.expectation_results where batch_id = $b group by contract
+        ),
+        failed as (
+            select event_type as contract, count(*) as rows_failed
+            from quarantine.events
+            where batch_id = $b and list_has_any(
+                list_transform(reasons, r -> contains(r.detail, '.v1 ')), [true])
+            group by event_type
+        )
+        select $b as batch_id, contract, rows_checked, coalesce(rows_failed, 0) as rows_failed,
+               expectations, expectations_failed, expectations_failed = 0 as success,
+               null as report_path
+        from checked join results using (contract) left join failed using (contract)
+        """,
+        {"b": batch_id},
+    )

@@ -1,0 +1,137 @@
+"""The warehouse's tables: ``raw.*`` from the contracts, and quarantine, ops and dq.
+
+``raw.*`` columns come from ``contracts`` (``contracts/generated/raw_tables.sql``); the
+others are defined here, once, as Arrow schemas, and their DDL is derived from those.
+``create_all`` is idempotent: every run calls it before landing.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pyarrow as pa
+
+from contracts.export.ddl import create_table, raw_ddl
+
+TS = pa.timestamp("us", tz="UTC")
+
+TABLES: dict[str, pa.Schema] = {
+    "quarantine.events": pa.schema(
+        [
+            ("kafka_topic", pa.string()),
+            ("kafka_partition", pa.int32()),
+            ("kafka_offset", pa.int64()),
+            ("kafka_timestamp", pa.timestamp("ms", tz="UTC")),
+            ("message_key", pa.string()),
+            ("raw_value", pa.binary()),  # the bytes as received (personal data redacted, see below)
+            ("raw_sha256", pa.string()),  # SHA-256 of the bytes as received, before any redaction
+            ("redacted", pa.bool_()),  # e-mail addresses in raw_value replaced by their keyed hash
+            ("event_id", pa.string()),
+            ("event_type", pa.string()),
+            ("reason_code", pa.string()),
+            ("reason_detail", pa.string()),
+            ("reasons", pa.list_(pa.struct([("code", pa.string()), ("detail", pa.string())]))),
+            ("batch_id", pa.string()),
+            ("quarantined_at", TS),
+            ("replayed_at", TS),
+            ("replay_batch_id", pa.string()),
+        ]
+    ),
+    "ops.kafka_offsets": pa.schema(
+        [
+            ("kafka_topic", pa.string()),
+            ("kafka_partition", pa.int32()),
+            ("next_offset", pa.int64()),
+            ("batch_id", pa.string()),
+            ("committed_at", TS),
+        ]
+    ),
+    "ops.partition_batches": pa.schema(
+        [
+            ("batch_id", pa.string()),
+            ("kafka_topic", pa.string()),
+            ("kafka_partition", pa.int32()),
+            ("start_offset", pa.int64()),
+            ("next_offset", pa.int64()),
+            ("consumed", pa.int64()),
+            ("landed", pa.int64()),
+            ("duplicates", pa.int64()),
+            ("quarantined", pa.int64()),
+        ]
+    ),
+    "ops.ingest_runs": pa.schema(
+        [
+            ("batch_id", pa.string()),
+            ("started_at", TS),
+            ("finished_at", TS),
+            ("consumed", pa.int64()),
+            ("landed", pa.int64()),
+            ("duplicates", pa.int64()),
+            ("quarantined", pa.int64()),
+            ("runner", pa.string()),
+            ("seconds", pa.float64()),
+        ]
+    ),
+    "ops.landed_events": pa.schema(
+        [
+            ("event_id", pa.string()),
+            ("event_type", pa.string()),
+            ("content_sha256", pa.string()),
+            ("kafka_topic", pa.string()),
+            ("kafka_partition", pa.int32()),
+            ("kafka_offset", pa.int64()),
+            ("batch_id", pa.string()),
+        ]
+    ),
+    "ops.duplicate_events": pa.schema(
+        [
+            ("kafka_topic", pa.string()),
+            ("kafka_partition", pa.int32()),
+            ("kafka_offset", pa.int64()),
+            ("event_id", pa.string()),
+            ("content_sha256", pa.string()),
+            ("batch_id", pa.string()),
+        ]
+    ),
+    "dq.validation_runs": pa.schema(
+        [
+            ("batch_id", pa.string()),
+            ("contract", pa.string()),
+            ("rows_checked", pa.int64()),
+            ("rows_failed", pa.int64()),
+            ("expectations", pa.int64()),
+            ("expectations_failed", pa.int64()),
+            ("success", pa.bool_()),
+            ("report_path", pa.string()),
+        ]
+    ),
+    "dq.expectation_results": pa.schema(
+        [
+            ("batch_id", pa.string()),
+            ("contract", pa.string()),
+            ("expectation", pa.string()),
+            ("column_name", pa.string()),
+            ("reason_code", pa.string()),
+            ("success", pa.bool_()),
+            ("unexpected_count", pa.int64()),
+        ]
+    ),
+}
+SCHEMAS = ("raw", "quarantine", "staging", "marts", "dq", "ops")
+
+
+def ddl() -> str:
+    """DDL of every table the ingest writes."""
+    parts = [raw_ddl()]
+    for name, schema in TABLES.items():
+        schema_name, table = name.split(".")
+        parts.append(create_table(schema_name, table, schema))
+    return "\n".join(parts)
+
+
+def create_all(con: duckdb.DuckDBPyConnection) -> None:
+    """Create the schemas and tables that do not exist yet (one transaction)."""
+    con.execute("begin")
+    for schema in SCHEMAS:
+        con.execute(f"create schema if not exists {schema}")
+    con.execute(ddl())
+    con.execute("commit")
