@@ -106,6 +106,8 @@ class SuiteRunner:
         self.specs = suites()
         self.suites: dict[str, Any] = {}
         self.batch_definitions: dict[str, Any] = {}
+        self.checkpoints: dict[str, Any] = {}
+        self.project_root = project_root
         for name, specs in self.specs.items():
             suite = gx.ExpectationSuite(name=f"{name}.v1")
             for index, spec in enumerate(specs):
@@ -123,13 +125,42 @@ class SuiteRunner:
                 )
             self.suites[name] = self.context.suites.add_or_update(suite)
             asset = datasource.add_dataframe_asset(name)
-            self.batch_definitions[name] = asset.add_batch_definition_whole_dataframe(name)
+            batch_definition = asset.add_batch_definition_whole_dataframe(name)
+            self.batch_definitions[name] = batch_definition
+            if project_root is not None:
+                # a file context keeps every validation result, for Data Docs
+                definition = self.context.validation_definitions.add_or_update(
+                    gx.ValidationDefinition(
+                        name=f"{name}.v1", data=batch_definition, suite=self.suites[name]
+                    )
+                )
+                self.checkpoints[name] = self.context.checkpoints.add_or_update(
+                    gx.Checkpoint(
+                        name=f"{name}.v1",
+                        validation_definitions=[definition],
+                        actions=[],
+                        result_format=RESULT_FORMAT,
+                    )
+                )
 
     def _run(self, name: str, frame: pd.DataFrame, parameters: dict[str, Any]) -> Any:
+        checkpoint = self.checkpoints.get(name)
+        if checkpoint is not None:
+            result = checkpoint.run(
+                batch_parameters={"dataframe": frame}, expectation_parameters=parameters
+            )
+            return next(iter(result.run_results.values()))
         batch = self.batch_definitions[name].get_batch(batch_parameters={"dataframe": frame})
         return batch.validate(
             self.suites[name], result_format=RESULT_FORMAT, expectation_parameters=parameters
         )
+
+    def build_data_docs(self) -> Path:
+        """Render Data Docs of every stored validation; returns the index page."""
+        if self.project_root is None:
+            raise ValueError("Data Docs need a file context (project_root)")
+        self.context.build_data_docs()
+        return docs_index(self.project_root)
 
     def validate(
         self, event_type: str, events: list[dict[str, Any]], now: datetime | None = None
@@ -169,6 +200,10 @@ class SuiteRunner:
                     failures[row].append(Reason(spec.reason_code, _detail(spec, name)))
             suite_outcome.rows_failed = len(failing)
         return BatchValidation(dict(failures), outcomes)
+
+
+def docs_index(project_root: Path) -> Path:
+    return project_root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
 
 
 def _condition(column: str, op: str, value: Any) -> Any:

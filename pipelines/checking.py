@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
@@ -52,14 +53,15 @@ class DecodeAndCheck(beam.PTransform):
 
 
 class _ValidateFn(beam.DoFn):
-    def __init__(self, now: datetime) -> None:
+    def __init__(self, now: datetime, gx_root: str | None) -> None:
         self.now = now
+        self.gx_root = gx_root
         self.runner: Any = None
 
     def setup(self) -> None:
         from contracts.gx_runner import SuiteRunner
 
-        self.runner = SuiteRunner()
+        self.runner = SuiteRunner(project_root=Path(self.gx_root) if self.gx_root else None)
 
     def process(self, batch: CheckedBatch) -> Iterator[CheckedBatch]:
         by_type: dict[str, list[int]] = {}
@@ -76,11 +78,16 @@ class _ValidateFn(beam.DoFn):
 
 
 class ValidateWithSuites(beam.PTransform):
-    """``CheckedBatch`` → ``CheckedBatch``: run the GX suites on the batch's valid events."""
+    """``CheckedBatch`` → ``CheckedBatch``: run the GX suites on the batch's valid events.
 
-    def __init__(self, now: datetime) -> None:
+    With ``gx_root`` the results are kept in a GX file context there (for Data Docs).
+    """
+
+    def __init__(self, now: datetime, gx_root: Path | None = None) -> None:
         super().__init__()
         self.now = now
+        self.gx_root = str(gx_root) if gx_root else None
 
     def expand(self, batches: beam.PCollection) -> beam.PCollection:
-        return batches | "Validate with GX suites" >> beam.ParDo(_ValidateFn(self.now))
+        fn = _ValidateFn(self.now, self.gx_root)
+        return batches | "Validate with GX suites" >> beam.ParDo(fn)

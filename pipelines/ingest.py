@@ -81,6 +81,7 @@ class _LandFn(beam.DoFn):
 
         hit = failpoint_hook(self.settings)
         hit("staged")
+        report = build_data_docs(self.settings.gx_dir)
         con = connect(self.settings)
         try:
             summary = land(
@@ -92,6 +93,7 @@ class _LandFn(beam.DoFn):
                 runner=self.settings.beam.runner,
                 retries=self.settings.warehouse.commit_retries,
                 failpoint=hit,
+                report_path=str(report),
             )
             hit("committed")
         finally:
@@ -121,6 +123,18 @@ class LandInWarehouse(beam.PTransform):
             | "Collect staged files" >> beam.combiners.ToList()
             | "Commit" >> beam.ParDo(self.fn)
         )
+
+
+def build_data_docs(gx_root: Path) -> Path:
+    """Render the GX Data Docs of every stored validation; returns the index page."""
+    from contracts.gx_runner import docs_index
+    from finradar.settings import quiet_great_expectations
+
+    quiet_great_expectations()
+    import great_expectations as gx
+
+    gx.get_context(mode="file", project_root_dir=str(gx_root)).build_data_docs()
+    return docs_index(gx_root)
 
 
 def failpoint_hook(settings: Settings) -> Callable[[str], None]:
@@ -219,7 +233,7 @@ def build_pipeline(
         | "Read Kafka"
         >> ReadKafkaRanges(settings.kafka.bootstrap, ingest.batch_records, ingest.batch_bytes)
         | "Decode and check" >> DecodeAndCheck(started_at)
-        | "Validate with GX" >> ValidateWithSuites(started_at)
+        | "Validate with GX" >> ValidateWithSuites(started_at, settings.gx_dir)
         | "Normalise and stage"
         >> NormaliseAndStage(
             run_dir / "tables",

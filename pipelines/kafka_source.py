@@ -9,6 +9,7 @@ batches, never one message at a time. Beam's Java ``ReadFromKafka`` is not used.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -66,6 +67,9 @@ class ReadRangeFn(beam.DoFn):
 
     def setup(self) -> None:
         from kafka import KafkaConsumer
+
+        # kafka-python warns whenever decoding a large fetch holds its event loop >100 ms
+        logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
 
         self.consumer = KafkaConsumer(
             bootstrap_servers=self.bootstrap,

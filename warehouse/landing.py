@@ -79,13 +79,16 @@ def land(
     runner: str,
     retries: int = 12,
     failpoint: Callable[[str], None] = lambda name: None,
+    report_path: str | None = None,
 ) -> LandingSummary:
     """Commit the run, retrying on catalog lock contention."""
     create_all(con)
     for attempt in range(retries + 1):
         try:
             con.execute("begin")
-            summary = _land_in_transaction(con, batch_id, plan, staged, started_at, runner)
+            summary = _land_in_transaction(
+                con, batch_id, plan, staged, started_at, runner, report_path
+            )
             failpoint("in_transaction")
             con.execute("commit")
             summary.commit_attempts = attempt + 1
@@ -113,6 +116,7 @@ def _land_in_transaction(
     staged: Sequence[StagedFile],
     started_at: datetime,
     runner: str,
+    report_path: str | None = None,
 ) -> LandingSummary:
     current = committed_offsets(con)
     moved = [r for r in plan if current.get((r.topic, r.partition), 0) != r.start]
@@ -273,7 +277,7 @@ def _land_in_transaction(
             started_at,
         ],
     )
-    _record_dq(con, batch_id)
+    _record_dq(con, batch_id, report_path)
     return summary
 
 
@@ -337,7 +341,7 @@ def _account(
     return summary
 
 
-def _record_dq(con: duckdb.DuckDBPyConnection, batch_id: str) -> None:
+def _record_dq(con: duckdb.DuckDBPyConnection, batch_id: str, report_path: str | None) -> None:
     con.execute(
         """
         insert into dq.expectation_results by name
@@ -370,8 +374,8 @@ def _record_dq(con: duckdb.DuckDBPyConnection, batch_id: str) -> None:
         )
         select $b as batch_id, contract, rows_checked, coalesce(rows_failed, 0) as rows_failed,
                expectations, expectations_failed, expectations_failed = 0 as success,
-               null as report_path
+               $report as report_path
         from checked join results using (contract) left join failed using (contract)
         """,
-        {"b": batch_id},
+        {"b": batch_id, "report": report_path},
     )

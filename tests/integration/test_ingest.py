@@ -9,6 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections import Counter
+from pathlib import Path
 
 import pytest
 
@@ -176,3 +177,26 @@ def test_personal_data_never_lands_in_clear(stack, reference):
             " as varchar), '[A-Za-z0-9._%+-]+@bank\\.example\\.cn')"
         ).fetchone()[0]
         assert hits == 0, table
+
+
+def test_validation_results_and_data_docs(stack, reference):
+    settings, summary = reference
+    con = connect(settings, read_only=True)
+    runs = con.execute(
+        "select contract, rows_checked, rows_failed, expectations, success, report_path "
+        "from dq.validation_runs where batch_id = ? order by contract",
+        [summary.batch_id],
+    ).fetchall()
+    assert [r[0] for r in runs] == sorted(contracts())
+    checked = sum(r[1] for r in runs)
+    # every record that passed the contract check went through its suite
+    conflicts = summary.by_reason.get("event_id_conflict", 0)
+    assert checked == summary.landed + summary.duplicates + conflicts
+    assert all(r[3] >= 10 for r in runs)
+    report = Path(runs[0][5])
+    assert report.name == "index.html" and report.is_file()
+    results = con.execute(
+        "select count(*), count(distinct contract) from dq.expectation_results where batch_id = ?",
+        [summary.batch_id],
+    ).fetchone()
+    assert results[0] >= sum(r[3] for r in runs) and results[1] == 3
