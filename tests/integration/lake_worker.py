@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+import time
 from pathlib import Path
 
 from finradar.settings import load_settings
@@ -11,17 +12,25 @@ from warehouse.lake import connect
 
 
 def write(var_dir: Path, transactions: int, rows: int) -> None:
+    # start once the reader is attached, and leave it time to look between commits: on a
+    # busy machine a reader that starts late would only ever see the end state
+    ready = var_dir / "reader-ready"
+    deadline = time.monotonic() + 120
+    while not ready.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
     con = connect(load_settings(var_dir=var_dir))
     for i in range(transactions):
         con.execute("BEGIN")
         con.execute("INSERT INTO raw.events SELECT ?, range FROM range(?)", [i, rows])
         con.execute("INSERT INTO ops.offsets VALUES (?, ?)", [i, (i + 1) * rows])
         con.execute("COMMIT")
+        time.sleep(0.02)
     con.close()
 
 
 def read(var_dir: Path, stop_file: Path) -> None:
     con = connect(load_settings(var_dir=var_dir), read_only=True)
+    (var_dir / "reader-ready").touch()
     observations = []
     while True:
         done = stop_file.exists()
