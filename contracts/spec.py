@@ -244,6 +244,11 @@ def contracts() -> dict[str, EventContract]:
     }
 
 
+def topics_by_event_type() -> dict[str, str]:
+    """The contract topic of each event type."""
+    return {c.event_type: c.topic for c in contracts().values()}
+
+
 def contract_for_topic(topic: str) -> EventContract | None:
     for c in contracts().values():
         if c.topic == topic:

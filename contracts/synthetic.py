@@ -19,7 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from contracts.spec import MAX_MESSAGE_BYTES, contracts
+from contracts.spec import MAX_MESSAGE_BYTES, topics_by_event_type
 from contracts.survey_catalog import SurveyCatalog, survey_catalog
 from contracts.taxonomy import codes
 
@@ -107,7 +107,7 @@ class SyntheticStream:
             raise ValueError(f"bad rate {bad_rate} is not in [0, 1]")
         self.n, self.bad_rate, self.seed = n, bad_rate, seed
         self.institutions = population(seed)
-        self.topics = {c.event_type: c.topic for c in contracts().values()}
+        self.topics = topics_by_event_type()
         survey = (catalog or survey_catalog()).get("fintech-practice-2025")
         assert survey is not None
         self.survey = survey

@@ -8,11 +8,12 @@ volume goes through ``finradar.bulk_producer`` from several processes at once
 
 from __future__ import annotations
 
+import json
 import multiprocessing as mp
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -97,6 +98,17 @@ def publish(
     if errors:
         raise FinradarError(f"Kafka rejected a message: {errors[0]}")
     return report
+
+
+def corpus_messages() -> Iterator[tuple[str, bytes, bytes]]:
+    """The seed corpus as Kafka messages: topic of its event type, entity key, compact JSON."""
+    from contracts.corpus import seed_corpus
+    from contracts.spec import topics_by_event_type
+
+    topics = topics_by_event_type()
+    for e in seed_corpus():
+        value = json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+        yield topics[e["event_type"]], e["subject"]["entity_id"].encode("utf-8"), value
 
 
 def _synthetic_worker(args: tuple[int, float, int, int, int, str, Any]) -> PublishReport:

@@ -23,12 +23,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
     import time
 
-    from contracts.corpus import seed_corpus
-    from contracts.spec import contracts
-    from finradar.producing import publish, publish_synthetic
+    from finradar.producing import corpus_messages, publish, publish_synthetic
     from finradar.settings import get_settings
     from infra.broker import LocalBroker
     from infra.topics import ensure_topics
@@ -41,19 +38,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"  ready in {time.monotonic() - t0:.1f} s")
     bootstrap = settings.kafka.bootstrap
     ensure_topics(bootstrap)
-    topics = {c.event_type: c.topic for c in contracts().values()}
-    corpus = seed_corpus()
-    report = publish(
-        (
-            (
-                topics[e["event_type"]],
-                e["subject"]["entity_id"].encode(),
-                json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode(),
-            )
-            for e in corpus
-        ),
-        bootstrap,
-    )
+    report = publish(corpus_messages(), bootstrap)
     print(f"seed corpus: {report.line()}")
     report = publish_synthetic(DEMO_SYNTHETIC, DEMO_BAD_RATE, DEMO_SEED, bootstrap)
     print(f"synthetic:   {report.line()}")

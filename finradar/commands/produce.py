@@ -75,9 +75,9 @@ def check_routable(path: Path) -> None:
 def file_messages(
     path: Path, fallback_topic: str | None
 ) -> Iterator[tuple[str, bytes | None, bytes]]:
-    from contracts.spec import contracts
+    from contracts.spec import topics_by_event_type
 
-    topics = {c.event_type: c.topic for c in contracts().values()}
+    topics = topics_by_event_type()
     with path.open("rb") as fh:
         for n, line in enumerate(fh, start=1):
             value = line.rstrip(b"\r\n")
@@ -126,21 +126,12 @@ def run(args: argparse.Namespace) -> int:
             args.synthetic, args.bad_rate, args.seed, bootstrap, progress=bar, workers=args.workers
         )
     elif args.corpus:
-        from contracts.corpus import seed_corpus
-        from contracts.spec import contracts
+        from finradar.producing import corpus_messages
 
-        topics = {c.event_type: c.topic for c in contracts().values()}
-        corpus = seed_corpus()
-        bar = ProgressBar(len(corpus), "seeds")
+        messages = list(corpus_messages())
+        bar = ProgressBar(len(messages), "seeds")
         report = publish(
-            (
-                (
-                    topics[e["event_type"]],
-                    e["subject"]["entity_id"].encode("utf-8"),
-                    json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode("utf-8"),
-                )
-                for e in corpus
-            ),
+            messages,
             bootstrap,
             progress=bar,
         )

@@ -7,7 +7,6 @@ the project's broker holds.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections import Counter
 from pathlib import Path
 
@@ -16,7 +15,7 @@ import pytest
 from contracts.corpus import seed_corpus
 from contracts.spec import contracts
 from contracts.synthetic import SyntheticStream
-from finradar.producing import publish, publish_synthetic
+from finradar.producing import corpus_messages, publish, publish_synthetic
 from finradar.settings import Settings, load_settings
 from pipelines.ingest import run_once
 from warehouse.lake import connect
@@ -39,18 +38,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
     broker = LocalBroker(settings)
     broker.up()
     bootstrap = settings.kafka.bootstrap
-    topics = {c.event_type: c.topic for c in contracts().values()}
-    publish(
-        (
-            (
-                topics[e["event_type"]],
-                e["subject"]["entity_id"].encode(),
-                json.dumps(e, ensure_ascii=False).encode(),
-            )
-            for e in seed_corpus()
-        ),
-        bootstrap,
-    )
+    publish(corpus_messages(), bootstrap)
     publish_synthetic(N_SYNTHETIC, BAD_RATE, SEED, bootstrap)
     yield settings
     broker.down(purge=True)

@@ -16,8 +16,7 @@ from pathlib import Path
 import pytest
 
 from contracts.corpus import seed_corpus
-from contracts.spec import contracts
-from finradar.producing import publish, publish_synthetic
+from finradar.producing import corpus_messages, publish, publish_synthetic
 from finradar.settings import Settings, load_settings
 from pipelines.ingest import run_once
 from tests.integration.test_ingest import contents
@@ -36,18 +35,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
     settings = load_settings(var_dir=var, kafka=KAFKA)
     broker = LocalBroker(settings)
     broker.up()
-    topics = {c.event_type: c.topic for c in contracts().values()}
-    publish(
-        (
-            (
-                topics[e["event_type"]],
-                e["subject"]["entity_id"].encode(),
-                json.dumps(e, ensure_ascii=False).encode(),
-            )
-            for e in seed_corpus()
-        ),
-        settings.kafka.bootstrap,
-    )
+    publish(corpus_messages(), settings.kafka.bootstrap)
     publish_synthetic(N_SYNTHETIC, 0.05, 7, settings.kafka.bootstrap, workers=1)
     yield settings
     broker.down(purge=True)
