@@ -34,84 +34,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from contracts.checks import EMAIL_PATTERN
-from contracts.export.arrow import answer_schema, raw_schema
 from contracts.flatten import flatten_answers, flatten_event
 from contracts.spec import contracts
 from contracts.taxonomy import unit_scale
 from pipelines.batches import CheckedBatch, StagedFile
-from warehouse.schema import TABLES
+from pipelines.staging_tables import staging_schemas
 
 YI = 1e8
 EMAIL_BYTES = re.compile(EMAIL_PATTERN.encode())
-VALID_SCHEMA = pa.schema(
-    [
-        ("event_id", pa.string()),
-        ("event_type", pa.string()),
-        ("content_sha256", pa.string()),
-        ("raw_table", pa.string()),
-        ("kafka_topic", pa.string()),
-        ("kafka_partition", pa.int32()),
-        ("kafka_offset", pa.int64()),
-        ("kafka_timestamp", pa.timestamp("ms", tz="UTC")),
-        ("message_key", pa.string()),
-        ("raw_value", pa.binary()),
-        ("redacted", pa.bool_()),
-    ]
-)
-READS_SCHEMA = pa.schema(
-    [
-        ("kafka_topic", pa.string()),
-        ("kafka_partition", pa.int32()),
-        ("records", pa.int64()),
-        ("first_offset", pa.int64()),
-        ("last_offset", pa.int64()),
-    ]
-)
-DQ_SCHEMA = pa.schema(
-    [
-        ("chunk_id", pa.string()),
-        ("contract", pa.string()),
-        ("suite", pa.string()),
-        ("expectation", pa.string()),
-        ("column_name", pa.string()),
-        ("reason_code", pa.string()),
-        ("success", pa.bool_()),
-        ("unexpected_count", pa.int64()),
-        ("rows_checked", pa.int64()),
-        ("rows_failed", pa.int64()),
-    ]
-)
-
-
-def _string_dates(schema: pa.Schema) -> pa.Schema:
-    """The staging form of a raw schema: dates and timestamps as strings, nothing required."""
-    fields = []
-    for f in schema:
-        t = f.type
-        if (pa.types.is_date(t) or pa.types.is_timestamp(t)) and f.name not in (
-            "kafka_timestamp",
-            "ingested_at",
-        ):
-            t = pa.string()
-        fields.append(pa.field(f.name, t))
-    return pa.schema(fields)
-
-
-def staging_schemas() -> dict[str, pa.Schema]:
-    schemas = {c.table: _string_dates(raw_schema(c)) for c in contracts().values()}
-    schemas["survey_answers"] = _string_dates(answer_schema())
-    schemas["_valid"] = VALID_SCHEMA
-    schemas["_reads"] = READS_SCHEMA
-    schemas["_dq_results"] = DQ_SCHEMA
-    quarantine = TABLES["quarantine.events"]
-    schemas["quarantine"] = pa.schema(
-        [
-            f
-            for f in quarantine
-            if f.name not in ("batch_id", "quarantined_at", "replayed_at", "replay_batch_id")
-        ]
-    )
-    return schemas
 
 
 class Normaliser:

@@ -26,6 +26,7 @@ from contracts.spec import contracts
 from finradar.errors import FinradarError
 from pipelines.batches import StagedFile
 from pipelines.kafka_source import PartitionRange
+from pipelines.staging_tables import staging_schemas
 from warehouse.schema import create_all
 
 RETRYABLE = ("database is locked", "Failed to commit DuckLake transaction", "conflict")
@@ -64,9 +65,15 @@ def _files(staged: Sequence[StagedFile], table: str) -> str | None:
 
 
 def _staged_view(
-    con: duckdb.DuckDBPyConnection, name: str, files: str | None, empty_sql: str
+    con: duckdb.DuckDBPyConnection, name: str, staged: Sequence[StagedFile], table: str
 ) -> None:
-    source = f"read_parquet({files})" if files else f"({empty_sql})"
+    """A view over the run's files of one staging table (empty, same columns, if none)."""
+    files = _files(staged, table)
+    if files is None:
+        con.register(f"{name}_empty", staging_schemas()[table].empty_table())
+        source = f"{name}_empty"
+    else:
+        source = f"read_parquet({files})"
     con.execute(f"create or replace temp view {name} as select * from {source}")
 
 
@@ -126,41 +133,10 @@ def _land_in_transaction(
             f"{r.topic}[{r.partition}] is committed at {current.get((r.topic, r.partition), 0)}, "
             f"the run read from {r.start}: another ingest ran meanwhile"
         )
-    _staged_view(
-        con,
-        "staged_valid",
-        _files(staged, "_valid"),
-        "select null::varchar event_id, null::varchar event_type, "
-        "null::varchar content_sha256, null::varchar raw_table, "
-        "null::varchar kafka_topic, null::integer kafka_partition, "
-        "null::bigint kafka_offset, null::timestamptz kafka_timestamp, "
-        "null::varchar message_key, null::blob raw_value, null::boolean redacted "
-        "where false",
-    )
-    _staged_view(
-        con,
-        "staged_quarantine",
-        _files(staged, "quarantine"),
-        "select * exclude (batch_id, quarantined_at, replayed_at, replay_batch_id) "
-        "from quarantine.events where false",
-    )
-    _staged_view(
-        con,
-        "staged_reads",
-        _files(staged, "_reads"),
-        "select null::varchar kafka_topic, null::integer kafka_partition, "
-        "null::bigint records where false",
-    )
-    _staged_view(
-        con,
-        "staged_dq",
-        _files(staged, "_dq_results"),
-        "select null::varchar chunk_id, null::varchar contract, null::varchar suite, "
-        "null::varchar expectation, "
-        "null::varchar column_name, null::varchar reason_code, null::boolean success, "
-        "null::bigint unexpected_count, null::bigint rows_checked, "
-        "null::bigint rows_failed where false",
-    )
+    _staged_view(con, "staged_valid", staged, "_valid")
+    _staged_view(con, "staged_quarantine", staged, "quarantine")
+    _staged_view(con, "staged_reads", staged, "_reads")
+    _staged_view(con, "staged_dq", staged, "_dq_results")
     con.execute(
         """
         create or replace temp table classified as
