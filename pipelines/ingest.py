@@ -22,7 +22,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -37,21 +37,14 @@ from pipelines.batches import StagedFile
 from pipelines.checking import DecodeAndCheck, ValidateWithSuites
 from pipelines.kafka_source import PartitionRange, ReadKafkaRanges
 from pipelines.normalise import NormaliseAndStage
+from warehouse.landing import LandingSummary
 
 
 @dataclass
-class IngestSummary:
-    """What one pass did (``finradar ingest --once`` prints it)."""
+class IngestSummary(LandingSummary):
+    """What one pass did (``finradar ingest --once`` prints it): the landing plus its time."""
 
-    batch_id: str
-    consumed: int = 0
-    landed: int = 0
-    duplicates: int = 0
-    quarantined: int = 0
-    by_reason: dict[str, int] = field(default_factory=dict)
-    partitions: list[list[Any]] = field(default_factory=list)
     seconds: float = 0.0
-    commit_attempts: int = 0
 
     @property
     def rate(self) -> float:
