@@ -13,7 +13,6 @@ Pipeline steps (stable labels)::
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import shutil
@@ -21,7 +20,7 @@ import signal
 import time
 import uuid
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -38,6 +37,7 @@ from pipelines.checking import DecodeAndCheck, ValidateWithSuites
 from pipelines.kafka_source import PartitionRange, ReadKafkaRanges
 from pipelines.normalise import NormaliseAndStage
 from warehouse.landing import LandingSummary
+from warehouse.locks import file_lock
 
 
 @dataclass
@@ -190,25 +190,9 @@ def plan_ranges(settings: Settings) -> list[PartitionRange]:
     return plan
 
 
-@contextmanager
-def writer_lock(settings: Settings) -> Iterator[None]:
+def writer_lock(settings: Settings) -> AbstractContextManager[None]:
     """One ingest writes at a time; a second one fails fast with a clear message."""
-    settings.warehouse_dir.mkdir(parents=True, exist_ok=True)
-    path = settings.warehouse_dir / "ingest.lock"
-    with path.open("a+") as fh:
-        try:
-            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            fh.seek(0)
-            holder = fh.read().strip() or "another process"
-            raise FinradarError(f"another ingest is writing the warehouse ({holder})") from None
-        fh.truncate(0)
-        fh.write(f"pid {os.getpid()}")
-        fh.flush()
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    return file_lock(settings.warehouse_dir / "ingest.lock", "another ingest")
 
 
 def build_pipeline(

@@ -13,9 +13,6 @@ run was planned, or if any partition's records are not all accounted for.
 
 from __future__ import annotations
 
-import contextlib
-import random
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,8 +25,7 @@ from pipelines.batches import StagedFile
 from pipelines.kafka_source import PartitionRange
 from pipelines.staging_tables import staging_schemas
 from warehouse.schema import create_all
-
-RETRYABLE = ("database is locked", "Failed to commit DuckLake transaction", "conflict")
+from warehouse.transactions import in_transaction
 
 
 class OffsetsMoved(FinradarError):
@@ -90,30 +86,18 @@ def land(
 ) -> LandingSummary:
     """Commit the run, retrying on catalog lock contention."""
     create_all(con)
-    for attempt in range(retries + 1):
-        try:
-            con.execute("begin")
-            summary = _land_in_transaction(
-                con, batch_id, plan, staged, started_at, runner, report_path
-            )
-            failpoint("in_transaction")
-            con.execute("commit")
-            summary.commit_attempts = attempt + 1
-            return summary
-        except duckdb.Error as exc:
-            _rollback(con)
-            if attempt == retries or not any(s in str(exc) for s in RETRYABLE):
-                raise
-            time.sleep(min(2.0, 0.05 * 2**attempt) * random.uniform(0.5, 1.5))
-        except BaseException:
-            _rollback(con)
-            raise
-    raise AssertionError("unreachable")
+    attempts = 0
 
+    def attempt() -> LandingSummary:
+        nonlocal attempts
+        attempts += 1
+        return _land_in_transaction(con, batch_id, plan, staged, started_at, runner, report_path)
 
-def _rollback(con: duckdb.DuckDBPyConnection) -> None:
-    with contextlib.suppress(duckdb.Error):
-        con.execute("rollback")
+    summary = in_transaction(
+        con, attempt, retries, before_commit=lambda: failpoint("in_transaction")
+    )
+    summary.commit_attempts = attempts
+    return summary
 
 
 def _land_in_transaction(

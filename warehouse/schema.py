@@ -115,8 +115,42 @@ TABLES: dict[str, pa.Schema] = {
             ("unexpected_count", pa.int64()),
         ]
     ),
+    "dq.findings": pa.schema(
+        [
+            ("finding_key", pa.string()),  # stable id: same rule, subject and events
+            ("rule_id", pa.string()),
+            ("severity", pa.string()),  # error | warning | info
+            ("entity_id", pa.string()),
+            ("fiscal_period", pa.string()),
+            ("detail", pa.string()),
+            ("event_ids", pa.list_(pa.string())),
+            ("detected_at", TS),  # first refresh that raised it
+            ("refresh_id", pa.string()),  # last refresh that confirmed it
+        ]
+    ),
+    "ops.model_state": pa.schema(
+        [
+            ("relation", pa.string()),
+            ("kind", pa.string()),  # reference | view | table | checks
+            ("fingerprint", pa.string()),  # SQL and inputs it was built from
+            ("rows", pa.int64()),
+            ("refresh_id", pa.string()),
+            ("built_at", TS),
+        ]
+    ),
+    "ops.refresh_runs": pa.schema(
+        [
+            ("refresh_id", pa.string()),
+            ("started_at", TS),
+            ("finished_at", TS),
+            ("rebuilt", pa.list_(pa.string())),
+            ("unchanged", pa.int64()),
+            ("findings", pa.int64()),
+            ("seconds", pa.float64()),
+        ]
+    ),
 }
-SCHEMAS = ("raw", "quarantine", "staging", "marts", "dq", "ops")
+SCHEMAS = ("raw", "quarantine", "reference", "staging", "marts", "dq", "ops")
 
 
 def ddl() -> str:

@@ -1,0 +1,18 @@
+-- yoy_mismatch: a stated growth rate that the levels cannot produce, whatever their rounding.
+-- fires when the reported_yoy interval (± half its last printed digit) does not meet [yoy_low, yoy_high], the growth range the two rounded levels allow.
+select
+    'yoy_mismatch' as rule_id,
+    'error' as severity,
+    entity_id,
+    fiscal_period,
+    format(
+        '{} {} {}{} {}: reported growth {:.2f}% but {} → {} gives {:.2f}% (rounding allows {:.2f}% to {:.2f}%)',
+        entity_id, scope, spend_class, coalesce(' ' || technology, ''), status,
+        reported_yoy * 100, previous_period, fiscal_period, yoy * 100, yoy_low * 100, yoy_high * 100
+    ) as detail,
+    [previous_event_id, event_id] as event_ids
+from marts.spend_series
+where reported_yoy is not null
+    and yoy is not null
+    and (reported_yoy + reported_yoy_rounding < yoy_low
+        or reported_yoy - reported_yoy_rounding > yoy_high)

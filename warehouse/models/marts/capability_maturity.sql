@@ -1,0 +1,44 @@
+-- How far each capability has matured per institution type: the spread of institutions over the five-stage lifecycle, summarised and clustered as the 2025 report does.
+-- grain: institution_type × capability
+-- columns:
+--   institutions: distinct institutions rated (staging.stage_ratings)
+--   median_stage: the median stage ordinal (the lower middle value for an even count), 1–5
+--   mean_stage: the mean stage ordinal
+--   share_at_or_beyond_scaled: share of institutions at scaled_deployment (3) or later
+--   skewness: Fisher–Pearson population skewness g1 = m3 / m2^1.5 of the stage ordinals; NULL when all share one stage
+--   cluster: leaders (先行派, g1 < -0.3: most institutions late), explorers (探索派, g1 > 0.3), tackling (攻坚派) otherwise
+with moments as (
+    select
+        institution_type,
+        capability,
+        count(*) as institutions,
+        quantile_disc(stage_ordinal, 0.5) as median_stage,
+        avg(stage_ordinal) as mean_stage,
+        avg(case when stage_ordinal >= 3 then 1.0 else 0.0 end) as share_at_or_beyond_scaled,
+        list(stage_ordinal) as ordinals
+    from staging.stage_ratings
+    group by institution_type, capability
+),
+
+central as (
+    select
+        *,
+        list_avg(list_transform(ordinals, x -> pow(x - mean_stage, 2))) as m2,
+        list_avg(list_transform(ordinals, x -> pow(x - mean_stage, 3))) as m3
+    from moments
+)
+
+select
+    institution_type,
+    capability,
+    institutions,
+    median_stage,
+    mean_stage,
+    share_at_or_beyond_scaled,
+    case when m2 > 0 then m3 / pow(m2, 1.5) end as skewness,
+    case
+        when skewness < -0.3 then 'leaders'
+        when skewness > 0.3 then 'explorers'
+        else 'tackling'
+    end as cluster
+from central

@@ -1,0 +1,40 @@
+-- Landing cases of technology in each capability by how they were sourced: counted cases a segment publishes, plus institutions' own deployments at their latest stage.
+-- grain: institution_type × capability × sourcing (NULL sourcing = not stated)
+-- columns:
+--   cases: published case counts (case_count) plus one per institution deployment (entity × technology × capability × product at its latest milestone) that reached exploration or beyond and is not retired
+--   share_of_type: cases / all cases of the institution type with a stated sourcing (NULL for unstated sourcing)
+with institution_deployments as (
+    select *
+    from staging.deployment_milestones
+    where level = 'institution'
+    qualify row_number() over (
+        partition by entity_id, technology, capability, coalesce(product, '')
+        order by effective_date desc, occurred_at desc, event_id desc
+    ) = 1
+),
+
+landed as (
+    select institution_type, capability, sourcing, cases
+    from staging.deployment_milestones
+    where level <> 'institution' and stage_ordinal >= 2
+    union all
+    select institution_type, capability, sourcing, 1 as cases
+    from institution_deployments
+    where stage_ordinal >= 2
+),
+
+by_cell as (
+    select institution_type, capability, sourcing, cast(sum(cases) as bigint) as cases
+    from landed
+    group by institution_type, capability, sourcing
+)
+
+select
+    institution_type,
+    capability,
+    sourcing,
+    cases,
+    case when sourcing is not null then
+        cases / sum(cases) filter (where sourcing is not null) over (partition by institution_type)
+    end as share_of_type
+from by_cell

@@ -1,0 +1,13 @@
+-- How landing cases were sourced (purchased, co-developed, in-house) per institution type, over all capabilities.
+-- grain: institution_type × sourcing (cases with a stated sourcing)
+-- columns:
+--   cases: cases of marts.deployment_cases with this sourcing
+--   share: cases / all cases of the type with a stated sourcing
+select
+    institution_type,
+    sourcing,
+    cast(sum(cases) as bigint) as cases,
+    sum(cases) / sum(sum(cases)) over (partition by institution_type) as share
+from marts.deployment_cases
+where sourcing is not null
+group by institution_type, sourcing

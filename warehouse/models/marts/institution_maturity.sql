@@ -1,0 +1,16 @@
+-- One maturity score per institution: its mean stage over the capabilities it is rated in, on a 0–100 scale.
+-- grain: one row per institution with at least one rating
+-- columns:
+--   capabilities_rated: capabilities with a rating (staging.stage_ratings)
+--   mean_stage: mean stage ordinal, 1–5
+--   maturity_index: (mean_stage - 1) / 4 × 100, so planning everywhere is 0 and iteration everywhere is 100
+--   as_of: the date of the newest rating it rests on
+select
+    entity_id,
+    any_value(institution_type) as institution_type,
+    count(*) as capabilities_rated,
+    avg(stage_ordinal) as mean_stage,
+    (avg(stage_ordinal) - 1) / 4 * 100 as maturity_index,
+    max(rated_on) as as_of
+from staging.stage_ratings
+group by entity_id

@@ -1,0 +1,90 @@
+-- Spend figures at their latest vintage, with year-over-year growth computed from the levels beside the growth the source states.
+-- grain: entity × scope × spend_class × technology × fiscal_period × status (latest vintage)
+-- columns:
+--   technology: NULL = all technologies of the spend class
+--   yoy: amount / the same series' amount one year earlier - 1. An actual compares with the previous actual only; an estimate or forecast with the previous period's actual if there is one, else its estimate, else its forecast. NULL when either figure is a bound (gt, gte) or absent
+--   yoy_low, yoy_high: the range yoy can take given the rounding of both printed levels
+--   yoy_gap: reported_yoy - yoy
+--   is_restated: an earlier vintage of the same figure exists
+--   previous_period, previous_status, previous_event_id: the figure yoy compares with
+with latest as (
+    select * from staging.spend_disclosures where is_latest_vintage
+),
+
+previous as (
+    select
+        cur.event_id,
+        prev.fiscal_period as previous_period,
+        prev.status as previous_status,
+        prev.event_id as previous_event_id,
+        prev.amount_yi as previous_yi,
+        prev.amount_yi_rounding as previous_rounding,
+        prev.bound as previous_bound
+    from latest as cur
+    inner join latest as prev
+        on prev.entity_id = cur.entity_id
+        and prev.scope = cur.scope
+        and prev.spend_class = cur.spend_class
+        and prev.technology is not distinct from cur.technology
+        and prev.currency = cur.currency
+        and prev.period_kind = cur.period_kind
+        and prev.fiscal_year = cur.fiscal_year - 1
+        and substr(prev.fiscal_period, 5) = substr(cur.fiscal_period, 5)
+    -- forecasts never feed an actual
+    where cur.status <> 'actual' or prev.status = 'actual'
+    qualify row_number() over (
+        partition by cur.event_id
+        order by case prev.status when 'actual' then 1 when 'estimate' then 2 else 3 end
+    ) = 1
+),
+
+with_growth as (
+    select
+        l.*,
+        p.previous_period,
+        p.previous_status,
+        p.previous_event_id,
+        p.previous_yi,
+        p.previous_rounding,
+        l.bound in ('exact', 'approx') and p.previous_bound in ('exact', 'approx') as comparable
+    from latest as l
+    left join previous as p on p.event_id = l.event_id
+)
+
+select
+    entity_id,
+    scope,
+    spend_class,
+    technology,
+    fiscal_period,
+    status,
+    vintage,
+    amount_yi,
+    currency,
+    bound,
+    case when comparable then amount_yi / previous_yi - 1 end as yoy,
+    reported_yoy,
+    reported_yoy - yoy as yoy_gap,
+    revenue_share,
+    vintages > 1 as is_restated,
+    case when comparable
+        then (amount_yi - amount_yi_rounding) / (previous_yi + previous_rounding) - 1
+    end as yoy_low,
+    case when comparable
+        then (amount_yi + amount_yi_rounding) / (previous_yi - previous_rounding) - 1
+    end as yoy_high,
+    amount_yi_rounding,
+    reported_yoy_rounding,
+    fiscal_year,
+    period_kind,
+    level,
+    institution_type,
+    tech_headcount,
+    tech_headcount_share,
+    previous_period,
+    previous_status,
+    previous_event_id,
+    event_id,
+    source_document,
+    source_locator
+from with_growth

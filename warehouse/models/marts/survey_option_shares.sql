@@ -1,0 +1,48 @@
+-- Who chose each option of each single- and multiple-choice question, over those who answered the question, beside the share the report printed.
+-- grain: survey × wave × question × option (every option of the definition, chosen or not)
+-- columns:
+--   respondents: respondents who answered the question (latest response per respondent)
+--   selected: respondents who chose the option
+--   share: selected / respondents
+--   published_share: the share printed in the report, over those asked (reference.survey_options)
+--   published_share_of_all: a share the report states over all respondents instead
+with answers as (
+    select survey_id, wave, question_id, respondent_id, options
+    from staging.survey_answers
+    where is_latest_response and kind in ('single', 'multi')
+),
+
+asked as (
+    select survey_id, wave, question_id, count(distinct respondent_id) as respondents
+    from answers
+    group by survey_id, wave, question_id
+),
+
+chosen as (
+    select survey_id, wave, question_id, option_id, count(distinct respondent_id) as selected
+    from (
+        select survey_id, wave, question_id, respondent_id, unnest(options) as option_id
+        from answers
+    )
+    group by survey_id, wave, question_id, option_id
+)
+
+select
+    a.survey_id,
+    a.wave,
+    a.question_id,
+    o.option_id,
+    a.respondents,
+    coalesce(c.selected, 0) as selected,
+    coalesce(c.selected, 0) / a.respondents as share,
+    o.published_share,
+    o.published_share_of_all,
+    o.position as option_position
+from asked as a
+inner join reference.survey_options as o
+    on o.survey_id = a.survey_id and o.question_id = a.question_id
+left join chosen as c
+    on c.survey_id = a.survey_id
+    and c.wave = a.wave
+    and c.question_id = a.question_id
+    and c.option_id = o.option_id

@@ -1,0 +1,18 @@
+-- Mean importance score of each score question, beside the mean the report printed.
+-- grain: survey × wave × question (score questions)
+-- columns:
+--   respondents: respondents who answered the question (latest response per respondent)
+--   mean_score: mean of the scores in [0, 1]
+--   published_mean: the mean printed in the report (reference.survey_questions)
+select
+    a.survey_id,
+    a.wave,
+    a.question_id,
+    count(distinct a.respondent_id) as respondents,
+    avg(a.score) as mean_score,
+    any_value(q.published_mean) as published_mean
+from staging.survey_answers as a
+left join reference.survey_questions as q
+    on q.survey_id = a.survey_id and q.question_id = a.question_id
+where a.is_latest_response and a.kind = 'score'
+group by a.survey_id, a.wave, a.question_id

@@ -1,0 +1,34 @@
+-- Every landed deployment milestone, typed, with the stage's ordinal on the five-stage lifecycle.
+-- grain: one row per deployment_milestone event
+-- columns:
+--   stage_ordinal: 1 (planning) to 5 (iteration); NULL for retired
+--   cases: case_count, 1 when the event does not count cases
+select
+    m.event_id,
+    m.entity_id,
+    m.level,
+    m.institution_type,
+    m.tier,
+    m.technology,
+    m.capability,
+    m.stage,
+    s.ordinal as stage_ordinal,
+    m.effective_date,
+    m.date_precision,
+    m.sourcing,
+    coalesce(m.case_count, 1) as cases,
+    m.product,
+    m.vendor,
+    m.xinchuang_layer,
+    m.kpis,
+    m.source_publisher,
+    m.source_document,
+    m.source_locator,
+    m.occurred_at,
+    m.kafka_topic,
+    m.kafka_partition,
+    m.kafka_offset,
+    m.ingested_at
+from raw.deployment_milestones as m
+left join reference.taxonomy_terms as s
+    on s.taxonomy = 'stage' and s.code = m.stage

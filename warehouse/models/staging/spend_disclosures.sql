@@ -1,0 +1,77 @@
+-- Every landed spend figure, typed and in 亿 of its currency, with the rounding its printed digits carry and its place among the vintages of its key.
+-- grain: one row per spend_disclosure event: entity × scope × spend_class × technology × fiscal_period × status × vintage
+-- columns:
+--   figure_key: entity, scope, spend_class, technology, fiscal_period and status, joined with '|': a later vintage of the same key restates the earlier
+--   fiscal_year: the calendar year of fiscal_period
+--   period_kind: year, half or quarter
+--   amount_yi: amount in 亿 of the original currency
+--   amount_yi_rounding: half a unit of the amount's last printed digit, in 亿 (163.74 carries ±0.005)
+--   reported_yoy_rounding: half a unit of reported_yoy's last printed digit (0.191 carries ±0.0005)
+--   vintage_rank: 1 for the latest vintage of the key, 2 for the one before, …
+--   is_latest_vintage: vintage_rank = 1
+--   vintages: how many vintages the key has
+with figures as (
+    select
+        event_id,
+        entity_id,
+        level,
+        institution_type,
+        tier,
+        scope,
+        spend_class,
+        technology,
+        fiscal_period,
+        cast(left(fiscal_period, 4) as integer) as fiscal_year,
+        case
+            when length(fiscal_period) = 4 then 'year'
+            when fiscal_period[5] = 'H' then 'half'
+            else 'quarter'
+        end as period_kind,
+        status,
+        vintage,
+        amount,
+        unit,
+        currency,
+        amount_yi,
+        coalesce(bound, 'exact') as bound,
+        revenue_share,
+        reported_yoy,
+        tech_headcount,
+        tech_headcount_share,
+        -- the wire's number text is the printed precision; a decoded double has lost it
+        regexp_extract(raw_json, '"amount"\s*:\s*(-?[0-9][0-9.eE+-]*)', 1) as amount_text,
+        regexp_extract(raw_json, '"reported_yoy"\s*:\s*(-?[0-9][0-9.eE+-]*)', 1) as reported_yoy_text,
+        source_publisher,
+        source_document,
+        source_locator,
+        occurred_at,
+        kafka_topic,
+        kafka_partition,
+        kafka_offset,
+        ingested_at
+    from raw.spend_disclosures
+),
+
+with_rounding as (
+    select
+        *,
+        concat_ws('|', entity_id, scope, spend_class, coalesce(technology, '-'), fiscal_period, status)
+            as figure_key,
+        0.5 * pow(10, -(case when amount_text like '%.%'
+            then length(amount_text) - strpos(amount_text, '.') else 0 end))
+            * amount_yi / amount as amount_yi_rounding,
+        case when reported_yoy is not null then
+            0.5 * pow(10, -(case when reported_yoy_text like '%.%'
+                then length(reported_yoy_text) - strpos(reported_yoy_text, '.') else 0 end))
+        end as reported_yoy_rounding
+    from figures
+)
+
+select
+    * exclude (amount_text, reported_yoy_text),
+    row_number() over (
+        partition by figure_key order by vintage desc, occurred_at desc, event_id desc
+    ) as vintage_rank,
+    vintage_rank = 1 as is_latest_vintage,
+    count(*) over (partition by figure_key) as vintages
+from with_rounding
