@@ -189,7 +189,7 @@ def _findings(
             *
         from found
         """
-    ).fetch_arrow_table()
+    ).to_arrow_table()
     first_seen = dict(con.execute("select finding_key, detected_at from dq.findings").fetchall())
     keys = found.column("finding_key").to_pylist()
     schema = TABLES["dq.findings"]

@@ -152,6 +152,25 @@ TABLES: dict[str, pa.Schema] = {
 }
 SCHEMAS = ("raw", "quarantine", "reference", "staging", "marts", "dq", "ops")
 
+# One line per table of this module and of raw.*: what a row is (for the data dictionary).
+GRAINS = {
+    "raw.spend_disclosures": "one row per landed spend_disclosure event (first copy of its id)",
+    "raw.deployment_milestones": "one row per landed deployment_milestone event",
+    "raw.survey_responses": "one row per landed survey_response event",
+    "raw.survey_answers": "one row per answer of a landed survey_response (event × question)",
+    "quarantine.events": "one row per message not landed: its bytes, first reason and all reasons",
+    "ops.kafka_offsets": "one row per topic × partition: the next offset to read",
+    "ops.partition_batches": "one row per ingest batch × topic × partition: offsets and accounting",
+    "ops.ingest_runs": "one row per ingest batch: when, how many, which runner",
+    "ops.landed_events": "one row per landed event_id: where it was read and its content hash",
+    "ops.duplicate_events": "one row per message dropped as a byte-identical repeat",
+    "dq.validation_runs": "one row per ingest batch × contract validated by Great Expectations",
+    "dq.expectation_results": "one row per ingest batch × contract × expectation",
+    "dq.findings": "one row per cross-record finding of the latest refresh",
+    "ops.model_state": "one row per reference table, model and findings: what it was built from",
+    "ops.refresh_runs": "one row per refresh: what it rebuilt and how many findings it left",
+}
+
 
 def ddl() -> str:
     """DDL of every table the ingest writes."""

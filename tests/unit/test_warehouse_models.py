@@ -1,0 +1,483 @@
+"""Every model and check on small hand-made inputs in a temporary DuckLake: expected rows."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+import pytest
+
+from finradar.settings import Settings
+from tests.unit.warehouse_inputs import insert, insert_responses, milestone, query, response, spend
+from warehouse.refresh import refresh
+
+
+def findings(settings: Settings, rule: str) -> list[tuple]:
+    return query(
+        settings,
+        f"select entity_id, fiscal_period, list_sort(event_ids) from dq.findings "
+        f"where rule_id = '{rule}' order by all",
+    )
+
+
+# ---------------------------------------------------------------------------- spend series
+
+
+def test_spend_series_growth_vintages_and_bounds(tmp_settings: Settings) -> None:
+    insert(
+        tmp_settings,
+        "spend_disclosures",
+        [
+            spend("a22", "seg", "2022", "100"),
+            spend("a23", "seg", "2023", "110", reported_yoy="0.1"),
+            # a forecast grows from the last actual; an actual never from a forecast
+            spend("f24", "seg", "2024", "121", status="forecast", reported_yoy="0.1"),
+            spend("f23", "seg", "2023", "999", status="forecast"),
+            # restated: the later vintage wins
+            spend("a21-old", "seg", "2021", "80", vintage=date(2022, 3, 1)),
+            spend("a21-new", "seg", "2021", "90", vintage=date(2023, 3, 1)),
+            # a lower bound has no growth
+            spend("g25", "seg", "2025", "130", status="forecast", bound="gt"),
+            # 10,000 万 = 1 亿
+            spend("w23", "inst", "2023", "10000", unit="wan", level="institution"),
+        ],
+    )
+    refresh(tmp_settings)
+    rows = query(
+        tmp_settings,
+        """select fiscal_period, status, amount_yi, round(yoy, 6), previous_period,
+                  previous_status, is_restated
+           from marts.spend_series where entity_id = 'seg' order by fiscal_period, status""",
+    )
+    assert rows == [
+        ("2021", "actual", 90.0, None, None, None, True),
+        ("2022", "actual", 100.0, round(100 / 90 - 1, 6), "2021", "actual", False),
+        ("2023", "actual", 110.0, 0.1, "2022", "actual", False),
+        ("2023", "forecast", 999.0, round(999 / 100 - 1, 6), "2022", "actual", False),
+        ("2024", "forecast", 121.0, 0.1, "2023", "actual", False),
+        ("2025", "forecast", 130.0, None, "2024", "forecast", False),
+    ]
+    assert query(
+        tmp_settings, "select amount_yi from marts.spend_series where entity_id='inst'"
+    ) == [(1.0,)]
+
+
+def test_yoy_mismatch_follows_printed_precision(tmp_settings: Settings) -> None:
+    insert(
+        tmp_settings,
+        "spend_disclosures",
+        [
+            # R003 insurance: 319 / 268 - 1 = 19.03 %, printed 19.1 %: inside the rounding
+            spend("i18", "ins", "2018", "268"),
+            spend("i19", "ins", "2019", "319", reported_yoy="0.191"),
+            # R002-style shifted label: the printed growth belongs to the next year
+            spend("b23", "bank", "2023", "3000"),
+            spend("b24", "bank", "2024", "3240", status="forecast", reported_yoy="0.08"),
+            spend("b25", "bank", "2025", "3499.2", status="forecast", reported_yoy="0.104"),
+        ],
+    )
+    refresh(tmp_settings)
+    assert findings(tmp_settings, "yoy_mismatch") == [("bank", "2025", ["b24", "b25"])]
+    (gap,) = query(
+        tmp_settings, "select round(yoy_gap, 4) from marts.spend_series where event_id = 'b25'"
+    )[0]
+    assert gap == round(0.104 - (3499.2 / 3240 - 1), 4)
+
+
+def test_frontier_share_and_frontier_exceeds_total(tmp_settings: Settings) -> None:
+    insert(
+        tmp_settings,
+        "spend_disclosures",
+        [
+            spend("t18", "all", "2018", "2297.3"),
+            spend("f18", "all", "2018", "675.2", spend_class="frontier"),
+            # no stated total: frontier plus the rest
+            spend("sf", "sec", "2018", "3.5", spend_class="frontier"),
+            spend("sn", "sec", "2018", "177.8", spend_class="non_frontier"),
+            spend("t19", "bad", "2019", "100.0"),
+            spend("f19", "bad", "2019", "100.2", spend_class="frontier"),
+            spend("t20", "edge", "2020", "100"),
+            spend("f20", "edge", "2020", "100.4", spend_class="frontier"),  # rounding of 100
+        ],
+    )
+    refresh(tmp_settings)
+    rows = query(
+        tmp_settings,
+        """select entity_id, total_yi, total_basis, round(frontier_share, 4)
+           from marts.spend_frontier_share order by entity_id""",
+    )
+    assert rows == [
+        ("all", 2297.3, "stated", 0.2939),
+        ("bad", 100.0, "stated", 1.002),
+        ("edge", 100.0, "stated", 1.004),
+        ("sec", 181.3, "frontier_plus_non_frontier", round(3.5 / 181.3, 4)),
+    ]
+    assert findings(tmp_settings, "frontier_exceeds_total") == [("bad", "2019", ["f19", "t19"])]
+
+
+def test_parts_exceed_whole_counts_genai_inside_ai(tmp_settings: Settings) -> None:
+    frontier = {"spend_class": "frontier"}
+    insert(
+        tmp_settings,
+        "spend_disclosures",
+        [
+            spend("w", "ok", "2024", "100", **frontier),
+            spend("ai", "ok", "2024", "60", technology="ai", **frontier),
+            spend("gen", "ok", "2024", "50", technology="genai", **frontier),
+            spend("cl", "ok", "2024", "40", technology="cloud", **frontier),
+            spend("w2", "over", "2024", "100", **frontier),
+            spend("ai2", "over", "2024", "70", technology="ai", **frontier),
+            spend("bd2", "over", "2024", "40", technology="big_data", **frontier),
+            spend("ai3", "genai", "2024", "10", technology="ai", **frontier),
+            spend("gen3", "genai", "2024", "12", technology="genai", **frontier),
+        ],
+    )
+    refresh(tmp_settings)
+    assert findings(tmp_settings, "parts_exceed_whole") == [
+        ("genai", "2024", ["ai3", "gen3"]),
+        ("over", "2024", ["ai2", "bd2", "w2"]),
+    ]
+
+
+def test_group_rollup_scopes_and_members(tmp_settings: Settings) -> None:
+    from contracts.registry import entities
+
+    group = "cn.group.six_state_owned_banks"
+    members = entities()[group]["members"]
+    amounts = ["163.74", "176.33", "127.9", "116.54", "100", "32.25"]
+    scopes = ["fintech", "fintech", "it", "it", "it", "it"]
+    rows = [
+        spend(f"m{i}", m, "2019", a, scope=s, level="institution")
+        for i, (m, a, s) in enumerate(zip(members, amounts, scopes, strict=True))
+    ]
+    rows.append(spend("g19", group, "2019", "716.76", scope="it", level="group"))
+    # 2020: every member in one scope, the group's own figure off by more than rounding
+    rows += [
+        spend(f"n{i}", m, "2020", "100", scope="it", level="institution")
+        for i, m in enumerate(members)
+    ]
+    rows.append(spend("g20", group, "2020", "610", scope="it", level="group"))
+    # 2021: two members only, no group figure
+    rows += [
+        spend(f"p{i}", m, "2021", "50", level="institution") for i, m in enumerate(members[:2])
+    ]
+    insert(tmp_settings, "spend_disclosures", rows)
+    refresh(tmp_settings)
+    got = query(
+        tmp_settings,
+        """select fiscal_period, scope, members_expected, members_reported,
+                  round(members_total_yi, 2), group_reported_yi, scopes_mixed
+           from marts.spend_group_rollup where group_id = ? order by fiscal_period""".replace(
+            "?", f"'{group}'"
+        ),
+    )
+    assert got == [
+        ("2019", "it", 6, 6, 716.76, 716.76, True),
+        ("2020", "it", 6, 6, 600.0, 610.0, False),
+        ("2021", "tech", 6, 2, 100.0, None, False),
+    ]
+    assert [f[:2] for f in findings(tmp_settings, "scope_mixed_rollup")] == [(group, "2019")]
+    assert [f[:2] for f in findings(tmp_settings, "group_members_mismatch")] == [(group, "2020")]
+
+
+def test_spend_growth_is_cagr_between_first_and_last_year(tmp_settings: Settings) -> None:
+    insert(
+        tmp_settings,
+        "spend_disclosures",
+        [
+            spend("f24", "s", "2024", "100", status="forecast"),
+            spend("f26", "s", "2026", "121", status="forecast"),
+            spend("f25", "s", "2025", "105", status="forecast"),
+            spend("a23", "s", "2023", "90"),
+        ],
+    )
+    refresh(tmp_settings)
+    rows = query(
+        tmp_settings,
+        """select status, start_period, end_period, periods, points, round(cagr, 6)
+           from marts.spend_growth order by status""",
+    )
+    assert rows == [("actual", "2023", "2023", 0, 1, None), ("forecast", "2024", "2026", 2, 3, 0.1)]
+
+
+def test_scale_outlier_and_restated(tmp_settings: Settings) -> None:
+    insert(
+        tmp_settings,
+        "spend_disclosures",
+        [
+            spend("x1", "inst", "2021", "10.5", level="institution"),
+            spend("x2", "inst", "2022", "11.2", level="institution"),
+            spend("x3", "inst", "2023", "120000", level="institution"),  # 万 written as 亿
+            spend("y1", "pair", "2022", "3", level="institution"),
+            spend("y2", "pair", "2023", "31000", level="institution"),
+            spend("r1", "rest", "2020", "50.1", vintage=date(2021, 3, 1)),
+            spend("r2", "rest", "2020", "52.3", vintage=date(2022, 3, 1)),
+            spend("r3", "same", "2020", "50.1", vintage=date(2021, 3, 1)),
+            spend("r4", "same", "2020", "50.10", vintage=date(2022, 3, 1)),
+        ],
+    )
+    refresh(tmp_settings)
+    assert findings(tmp_settings, "scale_outlier") == [
+        ("inst", "2023", ["x3"]),
+        ("pair", "2023", ["y1", "y2"]),
+    ]
+    assert findings(tmp_settings, "restated") == [("rest", "2020", ["r1", "r2"])]
+
+
+# ---------------------------------------------------------------------------- maturity
+
+
+def _stage_answer(question: str, stage: str) -> dict:
+    return {"question_id": question, "kind": "stage", "stage": stage}
+
+
+def test_stage_ratings_maturity_marts(tmp_settings: Settings) -> None:
+    q = "stage_bank_risk_control"
+    stages = ["mature"] * 5 + ["iteration"] * 2 + ["scaled_deployment"] * 2 + ["exploration"]
+    responses = [
+        response(
+            f"r{i}",
+            f"p{i}",
+            [_stage_answer(q, s)],
+            entity_id=f"bank{i}",
+            survey_id="capability-maturity-2025",
+        )
+        for i, s in enumerate(stages)
+    ]
+    insert_responses(tmp_settings, responses)
+    # a milestone outranks the survey answer of the same institution; the latest one counts
+    insert(
+        tmp_settings,
+        "deployment_milestones",
+        [
+            milestone("m1", "bank9", "risk_control", "planning", date(2020, 1, 1)),
+            milestone("m2", "bank9", "risk_control", "mature", date(2024, 1, 1)),
+            milestone("m3", "bank8", "risk_control", "retired", date(2024, 1, 1)),
+        ],
+    )
+    refresh(tmp_settings)
+    ratings = dict(query(tmp_settings, "select entity_id, stage from staging.stage_ratings"))
+    assert ratings["bank9"] == "mature" and "bank8" not in ratings and len(ratings) == 9
+    ordinals = sorted([4] * 6 + [5] * 2 + [3])
+    n = len(ordinals)
+    mean = sum(ordinals) / n
+    m2 = sum((x - mean) ** 2 for x in ordinals) / n
+    m3 = sum((x - mean) ** 3 for x in ordinals) / n
+    row = query(
+        tmp_settings,
+        """select institutions, median_stage, round(share_at_or_beyond_scaled, 6),
+                  round(skewness, 6), cluster
+           from marts.capability_maturity where capability = 'risk_control'""",
+    )
+    skew = m3 / m2**1.5
+    assert row == [(9, 4, 1.0, round(skew, 6), "explorers" if skew > 0.3 else "tackling")]
+    dist = query(
+        tmp_settings,
+        """select stage, institutions, round(share, 4) from marts.maturity_distribution
+           where capability = 'risk_control' order by stage_ordinal""",
+    )
+    assert dist == [
+        ("planning", 0, 0.0),
+        ("exploration", 0, 0.0),
+        ("scaled_deployment", 1, round(1 / 9, 4)),
+        ("mature", 6, round(6 / 9, 4)),
+        ("iteration", 2, round(2 / 9, 4)),
+    ]
+    assert query(
+        tmp_settings,
+        "select capabilities_rated, maturity_index, as_of from marts.institution_maturity "
+        "where entity_id = 'bank9'",
+    ) == [(1, 75.0, date(2024, 1, 1))]
+
+
+def test_cluster_thresholds(tmp_settings: Settings) -> None:
+    q = "stage_bank_risk_control"
+    shapes = {
+        "lead": ["mature"] * 8 + ["iteration"] * 2 + ["exploration"] * 2 + ["planning"],
+        "expl": ["exploration"] * 8 + ["planning"] * 2 + ["mature"] * 2 + ["iteration"],
+        "flat": ["planning", "exploration", "scaled_deployment", "mature", "iteration"] * 2,
+    }
+    responses = []
+    for capability_type, stages in zip(
+        ("bank", "insurance", "securities"), shapes.values(), strict=True
+    ):
+        question = {
+            "bank": q,
+            "insurance": "stage_insurance_claims",
+            "securities": "stage_securities_customer_service",
+        }[capability_type]
+        responses += [
+            response(
+                f"{capability_type}{i}",
+                f"{capability_type}{i}",
+                [_stage_answer(question, s)],
+                institution_type=capability_type,
+                survey_id="capability-maturity-2025",
+            )
+            for i, s in enumerate(stages)
+        ]
+    insert_responses(tmp_settings, responses)
+    refresh(tmp_settings)
+    assert query(
+        tmp_settings, "select institution_type, cluster from marts.capability_maturity order by 1"
+    ) == [("bank", "leaders"), ("insurance", "explorers"), ("securities", "tackling")]
+
+
+def test_deployment_cases_and_sourcing(tmp_settings: Settings) -> None:
+    segment = {"level": "segment", "institution_type": "securities"}
+    insert(
+        tmp_settings,
+        "deployment_milestones",
+        [
+            milestone(
+                "c1",
+                "sec",
+                "brokerage",
+                "exploration",
+                date(2019, 1, 1),
+                sourcing="purchased",
+                case_count=29,
+                **segment,
+            ),
+            milestone(
+                "c2",
+                "sec",
+                "brokerage",
+                "exploration",
+                date(2019, 1, 1),
+                sourcing="co_developed",
+                case_count=53,
+                **segment,
+            ),
+            milestone(
+                "c3",
+                "sec",
+                "compliance",
+                "exploration",
+                date(2019, 1, 1),
+                sourcing="purchased",
+                case_count=4,
+                **segment,
+            ),
+            # one deployment seen twice counts once, at its latest stage; planning is no case
+            milestone("i1", "bankA", "risk_control", "exploration", date(2019, 1, 1)),
+            milestone("i2", "bankA", "risk_control", "scaled_deployment", date(2020, 1, 1)),
+            milestone("i3", "bankB", "risk_control", "planning", date(2020, 1, 1)),
+        ],
+    )
+    refresh(tmp_settings)
+    assert query(
+        tmp_settings,
+        "select institution_type, capability, sourcing, cases from marts.deployment_cases "
+        "order by all",
+    ) == [
+        ("bank", "risk_control", None, 1),
+        ("securities", "brokerage", "co_developed", 53),
+        ("securities", "brokerage", "purchased", 29),
+        ("securities", "compliance", "purchased", 4),
+    ]
+    assert query(
+        tmp_settings,
+        "select sourcing, cases, round(share, 4) from marts.deployment_sourcing order by 1",
+    ) == [("co_developed", 53, round(53 / 86, 4)), ("purchased", 33, round(33 / 86, 4))]
+
+
+# ---------------------------------------------------------------------------- surveys
+
+
+def test_survey_shares_scores_latest_response_wins(tmp_settings: Settings) -> None:
+    def answers(attitude: str, domains: list[str], score: float) -> list[dict]:
+        return [
+            {"question_id": "genai_attitude", "kind": "single", "options": [attitude]},
+            {"question_id": "tech_domains_of_concern", "kind": "multi", "options": domains},
+            {"question_id": "drivers_strategy", "kind": "score", "score": score},
+        ]
+
+    later = datetime(2025, 5, 1, tzinfo=UTC)
+    insert_responses(
+        tmp_settings,
+        [
+            response("s1", "p1", answers("positive", ["ai_aigc", "big_data"], 1.0)),
+            response("s2", "p2", answers("positive", ["ai_aigc"], 0.5)),
+            response("s3", "p3", answers("negative", [], 0.0)),
+            # p3 answers again later: only this response counts
+            response("s4", "p3", answers("reserved", ["big_data"], 0.75), occurred_at=later),
+        ],
+    )
+    refresh(tmp_settings)
+    shares = query(
+        tmp_settings,
+        """select question_id, option_id, respondents, selected, round(share, 4)
+           from marts.survey_option_shares
+           where question_id in ('genai_attitude', 'tech_domains_of_concern')
+           order by question_id, option_position""",
+    )
+    assert shares == [
+        ("genai_attitude", "positive", 3, 2, 0.6667),
+        ("genai_attitude", "reserved", 3, 1, 0.3333),
+        ("genai_attitude", "negative", 3, 0, 0.0),
+        ("tech_domains_of_concern", "ai_aigc", 3, 2, 0.6667),
+        ("tech_domains_of_concern", "big_data", 3, 2, 0.6667),
+        ("tech_domains_of_concern", "cloud_edge", 3, 0, 0.0),
+        ("tech_domains_of_concern", "blockchain_privacy_computing", 3, 0, 0.0),
+        ("tech_domains_of_concern", "rtc_iot", 3, 0, 0.0),
+        ("tech_domains_of_concern", "av_digital_twin", 3, 0, 0.0),
+    ]
+    assert query(
+        tmp_settings,
+        "select respondents, mean_score, published_mean from marts.survey_scores",
+    ) == [(3, 0.75, 0.91)]
+
+
+# ---------------------------------------------------------------------------- refresh
+
+
+def test_refresh_rebuilds_only_what_changed_and_keeps_first_detection(
+    tmp_settings: Settings,
+) -> None:
+    insert(
+        tmp_settings,
+        "spend_disclosures",
+        [spend("a", "e", "2022", "100"), spend("b", "e", "2023", "130", reported_yoy="0.1")],
+    )
+    first = refresh(tmp_settings)
+    assert "marts.spend_series" in first.rebuilt and first.findings_by_rule == {"yoy_mismatch": 1}
+    detected = query(tmp_settings, "select detected_at from dq.findings")
+
+    again = refresh(tmp_settings)
+    assert again.rebuilt == [] and again.new_findings == 0
+
+    insert_responses(
+        tmp_settings,
+        [
+            response(
+                "s1", "p1", [{"question_id": "drivers_strategy", "kind": "score", "score": 1.0}]
+            )
+        ],
+    )
+    third = refresh(tmp_settings)
+    assert "marts.survey_scores" in third.rebuilt
+    assert "marts.spend_series" not in third.rebuilt
+    assert query(tmp_settings, "select detected_at from dq.findings") == detected
+
+    full = refresh(tmp_settings, full=True)
+    assert "marts.spend_series" in full.rebuilt
+    assert query(tmp_settings, "select detected_at from dq.findings") == detected
+
+
+def test_marts_answer_for_a_snapshot(tmp_settings: Settings) -> None:
+    """As-of: a refresh is one snapshot, so an earlier one can be read back."""
+    insert(tmp_settings, "spend_disclosures", [spend("a", "e", "2022", "100")])
+    refresh(tmp_settings)
+    (before,) = query(tmp_settings, "select max(snapshot_id) from lake.snapshots()")[0]
+    insert(tmp_settings, "spend_disclosures", [spend("b", "e", "2023", "110")])
+    refresh(tmp_settings)
+    assert query(tmp_settings, "select count(*) from marts.spend_series") == [(2,)]
+    assert query(
+        tmp_settings, f"select count(*) from marts.spend_series at (version => {before})"
+    ) == [(1,)]
+
+
+@pytest.mark.parametrize("rule", ["yoy_mismatch", "restated"])
+def test_no_findings_on_an_empty_warehouse(tmp_settings: Settings, rule: str) -> None:
+    summary = refresh(tmp_settings)
+    assert summary.findings == 0 and findings(tmp_settings, rule) == []
