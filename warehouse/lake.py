@@ -8,6 +8,7 @@ The SQLite catalog lets a reader process attach while a writer commits.
 from __future__ import annotations
 
 import importlib
+from datetime import datetime
 from pathlib import Path
 
 import duckdb
@@ -40,14 +41,25 @@ def load_extensions(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"LOAD '{extension_path(package, name)}'")
 
 
-def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def one_line(message: object) -> str:
+    """A DuckDB error (multi-line, with a caret under the position) as one line."""
+    lines = (line.strip() for line in str(message).splitlines())
+    kept = [line for line in lines if line and set(line) != {"^"}]
+    return " ".join(" ".join(kept).split())
+
+
+def connect(
+    settings: Settings, *, read_only: bool = False, as_of: int | datetime | None = None
+) -> duckdb.DuckDBPyConnection:
     """Open an in-memory DuckDB session with the warehouse attached and selected.
 
     The first writer creates the catalog and data folder. A read-only session needs an
-    existing catalog.
+    existing catalog. ``as_of`` (a snapshot id or a time) attaches the warehouse read-only
+    as it was then.
     """
     catalog = settings.catalog_path
     data = settings.data_path
+    read_only = read_only or as_of is not None
     if read_only and not catalog.exists():
         raise FinradarError(f"no warehouse at {catalog}; run an ingest first")
     data.mkdir(parents=True, exist_ok=True)
@@ -57,10 +69,17 @@ def connect(settings: Settings, *, read_only: bool = False) -> duckdb.DuckDBPyCo
     options = [f"DATA_PATH '{data}/'", "METADATA_CATALOG 'ducklake_meta'"]
     if read_only:
         options.append("READ_ONLY")
+    where = str(catalog)
+    if isinstance(as_of, int):
+        options.append(f"SNAPSHOT_VERSION {as_of}")
+        where += f" as of snapshot {as_of}"
+    elif as_of is not None:
+        options.append(f"SNAPSHOT_TIME '{as_of.isoformat()}'")
+        where += f" as of {as_of.isoformat()}"
     try:
         con.execute(f"ATTACH 'ducklake:sqlite:{catalog}' AS {name} ({', '.join(options)})")
     except duckdb.Error as exc:
         con.close()
-        raise FinradarError(f"cannot attach the warehouse at {catalog}: {exc}") from None
+        raise FinradarError(f"cannot attach the warehouse at {where}: {one_line(exc)}") from None
     con.execute(f"USE {name}")
     return con

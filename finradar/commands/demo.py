@@ -12,10 +12,11 @@ DEMO_SEED = 2025
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "demo",
-        help="start Kafka, publish the seed corpus and a synthetic stream, ingest it",
+        help="start Kafka, publish the seed corpus and a synthetic stream, ingest, refresh",
         description="Start the local broker, publish the seed reference corpus and "
         f"{DEMO_SYNTHETIC:,} synthetic events ({DEMO_BAD_RATE:.0%} bad records), run one "
-        "ingest pass into the warehouse and summarise what landed and what was quarantined. "
+        "ingest pass into the warehouse, refresh the marts and reconciliation checks, and "
+        "summarise what landed, what was quarantined and what the checks found. "
         "Kafka keeps running afterwards.",
     )
     p.add_argument("--stop-kafka", action="store_true", help="stop the broker at the end")
@@ -30,6 +31,7 @@ def run(args: argparse.Namespace) -> int:
     from infra.broker import LocalBroker
     from infra.topics import ensure_topics
     from pipelines.ingest import run_once
+    from warehouse.refresh import refresh
 
     settings = get_settings()
     broker = LocalBroker(settings)
@@ -50,10 +52,49 @@ def run(args: argparse.Namespace) -> int:
     )
     for reason, count in summary.by_reason.items():
         print(f"  quarantined {count:>6} {reason}")
+    refreshed = refresh(settings)
+    print(
+        f"refresh: rebuilt {len(refreshed.rebuilt)} relations in {refreshed.seconds:.1f} s; "
+        f"{refreshed.findings} findings"
+    )
+    for rule, count in sorted(refreshed.findings_by_rule.items()):
+        print(f"  finding {count:>6} {rule}")
+    _headlines(settings)
     print(f"warehouse: {settings.catalog_path} (DuckLake; data in {settings.data_path})")
+    print('query it:  .venv/bin/finradar sql "select * from marts.spend_group_rollup"')
+    print("           .venv/bin/finradar sql    (interactive; the README shows more)")
     print(f"Data Docs: {settings.gx_dir / 'gx/uncommitted/data_docs/local_site/index.html'}")
     if args.stop_kafka:
         print(broker.down().line())
     else:
         print("Kafka keeps running; stop it with: .venv/bin/finradar infra down")
     return 0
+
+
+def _headlines(settings) -> None:  # type: ignore[no-untyped-def]
+    """Three figures the seed reports print, as the marts now compute them."""
+    from warehouse.lake import connect
+
+    con = connect(settings, read_only=True)
+    try:
+        rollup = con.execute(
+            "select members_total_yi, scopes_mixed from marts.spend_group_rollup "
+            "where group_id = 'cn.group.six_state_owned_banks' and fiscal_period = '2019'"
+        ).fetchone()
+        share = con.execute(
+            "select frontier_share from marts.spend_frontier_share "
+            "where entity_id = 'cn.industry.all_fi' and fiscal_period = '2018'"
+        ).fetchone()
+        leaders = con.execute(
+            "select count(*) filter (where cluster = 'leaders'), count(*) "
+            "from marts.capability_maturity where institutions >= 10"
+        ).fetchone()
+    finally:
+        con.close()
+    if rollup:
+        mixed = " (mixed scopes: flagged)" if rollup[1] else ""
+        print(f"  six large state-owned banks, 2019 tech spend: {rollup[0]:.2f} 亿{mixed}")
+    if share:
+        print(f"  frontier-tech share of all FI tech spend, 2018: {share[0]:.1%}")
+    if leaders:
+        print(f"  capabilities where most institutions are late: {leaders[0]} of {leaders[1]}")

@@ -1,4 +1,4 @@
-"""``finradar refresh``: rebuild the models whose inputs changed and run the reconciliation checks."""
+"""``finradar refresh``: rebuild the models whose inputs changed, then run the checks."""
 
 from __future__ import annotations
 

@@ -1,0 +1,146 @@
+"""``finradar sql``: query the warehouse read-only, as it is now or as of an earlier snapshot.
+
+One query (or several statements; the last one that returns rows is printed) runs against the
+DuckLake warehouse attached READ_ONLY and prints as a table, CSV or one JSON array. Without a
+query it reads stdin, or opens an interactive session when stdin is a terminal. Printing is in
+``finradar.sql_output``, the session in ``finradar.sql_repl``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from datetime import datetime
+from typing import TYPE_CHECKING
+
+from finradar.errors import FinradarError
+from finradar.sql_output import FORMATS
+
+if TYPE_CHECKING:
+    import duckdb
+
+    from finradar.settings import Settings
+
+EPILOG = """\
+examples:
+  finradar sql "select * from marts.spend_series limit 5"
+  finradar sql --format json "select count(*) as n from raw.spend_disclosures"
+  finradar sql --as-of 12 "select count(*) from marts.spend_series"
+  finradar sql --as-of 2026-11-26T08:00:00+08:00 --format csv "from marts.spend_series"
+  finradar sql "from lake.snapshots()"          # the snapshots --as-of can name
+  echo "select 42 as answer" | finradar sql --format csv
+  finradar sql                                  # interactive session (on a terminal)
+
+In the interactive session statements end with ';'; .tables lists the warehouse's tables and
+views, .quit (or Ctrl-D) leaves.
+"""
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "sql",
+        help="query the warehouse read-only (one query, stdin, or an interactive session)",
+        description="Run SQL against the DuckLake warehouse, attached read-only and selected, "
+        "so 'select * from marts.spend_series' works. Several statements may be given, "
+        "separated by ';': the result of the last one returning rows is printed. Without SQL "
+        "the query is read from stdin, or an interactive session opens if stdin is a terminal.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("query", nargs="?", metavar="SQL", help="the SQL to run")
+    p.add_argument(
+        "--format",
+        choices=FORMATS,
+        default="table",
+        help="table (default; every row), csv (header + rows) or json (one array of objects; "
+        "dates, timestamps and decimals as strings)",
+    )
+    p.add_argument(
+        "--as-of",
+        type=parse_as_of,
+        metavar="SNAPSHOT",
+        help="query the warehouse as of an earlier DuckLake snapshot: a snapshot id (integer) "
+        "or an ISO timestamp such as 2026-11-26T08:00:00 (a timestamp without a zone is read "
+        "in the session time zone)",
+    )
+    p.set_defaults(handler=run)
+
+
+def parse_as_of(value: str) -> int | datetime:
+    """argparse type of ``--as-of``: a snapshot id or an ISO timestamp."""
+    text = value.strip()
+    try:
+        snapshot = int(text)
+    except ValueError:
+        pass
+    else:
+        if snapshot < 0:
+            raise argparse.ArgumentTypeError(f"snapshot id must be >= 0, not {value!r}")
+        return snapshot
+    try:
+        return datetime.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is neither a snapshot id nor an ISO timestamp (e.g. 2026-11-26T08:00:00)"
+        ) from None
+
+
+def run(args: argparse.Namespace) -> int:
+    import duckdb
+
+    from finradar.settings import get_settings
+    from finradar.sql_output import Result, fetch, relations, write_result
+    from finradar.sql_repl import interactive
+    from warehouse.lake import one_line
+
+    settings = get_settings()
+    query: str | None = args.query
+    if query is None and sys.stdin.isatty():
+        con = open_warehouse(settings, args.as_of)
+        try:
+            return interactive(con, settings, args.as_of, args.format)
+        finally:
+            con.close()
+    if query is None:
+        query = sys.stdin.read()
+    if not query.strip():
+        raise FinradarError("no SQL given (pass it as an argument or on stdin)")
+    con = open_warehouse(settings, args.as_of)
+    try:
+        last: Result | None = None
+        # Each result is fetched before the next statement runs, so it shows the state it saw.
+        for rel in relations(con, query):
+            last = fetch(rel, args.format)
+        write_result(last, args.format, sys.stdout)
+        sys.stdout.flush()
+    except duckdb.Error as exc:
+        raise FinradarError(one_line(exc)) from None
+    except BrokenPipeError:
+        _silence_stdout()
+        return 1
+    finally:
+        con.close()
+    return 0
+
+
+def _silence_stdout() -> None:
+    """The reader (e.g. ``| head``) went away: stop Python complaining when it flushes at exit."""
+    import os
+
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, sys.stdout.fileno())
+
+
+def open_warehouse(settings: Settings, as_of: int | datetime | None) -> duckdb.DuckDBPyConnection:
+    """The warehouse attached read-only, optionally as of a snapshot id or time."""
+    from warehouse.lake import connect
+
+    try:
+        return connect(settings, read_only=True, as_of=as_of)
+    except FinradarError as exc:
+        if as_of is None or not settings.catalog_path.exists():
+            raise
+        name = settings.warehouse.catalog_name
+        raise FinradarError(
+            f'{exc} (list the snapshots with: finradar sql "from {name}.snapshots()")'
+        ) from None
