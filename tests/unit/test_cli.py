@@ -28,6 +28,8 @@ def test_top_level_help_lists_commands() -> None:
         ("infra", "up", "--help"),
         ("infra", "status", "--help"),
         ("version", "--help"),
+        ("refresh", "--help"),
+        ("sql", "--help"),
     ],
 )
 def test_every_subcommand_has_help(args: tuple[str, ...]) -> None:
@@ -45,6 +47,8 @@ def test_every_subcommand_has_help(args: tuple[str, ...]) -> None:
         ("infra", "sideways"),
         ("infra", "down", "--nope"),
         ("version", "extra"),
+        ("refresh", "--bogus"),
+        ("sql", "--format", "xml", "select 1"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(args: tuple[str, ...]) -> None:
