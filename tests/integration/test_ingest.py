@@ -188,3 +188,32 @@ def test_validation_results_and_data_docs(stack, reference):
         [summary.batch_id],
     ).fetchone()
     assert results[0] >= sum(r[3] for r in runs) and results[1] == 3
+
+
+def test_unit_scale_errors_are_flagged_and_nothing_else(stack, reference):
+    """The synthetic stream's 万-written-as-亿 figures land (they are valid on the wire) and
+    the refresh's scale_outlier check names each of them, and no other figure."""
+    from warehouse.refresh import refresh
+
+    settings, _ = reference
+    refresh(settings)
+    slipped = {
+        m.event_id
+        for m in SyntheticStream(N_SYNTHETIC, BAD_RATE, SEED)
+        if m.bad_class == "unit_scale_error"
+    }
+    assert slipped
+    con = connect(settings, read_only=True)
+    flagged = {
+        event_id
+        for (ids,) in con.execute(
+            "select event_ids from dq.findings where rule_id = 'scale_outlier'"
+        ).fetchall()
+        for event_id in ids
+    }
+    # a pair of figures is flagged together: the slipped one and its only neighbour
+    assert slipped <= flagged
+    pairs = con.execute(
+        "select count(*) from dq.findings where rule_id = 'scale_outlier' and len(event_ids) = 2"
+    ).fetchone()[0]
+    assert len(flagged - slipped) <= pairs

@@ -200,15 +200,26 @@ def test_spend_growth_is_cagr_between_first_and_last_year(tmp_settings: Settings
 
 
 def test_scale_outlier_and_restated(tmp_settings: Settings) -> None:
+    inst = {"level": "institution"}
     insert(
         tmp_settings,
         "spend_disclosures",
         [
-            spend("x1", "inst", "2021", "10.5", level="institution"),
-            spend("x2", "inst", "2022", "11.2", level="institution"),
-            spend("x3", "inst", "2023", "120000", level="institution"),  # 万 written as 亿
-            spend("y1", "pair", "2022", "3", level="institution"),
-            spend("y2", "pair", "2023", "31000", level="institution"),
+            # a series of three: compared with its median
+            spend("x1", "inst", "2021", "10.5", **inst),
+            spend("x2", "inst", "2022", "11.2", **inst),
+            spend("x3", "inst", "2023", "120000", **inst),  # 万 written as 亿
+            # a lone figure: compared with the entity's other figures
+            spend("z1", "many", "2021", "2.1", **inst),
+            spend("z2", "many", "2022", "2.3", **inst),
+            spend("z3", "many", "2022", "0.4", spend_class="frontier", **inst),
+            spend("z4", "many", "2022", "5300", spend_class="frontier", technology="ai", **inst),
+            # a total and its small frontier part differ, but not by a unit
+            spend("v1", "fine", "2022", "300", **inst),
+            spend("v2", "fine", "2022", "0.5", spend_class="frontier", technology="rpa", **inst),
+            # a pair and nothing else: the pair is named
+            spend("y1", "pair", "2022", "3", **inst),
+            spend("y2", "pair", "2023", "31000", **inst),
             spend("r1", "rest", "2020", "50.1", vintage=date(2021, 3, 1)),
             spend("r2", "rest", "2020", "52.3", vintage=date(2022, 3, 1)),
             spend("r3", "same", "2020", "50.1", vintage=date(2021, 3, 1)),
@@ -218,6 +229,7 @@ def test_scale_outlier_and_restated(tmp_settings: Settings) -> None:
     refresh(tmp_settings)
     assert findings(tmp_settings, "scale_outlier") == [
         ("inst", "2023", ["x3"]),
+        ("many", "2022", ["z4"]),
         ("pair", "2023", ["y1", "y2"]),
     ]
     assert findings(tmp_settings, "restated") == [("rest", "2020", ["r1", "r2"])]

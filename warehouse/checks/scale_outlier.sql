@@ -1,27 +1,42 @@
--- scale_outlier: an amount a thousand times (or more) above or below the rest of its own series, as a 万-for-亿 or 元-for-万 unit slip would make it.
--- a series is entity × scope × spend_class × technology × currency over all periods, statuses and vintages; with three or more figures each is compared with the series' median, with two the pair is compared.
+-- scale_outlier: an amount a thousand times (or more) above or below the figures it should resemble, as a 万-for-亿 or 元-for-万 unit slip would make it.
+-- a figure is compared with the median of its own series (entity × scope × spend_class × technology × currency, all periods, statuses and vintages) when the series has three or more figures; the two figures of a series of two with each other; a lone figure with the median of all the entity's figures in that currency when there are four or more.
 with figures as (
     select
         *,
         concat_ws('|', entity_id, scope, spend_class, coalesce(technology, '-'), currency) as series,
         count(*) over (partition by series) as series_points,
-        median(amount_yi) over (partition by series) as series_median
+        median(amount_yi) over (partition by series) as series_median,
+        count(*) over (partition by entity_id, currency) as entity_points,
+        median(amount_yi) over (partition by entity_id, currency) as entity_median
     from staging.spend_disclosures
+),
+
+compared as (
+    select
+        *,
+        case
+            when series_points >= 3 then series_median
+            when series_points = 1 and entity_points >= 4 then entity_median
+        end as reference_yi,
+        case
+            when series_points >= 3 then format('the median of its series ({} figures)', series_points)
+            when series_points = 1 then format('the median of the entity''s {} figures', entity_points)
+        end as reference_label
+    from figures
 ),
 
 single_outliers as (
     select *
-    from figures
-    where series_points >= 3
-        and (amount_yi >= 1000 * series_median or amount_yi * 1000 <= series_median)
+    from compared
+    where amount_yi >= 1000 * reference_yi or amount_yi * 1000 <= reference_yi
 ),
 
 pairs as (
     select
         a.entity_id, a.fiscal_period, a.amount_yi as a_yi, b.amount_yi as b_yi,
         b.fiscal_period as b_period, a.event_id as a_event_id, b.event_id as b_event_id
-    from figures as a
-    inner join figures as b on b.series = a.series and b.event_id <> a.event_id
+    from compared as a
+    inner join compared as b on b.series = a.series and b.event_id <> a.event_id
     where a.series_points = 2 and a.amount_yi >= 1000 * b.amount_yi
 )
 
@@ -31,9 +46,10 @@ select
     entity_id,
     fiscal_period,
     format(
-        '{} {} {}{} {}: {} 亿 is {:.0f}× the median {} 亿 of its series ({} figures): a unit error?',
+        '{} {} {}{} {}: {} 亿 is {:.0f}× {}, {} 亿: a unit error?',
         entity_id, scope, spend_class, coalesce(' ' || technology, ''), fiscal_period,
-        amount_yi, amount_yi / series_median, series_median, series_points
+        amount_yi, greatest(amount_yi / reference_yi, reference_yi / amount_yi), reference_label,
+        reference_yi
     ) as detail,
     [event_id] as event_ids
 from single_outliers
