@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from finradar.settings import Settings
 
 DEMO_SYNTHETIC = 20_000
 DEMO_BAD_RATE = 0.02
@@ -71,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _headlines(settings) -> None:  # type: ignore[no-untyped-def]
+def _headlines(settings: Settings) -> None:
     """Three figures the seed reports print, as the marts now compute them."""
     from warehouse.lake import connect
 

@@ -3,6 +3,8 @@ every model states its grain, and the committed data dictionary is current."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from finradar.settings import Settings
@@ -82,10 +84,20 @@ def test_every_rule_of_the_interface_has_a_check() -> None:
     assert {c.rule_id for c in checks()} == RULES
 
 
-def test_every_model_states_grain_and_description() -> None:
+def _code(sql: str) -> str:
+    """SQL without comments and string literals."""
+    without_comments = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
+    return re.sub(r"'(?:[^']|'')*'", "''", without_comments)
+
+
+def test_every_model_states_grain_and_is_lower_case() -> None:
     for model in models():
         assert model.header.description and model.header.grain, model.path
-        assert model.sql == model.sql.lower() or "--" in model.sql  # lower-case SQL
+        code = _code(model.sql)
+        assert code == code.lower(), f"{model.path}: SQL keywords and names are lower-case"
+    for check in checks():
+        code = _code(check.sql)
+        assert code == code.lower(), check.path
 
 
 def test_data_dictionary_is_current() -> None:
