@@ -49,6 +49,15 @@ class BrokerStatus:
         return f"kafka {state} at {self.bootstrap}: {self.detail}"
 
 
+def new_cluster_id() -> str:
+    """A random KRaft cluster id (base64url of a UUID), as Kafka's own ``Uuid.randomUuid``
+    makes it: never starting with '-', which the storage tool would read as an option."""
+    while True:
+        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        if not cluster_id.startswith("-"):
+            return cluster_id
+
+
 class LocalBroker:
     """Lifecycle of the project's own broker under ``var/kafka``."""
 
@@ -118,7 +127,7 @@ class LocalBroker:
         if (self.data_dir / "meta.properties").exists():
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        cluster_id = base64.urlsafe_b64encode(uuid.uuid4().bytes).rstrip(b"=").decode()
+        cluster_id = new_cluster_id()
         cmd = self._java(
             "kafka.tools.StorageTool", "format", "--standalone",
             "-t", cluster_id, "-c", str(config),

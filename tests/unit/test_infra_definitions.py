@@ -33,3 +33,19 @@ def test_kafka_version_has_one_definition() -> None:
     pom = (INFRA / "kafka" / "pom.xml").read_text()
     assert versions.kafka not in pom  # the pom takes versions as -D properties only
     assert "${kafka.version}" in pom
+
+
+def test_cluster_ids_never_look_like_an_option(monkeypatch) -> None:
+    """One id in 64 would start with '-' and fail `kafka-storage format -t <id>`."""
+    import base64
+    import uuid
+
+    from infra import broker
+
+    dash = uuid.UUID(bytes=base64.urlsafe_b64decode("-" + "A" * 21 + "=="))
+    plain = uuid.UUID(int=1)
+    draws = iter([dash, dash, plain])
+    monkeypatch.setattr(broker.uuid, "uuid4", lambda: next(draws))
+    cluster_id = broker.new_cluster_id()
+    assert not cluster_id.startswith("-") and len(cluster_id) == 22
+    assert base64.urlsafe_b64decode(cluster_id + "==") == plain.bytes
