@@ -55,6 +55,15 @@ class PrefectSettings(BaseModel):
     api_url: str | None = None
     server_host: str = "127.0.0.1"
     server_port: int = Field(4200, ge=1, le=65535)
+    # schedules of the deployments `finradar serve` registers, in seconds
+    ingest_every_s: int = Field(60, ge=1)
+    refresh_every_s: int = Field(300, ge=1)
+    report_every_s: int = Field(3600, ge=1)
+    # transient failures (broker not ready, warehouse busy) are retried with backoff
+    task_retries: int = Field(4, ge=0)
+    retry_delay_s: float = Field(2.0, ge=0)
+    # continuous mode: pause between ingest passes that found nothing new
+    follow_poll_s: float = Field(0.5, ge=0)
 
 
 class BeamSettings(BaseModel):

@@ -30,7 +30,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from contracts.spec import contracts
-from finradar.errors import FinradarError
+from finradar.errors import FinradarError, TransientError
 from finradar.settings import Settings
 from pipelines.batches import StagedFile
 from pipelines.checking import DecodeAndCheck, ValidateWithSuites
@@ -165,7 +165,7 @@ def plan_ranges(settings: Settings) -> list[PartitionRange]:
             request_timeout_ms=15000,
         )
     except KafkaError as exc:
-        raise FinradarError(f"cannot reach Kafka at {bootstrap}: {exc}") from None
+        raise TransientError(f"cannot reach Kafka at {bootstrap}: {exc}") from None
     try:
         partitions = []
         for c in contracts().values():

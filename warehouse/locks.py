@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from finradar.errors import FinradarError
+from finradar.errors import TransientError
 
 
 @contextmanager
@@ -21,7 +21,7 @@ def file_lock(path: Path, holder_name: str) -> Iterator[None]:
         except BlockingIOError:
             fh.seek(0)
             holder = fh.read().strip() or "another process"
-            raise FinradarError(f"{holder_name} is writing the warehouse ({holder})") from None
+            raise TransientError(f"{holder_name} is writing the warehouse ({holder})") from None
         fh.truncate(0)
         fh.write(f"pid {os.getpid()}")
         fh.flush()

@@ -1,0 +1,78 @@
+"""The Prefect artifacts a run leaves: what it did, in markdown and tables.
+
+Rendering is plain functions of the run's summary (tested without a server); ``publish_*``
+hands them to Prefect, keyed so the UI shows each artifact's history across runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from pipelines.ingest import IngestSummary
+from pipelines.kafka_source import PartitionRange
+from warehouse.refresh import RefreshSummary
+
+
+def ingest_markdown(summary: IngestSummary, lag: Sequence[PartitionRange]) -> str:
+    backlog = sum(r.size for r in lag)
+    lines = [
+        f"# Ingest {summary.batch_id}",
+        "",
+        "| consumed | landed | duplicates | quarantined | seconds | events/s | lag after |",
+        "|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {summary.consumed:,} | {summary.landed:,} | {summary.duplicates:,} "
+        f"| {summary.quarantined:,} | {summary.seconds:.1f} | {summary.rate:,.0f} | {backlog:,} |",
+        "",
+    ]
+    if lag:
+        lines += ["Partitions still behind (new messages arrived during the pass):", ""]
+        lines += [f"- `{r.topic}[{r.partition}]`: {r.size:,}" for r in lag]
+    else:
+        lines.append("Every partition is caught up.")
+    return "\n".join(lines) + "\n"
+
+
+def quarantine_table(summary: IngestSummary) -> list[dict[str, Any]]:
+    """One row per reason code of this pass, most frequent first."""
+    return [
+        {"reason_code": reason, "messages": count}
+        for reason, count in sorted(summary.by_reason.items(), key=lambda kv: (-kv[1], kv[0]))
+    ]
+
+
+def refresh_markdown(summary: RefreshSummary) -> str:
+    lines = [
+        f"# Refresh {summary.refresh_id}",
+        "",
+        f"Rebuilt {len(summary.rebuilt)} relations, {len(summary.unchanged)} unchanged, "
+        f"in {summary.seconds:.1f} s.",
+        "",
+        f"**{summary.findings} findings** ({summary.new_findings} new):",
+        "",
+        "| rule | findings |",
+        "|---|---:|",
+    ]
+    lines += [f"| `{rule}` | {n:,} |" for rule, n in sorted(summary.findings_by_rule.items())]
+    return "\n".join(lines) + "\n"
+
+
+def publish_ingest(summary: IngestSummary, lag: Sequence[PartitionRange]) -> None:
+    from prefect.artifacts import create_markdown_artifact, create_table_artifact
+
+    create_markdown_artifact(
+        ingest_markdown(summary, lag), key="ingest-summary", description="what the pass did"
+    )
+    create_table_artifact(
+        quarantine_table(summary) or [{"reason_code": "(none)", "messages": 0}],
+        key="ingest-quarantine-reasons",
+        description="messages quarantined by this pass, by reason",
+    )
+
+
+def publish_refresh(summary: RefreshSummary) -> None:
+    from prefect.artifacts import create_markdown_artifact
+
+    create_markdown_artifact(
+        refresh_markdown(summary), key="refresh-summary", description="models and findings"
+    )
