@@ -170,6 +170,15 @@ class Settings(BaseSettings):
         return env
 
 
+def export_prefect_env(settings: Settings, api_url: str | None = None) -> None:
+    """Point Prefect (which reads its own environment variables) at this project's state and
+    at ``api_url`` (else the one in settings); call before Prefect is imported."""
+    env = settings.prefect_env()
+    if api_url:
+        env["PREFECT_API_URL"] = api_url
+    os.environ.update(env)
+
+
 def quiet_great_expectations() -> None:
     """GX reads its analytics switch from the environment; keep it off (no network)."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")

@@ -1,5 +1,5 @@
 """CLI subcommands. Each module exposes ``register(subparsers)`` and sets ``handler``."""
 
-from finradar.commands import demo, infra, ingest, produce, refresh, sql, validate, version
+from finradar.commands import demo, infra, ingest, produce, refresh, serve, sql, validate, version
 
-COMMANDS = (version, infra, produce, validate, ingest, refresh, sql, demo)
+COMMANDS = (version, infra, produce, validate, ingest, refresh, sql, serve, demo)

@@ -1,0 +1,42 @@
+"""The deployments ``finradar serve`` registers, with their schedules from settings.
+
+A scheduled run that comes due while the previous run of its deployment still works is
+cancelled, not queued: the next pass picks up whatever it would have done, and a slow pass
+never leaves a pile of runs behind it on a small machine.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from finradar.settings import Settings
+
+
+def deployments(settings: Settings) -> list[Any]:
+    """``ingest`` every ``ingest_every_s``, ``refresh`` every ``refresh_every_s``."""
+    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+
+    from flows.ingest import ingest
+    from flows.refresh import refresh
+
+    one_at_a_time = ConcurrencyLimitConfig(
+        limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
+    )
+    every = settings.prefect
+    return [
+        flow.to_deployment(
+            name="scheduled",
+            interval=timedelta(seconds=seconds),
+            concurrency_limit=one_at_a_time,
+        )
+        for flow, seconds in ((ingest, every.ingest_every_s), (refresh, every.refresh_every_s))
+    ]
+
+
+def serve_deployments(settings: Settings) -> None:
+    """Register the deployments and run their scheduled flow runs until interrupted."""
+    from prefect import serve
+
+    # two cores: one flow run of each deployment at most
+    serve(*deployments(settings), print_starting_message=False, limit=2)
