@@ -74,7 +74,7 @@ class _LandFn(beam.DoFn):
 
         hit = failpoint_hook(self.settings)
         hit("staged")
-        report = build_data_docs(self.settings.gx_dir)
+        report = build_data_docs(self.settings)
         con = connect(self.settings)
         try:
             summary = land(
@@ -118,16 +118,20 @@ class LandInWarehouse(beam.PTransform):
         )
 
 
-def build_data_docs(gx_root: Path) -> Path:
-    """Render the GX Data Docs of every stored validation; returns the index page."""
+def build_data_docs(settings: Settings) -> Path:
+    """Render the GX Data Docs of every stored validation, served offline with their
+    styling (``warehouse/report/data_docs.py``); returns the index page."""
     from contracts.gx_runner import docs_index
     from finradar.settings import quiet_great_expectations
+    from warehouse.report.data_docs import localise
 
     quiet_great_expectations()
     import great_expectations as gx
 
-    gx.get_context(mode="file", project_root_dir=str(gx_root)).build_data_docs()
-    return docs_index(gx_root)
+    gx.get_context(mode="file", project_root_dir=str(settings.gx_dir)).build_data_docs()
+    index = docs_index(settings.gx_dir)
+    localise(index.parent, settings.cache / "web-assets")
+    return index
 
 
 def failpoint_hook(settings: Settings) -> Callable[[str], None]:
