@@ -14,11 +14,12 @@ from finradar.settings import Settings
 
 
 def deployments(settings: Settings) -> list[Any]:
-    """``ingest`` every ``ingest_every_s``, ``refresh`` every ``refresh_every_s``."""
+    """``ingest``, ``refresh`` and ``report`` every ``*_every_s`` seconds of the settings."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 
     from flows.ingest import ingest
     from flows.refresh import refresh
+    from flows.report import report
 
     one_at_a_time = ConcurrencyLimitConfig(
         limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
@@ -30,7 +31,11 @@ def deployments(settings: Settings) -> list[Any]:
             interval=timedelta(seconds=seconds),
             concurrency_limit=one_at_a_time,
         )
-        for flow, seconds in ((ingest, every.ingest_every_s), (refresh, every.refresh_every_s))
+        for flow, seconds in (
+            (ingest, every.ingest_every_s),
+            (refresh, every.refresh_every_s),
+            (report, every.report_every_s),
+        )
     ]
 
 
@@ -38,5 +43,5 @@ def serve_deployments(settings: Settings) -> None:
     """Register the deployments and run their scheduled flow runs until interrupted."""
     from prefect import serve
 
-    # two cores: one flow run of each deployment at most
+    # two cores: two flow runs at a time, one of each deployment at most
     serve(*deployments(settings), print_starting_message=False, limit=2)

@@ -1,5 +1,16 @@
 """CLI subcommands. Each module exposes ``register(subparsers)`` and sets ``handler``."""
 
-from finradar.commands import demo, infra, ingest, produce, refresh, serve, sql, validate, version
+from finradar.commands import (
+    demo,
+    infra,
+    ingest,
+    produce,
+    refresh,
+    report,
+    serve,
+    sql,
+    validate,
+    version,
+)
 
-COMMANDS = (version, infra, produce, validate, ingest, refresh, sql, serve, demo)
+COMMANDS = (version, infra, produce, validate, ingest, refresh, report, sql, serve, demo)

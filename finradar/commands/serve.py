@@ -10,9 +10,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "serve",
         help="run the flows on their schedules until stopped (Ctrl-C)",
         description="Start a local Prefect server on 127.0.0.1 (unless prefect.api_url is "
-        "set), register the ingest and refresh deployments with their schedules "
-        "(prefect.ingest_every_s, prefect.refresh_every_s) and run their flow runs until "
-        "interrupted.",
+        "set), register the ingest, refresh and report deployments with their schedules "
+        "(prefect.ingest_every_s, prefect.refresh_every_s, prefect.report_every_s) and run "
+        "their flow runs until interrupted.",
     )
     p.set_defaults(handler=run)
 
@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     every = settings.prefect
     print(f"Prefect server: {api_url}", flush=True)
     print(
-        f"serving: ingest every {every.ingest_every_s} s, refresh every {every.refresh_every_s} s"
-        " (Ctrl-C stops)",
+        f"serving: ingest every {every.ingest_every_s} s, refresh every {every.refresh_every_s} s,"
+        f" report every {every.report_every_s} s (Ctrl-C stops)",
         flush=True,
     )
     from flows.deployments import serve_deployments

@@ -1,0 +1,26 @@
+"""``finradar report``: build the static finradar report from the warehouse."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "report",
+        help="write the offline HTML report (spend, maturity, surveys, data quality)",
+        description="Write var/reports/finradar-report.html: one static page with inline "
+        "charts over the warehouse, usable offline. Consumer lag comes from Kafka when it "
+        "is reachable.",
+    )
+    p.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from finradar.settings import get_settings
+    from warehouse.report.publish import build_report, consumer_lag
+
+    settings = get_settings()
+    path = build_report(settings, consumer_lag(settings))
+    print(f"report: {path}")
+    return 0

@@ -1,0 +1,63 @@
+"""The report page and its charts, without a browser (the rendering test is integration)."""
+
+from __future__ import annotations
+
+import re
+
+from finradar.settings import Settings
+from tests.unit.warehouse_inputs import insert, spend
+from warehouse.lake import connect
+from warehouse.refresh import refresh
+from warehouse.report.build import ReportInputs, render
+from warehouse.report.charts import Bar, grouped_columns, horizontal_bars
+
+
+def test_forecast_bars_are_hatched_and_actuals_solid() -> None:
+    svg = grouped_columns(
+        "c", "t", [Bar("2023", 10, "bank"), Bar("2024", 12, "bank", hatched=True)]
+    )
+    marks = re.findall(r'<rect class="mark"[^>]*fill="([^"]+)"', svg)
+    assert marks[0].startswith("#") and marks[1].startswith("url(#hatch")
+    assert "forecast / estimate (hatched)" in svg
+
+
+def test_bar_lengths_are_proportional() -> None:
+    svg = horizontal_bars("c", "t", [Bar("a", 0.5), Bar("b", 0.25)], as_percent=True)
+    widths = [float(w) for w in re.findall(r'class="mark"[^>]*width="([\d.]+)"', svg)]
+    assert abs(widths[0] - 2 * widths[1]) < 0.2
+    assert "50.0%" in svg and "25.0%" in svg
+
+
+def test_an_empty_warehouse_gives_a_page_that_says_so(tmp_settings: Settings) -> None:
+    refresh(tmp_settings)
+    con = connect(tmp_settings, read_only=True)
+    try:
+        html = render(con, ReportInputs(lag=None))
+    finally:
+        con.close()
+    assert "No data yet." in html and "Kafka was not reachable" in html
+    assert "no events yet" in html
+
+
+def test_the_page_shows_the_six_bank_rollup(tmp_settings: Settings) -> None:
+    from contracts.registry import entities
+
+    group = "cn.group.six_state_owned_banks"
+    members = entities()[group]["members"]
+    insert(
+        tmp_settings,
+        "spend_disclosures",
+        [
+            spend(f"m{i}", m, "2019", "100", scope="it" if i else "fintech", level="institution")
+            for i, m in enumerate(members)
+        ],
+    )
+    refresh(tmp_settings)
+    con = connect(tmp_settings, read_only=True)
+    try:
+        html = render(con, ReportInputs(lag=[]))
+    finally:
+        con.close()
+    six = re.search(r'data-chart="six-bank-rollup".*?</figure>', html, re.S).group(0)
+    assert six.count('class="mark"') == 6
+    assert "members add up to 600.00 亿" in six and "scopes mixed: flagged" in six

@@ -1,0 +1,193 @@
+"""Small inline-SVG charts for the static report: no script, no fonts or files to fetch.
+
+Every chart is a ``<figure class="chart" data-chart="…">`` holding one ``<svg>``; each drawn
+mark (bar or segment) has class ``mark`` so a browser test can check that it rendered.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from html import escape
+
+PALETTE = ("#2f6db5", "#e08a2c", "#3c9a5f", "#b5473a", "#7a5bb5", "#8c8c8c", "#c9a227")
+WIDTH = 760
+ROW = 22
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    value: float
+    series: str = ""
+    hatched: bool = False  # forecasts and estimates, told apart from actuals
+
+
+def _fmt(value: float) -> str:
+    if float(value).is_integer() and abs(value) < 1e6:
+        return f"{int(value):,}"
+    if abs(value) >= 100:
+        return f"{value:,.0f}"
+    if abs(value) >= 1:
+        return f"{value:,.1f}"
+    return f"{value:.3g}"
+
+
+def _figure(chart_id: str, title: str, svg: str, note: str = "") -> str:
+    caption = f"<figcaption>{escape(title)}"
+    if note:
+        caption += f'<span class="note">{escape(note)}</span>'
+    caption += "</figcaption>"
+    return f'<figure class="chart" data-chart="{escape(chart_id)}">{caption}{svg}</figure>'
+
+
+def _empty(chart_id: str, title: str) -> str:
+    return (
+        f'<figure class="chart empty" data-chart="{escape(chart_id)}">'
+        f"<figcaption>{escape(title)}</figcaption><p>No data yet.</p></figure>"
+    )
+
+
+def _defs() -> str:
+    return (
+        "<defs>"
+        + "".join(
+            f'<pattern id="hatch{i}" width="6" height="6" patternUnits="userSpaceOnUse" '
+            f'patternTransform="rotate(45)"><rect width="6" height="6" fill="{c}" '
+            f'opacity="0.35"/><line x1="0" y1="0" x2="0" y2="6" stroke="{c}" '
+            f'stroke-width="3"/></pattern>'
+            for i, c in enumerate(PALETTE)
+        )
+        + "</defs>"
+    )
+
+
+def _legend(names: Sequence[str], y: float, hatched_note: bool) -> str:
+    parts, x = [], 0.0
+    for i, name in enumerate(names):
+        color = PALETTE[i % len(PALETTE)]
+        parts.append(
+            f'<rect x="{x}" y="{y}" width="12" height="12" fill="{color}"/>'
+            f'<text x="{x + 16}" y="{y + 10}">{escape(name)}</text>'
+        )
+        x += 24 + 7 * len(name)
+    if hatched_note:
+        parts.append(
+            f'<rect x="{x}" y="{y}" width="12" height="12" fill="url(#hatch5)"/>'
+            f'<text x="{x + 16}" y="{y + 10}">forecast / estimate (hatched)</text>'
+        )
+    return "".join(parts)
+
+
+def grouped_columns(
+    chart_id: str, title: str, bars: Sequence[Bar], unit: str = "", note: str = ""
+) -> str:
+    """Vertical bars by label (x axis), one colour per series; hatched bars are forecasts."""
+    if not bars:
+        return _empty(chart_id, title)
+    labels = list(dict.fromkeys(b.label for b in bars))
+    series = list(dict.fromkeys(b.series for b in bars))
+    top = max(b.value for b in bars) or 1.0
+    height, left, plot_h = 300, 56, 220
+    group_w = (WIDTH - left - 10) / len(labels)
+    bar_w = max(2.0, group_w * 0.8 / len(series))
+    out = [_defs()]
+    for tick in range(5):
+        value = top * tick / 4
+        y = 20 + plot_h - plot_h * tick / 4
+        out.append(
+            f'<line class="grid" x1="{left}" x2="{WIDTH}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{_fmt(value)}</text>"
+        )
+    for b in bars:
+        gi, si = labels.index(b.label), series.index(b.series)
+        x = left + gi * group_w + group_w * 0.1 + si * bar_w
+        h = plot_h * b.value / top
+        y = 20 + plot_h - h
+        fill = f"url(#hatch{si % len(PALETTE)})" if b.hatched else PALETTE[si % len(PALETTE)]
+        out.append(
+            f'<rect class="mark" x="{x:.1f}" y="{y:.1f}" width="{bar_w:.1f}" '
+            f'height="{max(h, 0.5):.1f}" fill="{fill}"><title>{escape(b.series)} '
+            f"{escape(b.label)}: {_fmt(b.value)} {escape(unit)}</title></rect>"
+        )
+    for gi, label in enumerate(labels):
+        x = left + gi * group_w + group_w / 2
+        out.append(
+            f'<text class="axis" x="{x:.1f}" y="{20 + plot_h + 16}" text-anchor="middle">'
+            f"{escape(label)}</text>"
+        )
+    out.append(_legend(series, height - 18, any(b.hatched for b in bars)))
+    svg = (
+        f'<svg viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" '
+        f'aria-label="{escape(title)}">{"".join(out)}</svg>'
+    )
+    return _figure(chart_id, title, svg, note)
+
+
+def horizontal_bars(
+    chart_id: str, title: str, bars: Sequence[Bar], as_percent: bool = False, note: str = ""
+) -> str:
+    """One horizontal bar per label, longest first as given."""
+    if not bars:
+        return _empty(chart_id, title)
+    top = max(b.value for b in bars) or 1.0
+    label_w, plot_w = 300, WIDTH - 300 - 70
+    height = ROW * len(bars) + 10
+    out = []
+    for i, b in enumerate(bars):
+        y = 5 + i * ROW
+        w = plot_w * b.value / top
+        color = PALETTE[zlib.crc32(b.series.encode()) % len(PALETTE)] if b.series else PALETTE[0]
+        shown = f"{b.value:.1%}" if as_percent else _fmt(b.value)
+        out.append(
+            f'<text class="axis" x="{label_w - 6}" y="{y + 14}" text-anchor="end">'
+            f"{escape(b.label[:48])}</text>"
+            f'<rect class="mark" x="{label_w}" y="{y + 3}" width="{max(w, 0.5):.1f}" '
+            f'height="{ROW - 6}" fill="{color}"><title>{escape(b.label)}: {shown}</title></rect>'
+            f'<text x="{label_w + max(w, 0.5) + 4:.1f}" y="{y + 14}">{shown}</text>'
+        )
+    svg = (
+        f'<svg viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" '
+        f'aria-label="{escape(title)}">{"".join(out)}</svg>'
+    )
+    return _figure(chart_id, title, svg, note)
+
+
+def stacked_shares(
+    chart_id: str,
+    title: str,
+    rows: Sequence[tuple[str, Sequence[float]]],
+    parts: Sequence[str],
+    note: str = "",
+) -> str:
+    """One 100 % bar per row, split into ``parts`` (e.g. the five lifecycle stages)."""
+    if not rows:
+        return _empty(chart_id, title)
+    label_w, plot_w = 340, WIDTH - 340 - 10
+    height = ROW * len(rows) + 30
+    out = []
+    for i, (label, shares) in enumerate(rows):
+        y = 5 + i * ROW
+        x = float(label_w)
+        out.append(
+            f'<text class="axis" x="{label_w - 6}" y="{y + 14}" text-anchor="end">'
+            f"{escape(label)}</text>"
+        )
+        for j, share in enumerate(shares):
+            w = plot_w * share
+            if w <= 0:
+                continue
+            out.append(
+                f'<rect class="mark" x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{ROW - 6}" '
+                f'fill="{PALETTE[j % len(PALETTE)]}"><title>{escape(label)} — '
+                f"{escape(parts[j])}: {share:.1%}</title></rect>"
+            )
+            x += w
+    out.append(_legend(parts, height - 18, False))
+    svg = (
+        f'<svg viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" '
+        f'aria-label="{escape(title)}">{"".join(out)}</svg>'
+    )
+    return _figure(chart_id, title, svg, note)
