@@ -8,22 +8,32 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.finradar-installed
 
-.PHONY: install demo test lint format lock bench clean
+.PHONY: install browser demo test lint format lock bench clean
 
 install: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml
+$(STAMP): requirements.lock pyproject.toml infra/web_assets.yaml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "finradar needs Python 3.11")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(BIN)/uv || $(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
 	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
+	$(BIN)/python -m infra.web_assets
 	@touch $(STAMP)
 
 demo: install
 	$(BIN)/finradar demo
 
-test: install
+# Headless Chromium for the report's rendering test, and a CJK font for the report's Chinese
+# labels: Debian packages, installed once.
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+browser:
+	@command -v chromium >/dev/null && fc-list :lang=zh | grep -q . || { \
+	  echo "installing chromium and a CJK font (Debian packages)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends \
+	    chromium fonts-wqy-microhei >/dev/null; }
+
+test: install browser
 	$(BIN)/python -m pytest
 
 lint: install

@@ -155,6 +155,11 @@ class Settings(BaseSettings):
         return self.var / "gx"
 
     @property
+    def reports_dir(self) -> Path:
+        """The finradar report and the Great Expectations Data Docs, as static files."""
+        return self.var / "reports"
+
+    @property
     def prefect_home(self) -> Path:
         return self.var / "prefect"
 
@@ -168,6 +173,14 @@ class Settings(BaseSettings):
         if self.prefect.api_url:
             env["PREFECT_API_URL"] = self.prefect.api_url
         return env
+
+
+def prefect_server_env(settings: Settings) -> dict[str, str]:
+    """The environment of a Prefect server process this project starts: ours, with
+    Prefect's state under ``var/prefect`` and no API URL of its own to point at."""
+    env = {**os.environ, **settings.prefect_env()}
+    env.pop("PREFECT_API_URL", None)
+    return env
 
 
 def export_prefect_env(settings: Settings, api_url: str | None = None) -> None:

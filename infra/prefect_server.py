@@ -14,7 +14,7 @@ import time
 import urllib.request
 
 from finradar.errors import FinradarError
-from finradar.settings import Settings
+from finradar.settings import Settings, prefect_server_env
 
 START_TIMEOUT_S = 180.0
 
@@ -38,8 +38,7 @@ class LocalPrefectServer:
         if self.healthy():
             raise FinradarError(f"a Prefect server already answers at {self.url}")
         self.settings.prefect_home.mkdir(parents=True, exist_ok=True)
-        env = {**os.environ, **self.settings.prefect_env()}
-        env.pop("PREFECT_API_URL", None)
+        env = prefect_server_env(self.settings)
         cmd = [
             sys.executable, "-m", "prefect", "server", "start",
             "--host", self.settings.prefect.server_host,

@@ -1,20 +1,25 @@
 """The Prefect flows on a real Prefect server, a broker of their own and a real DuckLake:
-artifacts, the one-writer concurrency limit, and retries for transient failures only."""
+artifacts, the one-writer concurrency limit, retries for transient failures only, and the
+report they write, rendered in headless Chromium with the network off."""
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from finradar.producing import corpus_messages, publish
+from finradar.producing import corpus_messages, publish, publish_synthetic
 from finradar.settings import Settings, get_settings, load_settings
+from tests.integration import browser
 
 pytestmark = pytest.mark.integration
 
 KAFKA = {"port": 29392, "controller_port": 29393}
+SYNTHETIC = 1_000
 
 
 def _use(monkeypatch: pytest.MonkeyPatch, var: Path, **env: str) -> Settings:
@@ -37,17 +42,40 @@ def _fresh_settings() -> Iterator[None]:
 
 @pytest.fixture(scope="module")
 def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
+    """A broker of its own with the seed corpus and 1,000 synthetic events, 5 % bad."""
     from infra.broker import LocalBroker
 
     settings = load_settings(var_dir=tmp_path_factory.mktemp("flows") / "var", kafka=KAFKA)
     local = LocalBroker(settings)
     local.up()
     publish(corpus_messages(), settings.kafka.bootstrap)
+    publish_synthetic(SYNTHETIC, 0.05, 3, settings.kafka.bootstrap, workers=1)
     yield settings
     local.down(purge=True)
 
 
+@pytest.fixture(scope="module")
+def flow_runs(prefect_server, broker: Settings) -> Iterator[dict[str, Any]]:
+    """ingest → ingest again → refresh → report, through Prefect, on the broker's events."""
+    from flows.ingest import ingest
+    from flows.refresh import refresh
+    from flows.report import report
+
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        _use(monkeypatch, broker.var)
+        try:
+            yield {
+                "ingest": ingest(),
+                "again": ingest(),
+                "refresh": refresh(),
+                "report": Path(report()),
+            }
+        finally:
+            get_settings.cache_clear()
+
+
 def _artifact(key: str) -> str:
+    """Every version of the keyed artifact (one per run), newest last."""
     from prefect.client.orchestration import get_client
     from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterKey
 
@@ -56,7 +84,7 @@ def _artifact(key: str) -> str:
             artifact_filter=ArtifactFilter(key=ArtifactFilterKey(any_=[key]))
         )
     assert found, f"no artifact {key}"
-    return str(found[-1].data)
+    return "\n".join(str(a.data) for a in sorted(found, key=lambda a: a.created))
 
 
 def _task_attempts(flow_run_id) -> dict[str, int]:  # type: ignore[no-untyped-def]
@@ -70,31 +98,56 @@ def _task_attempts(flow_run_id) -> dict[str, int]:  # type: ignore[no-untyped-de
     return {r.name.rsplit("-", 1)[0]: r.run_count for r in runs}
 
 
-def test_ingest_then_refresh_leave_artifacts(prefect_server, broker, monkeypatch) -> None:
-    from flows.ingest import ingest
-    from flows.policy import WRITER_LIMIT
-    from flows.refresh import refresh
+def test_ingest_leaves_its_summary_and_quarantine_reasons(flow_runs) -> None:
+    first = flow_runs["ingest"]
+    assert first["consumed"] == 408 + SYNTHETIC and first["lag"] == 0
+    assert first["quarantined"] > 0
+    assert first["consumed"] == first["landed"] + first["duplicates"] + first["quarantined"]
+    assert f"| {first['consumed']:,} | {first['landed']:,} |" in _artifact("ingest-summary")
+    reasons = _artifact("ingest-quarantine-reasons")
+    assert all(reason in reasons for reason in first["by_reason"])
+    assert flow_runs["again"]["consumed"] == 0
 
-    _use(monkeypatch, broker.var)
-    result = ingest()
-    assert (result["consumed"], result["landed"], result["lag"]) == (408, 408, 0)
-    assert "| 408 | 408 | 0 | 0 |" in _artifact("ingest-summary")
 
-    again = ingest()
-    assert again["consumed"] == 0
+def test_refresh_leaves_findings_by_rule(flow_runs) -> None:
+    findings = flow_runs["refresh"]["findings_by_rule"]
+    # the seed reports' own errors are among them
+    assert findings["yoy_mismatch"] >= 15 and findings["scope_mixed_rollup"] == 1
+    assert f"`yoy_mismatch` | {findings['yoy_mismatch']}" in _artifact("refresh-summary")
 
-    refreshed = refresh()
-    assert refreshed["findings_by_rule"] == {"scope_mixed_rollup": 1, "yoy_mismatch": 15}
-    assert "`yoy_mismatch` | 15" in _artifact("refresh-summary")
 
+def test_one_writer_slot_and_it_is_free_again(flow_runs) -> None:
     from prefect.client.orchestration import get_client
+
+    from flows.policy import WRITER_LIMIT
 
     with get_client(sync_client=True) as client:
         limit = client.read_global_concurrency_limit_by_name(WRITER_LIMIT)
     assert limit.limit == 1 and limit.active_slots == 0
 
 
-def test_busy_warehouse_is_retried_until_free(prefect_server, broker, tmp_path, monkeypatch):
+def test_report_fetches_nothing(flow_runs) -> None:
+    path = flow_runs["report"]
+    assert str(path) in _artifact("report")
+    html = path.read_text(encoding="utf-8")
+    assert not re.search(r"""(src|href)\s*=\s*["']?(https?:)?//""", html)
+    assert "@import" not in html and "url(http" not in html
+    assert set(re.findall(r'data-chart="([^"]+)"', html)) == browser.CHARTS
+
+
+def test_report_renders_every_chart_in_headless_chromium(flow_runs) -> None:
+    path = flow_runs["report"]
+    measured = browser.measure_charts(path)
+    assert set(measured) == browser.CHARTS
+    for chart, box in measured.items():
+        assert box["width"] > 100 and box["height"] > 20, (chart, box)
+        assert box["drawn"] >= 1, (chart, box)
+    screenshot = browser.screenshot(path)
+    assert screenshot.stat().st_size > 50_000
+    print(f"\nreport screenshot: {screenshot}")
+
+
+def test_busy_warehouse_is_retried_until_free(flow_runs, broker, tmp_path, monkeypatch):
     """Another process holding the ingest lock is transient: the pass waits it out."""
     from flows.ingest import ingest
     from warehouse.locks import file_lock
@@ -115,12 +168,13 @@ def test_busy_warehouse_is_retried_until_free(prefect_server, broker, tmp_path, 
     state = ingest(return_state=True)
     holder.join()
     assert state.is_completed(), state
-    assert state.result()["landed"] == 408
+    # a fresh warehouse over the same topics lands exactly what the first one did
+    assert state.result()["landed"] == flow_runs["ingest"]["landed"]
     attempts = _task_attempts(state.state_details.flow_run_id)
     assert attempts["ingest-pass"] >= 2
 
 
-def test_a_permanent_failure_is_not_retried(prefect_server, broker, tmp_path, monkeypatch):
+def test_a_permanent_failure_is_not_retried(flow_runs, broker, tmp_path, monkeypatch):
     """A warehouse that cannot be opened fails the run at the first attempt."""
     from flows.ingest import ingest
 

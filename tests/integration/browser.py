@@ -1,0 +1,73 @@
+"""Headless Chromium for the report tests: the network off, charts measured, a screenshot."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHARTS = {
+    "spend-by-segment",
+    "frontier-share",
+    "six-bank-rollup",
+    "maturity",
+    "survey-genai_attitude",
+    "survey-tech_domains_of_concern",
+    "validation-pass-rate",
+    "quarantine-reasons",
+    "findings",
+}
+# Any request would leave through a proxy that does not exist, and no host name resolves.
+OFFLINE = ["--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND"]
+MEASURE = """<script>
+const out = {};
+for (const fig of document.querySelectorAll('figure.chart')) {
+  const svg = fig.querySelector('svg');
+  const box = svg ? svg.getBoundingClientRect() : {width: 0, height: 0};
+  const drawn = [...fig.querySelectorAll('.mark')].filter(m => {
+    const b = m.getBoundingClientRect(); return b.width > 0 && b.height > 0; }).length;
+  out[fig.dataset.chart] = {width: box.width, height: box.height, drawn: drawn};
+}
+const pre = document.createElement('pre'); pre.id = 'measure';
+pre.textContent = JSON.stringify(out); document.body.appendChild(pre);
+</script>"""
+
+
+def chromium() -> str:
+    path = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not path:
+        pytest.fail("chromium is not installed: `make test` installs it (Debian package)")
+    return path
+
+
+def run(*args: str) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run(
+        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", *OFFLINE, *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    return result
+
+
+def measure_charts(page: Path) -> dict[str, dict[str, Any]]:
+    """Per chart: the drawn size of its SVG and how many marks have a non-empty box."""
+    probe = page.with_name(page.stem + "-probe.html")
+    probe.write_text(page.read_text("utf-8").replace("</body>", MEASURE + "</body>"), "utf-8")
+    result = run("--dump-dom", probe.as_uri())
+    found = re.search(r'<pre id="measure">(.*?)</pre>', result.stdout, re.S)
+    assert found, result.stdout[-2000:]
+    return json.loads(found.group(1).replace("&quot;", '"'))
+
+
+def screenshot(page: Path) -> Path:
+    shot = page.with_suffix(".png")
+    run(f"--screenshot={shot}", "--window-size=1280,6000", "--hide-scrollbars", page.as_uri())
+    return shot
