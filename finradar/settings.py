@@ -186,6 +186,7 @@ def prefect_server_env(settings: Settings) -> dict[str, str]:
 def export_prefect_env(settings: Settings, api_url: str | None = None) -> None:
     """Point Prefect (which reads its own environment variables) at this project's state and
     at ``api_url`` (else the one in settings); call before Prefect is imported."""
+    settings.prefect_home.mkdir(parents=True, exist_ok=True)
     env = settings.prefect_env()
     if api_url:
         env["PREFECT_API_URL"] = api_url

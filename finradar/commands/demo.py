@@ -31,13 +31,18 @@ def run(args: argparse.Namespace) -> int:
     import time
 
     from finradar.producing import corpus_messages, publish, publish_synthetic
-    from finradar.settings import get_settings
+    from finradar.settings import export_prefect_env, get_settings
     from infra.broker import LocalBroker
     from infra.topics import ensure_topics
-    from pipelines.ingest import run_once
-    from warehouse.refresh import refresh
 
     settings = get_settings()
+    # Prefect keeps its state under var/prefect; without prefect.api_url the flows run on a
+    # temporary local server that Prefect starts and stops itself
+    export_prefect_env(settings)
+    from flows.ingest import ingest
+    from flows.refresh import refresh
+    from flows.report import report as report_flow
+
     broker = LocalBroker(settings)
     t0 = time.monotonic()
     print(broker.up().line())
@@ -48,25 +53,26 @@ def run(args: argparse.Namespace) -> int:
     print(f"seed corpus: {report.line()}")
     report = publish_synthetic(DEMO_SYNTHETIC, DEMO_BAD_RATE, DEMO_SEED, bootstrap)
     print(f"synthetic:   {report.line()}")
-    summary = run_once(settings)
+    summary = ingest()
     print(
-        f"ingest {summary.batch_id}: consumed {summary.consumed}, landed {summary.landed}, "
-        f"duplicates {summary.duplicates}, quarantined {summary.quarantined} "
-        f"in {summary.seconds:.1f} s ({summary.rate:,.0f} events/s)"
+        f"ingest {summary['batch_id']} (Prefect flow): consumed {summary['consumed']}, "
+        f"landed {summary['landed']}, duplicates {summary['duplicates']}, quarantined "
+        f"{summary['quarantined']} in {summary['seconds']:.1f} s, lag after {summary['lag']}"
     )
-    for reason, count in summary.by_reason.items():
+    for reason, count in sorted(summary["by_reason"].items(), key=lambda kv: -kv[1]):
         print(f"  quarantined {count:>6} {reason}")
-    refreshed = refresh(settings)
+    refreshed = refresh()
     print(
-        f"refresh: rebuilt {len(refreshed.rebuilt)} relations in {refreshed.seconds:.1f} s; "
-        f"{refreshed.findings} findings"
+        f"refresh (Prefect flow): rebuilt {len(refreshed['rebuilt'])} relations in "
+        f"{refreshed['seconds']:.1f} s; {refreshed['findings']} findings"
     )
-    for rule, count in sorted(refreshed.findings_by_rule.items()):
+    for rule, count in sorted(refreshed["findings_by_rule"].items()):
         print(f"  finding {count:>6} {rule}")
     _headlines(settings)
     print(f"warehouse: {settings.catalog_path} (DuckLake; data in {settings.data_path})")
     print('query it:  .venv/bin/finradar sql "select * from marts.spend_group_rollup"')
     print("           .venv/bin/finradar sql    (interactive; the README shows more)")
+    print(f"report:    {report_flow()} (offline; open it in a browser)")
     print(f"Data Docs: {settings.gx_dir / 'gx/uncommitted/data_docs/local_site/index.html'}")
     if args.stop_kafka:
         print(broker.down().line())
