@@ -169,6 +169,8 @@ class Settings(BaseSettings):
             "PREFECT_HOME": str(self.prefect_home),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
             "PREFECT_SERVER_UI_ENABLED": "false",
+            # a first start migrates a new database: slower than Prefect's 20 s default
+            "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
         }
         if self.prefect.api_url:
             env["PREFECT_API_URL"] = self.prefect.api_url
