@@ -1,11 +1,13 @@
 -- scale_outlier: an amount a thousand times (or more) above or below the figures it should resemble, as a 万-for-亿 or 元-for-万 unit slip would make it.
--- a figure is compared with the median of its own series (entity × scope × spend_class × technology × currency, all periods, statuses and vintages) when the series has three or more figures; the two figures of a series of two with each other; a lone figure with the median of all the entity's figures in that currency when there are four or more.
+-- a figure is compared with the median of its own series (entity × scope × spend_class × technology × currency, all periods, statuses and vintages) when the series has three or more figures; the two figures of a series of two with each other; a lone figure with the median of the entity's figures of the same spend class when there are three or more, else of all its figures in that currency when there are four or more.
 with figures as (
     select
         *,
         concat_ws('|', entity_id, scope, spend_class, coalesce(technology, '-'), currency) as series,
         count(*) over (partition by series) as series_points,
         median(amount_yi) over (partition by series) as series_median,
+        count(*) over (partition by entity_id, spend_class, currency) as class_points,
+        median(amount_yi) over (partition by entity_id, spend_class, currency) as class_median,
         count(*) over (partition by entity_id, currency) as entity_points,
         median(amount_yi) over (partition by entity_id, currency) as entity_median
     from staging.spend_disclosures
@@ -16,10 +18,13 @@ compared as (
         *,
         case
             when series_points >= 3 then series_median
+            when series_points = 1 and class_points >= 3 then class_median
             when series_points = 1 and entity_points >= 4 then entity_median
         end as reference_yi,
         case
             when series_points >= 3 then format('the median of its series ({} figures)', series_points)
+            when series_points = 1 and class_points >= 3
+                then format('the median of the entity''s {} {} figures', class_points, spend_class)
             when series_points = 1 then format('the median of the entity''s {} figures', entity_points)
         end as reference_label
     from figures
