@@ -7,7 +7,9 @@ The SQLite catalog lets a reader process attach while a writer commits.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import sqlite3
 from datetime import datetime
 from pathlib import Path
 
@@ -48,6 +50,19 @@ def one_line(message: object) -> str:
     return " ".join(" ".join(kept).split())
 
 
+def use_wal(catalog: Path) -> None:
+    """Keep the SQLite catalog in write-ahead-log mode (it stays so: the mode lives in the
+    file). In SQLite's default rollback mode a reader's lock blocks a writer's commit, so a
+    refresh could fail for as long as an ingest kept committing next to it; with WAL, readers
+    never block the writer and writers only queue behind each other's short commits."""
+    try:
+        with contextlib.closing(sqlite3.connect(catalog, timeout=5)) as db:
+            if db.execute("pragma journal_mode").fetchone()[0] != "wal":
+                db.execute("pragma journal_mode=wal")
+    except sqlite3.OperationalError:
+        pass  # busy right now: the next writer to connect switches it
+
+
 def connect(
     settings: Settings, *, read_only: bool = False, as_of: int | datetime | None = None
 ) -> duckdb.DuckDBPyConnection:
@@ -63,6 +78,9 @@ def connect(
     if read_only and not catalog.exists():
         raise FinradarError(f"no warehouse at {catalog}; run an ingest first")
     data.mkdir(parents=True, exist_ok=True)
+    if not read_only:
+        catalog.parent.mkdir(parents=True, exist_ok=True)
+        use_wal(catalog)
     con = duckdb.connect()
     load_extensions(con)
     name = settings.warehouse.catalog_name

@@ -100,3 +100,12 @@ def test_contract_ddl_creates_the_raw_tables(tmp_settings) -> None:
         assert got == want, table
         empty = schema.empty_table()  # noqa: F841 - read by the SQL below
         con.execute(f"INSERT INTO raw.{table} SELECT * FROM empty")
+
+
+def test_the_catalog_is_kept_in_wal_mode(tmp_settings) -> None:
+    """Readers must not block a writer's commit (SQLite's default rollback journal does)."""
+    import sqlite3
+
+    connect(tmp_settings).close()
+    with sqlite3.connect(tmp_settings.catalog_path) as db:
+        assert db.execute("pragma journal_mode").fetchone()[0] == "wal"
