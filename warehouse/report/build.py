@@ -89,15 +89,16 @@ def spend_section(con: duckdb.DuckDBPyConnection) -> str:
     )
     shares = _rows(
         con,
-        """select entity_id || ' ' || fiscal_period || case when status = 'actual' then ''
-                  else ' (' || status || ')' end, frontier_share
-           from marts.spend_frontier_share
-           where entity_id not like 'syn.%'
-           order by frontier_share desc limit 20""",
+        """select s.entity_id || ' ' || s.fiscal_period || case when s.status = 'actual' then ''
+                  else ' (' || s.status || ')' end, s.frontier_share
+           from marts.spend_frontier_share s
+           join marts.dim_entity e using (entity_id)
+           where e.level <> 'institution'
+           order by s.frontier_share desc limit 20""",
     )
     frontier = horizontal_bars(
         "frontier-share",
-        "Frontier-technology share of total spend",
+        "Frontier-technology share of total spend (industries, segments, groups)",
         [Bar(label, share) for label, share in shares],
         as_percent=True,
     )

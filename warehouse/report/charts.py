@@ -27,10 +27,8 @@ class Bar:
 def _fmt(value: float) -> str:
     if float(value).is_integer() and abs(value) < 1e6:
         return f"{int(value):,}"
-    if abs(value) >= 100:
-        return f"{value:,.0f}"
     if abs(value) >= 1:
-        return f"{value:,.1f}"
+        return f"{value:,.2f}".rstrip("0").rstrip(".")
     return f"{value:.3g}"
 
 
