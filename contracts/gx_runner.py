@@ -37,6 +37,8 @@ RESULT_FORMAT = {
     "unexpected_index_column_names": [ROW_ID],
     "return_unexpected_index_query": False,
 }
+# A pass/fail answer costs half a COMPLETE validation (GX computes no failing-row lists)
+SCREEN_FORMAT = {"result_format": "BOOLEAN_ONLY"}
 
 
 @dataclass
@@ -143,7 +145,13 @@ class SuiteRunner:
                     )
                 )
 
-    def _run(self, name: str, frame: pd.DataFrame, parameters: dict[str, Any]) -> Any:
+    def _run(
+        self,
+        name: str,
+        frame: pd.DataFrame,
+        parameters: dict[str, Any],
+        result_format: dict[str, Any] = RESULT_FORMAT,
+    ) -> Any:
         checkpoint = self.checkpoints.get(name)
         if checkpoint is not None:
             result = checkpoint.run(
@@ -152,7 +160,7 @@ class SuiteRunner:
             return next(iter(result.run_results.values()))
         batch = self.batch_definitions[name].get_batch(batch_parameters={"dataframe": frame})
         return batch.validate(
-            self.suites[name], result_format=RESULT_FORMAT, expectation_parameters=parameters
+            self.suites[name], result_format=result_format, expectation_parameters=parameters
         )
 
     def build_data_docs(self) -> Path:
@@ -163,9 +171,19 @@ class SuiteRunner:
         return docs_index(self.project_root)
 
     def validate(
-        self, event_type: str, events: list[dict[str, Any]], now: datetime | None = None
+        self,
+        event_type: str,
+        events: list[dict[str, Any]],
+        now: datetime | None = None,
+        screen: bool = False,
     ) -> BatchValidation:
-        """Validate a batch of decoded events of one type with its suites."""
+        """Validate a batch of decoded events of one type with its suites.
+
+        ``screen`` (a context without a GX project only): ask each suite for pass/fail
+        first and for the failing rows only when it fails. Same verdicts; a passing suite
+        then reports no observed values, which only Data Docs would show."""
+        if screen and self.checkpoints:
+            raise ValueError("screening would keep pass/fail-only results for Data Docs")
         contract = contracts()[event_type]
         now = now or datetime.now(UTC)
         parameters = {FUTURE_PARAMETER: now + timedelta(hours=FUTURE_TOLERANCE_HOURS)}
@@ -179,7 +197,9 @@ class SuiteRunner:
             outcomes.append(suite_outcome)
             if frame.empty:
                 continue
-            result = self._run(name, frame, parameters)
+            result = self._run(name, frame, parameters, SCREEN_FORMAT) if screen else None
+            if result is None or not result.success:
+                result = self._run(name, frame, parameters)
             # GX reports results in its own order: match them back by the index in ``meta``
             failing: set[int] = set()
             for r in result.results:
@@ -200,6 +220,23 @@ class SuiteRunner:
                     failures[row].append(Reason(spec.reason_code, _detail(spec, name)))
             suite_outcome.rows_failed = len(failing)
         return BatchValidation(dict(failures), outcomes)
+
+
+_runners: dict[tuple[str | None, int], SuiteRunner] = {}
+
+
+def shared_runner(project_root: Path | None = None) -> SuiteRunner:
+    """One ``SuiteRunner`` per process, GX context and project root, rebuilt when a survey
+    definition changes: building one takes seconds, so back-to-back passes (``follow``)
+    reuse it."""
+    catalog = survey_catalog()
+    key = (str(project_root) if project_root else None, id(catalog))
+    runner = _runners.get(key)
+    if runner is None:
+        for stale in [k for k in _runners if k[0] == key[0]]:
+            del _runners[stale]
+        runner = _runners[key] = SuiteRunner(catalog, project_root)
+    return runner
 
 
 def docs_index(project_root: Path) -> Path:

@@ -90,7 +90,38 @@ def _check_question(file: str, q: dict[str, Any]) -> None:
         raise ValueError(f"{where}: a stage question rates a known capability")
 
 
+def catalog_signature(folder: Path = SURVEYS_DIR) -> tuple[tuple[str, int, int], ...]:
+    """Names, sizes and modification times of the definition files: changes when one is
+    added or edited."""
+    return tuple(
+        (p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.glob("*.yaml"))
+    )
+
+
 @cache
-def survey_catalog() -> SurveyCatalog:
-    """The catalog of ``contracts/surveys`` (loaded once per process)."""
+def _catalog(signature: tuple[tuple[str, int, int], ...]) -> SurveyCatalog:
     return SurveyCatalog.load()
+
+
+_current: list[tuple[tuple[str, int, int], ...]] = []
+
+
+def survey_catalog() -> SurveyCatalog:
+    """The catalog of ``contracts/surveys`` as of the last ``reload_survey_catalog`` (loaded
+    once per process until then: per-event checks call this)."""
+    if not _current:
+        _current.append(catalog_signature())
+    return _catalog(_current[0])
+
+
+def loaded_signature() -> tuple[tuple[str, int, int], ...]:
+    """The signature of the files ``survey_catalog()`` was loaded from."""
+    survey_catalog()
+    return _current[0]
+
+
+def reload_survey_catalog() -> tuple[tuple[str, int, int], ...]:
+    """Pick up definitions added or edited since the catalog was loaded (a long-running
+    ``serve`` or ``follow`` calls this before each pass); returns the current signature."""
+    _current[:] = [catalog_signature()]
+    return _current[0]

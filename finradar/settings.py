@@ -77,6 +77,8 @@ class IngestSettings(BaseModel):
     """The ingest pass: batch sizes and the key of the personal-data hash."""
 
     batch_records: int = Field(50_000, ge=1)
+    # processes validating a follow pass's event types at once (GX holds the interpreter)
+    follow_validators: int = Field(2, ge=1)
     batch_bytes: int = Field(16 * 1024 * 1024, ge=1024)
     # HMAC-SHA256 key for personal data (respondent e-mails). Set your own in production:
     # the hash is only as private as this key.

@@ -15,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
+from apache_beam.transforms.window import GlobalWindows
+from apache_beam.utils.windowed_value import WindowedValue
 
 from contracts.checks import check_value
 from pipelines.batches import CheckedBatch
@@ -52,6 +54,19 @@ class DecodeAndCheck(beam.PTransform):
         return batches | "Decode and check contract" >> beam.ParDo(_DecodeAndCheckFn(self.now))
 
 
+def _by_type(batch: CheckedBatch) -> list[tuple[str, list[int]]]:
+    by_type: dict[str, list[int]] = {}
+    for i, event in batch.valid.items():
+        by_type.setdefault(event["event_type"], []).append(i)
+    return sorted(by_type.items())
+
+
+def _apply(batch: CheckedBatch, event_type: str, indexes: list[int], result: Any) -> None:
+    for row, reasons in result.failures.items():
+        batch.reject(indexes[row], reasons)
+    batch.suites.extend((event_type, s) for s in result.suites)
+
+
 class _ValidateFn(beam.DoFn):
     def __init__(self, now: datetime, gx_root: str | None) -> None:
         self.now = now
@@ -59,35 +74,74 @@ class _ValidateFn(beam.DoFn):
         self.runner: Any = None
 
     def setup(self) -> None:
-        from contracts.gx_runner import SuiteRunner
+        from contracts.gx_runner import shared_runner
 
-        self.runner = SuiteRunner(project_root=Path(self.gx_root) if self.gx_root else None)
+        self.runner = shared_runner(Path(self.gx_root) if self.gx_root else None)
 
     def process(self, batch: CheckedBatch) -> Iterator[CheckedBatch]:
-        by_type: dict[str, list[int]] = {}
-        for i, event in batch.valid.items():
-            by_type.setdefault(event["event_type"], []).append(i)
-        for event_type, indexes in sorted(by_type.items()):
+        for event_type, indexes in _by_type(batch):
             result = self.runner.validate(
                 event_type, [batch.valid[i] for i in indexes], now=self.now
             )
-            for row, reasons in result.failures.items():
-                batch.reject(indexes[row], reasons)
-            batch.suites.extend((event_type, s) for s in result.suites)
+            _apply(batch, event_type, indexes, result)
         yield batch
+
+
+class _ValidateInPoolFn(beam.DoFn):
+    """Collects the bundle's batches, validates all of them at once in the worker pool."""
+
+    def __init__(self, now: datetime, workers: int) -> None:
+        self.now = now
+        self.workers = workers
+        self.pending: list[CheckedBatch] = []
+
+    def start_bundle(self) -> None:
+        self.pending = []
+
+    def process(self, batch: CheckedBatch) -> None:
+        self.pending.append(batch)
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        from contracts.gx_pool import shared_pool
+
+        pool = shared_pool(self.workers)
+        jobs = [
+            (
+                batch,
+                event_type,
+                indexes,
+                pool.submit(event_type, [batch.valid[i] for i in indexes], self.now),
+            )
+            for batch in self.pending
+            for event_type, indexes in _by_type(batch)
+        ]
+        for batch, event_type, indexes, future in jobs:
+            _apply(batch, event_type, indexes, future.result())
+        for batch in self.pending:
+            yield GlobalWindows.windowed_value(batch)
+        self.pending = []
 
 
 class ValidateWithSuites(beam.PTransform):
     """``CheckedBatch`` → ``CheckedBatch``: run the GX suites on the batch's valid events.
 
     With ``gx_root`` the results are kept in a GX file context there (for Data Docs).
+    With ``workers`` (no ``gx_root``) the bundle's batches are validated at once in that
+    many worker processes (``contracts.gx_pool``): the short passes of ``follow``.
     """
 
-    def __init__(self, now: datetime, gx_root: Path | None = None) -> None:
+    def __init__(self, now: datetime, gx_root: Path | None = None, workers: int = 0) -> None:
         super().__init__()
+        if gx_root and workers:
+            raise ValueError("the worker pool validates without a GX project (no Data Docs)")
         self.now = now
         self.gx_root = str(gx_root) if gx_root else None
+        self.workers = workers
 
     def expand(self, batches: beam.PCollection) -> beam.PCollection:
-        fn = _ValidateFn(self.now, self.gx_root)
+        fn: beam.DoFn = (
+            _ValidateInPoolFn(self.now, self.workers)
+            if self.workers
+            else _ValidateFn(self.now, self.gx_root)
+        )
         return batches | "Validate with GX suites" >> beam.ParDo(fn)

@@ -34,7 +34,7 @@ from finradar.errors import FinradarError, TransientError
 from finradar.settings import Settings
 from pipelines.batches import StagedFile
 from pipelines.checking import DecodeAndCheck, ValidateWithSuites
-from pipelines.kafka_source import PartitionRange, ReadKafkaRanges
+from pipelines.kafka_source import PartitionRange, ReadKafkaRanges, ReadSmallPass, by_topic
 from pipelines.normalise import NormaliseAndStage
 from warehouse.landing import LandingSummary
 from warehouse.locks import file_lock
@@ -61,21 +61,23 @@ class _LandFn(beam.DoFn):
         plan: list[PartitionRange],
         started_at: datetime,
         run_dir: str,
+        follow: bool = False,
     ) -> None:
         self.settings = settings
+        self.follow = follow
         self.batch_id = batch_id
         self.plan = plan
         self.started_at = started_at
         self.run_dir = run_dir
 
     def process(self, staged: list[StagedFile]) -> Iterator[dict[str, Any]]:
-        from warehouse.lake import connect
+        from warehouse.lake import connect, shared_connection
         from warehouse.landing import land
 
         hit = failpoint_hook(self.settings)
         hit("staged")
-        report = build_data_docs(self.settings)
-        con = connect(self.settings)
+        report = None if self.follow else build_data_docs(self.settings)
+        con = shared_connection(self.settings) if self.follow else connect(self.settings)
         try:
             summary = land(
                 con,
@@ -86,11 +88,12 @@ class _LandFn(beam.DoFn):
                 runner=self.settings.beam.runner,
                 retries=self.settings.warehouse.commit_retries,
                 failpoint=hit,
-                report_path=str(report),
+                report_path=str(report) if report else None,
             )
             hit("committed")
         finally:
-            con.close()
+            if not self.follow:
+                con.close()
         result = asdict(summary)
         Path(self.run_dir, "summary.json").write_text(json.dumps(result, default=str))
         yield result
@@ -106,9 +109,10 @@ class LandInWarehouse(beam.PTransform):
         plan: list[PartitionRange],
         started_at: datetime,
         run_dir: Path,
+        follow: bool = False,
     ) -> None:
         super().__init__()
-        self.fn = _LandFn(settings, batch_id, plan, started_at, str(run_dir))
+        self.fn = _LandFn(settings, batch_id, plan, started_at, str(run_dir), follow)
 
     def expand(self, staged: beam.PCollection) -> beam.PCollection:
         return (
@@ -145,42 +149,45 @@ def failpoint_hook(settings: Settings) -> Callable[[str], None]:
     return hit
 
 
-def plan_ranges(settings: Settings) -> list[PartitionRange]:
-    """For every partition of the contract topics: [committed offset, end offset now)."""
-    from kafka import KafkaConsumer, TopicPartition
+def plan_ranges(settings: Settings, shared: bool = False) -> list[PartitionRange]:
+    """For every partition of the contract topics: [committed offset, end offset now).
+
+    ``shared``: use this process's long-lived warehouse session and Kafka client (the
+    continuous mode plans a pass every second or two)."""
     from kafka.errors import KafkaError
 
-    from warehouse.lake import connect
+    from warehouse.lake import connect, shared_connection
     from warehouse.landing import committed_offsets
     from warehouse.schema import create_all
 
-    con = connect(settings)
-    try:
-        create_all(con)
+    if shared:
+        con = shared_connection(settings)
+        if not _initialised.get(settings.catalog_path):
+            create_all(con)
+            _initialised[settings.catalog_path] = True
         committed = committed_offsets(con)
-    finally:
-        con.close()
+    else:
+        con = connect(settings)
+        try:
+            create_all(con)
+            committed = committed_offsets(con)
+        finally:
+            con.close()
     bootstrap = settings.kafka.bootstrap
     try:
-        consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            request_timeout_ms=15000,
-        )
+        client = _offsets_client(bootstrap, shared)
     except KafkaError as exc:
         raise TransientError(f"cannot reach Kafka at {bootstrap}: {exc}") from None
     try:
-        partitions = []
-        for c in contracts().values():
-            ids = consumer.partitions_for_topic(c.topic)
-            if not ids:
-                raise FinradarError(f"topic {c.topic} does not exist (run 'finradar infra up')")
-            partitions += [TopicPartition(c.topic, p) for p in sorted(ids)]
-        ends = consumer.end_offsets(partitions)
-        starts = consumer.beginning_offsets(partitions)
+        partitions = client.partitions()
+        ends = client.consumer.end_offsets(partitions)
+        starts = client.consumer.beginning_offsets(partitions)
+    except KafkaError as exc:
+        client.close()
+        raise TransientError(f"cannot read offsets from Kafka at {bootstrap}: {exc}") from None
     finally:
-        consumer.close()
+        if not shared:
+            client.close()
     plan = []
     for tp in partitions:
         start = committed.get((tp.topic, tp.partition), 0)
@@ -192,6 +199,61 @@ def plan_ranges(settings: Settings) -> list[PartitionRange]:
         if ends[tp] > start:
             plan.append(PartitionRange(tp.topic, tp.partition, start, ends[tp]))
     return plan
+
+
+_initialised: dict[Path, bool] = {}
+_clients: dict[str, _OffsetsClient] = {}
+
+
+class _OffsetsClient:
+    """A Kafka client for partition metadata and offsets (no group, no commits)."""
+
+    def __init__(self, bootstrap: str) -> None:
+        from kafka import KafkaConsumer
+
+        self.bootstrap = bootstrap
+        self.consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap,
+            group_id=None,
+            enable_auto_commit=False,
+            request_timeout_ms=15000,
+        )
+
+    def partitions(self) -> list[Any]:
+        from kafka import TopicPartition
+
+        partitions = []
+        for c in contracts().values():
+            ids = self.consumer.partitions_for_topic(c.topic)
+            if not ids:
+                raise FinradarError(f"topic {c.topic} does not exist (run 'finradar infra up')")
+            partitions += [TopicPartition(c.topic, p) for p in sorted(ids)]
+        return partitions
+
+    def close(self) -> None:
+        _clients.pop(self.bootstrap, None)
+        self.consumer.close()
+
+
+def _offsets_client(bootstrap: str, shared: bool) -> _OffsetsClient:
+    if not shared:
+        return _OffsetsClient(bootstrap)
+    client = _clients.get(bootstrap)
+    if client is None:
+        client = _clients[bootstrap] = _OffsetsClient(bootstrap)
+    return client
+
+
+def close_shared_clients() -> None:
+    """Close what ``follow`` kept open: Kafka clients and warehouse sessions."""
+    from pipelines.kafka_source import close_shared_readers
+    from warehouse.lake import close_shared_connections
+
+    close_shared_readers()
+    while _clients:
+        _clients.popitem()[1].consumer.close()
+    close_shared_connections()
+    _initialised.clear()
 
 
 def writer_lock(settings: Settings) -> AbstractContextManager[None]:
@@ -206,15 +268,39 @@ def build_pipeline(
     batch_id: str,
     started_at: datetime,
     run_dir: Path,
+    follow: bool = False,
 ) -> beam.PCollection:
+    """The ingest pipeline over ``plan``. A ``follow`` pass (see ``run_once``) keeps its
+    GX validation results in the warehouse's ``dq.*`` tables only; any other pass also in
+    the GX project, whose Data Docs it rebuilds."""
     ingest = settings.ingest
+    if sum(r.size for r in plan) <= ingest.batch_records:
+        batches = (
+            p
+            | "Topic ranges" >> beam.Create(by_topic(plan))
+            | "Read Kafka"
+            >> ReadSmallPass(
+                settings.kafka.bootstrap, ingest.batch_records, ingest.batch_bytes, shared=follow
+            )
+        )
+    else:
+        batches = (
+            p
+            | "Partition ranges" >> beam.Create(list(plan))
+            | "Read Kafka"
+            >> ReadKafkaRanges(
+                settings.kafka.bootstrap, ingest.batch_records, ingest.batch_bytes, shared=follow
+            )
+        )
     return (
-        p
-        | "Partition ranges" >> beam.Create(list(plan))
-        | "Read Kafka"
-        >> ReadKafkaRanges(settings.kafka.bootstrap, ingest.batch_records, ingest.batch_bytes)
+        batches
         | "Decode and check" >> DecodeAndCheck(started_at)
-        | "Validate with GX" >> ValidateWithSuites(started_at, settings.gx_dir)
+        | "Validate with GX"
+        >> (
+            ValidateWithSuites(started_at, workers=ingest.follow_validators)
+            if follow
+            else ValidateWithSuites(started_at, settings.gx_dir)
+        )
         | "Normalise and stage"
         >> NormaliseAndStage(
             run_dir / "tables",
@@ -223,7 +309,7 @@ def build_pipeline(
             ingest.pii_hash_key.get_secret_value().encode(),
         )
         | "Land in warehouse"
-        >> LandInWarehouse(settings, batch_id, list(plan), started_at, run_dir)
+        >> LandInWarehouse(settings, batch_id, list(plan), started_at, run_dir, follow)
     )
 
 
@@ -232,36 +318,50 @@ def new_batch_id(now: datetime) -> str:
 
 
 def run_once(
-    settings: Settings, on_plan: Callable[[list[PartitionRange]], None] | None = None
+    settings: Settings,
+    on_plan: Callable[[list[PartitionRange]], None] | None = None,
+    *,
+    follow: bool = False,
 ) -> IngestSummary:
-    """One ingest pass over everything new on the three topics."""
+    """One ingest pass over everything new on the three topics.
+
+    ``follow``: one of the back-to-back short passes of the continuous mode, which keep
+    what is slow to set up (GX context, warehouse session, Kafka client) warm in the
+    process between passes and leave Data Docs to the scheduled passes."""
+    from contracts.survey_catalog import reload_survey_catalog
+
+    reload_survey_catalog()
     started = time.perf_counter()
     started_at = datetime.now(UTC)
     batch_id = new_batch_id(started_at)
     with writer_lock(settings):
         # staged files of runs that never committed are garbage: their offsets are re-read
         shutil.rmtree(settings.staging_dir, ignore_errors=True)
-        plan = plan_ranges(settings)
+        plan = plan_ranges(settings, shared=follow)
         if on_plan:
             on_plan(plan)
         run_dir = settings.staging_dir / batch_id
         run_dir.mkdir(parents=True)
         if not plan:
-            summary = _land_empty(settings, batch_id, started_at)
+            summary = _land_empty(settings, batch_id, started_at, follow)
         else:
             options = PipelineOptions(settings.beam.options, runner=settings.beam.runner)
             with beam.Pipeline(options=options) as p:
-                build_pipeline(p, settings, plan, batch_id, started_at, run_dir)
+                build_pipeline(p, settings, plan, batch_id, started_at, run_dir, follow)
             summary = IngestSummary(**json.loads((run_dir / "summary.json").read_text()))
         shutil.rmtree(run_dir, ignore_errors=True)
     summary.seconds = time.perf_counter() - started
     return summary
 
 
-def _land_empty(settings: Settings, batch_id: str, started_at: datetime) -> IngestSummary:
+def _land_empty(
+    settings: Settings, batch_id: str, started_at: datetime, follow: bool
+) -> IngestSummary:
     from warehouse.lake import connect
     from warehouse.landing import land
 
+    if follow:  # an empty pass of the continuous mode leaves no run behind
+        return IngestSummary(batch_id)
     con = connect(settings)
     try:
         result = land(con, batch_id, [], [], started_at, settings.beam.runner)

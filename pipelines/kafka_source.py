@@ -10,7 +10,7 @@ batches, never one message at a time. Beam's Java ``ReadFromKafka`` is not used.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any, NamedTuple
 
 import apache_beam as beam
@@ -56,33 +56,58 @@ class _RangeRestrictions(RestrictionProvider):
         yield from restriction.split(SPLIT_SIZE)
 
 
+def new_reader(bootstrap: str) -> Any:
+    """A kafka-python consumer for explicit offset ranges (no group, no commits)."""
+    from kafka import KafkaConsumer
+
+    # kafka-python warns whenever decoding a large fetch holds its event loop >100 ms
+    logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
+    return KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        client_id="finradar-ingest",
+        max_partition_fetch_bytes=16 * 1024 * 1024,
+        fetch_max_bytes=64 * 1024 * 1024,
+        receive_message_max_bytes=128 * 1024 * 1024,
+        # a poll right after a seek has no fetch in flight and sleeps this long: keep it short
+        retry_backoff_ms=20,
+    )
+
+
+_readers: dict[str, Any] = {}
+
+
+def shared_reader(bootstrap: str) -> Any:
+    """One reader per process kept across pipelines (``follow``'s back-to-back passes)."""
+    reader = _readers.get(bootstrap)
+    if reader is None:
+        reader = _readers[bootstrap] = new_reader(bootstrap)
+    return reader
+
+
+def close_shared_readers() -> None:
+    while _readers:
+        _readers.popitem()[1].close()
+
+
 class ReadRangeFn(beam.DoFn):
     """Reads one partition range; yields lists of ``KafkaRecord``."""
 
-    def __init__(self, bootstrap: str, batch_records: int, batch_bytes: int) -> None:
+    def __init__(
+        self, bootstrap: str, batch_records: int, batch_bytes: int, shared: bool = False
+    ) -> None:
         self.bootstrap = bootstrap
         self.batch_records = batch_records
         self.batch_bytes = batch_bytes
+        self.shared = shared
         self.consumer: Any = None
 
     def setup(self) -> None:
-        from kafka import KafkaConsumer
-
-        # kafka-python warns whenever decoding a large fetch holds its event loop >100 ms
-        logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
-
-        self.consumer = KafkaConsumer(
-            bootstrap_servers=self.bootstrap,
-            group_id=None,
-            enable_auto_commit=False,
-            client_id="finradar-ingest",
-            max_partition_fetch_bytes=16 * 1024 * 1024,
-            fetch_max_bytes=64 * 1024 * 1024,
-            receive_message_max_bytes=128 * 1024 * 1024,
-        )
+        self.consumer = shared_reader(self.bootstrap) if self.shared else new_reader(self.bootstrap)
 
     def teardown(self) -> None:
-        if self.consumer is not None:
+        if self.consumer is not None and not self.shared:
             self.consumer.close()
 
     def process(
@@ -90,60 +115,135 @@ class ReadRangeFn(beam.DoFn):
         element: PartitionRange,
         tracker: OffsetRestrictionTracker = beam.DoFn.RestrictionParam(_RangeRestrictions()),  # noqa: B008
     ) -> Iterator[list[KafkaRecord]]:
-        from kafka import TopicPartition
-
         restriction = tracker.current_restriction()
-        tp = TopicPartition(element.topic, element.partition)
-        self.consumer.assign([tp])
-        self.consumer.seek(tp, restriction.start)
-        batch: list[KafkaRecord] = []
-        batch_size = 0
-        empty_polls = 0
-        while True:
-            polled = self.consumer.poll(timeout_ms=POLL_TIMEOUT_MS, max_records=5000).get(tp, [])
-            if not polled:
-                if self.consumer.position(tp) >= restriction.stop:
-                    break
-                empty_polls += 1
-                if empty_polls >= MAX_EMPTY_POLLS:
-                    raise RuntimeError(
-                        f"{element.topic}[{element.partition}] returned nothing at offset "
-                        f"{self.consumer.position(tp)}, before the end {restriction.stop}"
-                    )
-                continue
-            empty_polls = 0
-            for r in polled:
-                if not tracker.try_claim(r.offset):
-                    if batch:
-                        yield batch
-                    return
-                batch.append(
-                    KafkaRecord(r.topic, r.partition, r.offset, r.timestamp, r.key, r.value)
-                )
-                batch_size += len(r.value or b"")
-                if len(batch) >= self.batch_records or batch_size >= self.batch_bytes:
-                    yield batch
-                    batch, batch_size = [], 0
-            if self.consumer.position(tp) >= restriction.stop:
-                break
-        if batch:
-            yield batch
+        records = read_offsets(
+            self.consumer,
+            PartitionRange(element.topic, element.partition, restriction.start, restriction.stop),
+            tracker.try_claim,
+        )
+        yield from batched(records, self.batch_records, self.batch_bytes)
         # offsets may have gaps (transaction markers, compaction): claiming the end marks the
         # whole range done whatever the last record's offset was
         tracker.try_claim(restriction.stop)
 
 
+def read_offsets(
+    consumer: Any, r: PartitionRange, claim: Callable[[int], bool]
+) -> Iterator[KafkaRecord]:
+    """The records of ``[r.start, r.end)`` in offset order, each claimed first (a refused
+    claim ends the read: the rest of the range belongs to another reader)."""
+    from kafka import TopicPartition
+
+    tp = TopicPartition(r.topic, r.partition)
+    consumer.assign([tp])
+    consumer.seek(tp, r.start)
+    empty_polls = 0
+    while True:
+        polled = consumer.poll(timeout_ms=POLL_TIMEOUT_MS, max_records=5000).get(tp, [])
+        if not polled:
+            if consumer.position(tp) >= r.end:
+                return
+            empty_polls += 1
+            if empty_polls >= MAX_EMPTY_POLLS:
+                raise RuntimeError(
+                    f"{r.topic}[{r.partition}] returned nothing at offset "
+                    f"{consumer.position(tp)}, before the end {r.end}"
+                )
+            continue
+        empty_polls = 0
+        for m in polled:
+            if m.offset >= r.end or not claim(m.offset):
+                return
+            yield KafkaRecord(m.topic, m.partition, m.offset, m.timestamp, m.key, m.value)
+        if consumer.position(tp) >= r.end:
+            return
+
+
+def batched(
+    records: Iterable[KafkaRecord], batch_records: int, batch_bytes: int
+) -> Iterator[list[KafkaRecord]]:
+    """Lists of up to ``batch_records`` records or ``batch_bytes`` bytes of values."""
+    batch: list[KafkaRecord] = []
+    size = 0
+    for record in records:
+        batch.append(record)
+        size += len(record.value or b"")
+        if len(batch) >= batch_records or size >= batch_bytes:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+class ReadTopicRangesFn(beam.DoFn):
+    """Reads all ranges of one topic (a tuple of ``PartitionRange``) into shared batches."""
+
+    def __init__(self, bootstrap: str, batch_records: int, batch_bytes: int, shared: bool) -> None:
+        self.bootstrap = bootstrap
+        self.batch_records = batch_records
+        self.batch_bytes = batch_bytes
+        self.shared = shared
+        self.consumer: Any = None
+
+    def setup(self) -> None:
+        self.consumer = shared_reader(self.bootstrap) if self.shared else new_reader(self.bootstrap)
+
+    def teardown(self) -> None:
+        if self.consumer is not None and not self.shared:
+            self.consumer.close()
+
+    def process(self, ranges: tuple[PartitionRange, ...]) -> Iterator[list[KafkaRecord]]:
+        records = (
+            record for r in ranges for record in read_offsets(self.consumer, r, lambda _: True)
+        )
+        yield from batched(records, self.batch_records, self.batch_bytes)
+
+
 class ReadKafkaRanges(beam.PTransform):
-    """``PartitionRange`` elements → batches of ``KafkaRecord`` (lists), per partition range."""
+    """``PartitionRange`` elements → batches of ``KafkaRecord`` (lists), per partition range.
+
+    ``shared``: read with this process's long-lived consumer (``follow``)."""
 
     def __init__(
-        self, bootstrap: str, batch_records: int = 5000, batch_bytes: int = 16 * 1024 * 1024
+        self,
+        bootstrap: str,
+        batch_records: int = 5000,
+        batch_bytes: int = 16 * 1024 * 1024,
+        shared: bool = False,
     ) -> None:
         super().__init__()
         self.bootstrap = bootstrap
         self.batch_records = batch_records
         self.batch_bytes = batch_bytes
+        self.shared = shared
 
     def expand(self, ranges: beam.PCollection) -> beam.PCollection:
-        fn = ReadRangeFn(self.bootstrap, self.batch_records, self.batch_bytes)
+        fn = ReadRangeFn(self.bootstrap, self.batch_records, self.batch_bytes, self.shared)
         return ranges | "Read offset ranges" >> beam.ParDo(fn)
+
+
+def by_topic(plan: Iterable[PartitionRange]) -> list[tuple[PartitionRange, ...]]:
+    """The plan's ranges grouped per topic (the elements of ``ReadSmallPass``)."""
+    topics: dict[str, list[PartitionRange]] = {}
+    for r in plan:
+        topics.setdefault(r.topic, []).append(r)
+    return [tuple(ranges) for _, ranges in sorted(topics.items())]
+
+
+class ReadSmallPass(beam.PTransform):
+    """Tuples of one topic's ``PartitionRange``s → batches of ``KafkaRecord``, per topic.
+
+    For a pass that fits in one batch per topic (the short passes of ``follow`` and of a
+    frequent schedule): a validation costs about the same fixed time whatever its size, so
+    nine short partition ranges become three batches, and nothing needs splitting, so a
+    plain DoFn reads them (a splittable DoFn costs the runner extra stages per pipeline).
+    """
+
+    def __init__(
+        self, bootstrap: str, batch_records: int, batch_bytes: int, shared: bool = False
+    ) -> None:
+        super().__init__()
+        self.fn = ReadTopicRangesFn(bootstrap, batch_records, batch_bytes, shared)
+
+    def expand(self, topics: beam.PCollection) -> beam.PCollection:
+        return topics | "Read topic ranges" >> beam.ParDo(self.fn)

@@ -78,3 +78,24 @@ def test_every_failing_row_is_routed_not_a_sample(runner):
         o.column: o.unexpected_count for s in result.suites for o in s.outcomes if not o.success
     }
     assert counts == {"scope": 325}
+
+
+def test_screening_gives_the_same_verdicts(runner):
+    """``follow`` asks each suite pass/fail first and for rows only on failure: every
+    fixture a suite rejects, mixed with good rows, is rejected the same way, and a clean
+    batch passes with no failing rows."""
+    by_type: dict[str, list] = {}
+    for _, _, topic, value in GX_FIXTURES:
+        event = decode(value).event
+        contract = contract_for_topic(topic)
+        assert event is not None and contract is not None
+        by_type.setdefault(contract.event_type, []).append(event)
+    for event_type, bad in sorted(by_type.items()):
+        good = [e for e in seed_corpus() if e["event_type"] == event_type][:20]
+        events = [*good, *bad]
+        full = runner.validate(event_type, events, now=NOW)
+        screened = runner.validate(event_type, events, now=NOW, screen=True)
+        assert full.failures, event_type
+        assert screened.failures == full.failures, event_type
+        clean = runner.validate(event_type, good, now=NOW, screen=True)
+        assert clean.failures == {} and all(s.success for s in clean.suites)

@@ -1,0 +1,88 @@
+"""Continuous ingest: back-to-back short passes, for events in ``raw.*`` within seconds.
+
+Each pass is an ordinary ingest pass (``pipelines.ingest.run_once``: one bounded Beam
+pipeline over ``[committed, end)``, one warehouse commit) with what makes a pass slow
+taken out of the loop: warm Great Expectations contexts in worker processes validate the
+event types of a pass at once (``contracts.gx_pool``; rebuilt when a survey definition
+changes), validation results go to ``dq.*`` only (no Data Docs rebuild per pass), the
+warehouse session and Kafka client stay open, and the short ranges of a pass are
+validated as one batch per topic.
+When a pass finds nothing new, the loop waits ``poll_s`` before looking again.
+"""
+
+from __future__ import annotations
+
+import gc
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from threading import Event
+
+from finradar.settings import Settings
+from pipelines.ingest import IngestSummary, close_shared_clients, run_once
+
+
+@dataclass
+class FollowStatus:
+    """Running totals of a ``follow`` session (what its status line shows)."""
+
+    started: float = field(default_factory=time.monotonic)
+    passes: int = 0
+    consumed: int = 0
+    landed: int = 0
+    duplicates: int = 0
+    quarantined: int = 0
+    last_pass_s: float = 0.0
+    last_batch_id: str | None = None
+
+    def add(self, summary: IngestSummary) -> None:
+        self.passes += 1
+        self.consumed += summary.consumed
+        self.landed += summary.landed
+        self.duplicates += summary.duplicates
+        self.quarantined += summary.quarantined
+        self.last_pass_s = summary.seconds
+        self.last_batch_id = summary.batch_id
+
+    @property
+    def uptime_s(self) -> float:
+        return time.monotonic() - self.started
+
+    def line(self, lag: int | None = None) -> str:
+        rate = self.consumed / self.uptime_s if self.uptime_s else 0.0
+        lag_text = "" if lag is None else f" · lag {lag:,}"
+        return (
+            f"follow {self.uptime_s:,.0f}s · {self.passes:,} passes · landed {self.landed:,}"
+            f" · quarantined {self.quarantined:,} · duplicates {self.duplicates:,}"
+            f" · {rate:,.0f} ev/s · last pass {self.last_pass_s:.1f}s{lag_text}"
+        )
+
+
+def follow(
+    settings: Settings,
+    stop: Event,
+    on_pass: Callable[[IngestSummary, FollowStatus], None] = lambda summary, status: None,
+    run_pass: Callable[[], IngestSummary] | None = None,
+    max_passes: int | None = None,
+) -> FollowStatus:
+    """Run passes until ``stop`` is set (checked between passes: a pass is never cut off
+    half way) or ``max_passes`` have run. ``run_pass`` replaces the plain pass (the
+    ``follow`` flow wraps it in a Prefect task holding the writer slot)."""
+    from contracts.gx_pool import close_pools, shared_pool
+
+    status = FollowStatus()
+    run_pass = run_pass or (lambda: run_once(settings, follow=True))
+    # the validators' GX contexts are built before the first events arrive
+    shared_pool(settings.ingest.follow_validators)
+    gc.freeze()  # what is loaded by now lives as long as the loop: keep it out of collections
+    try:
+        while not stop.is_set() and (max_passes is None or status.passes < max_passes):
+            summary = run_pass()
+            status.add(summary)
+            on_pass(summary, status)
+            if summary.consumed == 0:
+                stop.wait(settings.prefect.follow_poll_s)
+    finally:
+        close_shared_clients()
+        close_pools()
+    return status
