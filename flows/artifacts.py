@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from pipelines.follow import FollowStatus
 from pipelines.ingest import IngestSummary
 from pipelines.kafka_source import PartitionRange
 from warehouse.refresh import RefreshSummary
@@ -55,6 +56,26 @@ def refresh_markdown(summary: RefreshSummary) -> str:
     ]
     lines += [f"| `{rule}` | {n:,} |" for rule, n in sorted(summary.findings_by_rule.items())]
     return "\n".join(lines) + "\n"
+
+
+def follow_markdown(status: FollowStatus) -> str:
+    return (
+        "# Follow session\n\n"
+        "| passes | consumed | landed | duplicates | quarantined | seconds | events/s |\n"
+        "|---:|---:|---:|---:|---:|---:|---:|\n"
+        f"| {status.passes:,} | {status.consumed:,} | {status.landed:,} | {status.duplicates:,} "
+        f"| {status.quarantined:,} | {status.uptime_s:,.0f} "
+        f"| {status.consumed / max(status.uptime_s, 1e-9):,.0f} |\n\n"
+        f"Last pass: `{status.last_batch_id}` in {status.last_pass_s:.1f} s.\n"
+    )
+
+
+def publish_follow(status: FollowStatus) -> None:
+    from prefect.artifacts import create_markdown_artifact
+
+    create_markdown_artifact(
+        follow_markdown(status), key="follow-summary", description="what the session did"
+    )
 
 
 def publish_ingest(summary: IngestSummary, lag: Sequence[PartitionRange]) -> None:

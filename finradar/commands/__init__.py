@@ -2,6 +2,7 @@
 
 from finradar.commands import (
     demo,
+    follow,
     infra,
     ingest,
     produce,
@@ -13,4 +14,4 @@ from finradar.commands import (
     version,
 )
 
-COMMANDS = (version, infra, produce, validate, ingest, refresh, report, sql, serve, demo)
+COMMANDS = (version, infra, produce, validate, ingest, follow, refresh, report, sql, serve, demo)

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from finradar.settings import Settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -27,32 +33,41 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def run(args: argparse.Namespace) -> int:
-    _stop_on_sigterm()
-    from finradar.settings import export_prefect_env, get_settings
+@contextmanager
+def prefect_api(settings: Settings, temporary: bool = False) -> Iterator[str | None]:
+    """Point Prefect at ``prefect.api_url``, else at a local server: with ``temporary``
+    the one Prefect starts and stops itself around the flow runs (yields ``None``),
+    otherwise one started here on ``prefect.server_port`` and stopped on the way out."""
+    from finradar.settings import export_prefect_env
     from infra.prefect_server import LocalPrefectServer
 
-    settings = get_settings()
-    server = None
-    if settings.prefect.api_url:
-        api_url = settings.prefect.api_url
-    else:
-        server = LocalPrefectServer(settings)
-        server.start()
-        api_url = server.url
-    export_prefect_env(settings, api_url)
-    every = settings.prefect
-    print(f"Prefect server: {api_url}", flush=True)
-    print(
-        f"serving: ingest every {every.ingest_every_s} s, refresh every {every.refresh_every_s} s,"
-        f" report every {every.report_every_s} s (Ctrl-C stops)",
-        flush=True,
-    )
-    from flows.deployments import serve_deployments
-
+    if settings.prefect.api_url or temporary:
+        export_prefect_env(settings)
+        yield settings.prefect.api_url
+        return
+    server = LocalPrefectServer(settings)
+    server.start()
     try:
-        serve_deployments(settings)
+        export_prefect_env(settings, server.url)
+        yield server.url
     finally:
-        if server:
-            server.stop()
+        server.stop()
+
+
+def run(args: argparse.Namespace) -> int:
+    _stop_on_sigterm()
+    from finradar.settings import get_settings
+
+    settings = get_settings()
+    with prefect_api(settings) as api_url:
+        every = settings.prefect
+        print(f"Prefect server: {api_url}", flush=True)
+        print(
+            f"serving: ingest every {every.ingest_every_s} s, refresh every "
+            f"{every.refresh_every_s} s, report every {every.report_every_s} s (Ctrl-C stops)",
+            flush=True,
+        )
+        from flows.deployments import serve_deployments
+
+        serve_deployments(settings)
     return 0

@@ -1,0 +1,86 @@
+"""The ``follow`` flow: continuous ingest, for events in ``raw.*`` within seconds.
+
+Grain: one flow run = one follow session of many passes; each pass = one warehouse commit,
+holding the writer slot only for that pass, so scheduled refreshes run between passes. A
+transient failure (broker restarting, warehouse busy) is retried with backoff like a task's;
+anything else ends the session. The session ends when ``request_stop`` is called (Ctrl-C or
+SIGTERM of ``finradar follow``), after ``max_passes``, or with ``until_idle`` at the first
+pass that finds nothing new.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import threading
+from dataclasses import asdict
+from typing import Any
+
+from prefect import flow, get_run_logger
+
+from finradar.settings import get_settings
+from flows.artifacts import publish_follow
+from flows.policy import is_transient, warehouse_writer
+from pipelines.follow import FollowStatus
+from pipelines.follow import follow as follow_loop
+from pipelines.ingest import IngestSummary, run_once
+
+LOG_EVERY_S = 30
+_stop = threading.Event()
+
+
+def request_stop() -> None:
+    """End the running session after its current pass (a pass is never cut off)."""
+    _stop.set()
+
+
+@flow(name="follow")
+def follow(
+    max_passes: int | None = None, until_idle: bool = False, status_line: bool = False
+) -> dict[str, Any]:
+    """Back-to-back short ingest passes until stopped; leaves a summary of the session.
+
+    ``status_line`` redraws one line on stderr after every pass (``finradar follow``);
+    otherwise the status is logged every ``LOG_EVERY_S`` seconds while events arrive."""
+    settings = get_settings()
+    logger = get_run_logger()
+    _stop.clear()
+    if threading.current_thread() is threading.main_thread():
+        # Prefect's engine turns SIGTERM into an exception that would cut a pass off; end
+        # the session after the current pass instead (Prefect restores its handler after)
+        signal.signal(signal.SIGTERM, lambda signum, frame: request_stop())
+    tty = status_line and sys.stderr.isatty()
+
+    logged = [0.0]
+
+    def on_pass(summary: IngestSummary, status: FollowStatus) -> None:
+        if status_line:
+            end = "\r" if tty else "\n"
+            if tty or summary.consumed:
+                print(status.line().ljust(110), end=end, file=sys.stderr, flush=True)
+        elif summary.consumed and status.uptime_s - logged[0] >= LOG_EVERY_S:
+            logged[0] = status.uptime_s
+            logger.info(status.line())
+        if until_idle and summary.consumed == 0:
+            _stop.set()
+
+    def run_pass() -> IngestSummary:
+        # a task run per pass cost a fifth of the latency budget (state events, logs, the
+        # server's work for each): the pass runs in the flow and shows in its logs instead
+        for attempt in range(settings.prefect.task_retries + 1):
+            try:
+                with warehouse_writer():
+                    return run_once(settings, follow=True)
+            except Exception as exc:
+                if not is_transient(exc) or attempt == settings.prefect.task_retries:
+                    raise
+                delay = settings.prefect.retry_delay_s * 2**attempt
+                logger.warning(f"pass failed ({exc}); again in {delay:.1f} s")
+                _stop.wait(delay)
+        raise AssertionError("unreachable")
+
+    status = follow_loop(settings, _stop, on_pass, run_pass=run_pass, max_passes=max_passes)
+    if tty:
+        print(file=sys.stderr)
+    publish_follow(status)
+    return {**asdict(status), "uptime_s": status.uptime_s}
