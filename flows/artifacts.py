@@ -13,6 +13,7 @@ from pipelines.follow import FollowStatus
 from pipelines.ingest import IngestSummary
 from pipelines.kafka_source import PartitionRange
 from warehouse.refresh import RefreshSummary
+from warehouse.replay import ReplaySummary
 
 
 def ingest_markdown(summary: IngestSummary, lag: Sequence[PartitionRange]) -> str:
@@ -75,6 +76,31 @@ def publish_follow(status: FollowStatus) -> None:
 
     create_markdown_artifact(
         follow_markdown(status), key="follow-summary", description="what the session did"
+    )
+
+
+def replay_markdown(summary: ReplaySummary) -> str:
+    scope = ", ".join(f"`{r}`" for r in summary.reasons) or "every reason"
+    lines = [
+        f"# Replay {summary.replay_batch_id}",
+        "",
+        f"Quarantined messages of {scope} not replayed before, checked again:",
+        "",
+        "| rechecked | landed | duplicates | still quarantined | seconds |",
+        "|---:|---:|---:|---:|---:|",
+        f"| {summary.rechecked:,} | {summary.landed:,} | {summary.duplicates:,} "
+        f"| {summary.still_quarantined:,} | {summary.seconds:.1f} |",
+        "",
+    ]
+    lines += [f"- still `{reason}`: {n:,}" for reason, n in summary.still_by_reason.items()]
+    return "\n".join(lines) + "\n"
+
+
+def publish_replay(summary: ReplaySummary) -> None:
+    from prefect.artifacts import create_markdown_artifact
+
+    create_markdown_artifact(
+        replay_markdown(summary), key="replay-summary", description="what the replay landed"
     )
 
 

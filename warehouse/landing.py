@@ -60,7 +60,7 @@ def _files(staged: Sequence[StagedFile], table: str) -> str | None:
     return "[" + ", ".join("'" + p.replace("'", "''") + "'" for p in paths) + "]"
 
 
-def _staged_view(
+def staged_view(
     con: duckdb.DuckDBPyConnection, name: str, staged: Sequence[StagedFile], table: str
 ) -> None:
     """A view over the run's files of one staging table (empty, same columns, if none)."""
@@ -117,67 +117,13 @@ def _land_in_transaction(
             f"{r.topic}[{r.partition}] is committed at {current.get((r.topic, r.partition), 0)}, "
             f"the run read from {r.start}: another ingest ran meanwhile"
         )
-    _staged_view(con, "staged_valid", staged, "_valid")
-    _staged_view(con, "staged_quarantine", staged, "quarantine")
-    _staged_view(con, "staged_reads", staged, "_reads")
-    _staged_view(con, "staged_dq", staged, "_dq_results")
-    con.execute(
-        """
-        create or replace temp table classified as
-        with ranked as (
-            select *,
-                row_number() over w as copy_number,
-                first_value(content_sha256) over w as first_sha256
-            from staged_valid
-            window w as (partition by event_id order by kafka_topic, kafka_partition, kafka_offset)
-        )
-        select ranked.*,
-            case
-                when landed.event_id is not null then
-                    case when ranked.content_sha256 = landed.content_sha256
-                         then 'duplicate' else 'conflict' end
-                when copy_number = 1 then 'land'
-                when ranked.content_sha256 = first_sha256 then 'duplicate'
-                else 'conflict'
-            end as verdict
-        from ranked
-        left join ops.landed_events as landed using (event_id)
-        """
-    )
+    staged_view(con, "staged_valid", staged, "_valid")
+    staged_view(con, "staged_quarantine", staged, "quarantine")
+    staged_view(con, "staged_reads", staged, "_reads")
+    staged_view(con, "staged_dq", staged, "_dq_results")
+    classify(con)
+    insert_landed(con, staged, batch_id)
     landed_at = "current_timestamp"
-    for contract in contracts().values():
-        files = _files(staged, contract.table)
-        if files is None:
-            continue
-        con.execute(
-            f"""
-            insert into raw.{contract.table} by name
-            select s.* from read_parquet({files}) as s
-            semi join classified as c
-              on c.kafka_topic = s.kafka_topic and c.kafka_partition = s.kafka_partition
-             and c.kafka_offset = s.kafka_offset and c.verdict = 'land'
-            """
-        )
-    answers = _files(staged, "survey_answers")
-    if answers is not None:
-        con.execute(
-            f"""
-            insert into raw.survey_answers by name
-            select a.* from read_parquet({answers}) as a
-            semi join (select event_id from classified
-                       where verdict = 'land' and event_type = 'survey_response') as c
-              using (event_id)
-            """
-        )
-    con.execute(
-        """
-        insert into ops.landed_events by name
-        select event_id, event_type, content_sha256, kafka_topic, kafka_partition, kafka_offset,
-               ? as batch_id
-        from classified where verdict = 'land'
-        """,
-        [batch_id],
-    )
     con.execute(
         """
         insert into ops.duplicate_events by name
@@ -239,6 +185,75 @@ def _land_in_transaction(
     )
     _record_dq(con, batch_id, report_path)
     return summary
+
+
+def classify(con: duckdb.DuckDBPyConnection) -> None:
+    """``classified``: each staged valid event with its verdict against the run and
+    everything landed before — ``land`` (first copy), ``duplicate`` (byte-identical repeat)
+    or ``conflict`` (other content under a landed or earlier event_id)."""
+    con.execute(
+        """
+        create or replace temp table classified as
+        with ranked as (
+            select *,
+                row_number() over w as copy_number,
+                first_value(content_sha256) over w as first_sha256
+            from staged_valid
+            window w as (partition by event_id order by kafka_topic, kafka_partition, kafka_offset)
+        )
+        select ranked.*,
+            case
+                when landed.event_id is not null then
+                    case when ranked.content_sha256 = landed.content_sha256
+                         then 'duplicate' else 'conflict' end
+                when copy_number = 1 then 'land'
+                when ranked.content_sha256 = first_sha256 then 'duplicate'
+                else 'conflict'
+            end as verdict
+        from ranked
+        left join ops.landed_events as landed using (event_id)
+        """
+    )
+
+
+def insert_landed(
+    con: duckdb.DuckDBPyConnection, staged: Sequence[StagedFile], batch_id: str
+) -> None:
+    """Insert the ``land`` verdicts of ``classified`` into ``raw.*`` (answers included)
+    and ``ops.landed_events``."""
+    for contract in contracts().values():
+        files = _files(staged, contract.table)
+        if files is None:
+            continue
+        con.execute(
+            f"""
+            insert into raw.{contract.table} by name
+            select s.* from read_parquet({files}) as s
+            semi join classified as c
+              on c.kafka_topic = s.kafka_topic and c.kafka_partition = s.kafka_partition
+             and c.kafka_offset = s.kafka_offset and c.verdict = 'land'
+            """
+        )
+    answers = _files(staged, "survey_answers")
+    if answers is not None:
+        con.execute(
+            f"""
+            insert into raw.survey_answers by name
+            select a.* from read_parquet({answers}) as a
+            semi join (select event_id from classified
+                       where verdict = 'land' and event_type = 'survey_response') as c
+              using (event_id)
+            """
+        )
+    con.execute(
+        """
+        insert into ops.landed_events by name
+        select event_id, event_type, content_sha256, kafka_topic, kafka_partition, kafka_offset,
+               ? as batch_id
+        from classified where verdict = 'land'
+        """,
+        [batch_id],
+    )
 
 
 def _account(

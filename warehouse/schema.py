@@ -149,6 +149,19 @@ TABLES: dict[str, pa.Schema] = {
             ("seconds", pa.float64()),
         ]
     ),
+    "ops.replay_runs": pa.schema(
+        [
+            ("replay_batch_id", pa.string()),
+            ("started_at", TS),
+            ("finished_at", TS),
+            ("reasons", pa.list_(pa.string())),  # the reason codes replayed (empty: all)
+            ("rechecked", pa.int64()),  # quarantined messages checked again
+            ("landed", pa.int64()),
+            ("duplicates", pa.int64()),  # their event had landed meanwhile, same content
+            ("still_quarantined", pa.int64()),
+            ("seconds", pa.float64()),
+        ]
+    ),
 }
 SCHEMAS = ("raw", "quarantine", "reference", "staging", "marts", "dq", "ops")
 
@@ -169,6 +182,7 @@ GRAINS = {
     "dq.findings": "one row per cross-record finding of the latest refresh",
     "ops.model_state": "one row per reference table, model and findings: what it was built from",
     "ops.refresh_runs": "one row per refresh: what it rebuilt and how many findings it left",
+    "ops.replay_runs": "one row per replay: quarantined messages checked again and what landed",
 }
 
 

@@ -7,6 +7,7 @@ from finradar.commands import (
     ingest,
     produce,
     refresh,
+    replay,
     report,
     serve,
     sql,
@@ -14,4 +15,17 @@ from finradar.commands import (
     version,
 )
 
-COMMANDS = (version, infra, produce, validate, ingest, follow, refresh, report, sql, serve, demo)
+COMMANDS = (
+    version,
+    infra,
+    produce,
+    validate,
+    ingest,
+    follow,
+    refresh,
+    replay,
+    report,
+    sql,
+    serve,
+    demo,
+)

@@ -1,0 +1,148 @@
+"""The replay pass: quarantined messages through the ingest transforms again, landed once.
+
+Pipeline steps (stable labels; the middle three are the ingest pipeline's)::
+
+    Quarantined messages ─ Decode and check ─ Validate with GX ─ Normalise and stage
+      ─ Land replayed
+
+The messages come from ``quarantine.events`` (their bytes as received and their Kafka
+coordinates), not from Kafka: a topic's retention may have dropped them long ago.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+from apache_beam.options.pipeline_options import PipelineOptions
+
+from finradar.settings import Settings
+from pipelines.batches import StagedFile
+from pipelines.checking import DecodeAndCheck, ValidateWithSuites
+from pipelines.ingest import new_batch_id, writer_lock
+from pipelines.kafka_source import batched
+from pipelines.normalise import NormaliseAndStage
+from warehouse.replay import Coordinates, ReplaySummary
+
+
+class _LandReplayedFn(beam.DoFn):
+    def __init__(
+        self,
+        settings: Settings,
+        batch_id: str,
+        selected: list[Coordinates],
+        started_at: datetime,
+        reasons: list[str],
+        run_dir: str,
+    ) -> None:
+        self.settings = settings
+        self.batch_id = batch_id
+        self.selected = selected
+        self.started_at = started_at
+        self.reasons = reasons
+        self.run_dir = run_dir
+
+    def process(self, staged: list[StagedFile]) -> Iterator[dict[str, Any]]:
+        from warehouse.lake import connect
+        from warehouse.replay import land_replayed
+
+        con = connect(self.settings)
+        try:
+            summary = land_replayed(
+                con,
+                self.batch_id,
+                self.selected,
+                staged,
+                self.started_at,
+                self.reasons,
+                self.settings.warehouse.commit_retries,
+            )
+        finally:
+            con.close()
+        result = asdict(summary)
+        Path(self.run_dir, "summary.json").write_text(json.dumps(result))
+        yield result
+
+
+class LandReplayed(beam.PTransform):
+    """All ``StagedFile``s of the replay → one commit (a single element: the summary, also
+    written to ``summary.json`` in the run's folder)."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        batch_id: str,
+        selected: list[Coordinates],
+        started_at: datetime,
+        reasons: list[str],
+        run_dir: Path,
+    ) -> None:
+        super().__init__()
+        self.fn = _LandReplayedFn(settings, batch_id, selected, started_at, reasons, str(run_dir))
+
+    def expand(self, staged: beam.PCollection) -> beam.PCollection:
+        return (
+            staged
+            | "Collect staged files" >> beam.combiners.ToList()
+            | "Commit" >> beam.ParDo(self.fn)
+        )
+
+
+def run_replay(settings: Settings, reasons: Sequence[str] = ()) -> ReplaySummary:
+    """Check every quarantined message not replayed yet (of ``reasons``, if given) against
+    the contract as it is now, and land the ones that pass: exactly once."""
+    from contracts.survey_catalog import reload_survey_catalog
+    from warehouse.lake import connect
+    from warehouse.replay import pending
+
+    reload_survey_catalog()  # a definition added since this process loaded the catalog
+    started = time.perf_counter()
+    started_at = datetime.now(UTC)
+    batch_id = "replay-" + new_batch_id(started_at)
+    with writer_lock(settings):
+        con = connect(settings)
+        try:
+            records = pending(con, reasons)
+        finally:
+            con.close()
+        summary = ReplaySummary(batch_id, list(reasons))
+        if records:
+            run_dir = settings.staging_dir / batch_id
+            ingest = settings.ingest
+            run_dir.mkdir(parents=True, exist_ok=True)
+            options = PipelineOptions(settings.beam.options, runner=settings.beam.runner)
+            with beam.Pipeline(options=options) as p:
+                _ = (
+                    p
+                    | "Quarantined messages"
+                    >> beam.Create(list(batched(records, ingest.batch_records, ingest.batch_bytes)))
+                    | "Decode and check" >> DecodeAndCheck(started_at)
+                    | "Validate with GX" >> ValidateWithSuites(started_at, settings.gx_dir)
+                    | "Normalise and stage"
+                    >> NormaliseAndStage(
+                        run_dir / "tables",
+                        batch_id,
+                        started_at,
+                        ingest.pii_hash_key.get_secret_value().encode(),
+                    )
+                    | "Land replayed"
+                    >> LandReplayed(
+                        settings,
+                        batch_id,
+                        [(r.topic, r.partition, r.offset) for r in records],
+                        started_at,
+                        list(reasons),
+                        run_dir,
+                    )
+                )
+            summary = ReplaySummary(**json.loads((run_dir / "summary.json").read_text()))
+            shutil.rmtree(run_dir, ignore_errors=True)
+    summary.seconds = time.perf_counter() - started
+    return summary

@@ -1,0 +1,184 @@
+"""Replay: quarantined messages checked again under today's contract, landed exactly once.
+
+``pending`` selects the messages to replay (not replayed yet, optionally by reason code;
+redacted messages are left out: their bytes are no longer the ones sent). After the replay
+pipeline has checked and staged them again (``pipelines.replay``), ``land_replayed``
+commits in one transaction: the events that now pass land in ``raw.*`` (an event whose id
+landed meanwhile with the same content counts as a duplicate), and exactly those messages
+are marked ``replayed_at``/``replay_batch_id`` in ``quarantine.events``, so a second replay
+never sees them again. Messages that still fail stay as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+
+import duckdb
+import pyarrow as pa
+
+from finradar.errors import TransientError
+from pipelines.batches import StagedFile
+from pipelines.kafka_source import KafkaRecord
+from warehouse.landing import classify, insert_landed, staged_view
+from warehouse.schema import create_all
+from warehouse.transactions import in_transaction
+
+
+class ReplayedMeanwhile(TransientError):
+    """Another replay marked some of these messages after they were selected."""
+
+
+@dataclass
+class ReplaySummary:
+    replay_batch_id: str
+    reasons: list[str] = field(default_factory=list)
+    rechecked: int = 0
+    landed: int = 0
+    duplicates: int = 0
+    still_quarantined: int = 0
+    still_by_reason: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+
+
+def _reason_filter(reasons: Sequence[str]) -> tuple[str, list[str]]:
+    if not reasons:
+        return "", []
+    return f"and reason_code in ({', '.join('?' for _ in reasons)})", list(reasons)
+
+
+def pending(con: duckdb.DuckDBPyConnection, reasons: Sequence[str] = ()) -> list[KafkaRecord]:
+    """Quarantined messages not replayed yet (of ``reasons``, if given), as read from Kafka."""
+    create_all(con)
+    where, params = _reason_filter(reasons)
+    rows = con.execute(
+        f"""
+        select kafka_topic, kafka_partition, kafka_offset, epoch_ms(kafka_timestamp),
+               message_key, raw_value
+        from quarantine.events
+        where replayed_at is null and not coalesce(redacted, false) {where}
+        order by kafka_topic, kafka_partition, kafka_offset
+        """,
+        params,
+    ).fetchall()
+    return [
+        KafkaRecord(t, p, o, ts, key.encode() if key is not None else None, value)
+        for t, p, o, ts, key, value in rows
+    ]
+
+
+Coordinates = tuple[str, int, int]  # topic, partition, offset
+
+
+def land_replayed(
+    con: duckdb.DuckDBPyConnection,
+    replay_batch_id: str,
+    records: Sequence[Coordinates],
+    staged: Sequence[StagedFile],
+    started_at: datetime,
+    reasons: Sequence[str] = (),
+    retries: int = 12,
+) -> ReplaySummary:
+    """Commit the replay of the messages at ``records`` (staged by the replay pipeline) in
+    one transaction."""
+
+    def attempt() -> ReplaySummary:
+        return _land(con, replay_batch_id, records, staged, started_at, reasons)
+
+    return in_transaction(con, attempt, retries)
+
+
+def _land(
+    con: duckdb.DuckDBPyConnection,
+    replay_batch_id: str,
+    records: Sequence[Coordinates],
+    staged: Sequence[StagedFile],
+    started_at: datetime,
+    reasons: Sequence[str],
+) -> ReplaySummary:
+    con.register("replay_selected", _selected_table(records))
+    still_pending = con.execute(
+        """
+        select count(*) from quarantine.events q semi join replay_selected s
+          on q.kafka_topic = s.kafka_topic and q.kafka_partition = s.kafka_partition
+         and q.kafka_offset = s.kafka_offset
+        where q.replayed_at is null
+        """
+    ).fetchone()[0]
+    if still_pending != len(records):
+        raise ReplayedMeanwhile(
+            f"{len(records) - still_pending} of {len(records)} selected messages were replayed "
+            "by another run meanwhile"
+        )
+    staged_view(con, "staged_valid", staged, "_valid")
+    staged_view(con, "staged_quarantine", staged, "quarantine")
+    classify(con)
+    insert_landed(con, staged, replay_batch_id)
+    con.execute(
+        """
+        update quarantine.events as q
+        set replayed_at = current_timestamp, replay_batch_id = ?
+        from (select kafka_topic, kafka_partition, kafka_offset from classified
+              where verdict in ('land', 'duplicate')) as c
+        where q.kafka_topic = c.kafka_topic and q.kafka_partition = c.kafka_partition
+          and q.kafka_offset = c.kafka_offset and q.replayed_at is null
+        """,
+        [replay_batch_id],
+    )
+    landed, duplicates = con.execute(
+        """
+        select count(*) filter (where verdict = 'land'),
+               count(*) filter (where verdict = 'duplicate')
+        from classified
+        """
+    ).fetchone()
+    summary = ReplaySummary(
+        replay_batch_id,
+        list(reasons),
+        rechecked=len(records),
+        landed=landed,
+        duplicates=duplicates,
+        still_quarantined=len(records) - landed - duplicates,
+    )
+    summary.still_by_reason = dict(
+        con.execute(
+            """
+            select reason_code, count(*) from (
+                select reason_code from staged_quarantine
+                union all
+                select 'event_id_conflict' from classified where verdict = 'conflict'
+            ) group by 1 order by 2 desc, 1
+            """
+        ).fetchall()
+    )
+    con.execute(
+        """
+        insert into ops.replay_runs by name
+        select ? as replay_batch_id, ?::timestamptz as started_at,
+               current_timestamp as finished_at, ? as reasons, ? as rechecked, ? as landed,
+               ? as duplicates, ? as still_quarantined,
+               epoch(current_timestamp) - epoch(?::timestamptz) as seconds
+        """,
+        [
+            replay_batch_id,
+            started_at,
+            list(reasons),
+            summary.rechecked,
+            landed,
+            duplicates,
+            summary.still_quarantined,
+            started_at,
+        ],
+    )
+    return summary
+
+
+def _selected_table(records: Sequence[Coordinates]) -> pa.Table:
+    return pa.table(
+        {
+            "kafka_topic": pa.array([r[0] for r in records], pa.string()),
+            "kafka_partition": pa.array([r[1] for r in records], pa.int32()),
+            "kafka_offset": pa.array([r[2] for r in records], pa.int64()),
+        }
+    )
