@@ -104,6 +104,24 @@ def publish_replay(summary: ReplaySummary) -> None:
     )
 
 
+class ProgressArtifact:
+    """A Prefect progress artifact (percent of the plan's messages read and checked) kept up
+    to date while a long pass runs; pass ``update`` to ``pipelines.progress``."""
+
+    def __init__(self, key: str, description: str) -> None:
+        from prefect.artifacts import create_progress_artifact
+
+        self.id = create_progress_artifact(0.0, key=key, description=description)
+
+    def update(self, done: int, total: int) -> None:
+        from prefect.artifacts import update_progress_artifact
+
+        update_progress_artifact(self.id, min(100.0, 100.0 * done / total) if total else 100.0)
+
+    def finish(self) -> None:
+        self.update(1, 1)
+
+
 def publish_ingest(summary: IngestSummary, lag: Sequence[PartitionRange]) -> None:
     from prefect.artifacts import create_markdown_artifact, create_table_artifact
 

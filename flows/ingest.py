@@ -11,17 +11,27 @@ from typing import Any
 from prefect import flow, task
 
 from finradar.settings import get_settings
-from flows.artifacts import publish_ingest
+from flows.artifacts import ProgressArtifact, publish_ingest
 from flows.policy import retry_options, warehouse_writer
 from pipelines.ingest import IngestSummary, plan_ranges, run_once
 from pipelines.kafka_source import PartitionRange
+from pipelines.progress import StagedProgress
 
 
 @task(name="ingest-pass")
 def ingest_pass() -> IngestSummary:
-    """Read everything new, validate, land: the Beam pipeline of ``pipelines/ingest.py``."""
+    """Read everything new, validate, land: the Beam pipeline of ``pipelines/ingest.py``;
+    a progress artifact follows the messages read and checked."""
+    settings = get_settings()
+    artifact = ProgressArtifact("ingest-progress", "messages of the pass read and checked")
+    progress = StagedProgress(settings.staging_dir, artifact.update)
     with warehouse_writer():
-        return run_once(get_settings())
+        try:
+            summary = run_once(settings, on_plan=progress.plan)
+        finally:
+            progress.close()
+    artifact.finish()
+    return summary
 
 
 @task(name="consumer-lag")

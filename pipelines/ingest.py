@@ -62,9 +62,11 @@ class _LandFn(beam.DoFn):
         started_at: datetime,
         run_dir: str,
         follow: bool = False,
+        backfill: bool = False,
     ) -> None:
         self.settings = settings
         self.follow = follow
+        self.backfill = backfill
         self.batch_id = batch_id
         self.plan = plan
         self.started_at = started_at
@@ -89,6 +91,7 @@ class _LandFn(beam.DoFn):
                 retries=self.settings.warehouse.commit_retries,
                 failpoint=hit,
                 report_path=str(report) if report else None,
+                backfill=self.backfill,
             )
             hit("committed")
         finally:
@@ -110,9 +113,10 @@ class LandInWarehouse(beam.PTransform):
         started_at: datetime,
         run_dir: Path,
         follow: bool = False,
+        backfill: bool = False,
     ) -> None:
         super().__init__()
-        self.fn = _LandFn(settings, batch_id, plan, started_at, str(run_dir), follow)
+        self.fn = _LandFn(settings, batch_id, plan, started_at, str(run_dir), follow, backfill)
 
     def expand(self, staged: beam.PCollection) -> beam.PCollection:
         return (
@@ -269,15 +273,16 @@ def build_pipeline(
     started_at: datetime,
     run_dir: Path,
     follow: bool = False,
+    backfill: bool = False,
 ) -> beam.PCollection:
     """The ingest pipeline over ``plan``. A ``follow`` pass (see ``run_once``) keeps its
     GX validation results in the warehouse's ``dq.*`` tables only; any other pass also in
-    the GX project, whose Data Docs it rebuilds."""
+    the GX project, whose Data Docs it rebuilds. ``backfill``: see ``warehouse.landing``."""
     ingest = settings.ingest
     if sum(r.size for r in plan) <= ingest.batch_records:
         batches = (
             p
-            | "Topic ranges" >> beam.Create(by_topic(plan))
+            | "Topic ranges" >> beam.Create(by_topic(r for r in plan if r.size))
             | "Read Kafka"
             >> ReadSmallPass(
                 settings.kafka.bootstrap, ingest.batch_records, ingest.batch_bytes, shared=follow
@@ -286,7 +291,7 @@ def build_pipeline(
     else:
         batches = (
             p
-            | "Partition ranges" >> beam.Create(list(plan))
+            | "Partition ranges" >> beam.Create([r for r in plan if r.size])
             | "Read Kafka"
             >> ReadKafkaRanges(
                 settings.kafka.bootstrap, ingest.batch_records, ingest.batch_bytes, shared=follow
@@ -309,7 +314,7 @@ def build_pipeline(
             ingest.pii_hash_key.get_secret_value().encode(),
         )
         | "Land in warehouse"
-        >> LandInWarehouse(settings, batch_id, list(plan), started_at, run_dir, follow)
+        >> LandInWarehouse(settings, batch_id, list(plan), started_at, run_dir, follow, backfill)
     )
 
 
@@ -322,22 +327,26 @@ def run_once(
     on_plan: Callable[[list[PartitionRange]], None] | None = None,
     *,
     follow: bool = False,
+    backfill: Callable[[], list[PartitionRange]] | None = None,
 ) -> IngestSummary:
     """One ingest pass over everything new on the three topics.
 
     ``follow``: one of the back-to-back short passes of the continuous mode, which keep
     what is slow to set up (GX context, warehouse session, Kafka client) warm in the
-    process between passes and leave Data Docs to the scheduled passes."""
+    process between passes and leave Data Docs to the scheduled passes.
+
+    ``backfill``: plans the ranges instead of the committed offsets (``pipelines.backfill``);
+    what the warehouse already has is skipped at landing."""
     from contracts.survey_catalog import reload_survey_catalog
 
     reload_survey_catalog()
     started = time.perf_counter()
     started_at = datetime.now(UTC)
-    batch_id = new_batch_id(started_at)
+    batch_id = ("backfill-" if backfill else "") + new_batch_id(started_at)
     with writer_lock(settings):
         # staged files of runs that never committed are garbage: their offsets are re-read
         shutil.rmtree(settings.staging_dir, ignore_errors=True)
-        plan = plan_ranges(settings, shared=follow)
+        plan = backfill() if backfill else plan_ranges(settings, shared=follow)
         if on_plan:
             on_plan(plan)
         run_dir = settings.staging_dir / batch_id
@@ -347,7 +356,9 @@ def run_once(
         else:
             options = PipelineOptions(settings.beam.options, runner=settings.beam.runner)
             with beam.Pipeline(options=options) as p:
-                build_pipeline(p, settings, plan, batch_id, started_at, run_dir, follow)
+                build_pipeline(
+                    p, settings, plan, batch_id, started_at, run_dir, follow, backfill is not None
+                )
             summary = IngestSummary(**json.loads((run_dir / "summary.json").read_text()))
         shutil.rmtree(run_dir, ignore_errors=True)
     summary.seconds = time.perf_counter() - started

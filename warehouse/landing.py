@@ -46,6 +46,7 @@ class LandingSummary:
     by_reason: dict[str, int] = field(default_factory=dict)
     partitions: list[tuple[str, int, int, int, int, int, int]] = field(default_factory=list)
     commit_attempts: int = 0
+    already_accounted: int = 0  # backfill: messages read again that the warehouse had
 
 
 def committed_offsets(con: duckdb.DuckDBPyConnection) -> dict[tuple[str, int], int]:
@@ -83,15 +84,24 @@ def land(
     retries: int = 12,
     failpoint: Callable[[str], None] = lambda name: None,
     report_path: str | None = None,
+    backfill: bool = False,
 ) -> LandingSummary:
-    """Commit the run, retrying on catalog lock contention."""
+    """Commit the run, retrying on catalog lock contention.
+
+    ``backfill``: the ranges were chosen by hand (``pipelines.backfill``), not from the
+    committed offsets: messages the warehouse already accounted for (landed, dropped as
+    duplicates, quarantined) are skipped by their offset, and each partition's committed
+    offset moves to the range's end (never back); offsets between the committed offset and
+    a later start are skipped on purpose and the ledger shows it."""
     create_all(con)
     attempts = 0
 
     def attempt() -> LandingSummary:
         nonlocal attempts
         attempts += 1
-        return _land_in_transaction(con, batch_id, plan, staged, started_at, runner, report_path)
+        return _land_in_transaction(
+            con, batch_id, plan, staged, started_at, runner, report_path, backfill
+        )
 
     summary = in_transaction(
         con, attempt, retries, before_commit=lambda: failpoint("in_transaction")
@@ -108,10 +118,11 @@ def _land_in_transaction(
     started_at: datetime,
     runner: str,
     report_path: str | None = None,
+    backfill: bool = False,
 ) -> LandingSummary:
     current = committed_offsets(con)
     moved = [r for r in plan if current.get((r.topic, r.partition), 0) != r.start]
-    if moved:
+    if moved and not backfill:
         r = moved[0]
         raise OffsetsMoved(
             f"{r.topic}[{r.partition}] is committed at {current.get((r.topic, r.partition), 0)}, "
@@ -121,6 +132,9 @@ def _land_in_transaction(
     staged_view(con, "staged_quarantine", staged, "quarantine")
     staged_view(con, "staged_reads", staged, "_reads")
     staged_view(con, "staged_dq", staged, "_dq_results")
+    if backfill:
+        _skip_accounted(con, plan)
+        _ledger_skipped_offsets(con, batch_id, plan, current)
     classify(con)
     insert_landed(con, staged, batch_id)
     landed_at = "current_timestamp"
@@ -150,14 +164,15 @@ def _land_in_transaction(
         """,
         [batch_id, batch_id],
     )
-    summary = _account(con, batch_id, plan)
+    summary = _account(con, batch_id, plan, backfill)
     con.execute(
         f"""
         merge into ops.kafka_offsets as o
         using (select * from (values {", ".join("(?, ?, ?)" for _ in plan)})
                as v(kafka_topic, kafka_partition, next_offset)) as v
         on o.kafka_topic = v.kafka_topic and o.kafka_partition = v.kafka_partition
-        when matched then update set next_offset = v.next_offset, batch_id = ?,
+        when matched then update set next_offset = greatest(o.next_offset, v.next_offset),
+                                     batch_id = ?,
                                      committed_at = {landed_at}
         when not matched then insert (kafka_topic, kafka_partition, next_offset, batch_id,
                                       committed_at)
@@ -256,12 +271,70 @@ def insert_landed(
     )
 
 
+def _skip_accounted(con: duckdb.DuckDBPyConnection, plan: Sequence[PartitionRange]) -> None:
+    """Leave out of the staged rows every message the warehouse accounted for before."""
+    ranges = " or ".join(
+        "(kafka_topic = ? and kafka_partition = ? and kafka_offset >= ? and kafka_offset < ?)"
+        for _ in plan
+    )
+    params = [x for r in plan for x in (r.topic, r.partition, r.start, r.end)]
+    con.execute(
+        f"""
+        create or replace temp table accounted as
+        select kafka_topic, kafka_partition, kafka_offset from ops.landed_events where {ranges}
+        union
+        select kafka_topic, kafka_partition, kafka_offset from ops.duplicate_events where {ranges}
+        union
+        select kafka_topic, kafka_partition, kafka_offset from quarantine.events where {ranges}
+        """,
+        params * 3,
+    )
+    for view in ("staged_valid", "staged_quarantine"):
+        con.execute(f"create or replace temp table {view}_all as select * from {view}")
+        con.execute(
+            f"""
+            create or replace temp view {view} as
+            select * from {view}_all
+            anti join accounted using (kafka_topic, kafka_partition, kafka_offset)
+            """
+        )
+
+
+def _ledger_skipped_offsets(
+    con: duckdb.DuckDBPyConnection,
+    batch_id: str,
+    plan: Sequence[PartitionRange],
+    current: dict[tuple[str, int], int],
+) -> None:
+    """A backfill that starts after a partition's committed offset leaves the offsets in
+    between unread on purpose: one ledger row with nothing consumed says so."""
+    for r in plan:
+        committed = current.get((r.topic, r.partition), 0)
+        if r.start > committed:
+            con.execute(
+                "insert into ops.partition_batches values (?, ?, ?, ?, ?, 0, 0, 0, 0)",
+                [batch_id, r.topic, r.partition, committed, r.start],
+            )
+
+
 def _account(
-    con: duckdb.DuckDBPyConnection, batch_id: str, plan: Sequence[PartitionRange]
+    con: duckdb.DuckDBPyConnection,
+    batch_id: str,
+    plan: Sequence[PartitionRange],
+    backfill: bool = False,
 ) -> LandingSummary:
-    """Per-partition accounting of the run; refuse to land if a record is unaccounted."""
+    """Per-partition accounting of the run; refuse to land if a record is unaccounted.
+
+    A backfill's consumed count is what it accounted for anew; the messages it read again
+    that the warehouse already had are counted in ``already_accounted``."""
     summary = LandingSummary(batch_id)
     for r in plan:
+        skipped = 0
+        if backfill:
+            skipped = con.execute(
+                "select count(*) from accounted where kafka_topic = ? and kafka_partition = ?",
+                [r.topic, r.partition],
+            ).fetchone()[0]
         consumed, landed, duplicates, quarantined = con.execute(
             """
             select
@@ -278,6 +351,8 @@ def _account(
             """,
             {"t": r.topic, "p": r.partition},
         ).fetchone()
+        summary.already_accounted += skipped
+        consumed -= skipped
         if consumed != landed + duplicates + quarantined or consumed > r.size:
             raise AccountingError(
                 f"{r.topic}[{r.partition}] offsets {r.start}-{r.end}: consumed {consumed} != "

@@ -1,6 +1,7 @@
 """CLI subcommands. Each module exposes ``register(subparsers)`` and sets ``handler``."""
 
 from finradar.commands import (
+    backfill,
     demo,
     follow,
     infra,
@@ -22,6 +23,7 @@ COMMANDS = (
     validate,
     ingest,
     follow,
+    backfill,
     refresh,
     replay,
     report,

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-import threading
 from pathlib import Path
 
 from finradar.errors import FinradarError
+from pipelines.progress import StagedProgress
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -28,43 +28,23 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=run)
 
 
-class _Progress:
-    """Prints the plan, then staged record counts every few seconds on stderr."""
+class _Progress(StagedProgress):
+    """Prints the plan, then read and checked counts every few seconds on stderr."""
 
     def __init__(self, staging: Path) -> None:
-        self.staging = staging
-        self.total = 0
-        self.stop = threading.Event()
-        self.thread = threading.Thread(target=self._loop, daemon=True)
+        super().__init__(staging, self._print)
 
     def plan(self, plan) -> None:  # type: ignore[no-untyped-def]
-        self.total = sum(r.size for r in plan)
         for r in plan:
             print(
                 f"  {r.topic}[{r.partition}] offsets {r.start}..{r.end} ({r.size} new)",
                 file=sys.stderr,
             )
-        if self.total:
-            self.thread.start()
+        super().plan(plan)
 
-    def _loop(self) -> None:
-        import pyarrow.parquet as pq
-
-        seen: dict[Path, int] = {}
-        while not self.stop.wait(3.0):
-            for path in self.staging.glob("*/tables/_reads/*.parquet"):
-                if path not in seen:
-                    try:
-                        seen[path] = sum(
-                            pq.read_table(path, columns=["records"])["records"].to_pylist()
-                        )
-                    except Exception:  # still being written: count it next time
-                        continue
-            done = sum(seen.values())
-            print(f"  read and checked {done:,} of {self.total:,} messages", file=sys.stderr)
-
-    def close(self) -> None:
-        self.stop.set()
+    @staticmethod
+    def _print(done: int, total: int) -> None:
+        print(f"  read and checked {done:,} of {total:,} messages", file=sys.stderr)
 
 
 def run(args: argparse.Namespace) -> int:

@@ -1,0 +1,97 @@
+"""Backfill: read partitions again from an offset or a time, without duplicating anything.
+
+``plan_backfill`` turns the start (an offset, ``earliest`` or a time, per partition via
+Kafka's offset-for-time index) into ``[start, end now)`` per partition of the chosen topics;
+``run_backfill`` runs the ingest pipeline over those ranges and lands them as a backfill
+(``warehouse.landing``): messages the warehouse accounted for before are skipped by
+offset, events already landed under their id are duplicates as always, and each
+partition's committed offset moves to the range's end. Typical uses: a new warehouse that
+starts from a date instead of the beginning of the topics, or offsets the broker deleted
+before they were ingested (backfill from ``earliest``, the gap is recorded).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from contracts.spec import contracts
+from finradar.errors import FinradarError, TransientError
+from finradar.settings import Settings
+from pipelines.ingest import IngestSummary, run_once
+from pipelines.kafka_source import PartitionRange
+
+Start = int | datetime | str  # an offset, a time, or "earliest"
+
+
+def topics_of(names: Sequence[str]) -> list[str]:
+    """Topic names from topic names or event types (all contract topics if empty)."""
+    by_type = {c.event_type: c.topic for c in contracts().values()}
+    known = set(by_type.values())
+    topics = []
+    for name in names:
+        topic = by_type.get(name, name)
+        if topic not in known:
+            raise FinradarError(
+                f"{name!r} is neither a contract topic nor an event type "
+                f"({', '.join(sorted(known | set(by_type)))})"
+            )
+        topics.append(topic)
+    return topics or sorted(known)
+
+
+def plan_backfill(
+    settings: Settings, start: Start, topics: Sequence[str] = ()
+) -> list[PartitionRange]:
+    """``[start, end now)`` for every partition of ``topics`` (an offset beyond a partition's
+    end or before its first retained message is clamped to it)."""
+    from kafka import KafkaConsumer, TopicPartition
+    from kafka.errors import KafkaError
+
+    bootstrap = settings.kafka.bootstrap
+    try:
+        consumer = KafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+        )
+    except KafkaError as exc:
+        raise TransientError(f"cannot reach Kafka at {bootstrap}: {exc}") from None
+    try:
+        partitions = [
+            TopicPartition(topic, p)
+            for topic in topics_of(topics)
+            for p in sorted(consumer.partitions_for_topic(topic) or ())
+        ]
+        if not partitions:
+            raise FinradarError("the topics do not exist (run 'finradar infra up')")
+        ends = consumer.end_offsets(partitions)
+        firsts = consumer.beginning_offsets(partitions)
+        if isinstance(start, datetime):
+            found = consumer.offsets_for_times(
+                {tp: int(start.timestamp() * 1000) for tp in partitions}
+            )
+            starts = {tp: found[tp].offset if found[tp] else ends[tp] for tp in partitions}
+        elif start == "earliest":
+            starts = dict(firsts)
+        elif isinstance(start, int):
+            starts = {tp: start for tp in partitions}
+        else:
+            raise FinradarError(
+                f"a backfill starts at an offset, a time or 'earliest', not {start!r}"
+            )
+    finally:
+        consumer.close()
+    plan = []
+    for tp in partitions:
+        begin = min(max(starts[tp], firsts[tp]), ends[tp])
+        plan.append(PartitionRange(tp.topic, tp.partition, begin, ends[tp]))
+    return plan
+
+
+def run_backfill(
+    settings: Settings,
+    start: Start,
+    topics: Sequence[str] = (),
+    on_plan: Callable[[list[PartitionRange]], None] | None = None,
+) -> IngestSummary:
+    """One backfill pass from ``start`` to the current end of every partition of ``topics``."""
+    return run_once(settings, on_plan, backfill=lambda: plan_backfill(settings, start, topics))
