@@ -27,6 +27,7 @@ from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
+import duckdb
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from contracts.spec import contracts
@@ -160,7 +161,7 @@ def plan_ranges(settings: Settings, shared: bool = False) -> list[PartitionRange
     continuous mode plans a pass every second or two)."""
     from kafka.errors import KafkaError
 
-    from warehouse.lake import connect, shared_connection
+    from warehouse.lake import shared_connection
     from warehouse.landing import committed_offsets
     from warehouse.schema import create_all
 
@@ -171,12 +172,7 @@ def plan_ranges(settings: Settings, shared: bool = False) -> list[PartitionRange
             _initialised[settings.catalog_path] = True
         committed = committed_offsets(con)
     else:
-        con = connect(settings)
-        try:
-            create_all(con)
-            committed = committed_offsets(con)
-        finally:
-            con.close()
+        committed = _committed(settings)
     bootstrap = settings.kafka.bootstrap
     try:
         client = _offsets_client(bootstrap, shared)
@@ -203,6 +199,29 @@ def plan_ranges(settings: Settings, shared: bool = False) -> list[PartitionRange
         if ends[tp] > start:
             plan.append(PartitionRange(tp.topic, tp.partition, start, ends[tp]))
     return plan
+
+
+def _committed(settings: Settings) -> dict[tuple[str, int], int]:
+    """The committed offsets, read in a read-only session once the warehouse exists: a lag
+    check must not write (it runs beside the writer, outside the writer slot)."""
+    from warehouse.lake import connect
+    from warehouse.landing import committed_offsets
+    from warehouse.schema import create_all
+
+    if settings.catalog_path.exists():
+        con = connect(settings, read_only=True)
+        try:
+            return committed_offsets(con)
+        except duckdb.CatalogException:  # a catalog without its tables yet: none committed
+            return {}
+        finally:
+            con.close()
+    con = connect(settings)
+    try:
+        create_all(con)
+        return committed_offsets(con)
+    finally:
+        con.close()
 
 
 _initialised: dict[Path, bool] = {}

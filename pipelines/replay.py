@@ -100,7 +100,7 @@ def run_replay(settings: Settings, reasons: Sequence[str] = ()) -> ReplaySummary
     the contract as it is now, and land the ones that pass: exactly once."""
     from contracts.survey_catalog import reload_survey_catalog
     from warehouse.lake import connect
-    from warehouse.replay import pending
+    from warehouse.replay import land_replayed, pending
 
     reload_survey_catalog()  # a definition added since this process loaded the catalog
     started = time.perf_counter()
@@ -112,8 +112,13 @@ def run_replay(settings: Settings, reasons: Sequence[str] = ()) -> ReplaySummary
             records = pending(con, reasons)
         finally:
             con.close()
-        summary = ReplaySummary(batch_id, list(reasons))
-        if records:
+        if not records:  # the run is still recorded: a replay that found nothing to do
+            con = connect(settings)
+            try:
+                summary = land_replayed(con, batch_id, [], [], started_at, list(reasons))
+            finally:
+                con.close()
+        else:
             run_dir = settings.staging_dir / batch_id
             ingest = settings.ingest
             run_dir.mkdir(parents=True, exist_ok=True)
