@@ -50,6 +50,7 @@ bench: install
 	$(BIN)/finradar infra up
 	$(BIN)/python -m tests.bench.bench_produce $(BENCH_N)
 	$(BIN)/python -m tests.bench.bench_ingest $(BENCH_N)
+	$(BIN)/python -m tests.bench.bench_follow --rate 1000 --seconds 60
 
 # Re-resolve requirements.lock from requirements/*.in (needs the package registry).
 lock: install

@@ -14,18 +14,27 @@ from finradar.settings import Settings
 
 
 def deployments(settings: Settings) -> list[Any]:
-    """``ingest``, ``refresh`` and ``report`` every ``*_every_s`` seconds of the settings."""
+    """``ingest``, ``refresh`` and ``report`` every ``*_every_s`` seconds of the settings;
+    ``follow``, ``replay`` and ``backfill`` on demand (``prefect deployment run
+    replay/on-demand``, or from the UI, with parameters)."""
     from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 
+    from flows.backfill import backfill
+    from flows.follow import follow
     from flows.ingest import ingest
     from flows.refresh import refresh
+    from flows.replay import replay
     from flows.report import report
 
     one_at_a_time = ConcurrencyLimitConfig(
         limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
     )
     every = settings.prefect
-    return [
+    on_demand = [
+        flow.to_deployment(name="on-demand", concurrency_limit=one_at_a_time)
+        for flow in (follow, replay, backfill)
+    ]
+    return on_demand + [
         flow.to_deployment(
             name="scheduled",
             interval=timedelta(seconds=seconds),

@@ -30,6 +30,9 @@ def test_top_level_help_lists_commands() -> None:
         ("version", "--help"),
         ("refresh", "--help"),
         ("sql", "--help"),
+        ("follow", "--help"),
+        ("replay", "--help"),
+        ("backfill", "--help"),
     ],
 )
 def test_every_subcommand_has_help(args: tuple[str, ...]) -> None:
@@ -49,6 +52,12 @@ def test_every_subcommand_has_help(args: tuple[str, ...]) -> None:
         ("version", "extra"),
         ("refresh", "--bogus"),
         ("sql", "--format", "xml", "select 1"),
+        ("follow", "--max-passes", "0"),
+        ("replay", "--reason", "not_a_reason"),
+        ("backfill",),
+        ("backfill", "--from-offset", "-3"),
+        ("backfill", "--from-time", "last tuesday"),
+        ("backfill", "--earliest", "--from-offset", "5"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(args: tuple[str, ...]) -> None:
@@ -84,3 +93,10 @@ def test_version_reports_pinned_stack() -> None:
     assert result.returncode == 0
     assert "duckdb 1.5.5" in result.stdout
     assert "kafka 4." in result.stdout
+
+
+def test_backfill_of_an_unknown_topic_is_one_line_and_exit_1() -> None:
+    result = run_cli("backfill", "--earliest", "--topic", "fi.nothing.v1")
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "neither a contract topic nor an event type" in lines[0]

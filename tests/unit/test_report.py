@@ -61,3 +61,25 @@ def test_the_page_shows_the_six_bank_rollup(tmp_settings: Settings) -> None:
     six = re.search(r'data-chart="six-bank-rollup".*?</figure>', html, re.S).group(0)
     assert six.count('class="mark"') == 6
     assert "members add up to 600.00 亿" in six and "scopes mixed: flagged" in six
+
+
+def test_follow_and_replay_artifacts_state_their_counts() -> None:
+    from flows.artifacts import follow_markdown, replay_markdown
+    from pipelines.follow import FollowStatus
+    from warehouse.replay import ReplaySummary
+
+    status = FollowStatus(passes=12, consumed=3000, landed=2990, quarantined=10)
+    status.last_batch_id = "b-1"
+    text = follow_markdown(status)
+    assert "| 12 | 3,000 | 2,990 | 0 | 10 |" in text and "`b-1`" in text
+    replay = ReplaySummary(
+        "replay-1",
+        ["unknown_survey"],
+        rechecked=7,
+        landed=5,
+        still_quarantined=2,
+        still_by_reason={"unknown_question": 2},
+    )
+    text = replay_markdown(replay)
+    assert "`unknown_survey`" in text and "| 7 | 5 | 0 | 2 |" in text
+    assert "still `unknown_question`: 2" in text
