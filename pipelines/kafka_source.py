@@ -91,8 +91,8 @@ def close_shared_readers() -> None:
         _readers.popitem()[1].close()
 
 
-class ReadRangeFn(beam.DoFn):
-    """Reads one partition range; yields lists of ``KafkaRecord``."""
+class _ReaderFn(beam.DoFn):
+    """A DoFn with a kafka-python reader: its own, or the process's (``shared``)."""
 
     def __init__(
         self, bootstrap: str, batch_records: int, batch_bytes: int, shared: bool = False
@@ -109,6 +109,10 @@ class ReadRangeFn(beam.DoFn):
     def teardown(self) -> None:
         if self.consumer is not None and not self.shared:
             self.consumer.close()
+
+
+class ReadRangeFn(_ReaderFn):
+    """Reads one partition range; yields lists of ``KafkaRecord``."""
 
     def process(
         self,
@@ -175,22 +179,8 @@ def batched(
         yield batch
 
 
-class ReadTopicRangesFn(beam.DoFn):
+class ReadTopicRangesFn(_ReaderFn):
     """Reads all ranges of one topic (a tuple of ``PartitionRange``) into shared batches."""
-
-    def __init__(self, bootstrap: str, batch_records: int, batch_bytes: int, shared: bool) -> None:
-        self.bootstrap = bootstrap
-        self.batch_records = batch_records
-        self.batch_bytes = batch_bytes
-        self.shared = shared
-        self.consumer: Any = None
-
-    def setup(self) -> None:
-        self.consumer = shared_reader(self.bootstrap) if self.shared else new_reader(self.bootstrap)
-
-    def teardown(self) -> None:
-        if self.consumer is not None and not self.shared:
-            self.consumer.close()
 
     def process(self, ranges: tuple[PartitionRange, ...]) -> Iterator[list[KafkaRecord]]:
         records = (
