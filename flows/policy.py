@@ -47,9 +47,18 @@ def retry_options(settings: Settings) -> dict[str, Any]:
     }
 
 
+_limit_seen: set[str] = set()
+
+
 def ensure_writer_limit() -> None:
-    """Create the one-slot global concurrency limit on the Prefect server if it is missing."""
+    """Create the one-slot global concurrency limit on the Prefect server if it is missing
+    (asked once per process and server: ``follow`` takes the slot every second or two)."""
     from prefect.client.orchestration import get_client
+    from prefect.settings import PREFECT_API_URL
+
+    server = str(PREFECT_API_URL.value())
+    if server in _limit_seen:
+        return
     from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
 
     with get_client(sync_client=True) as client:
@@ -59,6 +68,7 @@ def ensure_writer_limit() -> None:
             client.create_global_concurrency_limit(
                 GlobalConcurrencyLimitCreate(name=WRITER_LIMIT, limit=1)
             )
+    _limit_seen.add(server)
 
 
 @contextmanager

@@ -328,6 +328,7 @@ def _account(
     A backfill's consumed count is what it accounted for anew; the messages it read again
     that the warehouse already had are counted in ``already_accounted``."""
     summary = LandingSummary(batch_id)
+    ledger: list[list[object]] = []
     for r in plan:
         skipped = 0
         if backfill:
@@ -358,20 +359,8 @@ def _account(
                 f"{r.topic}[{r.partition}] offsets {r.start}-{r.end}: consumed {consumed} != "
                 f"landed {landed} + duplicates {duplicates} + quarantined {quarantined}"
             )
-        con.execute(
-            "insert into ops.partition_batches values (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                batch_id,
-                r.topic,
-                r.partition,
-                r.start,
-                r.end,
-                consumed,
-                landed,
-                duplicates,
-                quarantined,
-            ],
-        )
+        counts = [consumed, landed, duplicates, quarantined]
+        ledger.append([batch_id, r.topic, r.partition, r.start, r.end, *counts])
         summary.partitions.append(
             (r.topic, r.partition, r.start, r.end, landed, duplicates, quarantined)
         )
@@ -379,6 +368,12 @@ def _account(
         summary.landed += landed
         summary.duplicates += duplicates
         summary.quarantined += quarantined
+    if ledger:  # one insert: each statement would add a data file of its own to the table
+        con.execute(
+            "insert into ops.partition_batches values "
+            + ", ".join("(?, ?, ?, ?, ?, ?, ?, ?, ?)" for _ in ledger),
+            [x for row in ledger for x in row],
+        )
     summary.by_reason = dict(
         con.execute(
             """
