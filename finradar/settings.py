@@ -64,6 +64,9 @@ class PrefectSettings(BaseModel):
     retry_delay_s: float = Field(2.0, ge=0)
     # continuous mode: pause between ingest passes that found nothing new
     follow_poll_s: float = Field(0.5, ge=0)
+    # follow merges the small Parquet files its passes write this often (DuckLake keeps
+    # every snapshot readable: time travel is unaffected)
+    follow_compact_every_s: float = Field(300.0, gt=0)
 
 
 class BeamSettings(BaseModel):

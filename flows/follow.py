@@ -79,7 +79,18 @@ def follow(
                 _stop.wait(delay)
         raise AssertionError("unreachable")
 
-    status = follow_loop(settings, _stop, on_pass, run_pass=run_pass, max_passes=max_passes)
+    def compact() -> int:
+        from warehouse.lake import compact as compact_files
+        from warehouse.lake import shared_connection
+
+        with warehouse_writer():
+            merged = compact_files(shared_connection(settings), settings)
+        logger.info(f"merged {merged} small data files")
+        return merged
+
+    status = follow_loop(
+        settings, _stop, on_pass, run_pass=run_pass, max_passes=max_passes, compact=compact
+    )
     if tty:
         print(file=sys.stderr)
     publish_follow(status)

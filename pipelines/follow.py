@@ -34,6 +34,7 @@ class FollowStatus:
     quarantined: int = 0
     last_pass_s: float = 0.0
     last_batch_id: str | None = None
+    files_merged: int = 0
 
     def add(self, summary: IngestSummary) -> None:
         self.passes += 1
@@ -64,14 +65,20 @@ def follow(
     on_pass: Callable[[IngestSummary, FollowStatus], None] = lambda summary, status: None,
     run_pass: Callable[[], IngestSummary] | None = None,
     max_passes: int | None = None,
+    compact: Callable[[], int] | None = None,
 ) -> FollowStatus:
     """Run passes until ``stop`` is set (checked between passes: a pass is never cut off
-    half way) or ``max_passes`` have run. ``run_pass`` replaces the plain pass (the
-    ``follow`` flow wraps it in a Prefect task holding the writer slot)."""
+    half way) or ``max_passes`` have run; every ``prefect.follow_compact_every_s`` merge the
+    small files the passes wrote. ``run_pass`` and ``compact`` replace the plain pass and
+    compaction (the ``follow`` flow holds the writer slot around each)."""
     from contracts.gx_pool import close_pools, shared_pool
+    from warehouse.lake import compact as compact_files
+    from warehouse.lake import shared_connection
 
     status = FollowStatus()
     run_pass = run_pass or (lambda: run_once(settings, follow=True))
+    compact = compact or (lambda: compact_files(shared_connection(settings), settings))
+    compacted_at = time.monotonic()
     # the validators' GX contexts are built before the first events arrive
     shared_pool(settings.ingest.follow_validators)
     gc.freeze()  # what is loaded by now lives as long as the loop: keep it out of collections
@@ -80,6 +87,9 @@ def follow(
             summary = run_pass()
             status.add(summary)
             on_pass(summary, status)
+            if time.monotonic() - compacted_at >= settings.prefect.follow_compact_every_s:
+                status.files_merged += compact()
+                compacted_at = time.monotonic()
             if summary.consumed == 0:
                 stop.wait(settings.prefect.follow_poll_s)
     finally:

@@ -120,3 +120,12 @@ def shared_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
 def close_shared_connections() -> None:
     while _shared:
         _shared.popitem()[1].close()
+
+
+def compact(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
+    """Merge adjacent small data files of every table (each commit writes its own); returns
+    how many files were merged. Snapshots stay readable as before."""
+    rows = con.execute(
+        f"call ducklake_merge_adjacent_files('{settings.warehouse.catalog_name}')"
+    ).fetchall()
+    return sum(int(r[2]) for r in rows)

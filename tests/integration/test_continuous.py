@@ -94,9 +94,14 @@ def _accounted_exactly_once(settings: Settings) -> None:
         assert n == distinct == end, (topic, partition, end, n, distinct)
 
 
-def test_follow_keeps_up_with_a_steady_stream(settings: Settings, prefect_server) -> None:
+def test_follow_keeps_up_with_a_steady_stream(
+    settings: Settings, prefect_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from flows.follow import follow, request_stop
     from pipelines.ingest import plan_ranges
+
+    monkeypatch.setenv("FINRADAR_PREFECT__FOLLOW_COMPACT_EVERY_S", "2")
+    get_settings.cache_clear()
 
     result: dict[str, Any] = {}
     runner = threading.Thread(target=lambda: result.update(follow()), daemon=True)
@@ -120,6 +125,7 @@ def test_follow_keeps_up_with_a_steady_stream(settings: Settings, prefect_server
     assert len(measured.values) == sent and measured.missing == 0
     assert result["landed"] == 408 + sent and result["quarantined"] == 0
     assert result["passes"] >= 2
+    assert result["files_merged"] > 0  # the passes' small files, merged as it went
     _accounted_exactly_once(settings)
 
 
