@@ -9,6 +9,7 @@ nothing else restates a field list.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
@@ -254,3 +255,19 @@ def contract_for_topic(topic: str) -> EventContract | None:
         if c.topic == topic:
             return c
     return None
+
+
+def topics_of(names: Sequence[str]) -> list[str]:
+    """Topic names from topic names or event types (all contract topics if empty)."""
+    by_type = {c.event_type: c.topic for c in contracts().values()}
+    known = set(by_type.values())
+    topics = []
+    for name in names:
+        topic = by_type.get(name, name)
+        if topic not in known:
+            raise ValueError(
+                f"{name!r} is neither a contract topic nor an event type "
+                f"({', '.join(sorted(known | set(by_type)))})"
+            )
+        topics.append(topic)
+    return topics or sorted(known)

@@ -15,29 +15,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from contracts.spec import contracts
+from contracts.spec import topics_of
 from finradar.errors import FinradarError, TransientError
 from finradar.settings import Settings
 from pipelines.ingest import IngestSummary, run_once
 from pipelines.kafka_source import PartitionRange
 
 Start = int | datetime | str  # an offset, a time, or "earliest"
-
-
-def topics_of(names: Sequence[str]) -> list[str]:
-    """Topic names from topic names or event types (all contract topics if empty)."""
-    by_type = {c.event_type: c.topic for c in contracts().values()}
-    known = set(by_type.values())
-    topics = []
-    for name in names:
-        topic = by_type.get(name, name)
-        if topic not in known:
-            raise FinradarError(
-                f"{name!r} is neither a contract topic nor an event type "
-                f"({', '.join(sorted(known | set(by_type)))})"
-            )
-        topics.append(topic)
-    return topics or sorted(known)
 
 
 def plan_backfill(

@@ -64,10 +64,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     import json
 
+    from contracts.spec import topics_of
+    from finradar.errors import FinradarError
     from finradar.settings import get_settings
-    from pipelines.backfill import topics_of
 
-    topics_of(args.topic)  # a wrong name fails here, in one line, before Prefect starts
+    try:
+        topics_of(args.topic)  # a wrong name fails here, in one line, before Prefect starts
+    except ValueError as exc:
+        raise FinradarError(str(exc)) from None
     with prefect_api(get_settings(), temporary=True):
         from flows.backfill import backfill
 

@@ -23,8 +23,8 @@ from warehouse.lake import connect
 
 pytestmark = pytest.mark.integration
 
-# every bad class ~80 times over (it was 200,000, then 100,000: the suite must fit 15 min)
-N_SYNTHETIC = 50_000
+# every bad class ~50 times over (it was 200,000, then 100,000: the suite must fit 15 min)
+N_SYNTHETIC = 30_000
 BAD_RATE = 0.02
 SEED = 42
 KAFKA = {"port": 29092, "controller_port": 29093}
@@ -32,7 +32,7 @@ KAFKA = {"port": 29092, "controller_port": 29093}
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory):
-    """An own broker with the corpus and 50,000 synthetic events (2% bad) on its topics."""
+    """An own broker with the corpus and 30,000 synthetic events (2% bad) on its topics."""
     from infra.broker import LocalBroker
 
     var = tmp_path_factory.mktemp("ingest") / "var"
