@@ -1,5 +1,8 @@
 # finradar — the two commands a newcomer runs are `make demo` and `make test`.
 # Both install what is missing first (a project virtualenv from requirements.lock).
+# Its packages are compiled to bytecode at install: with PYTHONDONTWRITEBYTECODE set (as on
+# the CI machine) every new interpreter would otherwise compile GX, Beam and Prefect again
+# (about 10 s per process).
 
 SHELL := /bin/bash
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
@@ -12,11 +15,11 @@ STAMP := $(VENV)/.finradar-installed
 
 install: $(STAMP)
 
-$(STAMP): requirements.lock pyproject.toml infra/web_assets.yaml
+$(STAMP): requirements.lock pyproject.toml infra/web_assets.yaml Makefile
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info[:2] == (3, 11) else "finradar needs Python 3.11")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@test -x $(BIN)/uv || $(BIN)/pip install --quiet --disable-pip-version-check uv==$(UV_VERSION)
-	$(BIN)/uv pip sync --quiet --python $(BIN)/python requirements.lock
+	$(BIN)/uv pip sync --quiet --compile-bytecode --python $(BIN)/python requirements.lock
 	$(BIN)/uv pip install --quiet --python $(BIN)/python --no-deps -e .
 	$(BIN)/python -m infra.web_assets
 	@touch $(STAMP)

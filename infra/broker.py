@@ -166,6 +166,8 @@ class LocalBroker:
             admin = KafkaAdminClient(
                 bootstrap_servers=self.kafka.bootstrap,
                 request_timeout_ms=3000,
+                # a port held by something that is not Kafka never answers: give up soon
+                bootstrap_timeout_ms=3000,
                 client_id="finradar-status",
             )
         except (KafkaError, OSError):
