@@ -8,7 +8,7 @@ file lock under ``var/`` guards the warehouse against a second ingest process.
 Pipeline steps (stable labels)::
 
     Partition ranges ─ Read Kafka ─ Decode and check ─ Validate with GX ─ Normalise and stage
-      ─ Collect staged files ─ Land in warehouse
+      ─ Land in warehouse (Commit staged files)
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from finradar.errors import FinradarError, TransientError
 from finradar.settings import Settings
 from pipelines.batches import StagedFile
 from pipelines.checking import DecodeAndCheck, ValidateWithSuites
+from pipelines.commit import CommitStaged
 from pipelines.kafka_source import PartitionRange, ReadKafkaRanges, ReadSmallPass, by_topic
 from pipelines.normalise import NormaliseAndStage
 from warehouse.landing import LandingSummary
@@ -73,7 +74,7 @@ class _LandFn(beam.DoFn):
         self.started_at = started_at
         self.run_dir = run_dir
 
-    def process(self, staged: list[StagedFile]) -> Iterator[dict[str, Any]]:
+    def process(self, _: None, staged: list[StagedFile]) -> Iterator[dict[str, Any]]:
         from warehouse.lake import connect, shared_connection
         from warehouse.landing import land
 
@@ -120,11 +121,7 @@ class LandInWarehouse(beam.PTransform):
         self.fn = _LandFn(settings, batch_id, plan, started_at, str(run_dir), follow, backfill)
 
     def expand(self, staged: beam.PCollection) -> beam.PCollection:
-        return (
-            staged
-            | "Collect staged files" >> beam.combiners.ToList()
-            | "Commit" >> beam.ParDo(self.fn)
-        )
+        return staged | "Commit staged files" >> CommitStaged(self.fn)
 
 
 def build_data_docs(settings: Settings) -> Path:
@@ -301,7 +298,8 @@ def build_pipeline(
     if sum(r.size for r in plan) <= ingest.batch_records:
         batches = (
             p
-            | "Topic ranges" >> beam.Create(by_topic(r for r in plan if r.size))
+            # one element per topic: nothing to spread, so no reshuffle in the graph
+            | "Topic ranges" >> beam.Create(by_topic(r for r in plan if r.size), reshuffle=False)
             | "Read Kafka"
             >> ReadSmallPass(
                 settings.kafka.bootstrap, ingest.batch_records, ingest.batch_bytes, shared=follow

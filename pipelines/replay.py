@@ -26,6 +26,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from finradar.settings import Settings
 from pipelines.batches import StagedFile
 from pipelines.checking import DecodeAndCheck, ValidateWithSuites
+from pipelines.commit import CommitStaged
 from pipelines.ingest import new_batch_id, writer_lock
 from pipelines.kafka_source import batched
 from pipelines.normalise import NormaliseAndStage
@@ -49,7 +50,7 @@ class _LandReplayedFn(beam.DoFn):
         self.reasons = reasons
         self.run_dir = run_dir
 
-    def process(self, staged: list[StagedFile]) -> Iterator[dict[str, Any]]:
+    def process(self, _: None, staged: list[StagedFile]) -> Iterator[dict[str, Any]]:
         from warehouse.lake import connect
         from warehouse.replay import land_replayed
 
@@ -88,11 +89,7 @@ class LandReplayed(beam.PTransform):
         self.fn = _LandReplayedFn(settings, batch_id, selected, started_at, reasons, str(run_dir))
 
     def expand(self, staged: beam.PCollection) -> beam.PCollection:
-        return (
-            staged
-            | "Collect staged files" >> beam.combiners.ToList()
-            | "Commit" >> beam.ParDo(self.fn)
-        )
+        return staged | "Commit staged files" >> CommitStaged(self.fn)
 
 
 def run_replay(settings: Settings, reasons: Sequence[str] = ()) -> ReplaySummary:

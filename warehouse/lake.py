@@ -54,13 +54,14 @@ def use_wal(catalog: Path) -> None:
     """Keep the SQLite catalog in write-ahead-log mode (it stays so: the mode lives in the
     file). In SQLite's default rollback mode a reader's lock blocks a writer's commit, so a
     refresh could fail for as long as an ingest kept committing next to it; with WAL, readers
-    never block the writer and writers only queue behind each other's short commits."""
+    never block the writer and writers only queue behind each other's short commits.
+    Called when the catalog is created."""
     try:
         with contextlib.closing(sqlite3.connect(catalog, timeout=5)) as db:
             if db.execute("pragma journal_mode").fetchone()[0] != "wal":
                 db.execute("pragma journal_mode=wal")
     except sqlite3.OperationalError:
-        pass  # busy right now: the next writer to connect switches it
+        pass  # busy: another process is creating it at this moment, and switches it
 
 
 def connect(
@@ -78,8 +79,10 @@ def connect(
     if read_only and not catalog.exists():
         raise FinradarError(f"no warehouse at {catalog}; run an ingest first")
     data.mkdir(parents=True, exist_ok=True)
-    if not read_only:
+    if not read_only and not catalog.exists():
         catalog.parent.mkdir(parents=True, exist_ok=True)
+        # only while no session of this process can have the file open: closing a Python
+        # sqlite3 connection drops the locks DuckDB's own SQLite holds on the same file
         use_wal(catalog)
     con = duckdb.connect()
     load_extensions(con)

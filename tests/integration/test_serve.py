@@ -38,8 +38,8 @@ def serving(
         "FINRADAR_KAFKA__PORT": str(KAFKA["port"]),
         "FINRADAR_KAFKA__CONTROLLER_PORT": str(KAFKA["controller_port"]),
         "FINRADAR_PREFECT__SERVER_PORT": str(PREFECT_PORT),
-        "FINRADAR_PREFECT__INGEST_EVERY_S": "3",
-        "FINRADAR_PREFECT__REFRESH_EVERY_S": "6",
+        "FINRADAR_PREFECT__INGEST_EVERY_S": "10",
+        "FINRADAR_PREFECT__REFRESH_EVERY_S": "20",
     }
     env.pop("PREFECT_API_URL", None)
     log = (var.parent / "serve.log").open("w")
