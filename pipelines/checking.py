@@ -88,36 +88,36 @@ class _ValidateFn(beam.DoFn):
 
 
 class _ValidateInPoolFn(beam.DoFn):
-    """Collects the bundle's batches, validates all of them at once in the worker pool."""
+    """Sends each batch's event types to the worker pool as soon as the batch arrives, so
+    the workers validate while this process reads and checks the next batch; the batches
+    leave, validated, when the bundle ends."""
 
     def __init__(self, now: datetime, workers: int) -> None:
         self.now = now
         self.workers = workers
-        self.pending: list[CheckedBatch] = []
+        self.pending: list[tuple[CheckedBatch, list[tuple[str, list[int], Any]]]] = []
 
     def start_bundle(self) -> None:
         self.pending = []
 
     def process(self, batch: CheckedBatch) -> None:
-        self.pending.append(batch)
-
-    def finish_bundle(self) -> Iterator[WindowedValue]:
         from contracts.gx_pool import shared_pool
 
         pool = shared_pool(self.workers)
         jobs = [
             (
-                batch,
                 event_type,
                 indexes,
                 pool.submit(event_type, [batch.valid[i] for i in indexes], self.now),
             )
-            for batch in self.pending
             for event_type, indexes in _by_type(batch)
         ]
-        for batch, event_type, indexes, future in jobs:
-            _apply(batch, event_type, indexes, future.result())
-        for batch in self.pending:
+        self.pending.append((batch, jobs))
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        for batch, jobs in self.pending:
+            for event_type, indexes, future in jobs:
+                _apply(batch, event_type, indexes, future.result())
             yield GlobalWindows.windowed_value(batch)
         self.pending = []
 
