@@ -94,6 +94,8 @@ class _LandFn(beam.DoFn):
                 failpoint=hit,
                 report_path=str(report) if report else None,
                 backfill=self.backfill,
+                # follow's plan created the schema in this same session
+                ensure_schema=not self.follow,
             )
             hit("committed")
         finally:

@@ -85,6 +85,7 @@ def land(
     failpoint: Callable[[str], None] = lambda name: None,
     report_path: str | None = None,
     backfill: bool = False,
+    ensure_schema: bool = True,
 ) -> LandingSummary:
     """Commit the run, retrying on catalog lock contention.
 
@@ -92,8 +93,12 @@ def land(
     committed offsets: messages the warehouse already accounted for (landed, dropped as
     duplicates, quarantined) are skipped by their offset, and each partition's committed
     offset moves to the range's end (never back); offsets between the committed offset and
-    a later start are skipped on purpose and the ledger shows it."""
-    create_all(con)
+    a later start are skipped on purpose and the ledger shows it.
+
+    ``ensure_schema``: create what is missing of the warehouse first (its own transaction;
+    a session that did so already, like follow's, leaves it out)."""
+    if ensure_schema:
+        create_all(con)
     attempts = 0
 
     def attempt() -> LandingSummary:
@@ -329,29 +334,53 @@ def _account(
     that the warehouse already had are counted in ``already_accounted``."""
     summary = LandingSummary(batch_id)
     ledger: list[list[object]] = []
-    for r in plan:
-        skipped = 0
-        if backfill:
-            skipped = con.execute(
-                "select count(*) from accounted where kafka_topic = ? and kafka_partition = ?",
-                [r.topic, r.partition],
-            ).fetchone()[0]
-        consumed, landed, duplicates, quarantined = con.execute(
+    # one query for every partition (a query per partition cost more than the inserts)
+    skipped = (
+        "select kafka_topic, kafka_partition, count(*) as skipped from accounted group by all"
+        if backfill
+        else "select kafka_topic, kafka_partition, 0 as skipped from staged_reads where false"
+    )
+    counts_by_partition = {
+        (topic, partition): counts
+        for topic, partition, *counts in con.execute(
+            f"""
+            with reads as (
+                select kafka_topic, kafka_partition, sum(records) as consumed
+                from staged_reads group by all
+            ),
+            verdicts as (
+                select kafka_topic, kafka_partition,
+                       count(*) filter (where verdict = 'land') as landed,
+                       count(*) filter (where verdict = 'duplicate') as duplicates,
+                       count(*) filter (where verdict = 'conflict') as conflicts
+                from classified group by all
+            ),
+            rejected as (
+                select kafka_topic, kafka_partition, count(*) as rejected
+                from staged_quarantine group by all
+            ),
+            skipped as ({skipped}),
+            partitions as (
+                select kafka_topic, kafka_partition from reads union
+                select kafka_topic, kafka_partition from verdicts union
+                select kafka_topic, kafka_partition from rejected union
+                select kafka_topic, kafka_partition from skipped
+            )
+            select kafka_topic, kafka_partition,
+                   coalesce(consumed, 0), coalesce(landed, 0), coalesce(duplicates, 0),
+                   coalesce(conflicts, 0) + coalesce(rejected, 0), coalesce(skipped, 0)
+            from partitions
+            left join reads using (kafka_topic, kafka_partition)
+            left join verdicts using (kafka_topic, kafka_partition)
+            left join rejected using (kafka_topic, kafka_partition)
+            left join skipped using (kafka_topic, kafka_partition)
             """
-            select
-              (select coalesce(sum(records), 0) from staged_reads
-                where kafka_topic = $t and kafka_partition = $p),
-              (select count(*) from classified
-                where kafka_topic = $t and kafka_partition = $p and verdict = 'land'),
-              (select count(*) from classified
-                where kafka_topic = $t and kafka_partition = $p and verdict = 'duplicate'),
-              (select count(*) from classified
-                where kafka_topic = $t and kafka_partition = $p and verdict = 'conflict')
-              + (select count(*) from staged_quarantine
-                where kafka_topic = $t and kafka_partition = $p)
-            """,
-            {"t": r.topic, "p": r.partition},
-        ).fetchone()
+        ).fetchall()
+    }
+    for r in plan:
+        consumed, landed, duplicates, quarantined, skipped = (
+            int(x) for x in counts_by_partition.get((r.topic, r.partition), (0, 0, 0, 0, 0))
+        )
         summary.already_accounted += skipped
         consumed -= skipped
         if consumed != landed + duplicates + quarantined or consumed > r.size:
@@ -374,13 +403,17 @@ def _account(
             + ", ".join("(?, ?, ?, ?, ?, ?, ?, ?, ?)" for _ in ledger),
             [x for row in ledger for x in row],
         )
+    # from what this commit inserts into quarantine.events, not by scanning that table
     summary.by_reason = dict(
         con.execute(
             """
-            select reason_code, count(*) from quarantine.events where batch_id = ?
+            select reason_code, count(*) from (
+                select reason_code from staged_quarantine
+                union all
+                select 'event_id_conflict' from classified where verdict = 'conflict'
+            )
             group by reason_code order by count(*) desc, reason_code
-            """,
-            [batch_id],
+            """
         ).fetchall()
     )
     return summary
@@ -405,16 +438,21 @@ def _record_dq(con: duckdb.DuckDBPyConnection, batch_id: str, report_path: str |
             from (select distinct chunk_id, contract, suite, rows_checked from staged_dq)
             where suite = contract group by contract
         ),
+        -- from the run's staged results, as inserted above and into quarantine.events
+        -- (scanning those growing tables for the batch cost more than the rest)
         results as (
             select contract, count(*) as expectations,
                    count(*) filter (where not success) as expectations_failed
-            from dq.expectation_results where batch_id = $b group by contract
+            from (
+                select contract, bool_and(success) as success
+                from staged_dq group by contract, suite, expectation, column_name, reason_code
+            )
+            group by contract
         ),
         failed as (
             select event_type as contract, count(*) as rows_failed
-            from quarantine.events
-            where batch_id = $b and list_has_any(
-                list_transform(reasons, r -> contains(r.detail, '.v1 ')), [true])
+            from staged_quarantine
+            where list_has_any(list_transform(reasons, r -> contains(r.detail, '.v1 ')), [true])
             group by event_type
         )
         select $b as batch_id, contract, rows_checked, coalesce(rows_failed, 0) as rows_failed,
