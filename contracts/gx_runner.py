@@ -110,6 +110,8 @@ class SuiteRunner:
         self.batch_definitions: dict[str, Any] = {}
         self.checkpoints: dict[str, Any] = {}
         self.project_root = project_root
+        # results stored since Data Docs were last built (their pages are what is new)
+        self.unrendered: list[Any] = []
         for name, specs in self.specs.items():
             suite = gx.ExpectationSuite(name=f"{name}.v1")
             for index, spec in enumerate(specs):
@@ -157,6 +159,7 @@ class SuiteRunner:
             result = checkpoint.run(
                 batch_parameters={"dataframe": frame}, expectation_parameters=parameters
             )
+            self.unrendered.extend(result.run_results)
             return next(iter(result.run_results.values()))
         batch = self.batch_definitions[name].get_batch(batch_parameters={"dataframe": frame})
         return batch.validate(
@@ -164,11 +167,19 @@ class SuiteRunner:
         )
 
     def build_data_docs(self) -> Path:
-        """Render Data Docs of every stored validation; returns the index page."""
+        """Render the pages of the validations this runner stored since the last build,
+        and the index of all of them; returns the index page. Rendering every stored
+        validation again would grow with the warehouse's age (an ingest every minute stores
+        three or more a minute); the first build in a project renders everything."""
         if self.project_root is None:
             raise ValueError("Data Docs need a file context (project_root)")
-        self.context.build_data_docs()
-        return docs_index(self.project_root)
+        index = docs_index(self.project_root)
+        if not index.is_file():
+            self.context.build_data_docs()
+        elif self.unrendered:
+            self.context.build_data_docs(resource_identifiers=self.unrendered)
+        self.unrendered = []
+        return index
 
     def validate(
         self,

@@ -127,17 +127,13 @@ class LandInWarehouse(beam.PTransform):
 
 
 def build_data_docs(settings: Settings) -> Path:
-    """Render the GX Data Docs of every stored validation, served offline with their
-    styling (``warehouse/report/data_docs.py``); returns the index page."""
-    from contracts.gx_runner import docs_index
-    from finradar.settings import quiet_great_expectations
+    """Add this process's new GX validations to the Data Docs (the pass's, validated by
+    this process's runner of the project), served offline with their styling
+    (``warehouse/report/data_docs.py``); returns the index page."""
+    from contracts.gx_runner import shared_runner
     from warehouse.report.data_docs import localise
 
-    quiet_great_expectations()
-    import great_expectations as gx
-
-    gx.get_context(mode="file", project_root_dir=str(settings.gx_dir)).build_data_docs()
-    index = docs_index(settings.gx_dir)
+    index = shared_runner(settings.gx_dir).build_data_docs()
     localise(index.parent, settings.cache / "web-assets")
     return index
 

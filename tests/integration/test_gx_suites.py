@@ -99,3 +99,35 @@ def test_screening_gives_the_same_verdicts(runner):
         assert screened.failures == full.failures, event_type
         clean = runner.validate(event_type, good, now=NOW, screen=True)
         assert clean.failures == {} and all(s.success for s in clean.suites)
+
+
+def test_data_docs_render_each_new_validation_once_and_keep_the_old(tmp_path):
+    """Each build renders the validations stored since the last one (not all of them again)
+    and the index lists every validation; pages of earlier builds stay."""
+    project = SuiteRunner(project_root=tmp_path)
+    events = [e for e in seed_corpus() if e["event_type"] == "spend_disclosure"]
+    site = tmp_path / "gx" / "uncommitted" / "data_docs" / "local_site"
+
+    def validation_pages() -> dict[str, float]:
+        return {str(p): p.stat().st_mtime_ns for p in (site / "validations").rglob("*.html")}
+
+    project.validate("spend_disclosure", events[:20])
+    index = project.build_data_docs()
+    first = validation_pages()
+    assert index.is_file() and len(first) == 1
+
+    project.validate("spend_disclosure", events[20:40])
+    project.validate(
+        "deployment_milestone",
+        [e for e in seed_corpus() if e["event_type"] == "deployment_milestone"],
+    )
+    assert len(project.unrendered) == 2
+    project.build_data_docs()
+    second = validation_pages()
+    assert len(second) == 3 and project.unrendered == []
+    # the first page was not rendered again
+    assert {p: t for p, t in second.items() if p in first} == first
+    stored = project.context.validation_results_store.list_keys()
+    assert len(stored) == 3
+    listed = index.read_text("utf-8")
+    assert all(f"{key.batch_identifier}" in listed for key in stored)
