@@ -92,7 +92,8 @@ def main() -> None:
             "FINRADAR_KAFKA__CONTROLLER_PORT": str(KAFKA["controller_port"]),
         }
         broker = LocalBroker(settings)
-        broker.up()
+        if not broker.up().managed:  # another broker's topics would hold other events
+            raise SystemExit(f"another broker answers on {settings.kafka.bootstrap}; stop it")
         try:
             publish(corpus_messages(), settings.kafka.bootstrap)
             print(f"steady stream: {args.rate:,} events/s for {args.seconds:.0f} s")

@@ -64,7 +64,8 @@ def main() -> None:
             var_dir=Path(tmp) / "var", kafka={"port": 39092, "controller_port": 39093}
         )
         broker = LocalBroker(settings)
-        broker.up()
+        if not broker.up().managed:  # another broker's topics would hold other events
+            raise SystemExit(f"another broker answers on {settings.kafka.bootstrap}; stop it")
         try:
             report = publish_synthetic(args.n, args.bad_rate, 7, settings.kafka.bootstrap)
             print(
