@@ -112,6 +112,7 @@ class SuiteRunner:
         self.project_root = project_root
         # results stored since Data Docs were last built (their pages are what is new)
         self.unrendered: list[Any] = []
+        self.validated = False
         for name, specs in self.specs.items():
             suite = gx.ExpectationSuite(name=f"{name}.v1")
             for index, spec in enumerate(specs):
@@ -160,6 +161,7 @@ class SuiteRunner:
                 batch_parameters={"dataframe": frame}, expectation_parameters=parameters
             )
             self.unrendered.extend(result.run_results)
+            self.validated = True
             return next(iter(result.run_results.values()))
         batch = self.batch_definitions[name].get_batch(batch_parameters={"dataframe": frame})
         return batch.validate(
@@ -170,11 +172,13 @@ class SuiteRunner:
         """Render the pages of the validations this runner stored since the last build,
         and the index of all of them; returns the index page. Rendering every stored
         validation again would grow with the warehouse's age (an ingest every minute stores
-        three or more a minute); the first build in a project renders everything."""
+        three or more a minute). The first build in a project renders everything, and so
+        does a runner that validated nothing itself (a runner whose workers validate in
+        other processes would otherwise leave their results without pages)."""
         if self.project_root is None:
             raise ValueError("Data Docs need a file context (project_root)")
         index = docs_index(self.project_root)
-        if not index.is_file():
+        if not index.is_file() or not self.validated:
             self.context.build_data_docs()
         elif self.unrendered:
             self.context.build_data_docs(resource_identifiers=self.unrendered)
