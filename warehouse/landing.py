@@ -420,14 +420,17 @@ def _account(
 
 
 def _record_dq(con: duckdb.DuckDBPyConnection, batch_id: str, report_path: str | None) -> None:
+    # the run's expectation results, aggregated once: stored, and counted per contract below
     con.execute(
         """
-        insert into dq.expectation_results by name
-        select ? as batch_id, contract, suite || ': ' || expectation as expectation,
-               column_name, reason_code, bool_and(success) as success,
-               sum(unexpected_count) as unexpected_count
+        create or replace temp table run_expectations as
+        select contract, suite || ': ' || expectation as expectation, column_name, reason_code,
+               bool_and(success) as success, sum(unexpected_count) as unexpected_count
         from staged_dq group by contract, suite, expectation, column_name, reason_code
-        """,
+        """
+    )
+    con.execute(
+        "insert into dq.expectation_results by name select ? as batch_id, * from run_expectations",
         [batch_id],
     )
     con.execute(
@@ -438,16 +441,12 @@ def _record_dq(con: duckdb.DuckDBPyConnection, batch_id: str, report_path: str |
             from (select distinct chunk_id, contract, suite, rows_checked from staged_dq)
             where suite = contract group by contract
         ),
-        -- from the run's staged results, as inserted above and into quarantine.events
-        -- (scanning those growing tables for the batch cost more than the rest)
+        -- from this run's results, not by scanning dq.expectation_results and
+        -- quarantine.events for the batch (they grow with every pass)
         results as (
             select contract, count(*) as expectations,
                    count(*) filter (where not success) as expectations_failed
-            from (
-                select contract, bool_and(success) as success
-                from staged_dq group by contract, suite, expectation, column_name, reason_code
-            )
-            group by contract
+            from run_expectations group by contract
         ),
         failed as (
             select event_type as contract, count(*) as rows_failed

@@ -130,4 +130,4 @@ def test_data_docs_render_each_new_validation_once_and_keep_the_old(tmp_path):
     stored = project.context.validation_results_store.list_keys()
     assert len(stored) == 3
     listed = index.read_text("utf-8")
-    assert all(f"{key.batch_identifier}" in listed for key in stored)
+    assert all(key.batch_identifier in listed for key in stored)
