@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import contextlib
 import importlib
+import os
 import sqlite3
+import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -64,6 +66,38 @@ def use_wal(catalog: Path) -> None:
         pass  # busy: another process is creating it at this moment, and switches it
 
 
+def _attach_options(data: Path) -> list[str]:
+    return [f"DATA_PATH '{data}/'", "METADATA_CATALOG 'ducklake_meta'"]
+
+
+def create_catalog(catalog: Path, data: Path) -> None:
+    """Create an empty DuckLake catalog at ``catalog`` atomically: it is built under a
+    temporary name and hard-linked into place, so whoever finds the catalog file finds a
+    DuckLake in it (a reader attaching during the first ingest used to find SQLite's empty
+    file and fail). Of two writers creating it at once, the first link wins; the other's
+    copy is dropped, never renamed over a catalog someone already attached."""
+    catalog.parent.mkdir(parents=True, exist_ok=True)
+    fresh = catalog.with_name(f".{catalog.name}.{os.getpid()}.{uuid.uuid4().hex}")
+    try:
+        # only while no session of this process can have the file open: closing a Python
+        # sqlite3 connection drops the locks DuckDB's own SQLite holds on the same file
+        use_wal(fresh)
+        with contextlib.closing(duckdb.connect()) as con:
+            load_extensions(con)
+            options = ", ".join(_attach_options(data))
+            con.execute(f"ATTACH 'ducklake:sqlite:{fresh}' AS fresh_catalog ({options})")
+            con.execute("DETACH fresh_catalog")
+        if Path(f"{fresh}-wal").exists() and Path(f"{fresh}-wal").stat().st_size:
+            raise FinradarError(f"creating the warehouse at {catalog}: its log was not merged")
+        with contextlib.suppress(FileExistsError):
+            os.link(fresh, catalog)
+    except duckdb.Error as exc:
+        raise FinradarError(f"cannot create the warehouse at {catalog}: {one_line(exc)}") from None
+    finally:
+        for leftover in (fresh, Path(f"{fresh}-wal"), Path(f"{fresh}-shm")):
+            leftover.unlink(missing_ok=True)
+
+
 def connect(
     settings: Settings, *, read_only: bool = False, as_of: int | datetime | None = None
 ) -> duckdb.DuckDBPyConnection:
@@ -80,14 +114,11 @@ def connect(
         raise FinradarError(f"no warehouse at {catalog}; run an ingest first")
     data.mkdir(parents=True, exist_ok=True)
     if not read_only and not catalog.exists():
-        catalog.parent.mkdir(parents=True, exist_ok=True)
-        # only while no session of this process can have the file open: closing a Python
-        # sqlite3 connection drops the locks DuckDB's own SQLite holds on the same file
-        use_wal(catalog)
+        create_catalog(catalog, data)
     con = duckdb.connect()
     load_extensions(con)
     name = settings.warehouse.catalog_name
-    options = [f"DATA_PATH '{data}/'", "METADATA_CATALOG 'ducklake_meta'"]
+    options = _attach_options(data)
     if read_only:
         options.append("READ_ONLY")
     where = str(catalog)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import subprocess
 import sys
@@ -109,3 +110,30 @@ def test_the_catalog_is_kept_in_wal_mode(tmp_settings) -> None:
     connect(tmp_settings).close()
     with sqlite3.connect(tmp_settings.catalog_path) as db:
         assert db.execute("pragma journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_reader_that_finds_the_catalog_can_attach_it(tmp_settings) -> None:
+    """The first writer creates the catalog while a reader polls for it (an analyst's session
+    during the first ingest): the file must never be visible before it holds a DuckLake."""
+    import sqlite3
+
+    create = (
+        "from finradar.settings import load_settings; from warehouse.lake import connect; "
+        f"connect(load_settings(var_dir={str(tmp_settings.var)!r})).close()"
+    )
+    catalog = tmp_settings.catalog_path
+    writer = subprocess.Popen([sys.executable, "-c", create], cwd=ROOT)
+    seen_tables = []
+    # polled through SQLite directly (microseconds a look, where attaching takes a tenth of
+    # a second) so that a catalog briefly visible without its tables cannot slip between looks
+    while writer.poll() is None:
+        if catalog.exists():
+            with contextlib.closing(sqlite3.connect(f"file:{catalog}?mode=ro", uri=True)) as db:
+                query = "select count(*) from sqlite_master where name like 'ducklake%'"
+                seen_tables.append(db.execute(query).fetchone()[0])
+    assert writer.returncode == 0
+    assert seen_tables == [] or min(seen_tables) > 0, "the catalog was visible before its tables"
+    connect(tmp_settings, read_only=True).close()
+    names = {p.name for p in catalog.parent.iterdir()}
+    temporary = sorted(name for name in names if name.startswith("."))
+    assert temporary == [], "the catalog's temporary copy was left behind"
