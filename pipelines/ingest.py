@@ -249,7 +249,10 @@ class _OffsetsClient:
         return partitions
 
     def close(self) -> None:
-        _clients.pop(self.bootstrap, None)
+        # a one-off client (a lag check beside ``follow`` in the same process) must not
+        # unregister the shared one: that one would be left open, its thread running
+        if _clients.get(self.bootstrap) is self:
+            del _clients[self.bootstrap]
         self.consumer.close()
 
 

@@ -225,3 +225,22 @@ def test_unit_scale_errors_are_flagged_and_nothing_else(stack, reference):
         "select count(*) from dq.findings where rule_id = 'scale_outlier' and len(event_ids) = 2"
     ).fetchone()[0]
     assert len(flagged - slipped) <= pairs
+
+
+def test_a_lag_check_beside_follow_leaves_follow_clients_closable(stack: Settings) -> None:
+    """A one-off plan (a lag check) in a process whose ``follow`` keeps a Kafka client open
+    must not orphan that client: closing follow's clients ends every Kafka thread."""
+    import threading
+
+    from pipelines.ingest import close_shared_clients, plan_ranges
+
+    def kafka_threads() -> int:
+        return sum(t.name.startswith("kafka") for t in threading.enumerate())
+
+    settings = _warehouse(stack, "lag-beside-follow")
+    before = kafka_threads()
+    plan_ranges(settings, shared=True)
+    plan_ranges(settings)
+    plan_ranges(settings, shared=True)
+    close_shared_clients()
+    assert kafka_threads() == before
