@@ -36,8 +36,9 @@ browser:
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends \
 	    chromium fonts-wqy-microhei >/dev/null; }
 
+# Two test workers: a run spends half its time waiting on brokers, servers and subprocesses.
 test: install browser
-	$(BIN)/python -m pytest
+	$(BIN)/python -m pytest -n 2
 
 lint: install
 	$(BIN)/ruff check .

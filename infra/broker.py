@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import fcntl
 import os
 import shutil
 import signal
@@ -17,6 +18,7 @@ import socket
 import subprocess
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from string import Template
@@ -29,6 +31,19 @@ from infra.versions import InfraVersions, load_versions
 KAFKA_DIR = Path(__file__).with_name("kafka")
 MAIN_CLASS = "kafka.Kafka"
 LOG_TAIL_LINES = 25
+
+
+@contextlib.contextmanager
+def _one_at_a_time(lock: Path) -> Iterator[None]:
+    """Wait for, then hold, an exclusive lock on ``lock``: a second ``up`` (another
+    terminal, another test worker) waits for the first and then finds its work done."""
+    lock.parent.mkdir(parents=True, exist_ok=True)
+    with lock.open("a") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 @dataclass(frozen=True)
@@ -79,6 +94,12 @@ class LocalBroker:
         marker = self.lib_dir / ".complete"
         if marker.exists():
             return self.lib_dir
+        with _one_at_a_time(self.lib_dir.with_name("lib.lock")):
+            if not marker.exists():
+                self._resolve_jars(marker)
+        return self.lib_dir
+
+    def _resolve_jars(self, marker: Path) -> None:
         mvn = shutil.which("mvn")
         if mvn is None:
             raise FinradarError("Maven (mvn) is not installed; it is needed once to fetch Kafka")
@@ -99,7 +120,6 @@ class LocalBroker:
         shutil.rmtree(self.lib_dir, ignore_errors=True)
         tmp.rename(self.lib_dir)
         marker.touch()
-        return self.lib_dir
 
     # ---- configuration ----------------------------------------------------------------
     def _render_config(self) -> Path:
@@ -206,7 +226,12 @@ class LocalBroker:
         return BrokerStatus(False, None, bootstrap, detail)
 
     def up(self) -> BrokerStatus:
-        """Start the broker unless it runs; wait until it serves metadata; create topics."""
+        """Start the broker unless it runs; wait until it serves metadata; create topics.
+        Concurrent calls for the same broker start it once."""
+        with _one_at_a_time(self.pid_file.with_name("up.lock")):
+            return self._up()
+
+    def _up(self) -> BrokerStatus:
         current = self.status()
         if current.running:
             if current.pid is not None:

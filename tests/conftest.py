@@ -25,15 +25,36 @@ def tmp_settings(tmp_path: Path) -> Settings:
 
 @pytest.fixture(scope="session")
 def kafka_bootstrap(project_settings: Settings) -> Iterator[str]:
-    """A real Apache Kafka broker: reuse the one running, or start the project's own once."""
+    """A real Apache Kafka broker: reuse the one running, or start the project's own once.
+
+    Test workers share it (``LocalBroker.up`` starts it once however many ask); the run's
+    end stops it if it was not running when the run began (``pytest_sessionfinish``)."""
     from infra.broker import LocalBroker
 
-    broker = LocalBroker(project_settings)
-    started_here = not broker.status().running
-    broker.up()
+    LocalBroker(project_settings).up()
     yield project_settings.kafka.bootstrap
-    if started_here:
-        broker.down()
+
+
+def _is_controller(config: pytest.Config) -> bool:
+    """The process that outlives every test worker (or runs the tests itself)."""
+    return not hasattr(config, "workerinput")
+
+
+_broker_was_running = pytest.StashKey[bool]()
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    if _is_controller(session.config):
+        from infra.broker import LocalBroker
+
+        session.config.stash[_broker_was_running] = LocalBroker(get_settings()).status().running
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    if _is_controller(session.config) and not session.config.stash.get(_broker_was_running, True):
+        from infra.broker import LocalBroker
+
+        LocalBroker(get_settings()).down()
 
 
 @pytest.fixture(scope="session")
