@@ -1,7 +1,8 @@
 """The ``follow`` flow: continuous ingest, for events in ``raw.*`` within seconds.
 
 Grain: one flow run = one follow session of many passes; each pass = one warehouse commit,
-holding the writer slot only for that pass, so scheduled refreshes run between passes. A
+holding the writer slot only for that commit (``flows.policy.CommitSlot``: asked for while
+the pass reads and validates), so a scheduled refresh finds it free most of the time. A
 transient failure (broker restarting, warehouse busy) is retried with backoff like a task's;
 anything else ends the session. The session ends when ``request_stop`` is called (Ctrl-C or
 SIGTERM of ``finradar follow``), after ``max_passes``, or with ``until_idle`` at the first
@@ -20,10 +21,10 @@ from prefect import flow, get_run_logger
 
 from finradar.settings import get_settings
 from flows.artifacts import publish_follow
-from flows.policy import is_transient, warehouse_writer
+from flows.policy import CommitSlot, is_transient, warehouse_writer
 from pipelines.follow import FollowStatus
 from pipelines.follow import follow as follow_loop
-from pipelines.ingest import IngestSummary, run_once
+from pipelines.ingest import IngestSummary, plan_ranges, run_once
 
 LOG_EVERY_S = 30
 _stop = threading.Event()
@@ -64,14 +65,26 @@ def follow(
         if until_idle and summary.consumed == 0:
             _stop.set()
 
+    slot = CommitSlot()
+    prepared = [False]
+
+    def request_slot(plan: list[Any]) -> None:
+        if plan:  # an empty pass commits nothing
+            slot.request()
+
     def run_pass() -> IngestSummary:
         # a task run per pass cost a fifth of the latency budget (state events, logs, the
         # server's work for each): the pass runs in the flow and shows in its logs instead
         for attempt in range(settings.prefect.task_retries + 1):
             try:
-                with warehouse_writer():
-                    return run_once(settings, follow=True)
+                if not prepared[0]:
+                    # the session's first plan creates any missing schema: a write
+                    with warehouse_writer():
+                        plan_ranges(settings, shared=True)
+                    prepared[0] = True
+                return run_once(settings, on_plan=request_slot, follow=True, commit_gate=slot.held)
             except Exception as exc:
+                slot.let_go()
                 if not is_transient(exc) or attempt == settings.prefect.task_retries:
                     raise
                 delay = settings.prefect.retry_delay_s * 2**attempt
@@ -83,14 +96,18 @@ def follow(
         from warehouse.lake import compact as compact_files
         from warehouse.lake import shared_connection
 
+        slot.close()  # the last commit's slot is back with the server before asking again
         with warehouse_writer():
             merged = compact_files(shared_connection(settings), settings)
         logger.info(f"merged {merged} small data files")
         return merged
 
-    status = follow_loop(
-        settings, _stop, on_pass, run_pass=run_pass, max_passes=max_passes, compact=compact
-    )
+    try:
+        status = follow_loop(
+            settings, _stop, on_pass, run_pass=run_pass, max_passes=max_passes, compact=compact
+        )
+    finally:
+        slot.close()
     if tty:
         print(file=sys.stderr)
     publish_follow(status)

@@ -13,6 +13,7 @@ Pipeline steps (stable labels)::
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -65,10 +66,12 @@ class _LandFn(beam.DoFn):
         run_dir: str,
         follow: bool = False,
         backfill: bool = False,
+        gated: bool = False,
     ) -> None:
         self.settings = settings
         self.follow = follow
         self.backfill = backfill
+        self.gated = gated
         self.batch_id = batch_id
         self.plan = plan
         self.started_at = started_at
@@ -83,20 +86,21 @@ class _LandFn(beam.DoFn):
         report = None if self.follow else build_data_docs(self.settings)
         con = shared_connection(self.settings) if self.follow else connect(self.settings)
         try:
-            summary = land(
-                con,
-                self.batch_id,
-                self.plan,
-                staged,
-                self.started_at,
-                runner=self.settings.beam.runner,
-                retries=self.settings.warehouse.commit_retries,
-                failpoint=hit,
-                report_path=str(report) if report else None,
-                backfill=self.backfill,
-                # follow's plan created the schema in this same session
-                ensure_schema=not self.follow,
-            )
+            with self._commit_gate():
+                summary = land(
+                    con,
+                    self.batch_id,
+                    self.plan,
+                    staged,
+                    self.started_at,
+                    runner=self.settings.beam.runner,
+                    retries=self.settings.warehouse.commit_retries,
+                    failpoint=hit,
+                    report_path=str(report) if report else None,
+                    backfill=self.backfill,
+                    # follow's plan created the schema in this same session
+                    ensure_schema=not self.follow,
+                )
             hit("committed")
         finally:
             if not self.follow:
@@ -104,6 +108,21 @@ class _LandFn(beam.DoFn):
         result = asdict(summary)
         Path(self.run_dir, "summary.json").write_text(json.dumps(result, default=str))
         yield result
+
+    def _commit_gate(self) -> AbstractContextManager[None]:
+        if not self.gated:
+            return contextlib.nullcontext()
+        gate = _commit_gates.get(self.batch_id)
+        if gate is None:  # the runner executes this step in another process
+            raise FinradarError(
+                "a pass with a commit slot needs the in-process Beam runner (the slot is held "
+                "by the process that plans the pass)"
+            )
+        return gate()
+
+
+# the commit gates of the passes running in this process, by batch id (``run_once``)
+_commit_gates: dict[str, Callable[[], AbstractContextManager[None]]] = {}
 
 
 class LandInWarehouse(beam.PTransform):
@@ -118,9 +137,12 @@ class LandInWarehouse(beam.PTransform):
         run_dir: Path,
         follow: bool = False,
         backfill: bool = False,
+        gated: bool = False,
     ) -> None:
         super().__init__()
-        self.fn = _LandFn(settings, batch_id, plan, started_at, str(run_dir), follow, backfill)
+        self.fn = _LandFn(
+            settings, batch_id, plan, started_at, str(run_dir), follow, backfill, gated
+        )
 
     def expand(self, staged: beam.PCollection) -> beam.PCollection:
         return staged | "Commit staged files" >> CommitStaged(self.fn)
@@ -291,10 +313,12 @@ def build_pipeline(
     run_dir: Path,
     follow: bool = False,
     backfill: bool = False,
+    gated: bool = False,
 ) -> beam.PCollection:
     """The ingest pipeline over ``plan``. A ``follow`` pass (see ``run_once``) keeps its
     GX validation results in the warehouse's ``dq.*`` tables only; any other pass also in
-    the GX project, whose Data Docs it rebuilds. ``backfill``: see ``warehouse.landing``."""
+    the GX project, whose Data Docs it rebuilds. ``backfill``: see ``warehouse.landing``.
+    ``gated``: the commit waits for the pass's commit gate (see ``run_once``)."""
     ingest = settings.ingest
     if sum(r.size for r in plan) <= ingest.batch_records:
         batches = (
@@ -332,7 +356,9 @@ def build_pipeline(
             ingest.pii_hash_key.get_secret_value().encode(),
         )
         | "Land in warehouse"
-        >> LandInWarehouse(settings, batch_id, list(plan), started_at, run_dir, follow, backfill)
+        >> LandInWarehouse(
+            settings, batch_id, list(plan), started_at, run_dir, follow, backfill, gated
+        )
     )
 
 
@@ -346,6 +372,7 @@ def run_once(
     *,
     follow: bool = False,
     backfill: Callable[[], list[PartitionRange]] | None = None,
+    commit_gate: Callable[[], AbstractContextManager[None]] | None = None,
 ) -> IngestSummary:
     """One ingest pass over everything new on the three topics.
 
@@ -354,7 +381,10 @@ def run_once(
     process between passes and leave Data Docs to the scheduled passes.
 
     ``backfill``: plans the ranges instead of the committed offsets (``pipelines.backfill``);
-    what the warehouse already has is skipped at landing."""
+    what the warehouse already has is skipped at landing.
+
+    ``commit_gate``: entered around the commit only (``follow`` holds the warehouse's
+    writer slot for its commit, not for the whole pass)."""
     from contracts.survey_catalog import reload_survey_catalog
 
     reload_survey_catalog()
@@ -373,10 +403,23 @@ def run_once(
             summary = _land_empty(settings, batch_id, started_at, follow)
         else:
             options = PipelineOptions(settings.beam.options, runner=settings.beam.runner)
-            with beam.Pipeline(options=options) as p:
-                build_pipeline(
-                    p, settings, plan, batch_id, started_at, run_dir, follow, backfill is not None
-                )
+            if commit_gate is not None:
+                _commit_gates[batch_id] = commit_gate
+            try:
+                with beam.Pipeline(options=options) as p:
+                    build_pipeline(
+                        p,
+                        settings,
+                        plan,
+                        batch_id,
+                        started_at,
+                        run_dir,
+                        follow,
+                        backfill is not None,
+                        gated=commit_gate is not None,
+                    )
+            finally:
+                _commit_gates.pop(batch_id, None)
             summary = IngestSummary(**json.loads((run_dir / "summary.json").read_text()))
         shutil.rmtree(run_dir, ignore_errors=True)
     summary.seconds = time.perf_counter() - started

@@ -132,6 +132,47 @@ def test_follow_keeps_up_with_a_steady_stream(
     _accounted_exactly_once(settings)
 
 
+def test_follow_needs_the_writer_slot_for_its_commits_only(
+    settings: Settings, prefect_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While another writer (a refresh) holds the slot, follow's next pass reads, validates
+    and stages its events, and commits them once the slot is free, not before: the slot
+    is taken for the commit, so a waiting refresh finds it free for most of each pass."""
+    from flows.follow import follow, request_stop
+    from flows.policy import warehouse_writer
+    from pipelines.ingest import plan_ranges
+
+    monkeypatch.setenv("FINRADAR_INGEST__FOLLOW_VALIDATORS", "1")
+    get_settings.cache_clear()
+    committed = "select sum(next_offset) from ops.kafka_offsets"
+    result: dict[str, Any] = {}
+    runner = threading.Thread(target=lambda: result.update(follow()), daemon=True)
+    runner.start()
+    warm_up = paced_produce(settings.kafka.bootstrap, rate=100, seconds=1, seed=44)
+    deadline = time.monotonic() + 120
+    while plan_ranges(settings) and time.monotonic() < deadline:
+        time.sleep(0.5)  # a session's first pass prepares the schema, under the slot
+    before = _sql(settings, committed)
+    with warehouse_writer():
+        sent = paced_produce(settings.kafka.bootstrap, rate=500, seconds=1, seed=43)
+        deadline = time.monotonic() + 60
+        while not list(settings.staging_dir.rglob("*.parquet")) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        staged = list(settings.staging_dir.rglob("*.parquet"))
+        time.sleep(1.0)  # the pass has had time to commit, had it not waited for the slot
+        while_held = _sql(settings, committed)
+    deadline = time.monotonic() + 60
+    while plan_ranges(settings) and time.monotonic() < deadline:
+        time.sleep(0.5)
+    request_stop()
+    runner.join(timeout=60)
+    assert not runner.is_alive()
+    assert staged, "follow's pass waited for the writer slot before reading"
+    assert while_held == before, "a pass committed while another writer held the slot"
+    assert (warm_up, sent) == (100, 500) and result["quarantined"] == 0
+    _accounted_exactly_once(settings)
+
+
 def _pulse_definition() -> str:
     return (
         f"survey_id: {NEW_SURVEY}\n"
