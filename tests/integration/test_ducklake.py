@@ -128,9 +128,12 @@ def test_a_reader_that_finds_the_catalog_can_attach_it(tmp_settings) -> None:
     # a second) so that a catalog briefly visible without its tables cannot slip between looks
     while writer.poll() is None:
         if catalog.exists():
-            with contextlib.closing(sqlite3.connect(f"file:{catalog}?mode=ro", uri=True)) as db:
-                query = "select count(*) from sqlite_master where name like 'ducklake%'"
-                seen_tables.append(db.execute(query).fetchone()[0])
+            try:
+                with contextlib.closing(sqlite3.connect(f"file:{catalog}?mode=ro", uri=True)) as db:
+                    query = "select count(*) from sqlite_master where name like 'ducklake%'"
+                    seen_tables.append(db.execute(query).fetchone()[0])
+            except sqlite3.OperationalError:  # busy at that instant: look again
+                continue
     assert writer.returncode == 0
     assert seen_tables == [] or min(seen_tables) > 0, "the catalog was visible before its tables"
     connect(tmp_settings, read_only=True).close()
