@@ -9,7 +9,7 @@ from pathlib import Path
 import apache_beam as beam
 import pyarrow.parquet as pq
 import pytest
-from apache_beam.testing.test_pipeline import TestPipeline
+from apache_beam.testing.test_pipeline import TestPipeline as BeamTestPipeline
 from apache_beam.testing.util import assert_that
 
 from contracts.corpus import seed_corpus
@@ -45,8 +45,8 @@ def bad_records() -> list[tuple[KafkaRecord, str]]:
     ]
 
 
-def _pipeline() -> TestPipeline:
-    return TestPipeline(runner="FnApiRunner")
+def _pipeline() -> BeamTestPipeline:
+    return BeamTestPipeline(runner="FnApiRunner")
 
 
 def test_decode_and_check_splits_valid_from_rejected():
