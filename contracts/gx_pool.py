@@ -32,7 +32,7 @@ def _warm() -> bool:
 
 
 def _validate(
-    event_type: str, events: list[dict[str, Any]], now: datetime, signature: Any
+    event_type: str, events: list[dict[str, Any]], now: datetime, signature: Any, only: str
 ) -> BatchValidation:
     from contracts.gx_runner import shared_runner
     from contracts.survey_catalog import reload_survey_catalog
@@ -41,7 +41,7 @@ def _validate(
         from finradar.errors import TransientError
 
         raise TransientError("survey definitions changed while the pass ran; it runs again")
-    return shared_runner().validate(event_type, events, now=now, screen=True)
+    return shared_runner().validate(event_type, events, now=now, screen=True, only=only)
 
 
 class ValidatorPool:
@@ -53,11 +53,13 @@ class ValidatorPool:
             future.result()
 
     def submit(
-        self, event_type: str, events: list[dict[str, Any]], now: datetime
+        self, event_type: str, events: list[dict[str, Any]], now: datetime, only: str
     ) -> Future[BatchValidation]:
+        """Validate ``events`` with the one suite ``only`` of their type (a survey batch's
+        three suites go to the workers as three jobs, validated side by side)."""
         from contracts.survey_catalog import loaded_signature
 
-        return self.executor.submit(_validate, event_type, events, now, loaded_signature())
+        return self.executor.submit(_validate, event_type, events, now, loaded_signature(), only)
 
     def close(self) -> None:
         self.executor.shutdown(wait=True, cancel_futures=True)

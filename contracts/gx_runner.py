@@ -191,20 +191,28 @@ class SuiteRunner:
         events: list[dict[str, Any]],
         now: datetime | None = None,
         screen: bool = False,
+        only: str | None = None,
     ) -> BatchValidation:
         """Validate a batch of decoded events of one type with its suites.
 
         ``screen`` (a context without a GX project only): ask each suite for pass/fail
         first and for the failing rows only when it fails. Same verdicts; a passing suite
-        then reports no observed values, which only Data Docs would show."""
+        then reports no observed values, which only Data Docs would show.
+        ``only``: run that one of the type's suites (``suites_of``), so that a type's
+        suites can run in different worker processes."""
         if screen and self.checkpoints:
             raise ValueError("screening would keep pass/fail-only results for Data Docs")
         contract = contracts()[event_type]
         now = now or datetime.now(UTC)
         parameters = {FUTURE_PARAMETER: now + timedelta(hours=FUTURE_TOLERANCE_HOURS)}
-        frames = {event_type: event_frame(events, contract.event_type)}
-        if event_type == "survey_response":
-            frames[ANSWER_SUITE], frames[OPTION_SUITE] = answer_frames(events, self.catalog)
+        wanted = suites_of(event_type) if only is None else [only]
+        frames = {}
+        if event_type in wanted:
+            frames[event_type] = event_frame(events, contract.event_type)
+        if ANSWER_SUITE in wanted or OPTION_SUITE in wanted:
+            answers, options = answer_frames(events, self.catalog)
+            frames.update({ANSWER_SUITE: answers, OPTION_SUITE: options})
+        frames = {name: frames[name] for name in wanted}
         failures: dict[int, list[Reason]] = defaultdict(list)
         outcomes = []
         for name, frame in frames.items():
@@ -235,6 +243,13 @@ class SuiteRunner:
                     failures[row].append(Reason(spec.reason_code, _detail(spec, name)))
             suite_outcome.rows_failed = len(failing)
         return BatchValidation(dict(failures), outcomes)
+
+
+def suites_of(event_type: str) -> list[str]:
+    """The suites a batch of ``event_type`` is validated with, in the order they run."""
+    if event_type == "survey_response":
+        return [event_type, ANSWER_SUITE, OPTION_SUITE]
+    return [event_type]
 
 
 _runners: dict[tuple[str | None, int], SuiteRunner] = {}

@@ -102,16 +102,15 @@ class _ValidateInPoolFn(beam.DoFn):
 
     def process(self, batch: CheckedBatch) -> None:
         from contracts.gx_pool import shared_pool
+        from contracts.gx_runner import suites_of
 
         pool = shared_pool(self.workers)
-        jobs = [
-            (
-                event_type,
-                indexes,
-                pool.submit(event_type, [batch.valid[i] for i in indexes], self.now),
-            )
-            for event_type, indexes in _by_type(batch)
-        ]
+        jobs = []
+        for event_type, indexes in _by_type(batch):
+            events = [batch.valid[i] for i in indexes]
+            for suite in suites_of(event_type):
+                job = pool.submit(event_type, events, self.now, suite)
+                jobs.append((event_type, indexes, job))
         self.pending.append((batch, jobs))
 
     def finish_bundle(self) -> Iterator[WindowedValue]:

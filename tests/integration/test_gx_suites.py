@@ -101,6 +101,33 @@ def test_screening_gives_the_same_verdicts(runner):
         assert clean.failures == {} and all(s.success for s in clean.suites)
 
 
+def test_suites_one_at_a_time_give_the_same_verdicts(runner):
+    """``follow``'s validators run a type's suites as separate jobs (``only``): merged in
+    the order of ``suites_of``, the failures and suite outcomes are those of one run."""
+    from contracts.gx_runner import suites_of
+
+    by_type: dict[str, list] = {}
+    for _, _, topic, value in GX_FIXTURES:
+        event = decode(value).event
+        contract = contract_for_topic(topic)
+        assert event is not None and contract is not None
+        by_type.setdefault(contract.event_type, []).append(event)
+    assert len(suites_of("survey_response")) == 3
+    for event_type, bad in sorted(by_type.items()):
+        good = [e for e in seed_corpus() if e["event_type"] == event_type][:20]
+        events = [*good, *bad]
+        whole = runner.validate(event_type, events, now=NOW, screen=True)
+        merged: dict[int, list] = {}
+        outcomes = []
+        for suite in suites_of(event_type):
+            part = runner.validate(event_type, events, now=NOW, screen=True, only=suite)
+            for row, reasons in part.failures.items():
+                merged.setdefault(row, []).extend(reasons)
+            outcomes += part.suites
+        assert whole.failures and merged == whole.failures, event_type
+        assert outcomes == whole.suites, event_type
+
+
 def test_data_docs_render_each_new_validation_once_and_keep_the_old(tmp_path):
     """Each build renders the validations stored since the last one (not all of them again)
     and the index lists every validation; pages of earlier builds stay."""
