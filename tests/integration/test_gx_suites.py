@@ -80,16 +80,22 @@ def test_every_failing_row_is_routed_not_a_sample(runner):
     assert counts == {"scope": 325}
 
 
-def test_screening_gives_the_same_verdicts(runner):
-    """``follow`` asks each suite pass/fail first and for rows only on failure: every
-    fixture a suite rejects, mixed with good rows, is rejected the same way, and a clean
-    batch passes with no failing rows."""
+def _fixtures_by_type() -> dict[str, list]:
+    """The decoded GX fixtures (each one a suite rejects), by event type."""
     by_type: dict[str, list] = {}
     for _, _, topic, value in GX_FIXTURES:
         event = decode(value).event
         contract = contract_for_topic(topic)
         assert event is not None and contract is not None
         by_type.setdefault(contract.event_type, []).append(event)
+    return by_type
+
+
+def test_screening_gives_the_same_verdicts(runner):
+    """``follow`` asks each suite pass/fail first and for rows only on failure: every
+    fixture a suite rejects, mixed with good rows, is rejected the same way, and a clean
+    batch passes with no failing rows."""
+    by_type = _fixtures_by_type()
     for event_type, bad in sorted(by_type.items()):
         good = [e for e in seed_corpus() if e["event_type"] == event_type][:20]
         events = [*good, *bad]
@@ -106,12 +112,7 @@ def test_suites_one_at_a_time_give_the_same_verdicts(runner):
     the order of ``suites_of``, the failures and suite outcomes are those of one run."""
     from contracts.gx_runner import suites_of
 
-    by_type: dict[str, list] = {}
-    for _, _, topic, value in GX_FIXTURES:
-        event = decode(value).event
-        contract = contract_for_topic(topic)
-        assert event is not None and contract is not None
-        by_type.setdefault(contract.event_type, []).append(event)
+    by_type = _fixtures_by_type()
     assert len(suites_of("survey_response")) == 3
     for event_type, bad in sorted(by_type.items()):
         good = [e for e in seed_corpus() if e["event_type"] == event_type][:20]
