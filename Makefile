@@ -36,7 +36,7 @@ browser:
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends \
 	    chromium fonts-wqy-microhei >/dev/null; }
 
-# Two test workers: a run spends half its time waiting on brokers, servers and subprocesses.
+# Two test workers: much of a run waits on brokers, servers and subprocesses, not the CPU.
 test: install browser
 	$(BIN)/python -m pytest -n 2
 

@@ -86,7 +86,7 @@ class CommitSlot:
     """The writer slot for the commit of a ``follow`` pass only.
 
     Asked for in a background thread as soon as the pass has something to read, so the
-    Prefect server's round trips (acquire and release: 0.15 s a pass here) overlap the
+    Prefect server's round trips (acquire, release) overlap the
     pass's reading and validating instead of adding to every event's latency; given back
     right after the commit, so a waiting refresh finds it free for most of each pass."""
 
