@@ -28,6 +28,8 @@ from contracts.export.gx_suites import (
     suites,
 )
 from contracts.flatten import flatten_answers, flatten_event
+from contracts.gx_memo import install as install_gx_memo
+from contracts.gx_memo import memoised_configurations
 from contracts.spec import FUTURE_TOLERANCE_HOURS, contracts
 from contracts.survey_catalog import SurveyCatalog, survey_catalog
 from finradar.settings import quiet_great_expectations
@@ -94,6 +96,7 @@ class SuiteRunner:
         self, catalog: SurveyCatalog | None = None, project_root: Path | None = None
     ) -> None:
         quiet_great_expectations()
+        install_gx_memo()
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -157,16 +160,18 @@ class SuiteRunner:
     ) -> Any:
         checkpoint = self.checkpoints.get(name)
         if checkpoint is not None:
-            result = checkpoint.run(
-                batch_parameters={"dataframe": frame}, expectation_parameters=parameters
-            )
+            with memoised_configurations():
+                result = checkpoint.run(
+                    batch_parameters={"dataframe": frame}, expectation_parameters=parameters
+                )
             self.unrendered.extend(result.run_results)
             self.validated = True
             return next(iter(result.run_results.values()))
         batch = self.batch_definitions[name].get_batch(batch_parameters={"dataframe": frame})
-        return batch.validate(
-            self.suites[name], result_format=result_format, expectation_parameters=parameters
-        )
+        with memoised_configurations():
+            return batch.validate(
+                self.suites[name], result_format=result_format, expectation_parameters=parameters
+            )
 
     def build_data_docs(self) -> Path:
         """Render the pages of the validations this runner stored since the last build,

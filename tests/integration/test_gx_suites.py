@@ -129,6 +129,51 @@ def test_suites_one_at_a_time_give_the_same_verdicts(runner):
         assert outcomes == whole.suites, event_type
 
 
+def test_memoised_configurations_give_gx_own_verdicts(runner, monkeypatch):
+    """With each expectation's configuration built once per validation (``gx_memo``),
+    every suite gives the failures and outcomes GX gives without the memo, also when
+    validations one after another have different future-timestamp cutoffs (GX writes the
+    cutoff into the configurations it validates with)."""
+    import contextlib
+
+    import contracts.gx_runner as gx_runner
+
+    long_ago = datetime(2000, 1, 1, tzinfo=UTC)  # every event's time is in its future
+    by_type = _fixtures_by_type()
+    for event_type, bad in sorted(by_type.items()):
+        good = [e for e in seed_corpus() if e["event_type"] == event_type][:20]
+        events = [*good, *bad]
+        runs = [(NOW, False), (long_ago, True), (NOW, True)]
+        memoised = [runner.validate(event_type, events, now=n, screen=s) for n, s in runs]
+        with monkeypatch.context() as m:
+            m.setattr(gx_runner, "memoised_configurations", contextlib.nullcontext)
+            own = [runner.validate(event_type, events, now=n, screen=s) for n, s in runs]
+        assert own[0].failures != own[1].failures, "the cutoff changes nothing"
+        for (now, screen), a, b in zip(runs, memoised, own, strict=True):
+            assert a.failures == b.failures, (event_type, now, screen)
+            assert a.suites == b.suites, (event_type, now, screen)
+
+
+def test_the_memo_holds_for_one_validation_and_the_checked_release():
+    """GX's own property outside a validation; one configuration per expectation inside;
+    installed for the GX release that was checked (a new release fails here until its
+    code is read again)."""
+    import great_expectations as gx
+
+    from contracts.gx_memo import CHECKED_VERSION, install, memoised_configurations
+
+    assert gx.__version__ == CHECKED_VERSION and install()
+    expectation = gx.expectations.ExpectColumnValuesToNotBeNull(column="event_id")
+    assert expectation.configuration is not expectation.configuration
+    with memoised_configurations():
+        first = expectation.configuration
+        assert expectation.configuration is first
+        assert (
+            first == gx.expectations.ExpectColumnValuesToNotBeNull(column="event_id").configuration
+        )
+    assert expectation.configuration is not first
+
+
 def test_data_docs_render_each_new_validation_once_and_keep_the_old(tmp_path):
     """Each build renders the validations stored since the last one (not all of them again)
     and the index lists every validation; pages of earlier builds stay."""
