@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from threading import Event
 
 from finradar.settings import Settings
+from pipelines.beam_tuning import shorten_state_sampling
 from pipelines.ingest import IngestSummary, close_shared_clients, run_once
 
 
@@ -81,6 +82,7 @@ def follow(
     compacted_at = time.monotonic()
     # the validators' GX contexts are built before the first events arrive
     shared_pool(settings.ingest.follow_validators)
+    shorten_state_sampling()
     gc.freeze()  # what is loaded by now lives as long as the loop: keep it out of collections
     try:
         while not stop.is_set() and (max_passes is None or status.passes < max_passes):
