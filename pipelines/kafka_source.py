@@ -179,13 +179,67 @@ def batched(
         yield batch
 
 
+def read_ranges(consumer: Any, ranges: Iterable[PartitionRange]) -> list[KafkaRecord]:
+    """The records of several partitions' ranges, read with one assignment (each seek to a
+    partition alone is followed by a poll with no fetch in flight, which waits
+    ``retry_backoff_ms``), in (topic, partition, offset) order."""
+    from kafka import TopicPartition
+
+    wanted = {TopicPartition(r.topic, r.partition): r for r in ranges if r.size}
+    if not wanted:
+        return []
+    consumer.assign(list(wanted))
+    for tp, r in wanted.items():
+        consumer.seek(tp, r.start)
+    records: list[KafkaRecord] = []
+    pending = set(wanted)
+    try:
+        _poll_until_ends(consumer, wanted, pending, records)
+    finally:
+        # the consumer keeps a partition's state, paused or not, across assignments
+        consumer.resume(*wanted)
+    records.sort(key=lambda k: (k.topic, k.partition, k.offset))
+    return records
+
+
+def _poll_until_ends(
+    consumer: Any,
+    wanted: dict[Any, PartitionRange],
+    pending: set[Any],
+    records: list[KafkaRecord],
+) -> None:
+    empty_polls = 0
+    while pending:
+        polled = consumer.poll(timeout_ms=POLL_TIMEOUT_MS, max_records=5000)
+        got = False
+        for tp, messages in polled.items():
+            end = wanted[tp].end
+            for m in messages:
+                if m.offset >= end:
+                    break
+                got = True
+                records.append(
+                    KafkaRecord(m.topic, m.partition, m.offset, m.timestamp, m.key, m.value)
+                )
+        # a partition is done once its position passes its end (offsets may have gaps)
+        done = [tp for tp in pending if consumer.position(tp) >= wanted[tp].end]
+        if done:
+            consumer.pause(*done)
+            pending.difference_update(done)
+        empty_polls = 0 if got or done else empty_polls + 1
+        if empty_polls >= MAX_EMPTY_POLLS:
+            tp = min(pending)
+            raise RuntimeError(
+                f"{tp.topic}[{tp.partition}] returned nothing at offset "
+                f"{consumer.position(tp)}, before the end {wanted[tp].end}"
+            )
+
+
 class ReadTopicRangesFn(_ReaderFn):
     """Reads all ranges of one topic (a tuple of ``PartitionRange``) into shared batches."""
 
     def process(self, ranges: tuple[PartitionRange, ...]) -> Iterator[list[KafkaRecord]]:
-        records = (
-            record for r in ranges for record in read_offsets(self.consumer, r, lambda _: True)
-        )
+        records = read_ranges(self.consumer, ranges)
         yield from batched(records, self.batch_records, self.batch_bytes)
 
 

@@ -134,3 +134,41 @@ def test_a_broker_started_elsewhere_is_reused_not_stopped(
     assert status.running and not status.managed
     assert other_checkout.down().running  # not ours: left alone
     assert spare_broker.status().running
+
+
+def test_ranges_of_several_partitions_read_with_one_assignment(kafka_bootstrap: str) -> None:
+    """``read_ranges`` returns exactly the records of each range, in partition and offset
+    order, and the same consumer reads again afterwards (partitions it paused when their
+    range was done are resumed)."""
+    from kafka import KafkaProducer
+
+    from pipelines.kafka_source import PartitionRange, new_reader, read_ranges
+
+    topic = f"test.ranges.{uuid.uuid4().hex[:8]}"
+    ensure_topics(kafka_bootstrap, (TopicSpec(topic, "test", 3, 1),))
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    sent: dict[int, list[bytes]] = defaultdict(list)
+    for seq in range(300):
+        partition = seq % 3 if seq < 200 else 1  # partition 1 gets the most
+        value = f"{partition}-{seq}".encode()
+        producer.send(topic, value=value, partition=partition)
+        sent[partition].append(value)
+    producer.flush()
+    producer.close()
+    consumer = new_reader(kafka_bootstrap)
+    try:
+        ends = {p: len(values) for p, values in sent.items()}
+        ranges = [
+            PartitionRange(topic, 1, 0, ends[1]),
+            PartitionRange(topic, 0, 5, ends[0] - 7),
+            PartitionRange(topic, 2, ends[2], ends[2]),  # nothing to read
+        ]
+        records = read_ranges(consumer, ranges)
+        assert [(r.partition, r.offset) for r in records] == [
+            (0, o) for o in range(5, ends[0] - 7)
+        ] + [(1, o) for o in range(ends[1])]
+        assert [r.value for r in records] == sent[0][5 : ends[0] - 7] + sent[1]
+        again = read_ranges(consumer, [PartitionRange(topic, 0, 0, ends[0])])
+        assert [r.value for r in again] == sent[0]
+    finally:
+        consumer.close()
