@@ -7,8 +7,8 @@ file lock under ``var/`` guards the warehouse against a second ingest process.
 
 Pipeline steps (stable labels)::
 
-    Partition ranges ─ Read Kafka ─ Decode and check ─ Validate with GX ─ Normalise and stage
-      ─ Land in warehouse (Commit staged files)
+    Plan ─ Topic ranges | Partition ranges ─ Read Kafka ─ Decode and check ─ Validate with GX
+      ─ Normalise and stage ─ Land in warehouse (Commit staged files, of the plan's ranges)
 """
 
 from __future__ import annotations
@@ -55,13 +55,13 @@ class IngestSummary(LandingSummary):
 
 
 class _LandFn(beam.DoFn):
-    """Commits the whole run; the summary goes to ``summary.json`` in the run's folder."""
+    """Commits the whole run (its element: the pass's plan); the summary goes to
+    ``summary.json`` in the run's folder."""
 
     def __init__(
         self,
         settings: Settings,
         batch_id: str,
-        plan: list[PartitionRange],
         started_at: datetime,
         run_dir: str,
         follow: bool = False,
@@ -73,11 +73,12 @@ class _LandFn(beam.DoFn):
         self.backfill = backfill
         self.gated = gated
         self.batch_id = batch_id
-        self.plan = plan
         self.started_at = started_at
         self.run_dir = run_dir
 
-    def process(self, _: None, staged: list[StagedFile]) -> Iterator[dict[str, Any]]:
+    def process(
+        self, plan: list[PartitionRange], staged: list[StagedFile]
+    ) -> Iterator[dict[str, Any]]:
         from warehouse.lake import connect, shared_connection
         from warehouse.landing import land
 
@@ -90,7 +91,7 @@ class _LandFn(beam.DoFn):
                 summary = land(
                     con,
                     self.batch_id,
-                    self.plan,
+                    plan,
                     staged,
                     self.started_at,
                     runner=self.settings.beam.runner,
@@ -126,13 +127,14 @@ _commit_gates: dict[str, Callable[[], AbstractContextManager[None]]] = {}
 
 
 class LandInWarehouse(beam.PTransform):
-    """All ``StagedFile``s of the run → one DuckLake commit (a single element: the summary)."""
+    """All ``StagedFile``s of the run → one DuckLake commit of the ranges of ``planned``
+    (the one-element output of ``PlanPass``); a single element: the summary."""
 
     def __init__(
         self,
         settings: Settings,
         batch_id: str,
-        plan: list[PartitionRange],
+        planned: beam.PCollection,
         started_at: datetime,
         run_dir: Path,
         follow: bool = False,
@@ -140,12 +142,51 @@ class LandInWarehouse(beam.PTransform):
         gated: bool = False,
     ) -> None:
         super().__init__()
-        self.fn = _LandFn(
-            settings, batch_id, plan, started_at, str(run_dir), follow, backfill, gated
-        )
+        self.planned = planned
+        self.fn = _LandFn(settings, batch_id, started_at, str(run_dir), follow, backfill, gated)
 
     def expand(self, staged: beam.PCollection) -> beam.PCollection:
-        return staged | "Commit staged files" >> CommitStaged(self.fn)
+        return staged | "Commit staged files" >> CommitStaged(self.fn, trigger=self.planned)
+
+
+class _PlanToEndFn(beam.DoFn):
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+
+    def process(self, _: bytes) -> Iterator[list[PartitionRange]]:
+        yield plan_ranges(self.settings, shared=True)
+
+
+class PlanPass(beam.PTransform):
+    """The pass's plan as one element (a list of ``PartitionRange``).
+
+    ``to_end_now`` (``follow``): planned again when the pipeline starts running, up to the
+    end offsets at that moment, so what was produced while the pipeline was being built is
+    read by this pass, not the next. Otherwise ``plan`` as given."""
+
+    def __init__(
+        self, settings: Settings, plan: Sequence[PartitionRange], to_end_now: bool = False
+    ) -> None:
+        super().__init__()
+        self.settings = settings
+        self.plan = list(plan)
+        self.to_end_now = to_end_now
+
+    def expand(self, root: beam.pvalue.PBegin) -> beam.PCollection:
+        impulse = root | "Impulse" >> beam.Impulse()
+        if self.to_end_now:
+            return impulse | "Up to the end offsets now" >> beam.ParDo(_PlanToEndFn(self.settings))
+        plan = self.plan
+        return impulse | "Ranges planned" >> beam.Map(lambda _: plan)
+
+
+def topics_to_read(plan: list[PartitionRange]) -> list[tuple[PartitionRange, ...]]:
+    """The plan's non-empty ranges, one tuple per topic (the elements of ``ReadSmallPass``)."""
+    return by_topic(r for r in plan if r.size)
+
+
+def ranges_to_read(plan: list[PartitionRange]) -> list[PartitionRange]:
+    return [r for r in plan if r.size]
 
 
 def build_data_docs(settings: Settings) -> Path:
@@ -315,16 +356,19 @@ def build_pipeline(
     backfill: bool = False,
     gated: bool = False,
 ) -> beam.PCollection:
-    """The ingest pipeline over ``plan``. A ``follow`` pass (see ``run_once``) keeps its
-    GX validation results in the warehouse's ``dq.*`` tables only; any other pass also in
-    the GX project, whose Data Docs it rebuilds. ``backfill``: see ``warehouse.landing``.
-    ``gated``: the commit waits for the pass's commit gate (see ``run_once``)."""
+    """The ingest pipeline over ``plan``. A ``follow`` pass (see ``run_once``) reads up to
+    the end offsets at the moment the pipeline starts running (``PlanPass``), and keeps its
+    GX validation results in the warehouse's ``dq.*`` tables only; any other pass reads
+    ``plan`` and keeps its results also in the GX project, whose Data Docs it rebuilds.
+    ``backfill``: see ``warehouse.landing``. ``gated``: the commit waits for the pass's
+    commit gate (see ``run_once``)."""
     ingest = settings.ingest
+    planned = p | "Plan" >> PlanPass(settings, plan, to_end_now=follow)
     if sum(r.size for r in plan) <= ingest.batch_records:
         batches = (
-            p
+            planned
             # one element per topic: nothing to spread, so no reshuffle in the graph
-            | "Topic ranges" >> beam.Create(by_topic(r for r in plan if r.size), reshuffle=False)
+            | "Topic ranges" >> beam.FlatMap(topics_to_read)
             | "Read Kafka"
             >> ReadSmallPass(
                 settings.kafka.bootstrap, ingest.batch_records, ingest.batch_bytes, shared=follow
@@ -332,8 +376,10 @@ def build_pipeline(
         )
     else:
         batches = (
-            p
-            | "Partition ranges" >> beam.Create([r for r in plan if r.size])
+            planned
+            | "Partition ranges" >> beam.FlatMap(ranges_to_read)
+            # a runner with several workers spreads the ranges (and splits long ones)
+            | "Spread ranges" >> beam.Reshuffle()
             | "Read Kafka"
             >> ReadKafkaRanges(
                 settings.kafka.bootstrap, ingest.batch_records, ingest.batch_bytes, shared=follow
@@ -357,7 +403,7 @@ def build_pipeline(
         )
         | "Land in warehouse"
         >> LandInWarehouse(
-            settings, batch_id, list(plan), started_at, run_dir, follow, backfill, gated
+            settings, batch_id, planned, started_at, run_dir, follow, backfill, gated=gated
         )
     )
 

@@ -50,7 +50,7 @@ class _LandReplayedFn(beam.DoFn):
         self.reasons = reasons
         self.run_dir = run_dir
 
-    def process(self, _: None, staged: list[StagedFile]) -> Iterator[dict[str, Any]]:
+    def process(self, _: bytes, staged: list[StagedFile]) -> Iterator[dict[str, Any]]:
         from warehouse.lake import connect
         from warehouse.replay import land_replayed
 

@@ -132,6 +132,39 @@ def test_follow_keeps_up_with_a_steady_stream(
     _accounted_exactly_once(settings)
 
 
+def test_a_follow_pass_reads_what_arrived_while_it_was_built(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A follow pass plans again when its pipeline starts running, up to the end offsets
+    then: events produced after it planned (while its pipeline was being built) land in
+    the same pass. A one-shot pass lands what it planned, no more."""
+    from contracts.gx_pool import close_pools
+    from pipelines.ingest import close_shared_clients, run_once
+
+    monkeypatch.setenv("FINRADAR_INGEST__FOLLOW_VALIDATORS", "1")
+    get_settings.cache_clear()
+    settings = get_settings()
+    bootstrap = settings.kafka.bootstrap
+    try:
+        run_once(settings, follow=True)  # what earlier tests left
+        for follow, seed in ((True, 51), (False, 52)):
+            assert paced_produce(bootstrap, rate=1000, seconds=0.2, seed=seed) == 200
+            planned: list[int] = []
+
+            def produce_after_planning(plan: list, seed: int = seed, planned=planned) -> None:
+                planned.append(sum(r.size for r in plan))
+                assert paced_produce(bootstrap, rate=1000, seconds=0.1, seed=seed + 100) == 100
+
+            summary = run_once(settings, produce_after_planning, follow=follow)
+            assert planned == [200]
+            assert summary.consumed == (300 if follow else 200), follow
+        assert run_once(settings).consumed == 100  # what the one-shot pass left
+        _accounted_exactly_once(settings)
+    finally:
+        close_shared_clients()
+        close_pools()
+
+
 def test_follow_needs_the_writer_slot_for_its_commits_only(
     settings: Settings, prefect_server, monkeypatch: pytest.MonkeyPatch
 ) -> None:
