@@ -186,6 +186,7 @@ def topics_to_read(plan: list[PartitionRange]) -> list[tuple[PartitionRange, ...
 
 
 def ranges_to_read(plan: list[PartitionRange]) -> list[PartitionRange]:
+    """The plan's non-empty ranges (the elements of ``ReadKafkaRanges``)."""
     return [r for r in plan if r.size]
 
 
