@@ -83,6 +83,9 @@ class IngestSettings(BaseModel):
     # processes validating a follow pass's event types at once (GX holds the interpreter)
     follow_validators: int = Field(2, ge=1)
     batch_bytes: int = Field(16 * 1024 * 1024, ge=1024)
+    # how long a one-shot pass (ingest, replay, backfill) waits for the warehouse's other
+    # writer before it fails as busy (and is retried); follow lets it have the next turn
+    writer_wait_s: float = Field(60.0, ge=0)
     # HMAC-SHA256 key for personal data (respondent e-mails). Set your own in production:
     # the hash is only as private as this key.
     pii_hash_key: SecretStr = SecretStr("finradar-local-development-key")

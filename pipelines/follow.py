@@ -7,7 +7,9 @@ event types of a pass at once (``contracts.gx_pool``; rebuilt when a survey defi
 changes), validation results go to ``dq.*`` only (no Data Docs rebuild per pass), the
 warehouse session and Kafka client stay open, and the short ranges of a pass are
 validated as one batch per topic.
-When a pass finds nothing new, the loop waits ``poll_s`` before looking again.
+When a pass finds nothing new, the loop waits ``poll_s`` before looking again. Before each
+pass it lets another writer that waits for the warehouse (a scheduled ingest, a replay, a
+backfill) have its turn.
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from threading import Event
 
 from finradar.settings import Settings
 from pipelines.beam_tuning import shorten_state_sampling
-from pipelines.ingest import IngestSummary, close_shared_clients, run_once
+from pipelines.ingest import IngestSummary, close_shared_clients, ingest_lock_path, run_once
+from warehouse.locks import POLL_S, anyone_waiting, lock_is_free
 
 
 @dataclass
@@ -60,6 +63,14 @@ class FollowStatus:
         )
 
 
+def wait_for_turn(settings: Settings, stop: Event) -> None:
+    """Until no other writer waits for the ingest lock or holds it (or ``stop``): a
+    scheduled ingest, a replay or a backfill gets the warehouse between two passes."""
+    lock = ingest_lock_path(settings)
+    while not stop.is_set() and (anyone_waiting(lock) or not lock_is_free(lock)):
+        stop.wait(POLL_S)
+
+
 def follow(
     settings: Settings,
     stop: Event,
@@ -86,6 +97,9 @@ def follow(
     gc.freeze()  # what is loaded by now lives as long as the loop: keep it out of collections
     try:
         while not stop.is_set() and (max_passes is None or status.passes < max_passes):
+            wait_for_turn(settings, stop)
+            if stop.is_set():
+                break
             summary = run_pass()
             status.add(summary)
             on_pass(summary, status)

@@ -341,9 +341,17 @@ def close_shared_clients() -> None:
     _initialised.clear()
 
 
-def writer_lock(settings: Settings) -> AbstractContextManager[None]:
-    """One ingest writes at a time; a second one fails fast with a clear message."""
-    return file_lock(settings.warehouse_dir / "ingest.lock", "another ingest")
+def ingest_lock_path(settings: Settings) -> Path:
+    return settings.warehouse_dir / "ingest.lock"
+
+
+def writer_lock(settings: Settings, announce: bool = True) -> AbstractContextManager[None]:
+    """One ingest writes at a time. A one-shot pass (``announce``) waits up to
+    ``ingest.writer_wait_s`` for the other writer, seen as waiting, so that ``follow``
+    lets it have the next turn; then fails with a clear message. ``follow``'s own passes
+    wait for their turn in the follow loop (``pipelines.follow.wait_for_turn``)."""
+    wait_s = settings.ingest.writer_wait_s if announce else 0.0
+    return file_lock(ingest_lock_path(settings), "another ingest", wait_s, announce)
 
 
 def build_pipeline(
@@ -438,7 +446,7 @@ def run_once(
     started = time.perf_counter()
     started_at = datetime.now(UTC)
     batch_id = ("backfill-" if backfill else "") + new_batch_id(started_at)
-    with writer_lock(settings):
+    with writer_lock(settings, announce=not follow):
         # staged files of runs that never committed are garbage: their offsets are re-read
         shutil.rmtree(settings.staging_dir, ignore_errors=True)
         plan = backfill() if backfill else plan_ranges(settings, shared=follow)

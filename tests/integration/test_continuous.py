@@ -165,6 +165,49 @@ def test_a_follow_pass_reads_what_arrived_while_it_was_built(
         close_pools()
 
 
+def test_a_one_shot_pass_gets_its_turn_while_follow_is_busy(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While follow lands a steady stream, a one-shot pass (a scheduled ingest, a replay, a
+    backfill) waits for the warehouse as an announced writer: follow lets it have the next
+    turn, then goes on. Every offset is accounted for once."""
+    from pipelines.follow import follow
+    from pipelines.ingest import plan_ranges, run_once
+
+    monkeypatch.setenv("FINRADAR_INGEST__FOLLOW_VALIDATORS", "1")
+    get_settings.cache_clear()
+    settings = get_settings()
+    stop = threading.Event()
+    passes: list[int] = []
+    runner = threading.Thread(
+        target=follow,
+        args=(settings, stop, lambda summary, status: passes.append(status.passes)),
+        daemon=True,
+    )
+    runner.start()
+    try:
+        deadline = time.monotonic() + 120
+        while not passes and time.monotonic() < deadline:
+            time.sleep(0.2)  # the validator starts; the first pass lands what is there
+        stream = threading.Thread(
+            target=paced_produce, args=(settings.kafka.bootstrap, 1000, 8, 61), daemon=True
+        )
+        stream.start()
+        time.sleep(2)  # follow's passes now run back to back
+        summary = run_once(settings)  # before: "another ingest is writing the warehouse"
+        turn = passes[-1]
+        assert summary.consumed > 0
+        stream.join()
+        deadline = time.monotonic() + 90
+        while (plan_ranges(settings) or passes[-1] <= turn) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert passes[-1] > turn, "follow did not go on after the one-shot pass"
+    finally:
+        stop.set()
+        runner.join(60)
+    _accounted_exactly_once(settings)
+
+
 def test_follow_needs_the_writer_slot_for_its_commits_only(
     settings: Settings, prefect_server, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -148,11 +148,18 @@ def test_report_renders_every_chart_in_headless_chromium(flow_runs) -> None:
 
 
 def test_busy_warehouse_is_retried_until_free(flow_runs, broker, tmp_path, monkeypatch):
-    """Another process holding the ingest lock is transient: the pass waits it out."""
+    """Another process holding the ingest lock is transient: the pass waits for it (for
+    ``ingest.writer_wait_s``, here shorter than the hold), fails as busy, and is retried
+    until the lock is free."""
     from flows.ingest import ingest
     from warehouse.locks import file_lock
 
-    settings = _use(monkeypatch, tmp_path / "var", FINRADAR_PREFECT__TASK_RETRIES="8")
+    settings = _use(
+        monkeypatch,
+        tmp_path / "var",
+        FINRADAR_PREFECT__TASK_RETRIES="8",
+        FINRADAR_INGEST__WRITER_WAIT_S="1",
+    )
     held = threading.Event()
     release = threading.Event()
 
