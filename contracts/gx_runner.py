@@ -26,6 +26,7 @@ from contracts.export.gx_suites import (
     ExpectationSpec,
     count_column,
     suites,
+    suites_of,
 )
 from contracts.flatten import flatten_answers, flatten_event
 from contracts.gx_memo import install as install_gx_memo
@@ -248,13 +249,6 @@ class SuiteRunner:
                     failures[row].append(Reason(spec.reason_code, _detail(spec, name)))
             suite_outcome.rows_failed = len(failing)
         return BatchValidation(dict(failures), outcomes)
-
-
-def suites_of(event_type: str) -> list[str]:
-    """The suites a batch of ``event_type`` is validated with, in the order they run."""
-    if event_type == "survey_response":
-        return [event_type, ANSWER_SUITE, OPTION_SUITE]
-    return [event_type]
 
 
 _runners: dict[tuple[str | None, int], SuiteRunner] = {}

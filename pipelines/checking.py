@@ -101,8 +101,8 @@ class _ValidateInPoolFn(beam.DoFn):
         self.pending = []
 
     def process(self, batch: CheckedBatch) -> None:
+        from contracts.export.gx_suites import suites_of
         from contracts.gx_pool import shared_pool
-        from contracts.gx_runner import suites_of
 
         pool = shared_pool(self.workers)
         jobs = []

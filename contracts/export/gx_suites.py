@@ -256,6 +256,14 @@ def option_suite() -> list[ExpectationSpec]:
     ]
 
 
+def suites_of(event_type: str) -> list[str]:
+    """The suites a batch of ``event_type`` is validated with, in the order they run: its
+    own, then the two answer suites if its events carry answers (a child table)."""
+    if "answers" in contracts()[event_type].child_tables:
+        return [event_type, ANSWER_SUITE, OPTION_SUITE]
+    return [event_type]
+
+
 def suites() -> dict[str, list[ExpectationSpec]]:
     """Every suite by name: one per event type, then the two survey-answer suites."""
     result = {event_type: event_suite(event_type) for event_type in contracts()}

@@ -110,7 +110,7 @@ def test_screening_gives_the_same_verdicts(runner):
 def test_suites_one_at_a_time_give_the_same_verdicts(runner):
     """``follow``'s validators run a type's suites as separate jobs (``only``): merged in
     the order of ``suites_of``, the failures and suite outcomes are those of one run."""
-    from contracts.gx_runner import suites_of
+    from contracts.export.gx_suites import suites_of
 
     by_type = _fixtures_by_type()
     assert len(suites_of("survey_response")) == 3
