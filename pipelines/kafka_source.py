@@ -149,18 +149,27 @@ def read_offsets(
                 return
             empty_polls += 1
             if empty_polls >= MAX_EMPTY_POLLS:
-                raise RuntimeError(
-                    f"{r.topic}[{r.partition}] returned nothing at offset "
-                    f"{consumer.position(tp)}, before the end {r.end}"
-                )
+                raise _nothing_returned(tp, consumer.position(tp), r.end)
             continue
         empty_polls = 0
         for m in polled:
             if m.offset >= r.end or not claim(m.offset):
                 return
-            yield KafkaRecord(m.topic, m.partition, m.offset, m.timestamp, m.key, m.value)
+            yield _record(m)
         if consumer.position(tp) >= r.end:
             return
+
+
+def _record(message: Any) -> KafkaRecord:
+    m = message
+    return KafkaRecord(m.topic, m.partition, m.offset, m.timestamp, m.key, m.value)
+
+
+def _nothing_returned(tp: Any, position: int, end: int) -> RuntimeError:
+    # the broker lost the data (retention, a truncated log) or the range was planned wrong
+    return RuntimeError(
+        f"{tp.topic}[{tp.partition}] returned nothing at offset {position}, before the end {end}"
+    )
 
 
 def batched(
@@ -218,9 +227,7 @@ def _poll_until_ends(
                 if m.offset >= end:
                     break
                 got = True
-                records.append(
-                    KafkaRecord(m.topic, m.partition, m.offset, m.timestamp, m.key, m.value)
-                )
+                records.append(_record(m))
         # a partition is done once its position passes its end (offsets may have gaps)
         done = [tp for tp in pending if consumer.position(tp) >= wanted[tp].end]
         if done:
@@ -229,10 +236,7 @@ def _poll_until_ends(
         empty_polls = 0 if got or done else empty_polls + 1
         if empty_polls >= MAX_EMPTY_POLLS:
             tp = min(pending)
-            raise RuntimeError(
-                f"{tp.topic}[{tp.partition}] returned nothing at offset "
-                f"{consumer.position(tp)}, before the end {wanted[tp].end}"
-            )
+            raise _nothing_returned(tp, consumer.position(tp), wanted[tp].end)
 
 
 class ReadTopicRangesFn(_ReaderFn):
