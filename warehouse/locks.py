@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import IO
 
 from finradar.errors import TransientError
 
@@ -49,9 +50,9 @@ def file_lock(
             fcntl.flock(fh, fcntl.LOCK_UN)
 
 
-def _try_lock(fh: object) -> bool:
+def _try_lock(fh: IO[str]) -> bool:
     try:
-        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)  # type: ignore[arg-type]
+        fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         return False
     return True
