@@ -2,7 +2,7 @@
 
 GX 1.24 rebuilds an expectation's ``ExpectationConfiguration`` (a pydantic ``dict()`` of
 the expectation and a regex over its class name) every time its ``configuration``
-property is read, and it reads it about forty times per expectation while it plans the
+property is read, and it reads it dozens of times per expectation while it plans the
 metrics of one validation: the largest single cost of validating a short batch.
 Inside ``memoised_configurations()`` the property returns the configuration it built
 first for that expectation object; outside, GX's own property runs as before.
