@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any, Literal
 
-from infra.topics import load_topics
+from contracts.topics import load_topics
 
 SCHEMA_VERSION = 1
 MAX_MESSAGE_BYTES = 1024 * 1024  # larger values are quarantined as ``oversize``
@@ -228,10 +228,10 @@ _PAYLOADS = {
 
 @cache
 def contracts() -> dict[str, EventContract]:
-    """The three contracts by event type, with their topics from ``infra/topics.yaml``."""
+    """The three contracts by event type, with their topics from ``contracts/topics.yaml``."""
     topics = {t.event_type: t.name for t in load_topics()}
     if set(topics) != set(_PAYLOADS):
-        raise ValueError(f"infra/topics.yaml event types {sorted(topics)} != contract types")
+        raise ValueError(f"contracts/topics.yaml event types {sorted(topics)} != contract types")
     return {
         event_type: EventContract(
             event_type=event_type,

@@ -13,6 +13,8 @@ from typing import Any
 
 import yaml
 
+from contracts.taxonomy import codes
+
 SURVEYS_DIR = Path(__file__).with_name("surveys")
 
 
@@ -76,8 +78,6 @@ class SurveyCatalog:
 
 
 def _check_question(file: str, q: dict[str, Any]) -> None:
-    from contracts.taxonomy import codes
-
     where = f"{file}: question {q['question_id']}"
     if q["kind"] not in codes("answer_kind"):
         raise ValueError(f"{where}: kind {q['kind']!r} is not one of {codes('answer_kind')}")

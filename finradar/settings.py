@@ -13,13 +13,15 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, Field, SecretStr
+from pydantic import BaseModel, Field, SecretStr, ValidationError
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from finradar.errors import FinradarError
 
 PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ENV_PREFIX = "FINRADAR_"
@@ -220,10 +222,6 @@ def get_settings() -> Settings:
 
 def load_settings(**overrides: Any) -> Settings:
     """Build settings from env and TOML; keyword overrides win (used by tests)."""
-    from pydantic import ValidationError
-
-    from finradar.errors import FinradarError
-
     try:
         return Settings(**overrides)
     except ValidationError as exc:

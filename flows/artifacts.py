@@ -9,9 +9,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from prefect.artifacts import (
+    create_markdown_artifact,
+    create_progress_artifact,
+    create_table_artifact,
+    update_progress_artifact,
+)
+
+from handoff.records import PartitionRange
 from pipelines.follow import FollowStatus
 from pipelines.ingest import IngestSummary
-from pipelines.kafka_source import PartitionRange
 from warehouse.refresh import RefreshSummary
 from warehouse.replay import ReplaySummary
 
@@ -72,8 +79,6 @@ def follow_markdown(status: FollowStatus) -> str:
 
 
 def publish_follow(status: FollowStatus) -> None:
-    from prefect.artifacts import create_markdown_artifact
-
     create_markdown_artifact(
         follow_markdown(status), key="follow-summary", description="what the session did"
     )
@@ -97,8 +102,6 @@ def replay_markdown(summary: ReplaySummary) -> str:
 
 
 def publish_replay(summary: ReplaySummary) -> None:
-    from prefect.artifacts import create_markdown_artifact
-
     create_markdown_artifact(
         replay_markdown(summary), key="replay-summary", description="what the replay landed"
     )
@@ -109,13 +112,9 @@ class ProgressArtifact:
     to date while a long pass runs; pass ``update`` to ``pipelines.progress``."""
 
     def __init__(self, key: str, description: str) -> None:
-        from prefect.artifacts import create_progress_artifact
-
         self.id = create_progress_artifact(0.0, key=key, description=description)
 
     def update(self, done: int, total: int) -> None:
-        from prefect.artifacts import update_progress_artifact
-
         update_progress_artifact(self.id, min(100.0, 100.0 * done / total) if total else 100.0)
 
     def finish(self) -> None:
@@ -123,8 +122,6 @@ class ProgressArtifact:
 
 
 def publish_ingest(summary: IngestSummary, lag: Sequence[PartitionRange]) -> None:
-    from prefect.artifacts import create_markdown_artifact, create_table_artifact
-
     create_markdown_artifact(
         ingest_markdown(summary, lag), key="ingest-summary", description="what the pass did"
     )
@@ -136,8 +133,6 @@ def publish_ingest(summary: IngestSummary, lag: Sequence[PartitionRange]) -> Non
 
 
 def publish_refresh(summary: RefreshSummary) -> None:
-    from prefect.artifacts import create_markdown_artifact
-
     create_markdown_artifact(
         refresh_markdown(summary), key="refresh-summary", description="models and findings"
     )

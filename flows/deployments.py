@@ -10,22 +10,22 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from prefect import serve
+from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+
 from finradar.settings import Settings
+from flows.backfill import backfill
+from flows.follow import follow
+from flows.ingest import ingest
+from flows.refresh import refresh
+from flows.replay import replay
+from flows.report import report
 
 
 def deployments(settings: Settings) -> list[Any]:
     """``ingest``, ``refresh`` and ``report`` every ``*_every_s`` seconds of the settings;
     ``follow``, ``replay`` and ``backfill`` on demand (``prefect deployment run
     replay/on-demand``, or from the UI, with parameters)."""
-    from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
-
-    from flows.backfill import backfill
-    from flows.follow import follow
-    from flows.ingest import ingest
-    from flows.refresh import refresh
-    from flows.replay import replay
-    from flows.report import report
-
     one_at_a_time = ConcurrencyLimitConfig(
         limit=1, collision_strategy=ConcurrencyLimitStrategy.CANCEL_NEW
     )
@@ -50,7 +50,5 @@ def deployments(settings: Settings) -> list[Any]:
 
 def serve_deployments(settings: Settings) -> None:
     """Register the deployments and run their scheduled flow runs until interrupted."""
-    from prefect import serve
-
     # two cores: two flow runs at a time, one of each deployment at most
     serve(*deployments(settings), print_starting_message=False, limit=2)

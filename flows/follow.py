@@ -24,7 +24,10 @@ from flows.artifacts import publish_follow
 from flows.policy import CommitSlot, is_transient, warehouse_writer
 from pipelines.follow import FollowStatus
 from pipelines.follow import follow as follow_loop
-from pipelines.ingest import IngestSummary, plan_ranges, run_once
+from pipelines.ingest import IngestSummary, run_once
+from pipelines.planning import plan_ranges
+from warehouse.lake import compact as compact_files
+from warehouse.lake import shared_connection
 
 LOG_EVERY_S = 30
 _stop = threading.Event()
@@ -93,9 +96,6 @@ def follow(
         raise AssertionError("unreachable")
 
     def compact() -> int:
-        from warehouse.lake import compact as compact_files
-        from warehouse.lake import shared_connection
-
         slot.close()  # the last commit's slot is back with the server before asking again
         with warehouse_writer():
             merged = compact_files(shared_connection(settings), settings)

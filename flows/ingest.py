@@ -13,8 +13,9 @@ from prefect import flow, task
 from finradar.settings import get_settings
 from flows.artifacts import ProgressArtifact, publish_ingest
 from flows.policy import retry_options, warehouse_writer
-from pipelines.ingest import IngestSummary, plan_ranges, run_once
-from pipelines.kafka_source import PartitionRange
+from handoff.records import PartitionRange
+from pipelines import planning
+from pipelines.ingest import IngestSummary, run_once
 from pipelines.progress import StagedProgress
 
 
@@ -37,7 +38,7 @@ def ingest_pass() -> IngestSummary:
 @task(name="consumer-lag")
 def consumer_lag() -> list[PartitionRange]:
     """Messages on the topics beyond the committed offsets, per partition."""
-    return plan_ranges(get_settings())
+    return planning.consumer_lag(get_settings())
 
 
 @flow(name="ingest")

@@ -13,16 +13,21 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from prefect.client.orchestration import get_client
+from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
+from prefect.concurrency.sync import concurrency
+from prefect.settings import PREFECT_API_URL
+from prefect.tasks import exponential_backoff
+
 from finradar.errors import TransientError
 from finradar.settings import Settings
+from handoff.errors import OffsetsMoved
+from warehouse.transactions import is_retryable
 
 WRITER_LIMIT = "finradar-warehouse-writer"
 
 
 def is_transient(exc: BaseException | None) -> bool:
-    from warehouse.landing import OffsetsMoved
-    from warehouse.transactions import is_retryable
-
     return isinstance(exc, TransientError | OffsetsMoved) or (exc is not None and is_retryable(exc))
 
 
@@ -37,8 +42,6 @@ def retry_transient(task: Any, task_run: Any, state: Any) -> bool:
 
 def retry_options(settings: Settings) -> dict[str, Any]:
     """Task options for work that may hit a transient failure."""
-    from prefect.tasks import exponential_backoff
-
     return {
         "retries": settings.prefect.task_retries,
         "retry_delay_seconds": exponential_backoff(backoff_factor=settings.prefect.retry_delay_s)
@@ -54,14 +57,9 @@ _limit_seen: set[str] = set()
 def ensure_writer_limit() -> None:
     """Create the one-slot global concurrency limit on the Prefect server if it is missing
     (asked once per process and server: ``follow`` takes the slot every second or two)."""
-    from prefect.client.orchestration import get_client
-    from prefect.settings import PREFECT_API_URL
-
     server = str(PREFECT_API_URL.value())
     if server in _limit_seen:
         return
-    from prefect.client.schemas.actions import GlobalConcurrencyLimitCreate
-
     with get_client(sync_client=True) as client:
         try:
             client.read_global_concurrency_limit_by_name(WRITER_LIMIT)
@@ -75,8 +73,6 @@ def ensure_writer_limit() -> None:
 @contextmanager
 def warehouse_writer() -> Iterator[None]:
     """Hold the warehouse's single writer slot (ingest, refresh, replay, backfill)."""
-    from prefect.concurrency.sync import concurrency
-
     ensure_writer_limit()
     with concurrency(WRITER_LIMIT, occupy=1, strict=True):
         yield

@@ -2,7 +2,7 @@
 
 ``up`` resolves the jars once (Maven, cached under ``.cache/kafka/<version>/lib``), formats
 the storage on first start, starts the JVM detached, waits until the broker answers a
-metadata request and creates the topics of ``infra/topics.yaml``. ``up``, ``down`` and
+metadata request and creates the topics of ``contracts/topics.yaml``. ``up``, ``down`` and
 ``status`` are idempotent and trust the process table and the port, not only the PID file.
 """
 
@@ -23,8 +23,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from string import Template
 
+from kafka.errors import KafkaError
+
 from finradar.errors import FinradarError
 from finradar.settings import Settings
+from infra.kafka_clients import admin
 from infra.topics import ensure_topics
 from infra.versions import InfraVersions, load_versions
 
@@ -179,26 +182,23 @@ class LocalBroker:
             return sock.connect_ex((self.kafka.host, port)) == 0
 
     def _answers_metadata(self) -> bool:
-        from kafka import KafkaAdminClient
-        from kafka.errors import KafkaError
-
         try:
-            admin = KafkaAdminClient(
-                bootstrap_servers=self.kafka.bootstrap,
+            client = admin(
+                self.kafka.bootstrap,
+                client_id="finradar-status",
                 request_timeout_ms=3000,
                 # a port held by something that is not Kafka never answers: give up soon
                 bootstrap_timeout_ms=3000,
-                client_id="finradar-status",
             )
         except (KafkaError, OSError):
             return False
         try:
-            admin.list_topics()
+            client.list_topics()
             return True
         except (KafkaError, OSError):
             return False
         finally:
-            admin.close()
+            client.close()
 
     def log_tail(self, lines: int = LOG_TAIL_LINES) -> str:
         try:

@@ -21,8 +21,14 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 import crc32c
+from kafka import errors as kafka_errors
+from kafka.errors import KafkaError
+from kafka.partitioner.default import murmur2
+from kafka.protocol.producer import ProduceRequest
+from kafka.structs import TopicPartition
 
 from finradar.errors import FinradarError
+from infra.kafka_clients import protocol_client
 
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
 MAX_BATCH_BYTES = 1024 * 1024
@@ -77,17 +83,9 @@ class BulkProducer:
     def __init__(
         self, bootstrap: str, topics: Iterable[str], client_id: str = "finradar-bulk-produce"
     ) -> None:
-        from kafka.errors import KafkaError
-        from kafka.net.compat import KafkaNetClient as KafkaClient
-
-        try:
-            self.client = KafkaClient(
-                bootstrap_servers=bootstrap,
-                client_id=client_id,
-                request_timeout_ms=REQUEST_TIMEOUT_MS + 5000,
-            )
-        except KafkaError as exc:
-            raise FinradarError(f"no Kafka broker at {bootstrap}: {exc}") from None
+        self.client = protocol_client(
+            bootstrap, client_id, request_timeout_ms=REQUEST_TIMEOUT_MS + 5000
+        )
         self.partitions: dict[str, list[int]] = {}
         self._leaders: dict[tuple[str, int], int] = {}
         self._refresh_metadata(list(topics))
@@ -100,8 +98,6 @@ class BulkProducer:
         self.acked = 0
 
     def _refresh_metadata(self, topics: list[str]) -> None:
-        from kafka.structs import TopicPartition
-
         for topic in topics:
             self.client.cluster.add_topic(topic)
         deadline = time.monotonic() + 30
@@ -129,8 +125,6 @@ class BulkProducer:
             if key is None:
                 self._round_robin += 1
                 return parts[self._round_robin % len(parts)]
-            from kafka.partitioner.default import murmur2
-
             # the Java client's murmur2 partitioner, so keys land where any client puts them
             cached = parts[(murmur2(key) & 0x7FFFFFFF) % len(parts)]
             self._partition_of[(topic, key)] = cached
@@ -166,8 +160,6 @@ class BulkProducer:
             self._pending.append((node, self._send_request(node, batches), batches, counts[node]))
 
     def _send_request(self, node: int, batches: dict[tuple[str, int], bytes]) -> Any:
-        from kafka.protocol.producer import ProduceRequest
-
         topic_cls = ProduceRequest.TopicProduceData
         part_cls = topic_cls.PartitionProduceData
         by_topic: dict[str, list[Any]] = {}
@@ -181,8 +173,6 @@ class BulkProducer:
             min_version=3,
             max_version=9,
         )
-        from kafka.errors import KafkaError
-
         try:
             self.client.await_ready(node, timeout_ms=30_000)
         except KafkaError as exc:
@@ -190,8 +180,6 @@ class BulkProducer:
         return self.client.send(node, request)
 
     def _await_pending(self) -> None:
-        from kafka import errors as kafka_errors
-
         while self._pending:
             node, future, batches, count = self._pending.pop(0)
             for attempt in range(RETRIES + 1):

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Creates the topics of infra/topics.yaml inside the apache/kafka image (no Python there).
+# Creates the topics of contracts/topics.yaml inside the apache/kafka image (no Python there).
 # Reads the simple shape of that file: defaults.partitions, defaults.replication_factor,
 # defaults.configs (key: "value") and the `- name:` entries.
 set -euo pipefail

@@ -2,7 +2,7 @@
 
 ``publish`` sends ``(topic, key, value)`` triples through kafka-python's ``KafkaProducer``
 (idempotent, large batches, a short linger): the corpus and files go this way. Synthetic
-volume goes through ``finradar.bulk_producer`` from several processes at once
+volume goes through ``infra.bulk_producer`` from several processes at once
 (``publish_synthetic``): each generates and sends its share of the stream's chunks.
 """
 
@@ -17,7 +17,14 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from tqdm import tqdm
+
+from contracts.corpus import seed_corpus
+from contracts.spec import topics_by_event_type
+from contracts.synthetic import CHUNK, SyntheticStream
 from finradar.errors import FinradarError
+from infra import kafka_clients
+from infra.bulk_producer import publish_bulk
 
 PRODUCER_CONFIG: dict[str, Any] = {
     # idempotent, acks=all (kafka-python's defaults): a retried batch is never written twice
@@ -52,27 +59,13 @@ class PublishReport:
         )
 
 
-def make_producer(bootstrap: str) -> Any:
-    from kafka import KafkaProducer
-    from kafka.errors import KafkaError
-
-    try:
-        return KafkaProducer(
-            bootstrap_servers=bootstrap, client_id="finradar-produce", **PRODUCER_CONFIG
-        )
-    except KafkaError:
-        raise FinradarError(
-            f"no Kafka broker at {bootstrap} (start one with 'finradar infra up')"
-        ) from None
-
-
 def publish(
     messages: Iterable[tuple[str, bytes | None, bytes]],
     bootstrap: str,
     progress: Callable[[int], None] | None = None,
 ) -> PublishReport:
     """Send every message and wait until all are acknowledged."""
-    producer = make_producer(bootstrap)
+    producer = kafka_clients.producer(bootstrap, "finradar-produce", **PRODUCER_CONFIG)
     report = PublishReport()
     errors: list[BaseException] = []
     started = time.perf_counter()
@@ -102,9 +95,6 @@ def publish(
 
 def corpus_messages() -> Iterator[tuple[str, bytes, bytes]]:
     """The seed corpus as Kafka messages: topic of its event type, entity key, compact JSON."""
-    from contracts.corpus import seed_corpus
-    from contracts.spec import topics_by_event_type
-
     topics = topics_by_event_type()
     for e in seed_corpus():
         value = json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
@@ -113,9 +103,6 @@ def corpus_messages() -> Iterator[tuple[str, bytes, bytes]]:
 
 def _synthetic_worker(args: tuple[int, float, int, int, int, str, Any]) -> PublishReport:
     n, bad_rate, seed, worker, workers, bootstrap, queue = args
-    from contracts.synthetic import SyntheticStream
-    from finradar.bulk_producer import publish_bulk
-
     stream = SyntheticStream(n, bad_rate=bad_rate, seed=seed)
     report = PublishReport()
 
@@ -143,8 +130,6 @@ def publish_synthetic(
     workers: int | None = None,
 ) -> PublishReport:
     """Produce a synthetic stream from ``workers`` processes (default: one per CPU)."""
-    from contracts.synthetic import CHUNK
-
     workers = max(1, min(workers or mp.cpu_count(), (n + CHUNK - 1) // CHUNK))
     ctx = mp.get_context("spawn")
     manager = ctx.Manager()
@@ -174,8 +159,6 @@ class ProgressBar:
     """A tqdm bar on stderr when it is a terminal, silent otherwise."""
 
     def __init__(self, total: int | None, desc: str) -> None:
-        from tqdm import tqdm
-
         self.bar = tqdm(
             total=total,
             desc=desc,

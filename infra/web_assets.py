@@ -24,6 +24,7 @@ from pathlib import Path
 import yaml
 
 from finradar.errors import FinradarError
+from finradar.settings import get_settings
 
 ASSETS_FILE = Path(__file__).with_name("web_assets.yaml")
 NPM_REGISTRY = "https://registry.npmjs.org"
@@ -94,8 +95,6 @@ def fetch(cache_dir: Path) -> list[Path]:
 
 
 def main() -> int:
-    from finradar.settings import get_settings
-
     try:
         folders = fetch(get_settings().cache / "web-assets")
     except FinradarError as exc:

@@ -16,10 +16,11 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 
 from contracts.spec import topics_of
-from finradar.errors import FinradarError, TransientError
+from finradar.errors import FinradarError
 from finradar.settings import Settings
+from handoff.records import PartitionRange
+from infra.kafka_clients import OffsetsClient
 from pipelines.ingest import IngestSummary, run_once
-from pipelines.kafka_source import PartitionRange
 
 Start = int | datetime | str  # an offset, a time, or "earliest"
 
@@ -29,30 +30,13 @@ def plan_backfill(
 ) -> list[PartitionRange]:
     """``[start, end now)`` for every partition of ``topics`` (an offset beyond a partition's
     end or before its first retained message is clamped to it)."""
-    from kafka import KafkaConsumer, TopicPartition
-    from kafka.errors import KafkaError
-
-    bootstrap = settings.kafka.bootstrap
+    client = OffsetsClient(settings.kafka.bootstrap)
     try:
-        consumer = KafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
-        )
-    except KafkaError as exc:
-        raise TransientError(f"cannot reach Kafka at {bootstrap}: {exc}") from None
-    try:
-        partitions = [
-            TopicPartition(topic, p)
-            for topic in topics_of(topics)
-            for p in sorted(consumer.partitions_for_topic(topic) or ())
-        ]
-        if not partitions:
-            raise FinradarError("the topics do not exist (run 'finradar infra up')")
-        ends = consumer.end_offsets(partitions)
-        firsts = consumer.beginning_offsets(partitions)
+        partitions = client.partitions(topics_of(topics))
+        ends = client.end_offsets(partitions)
+        firsts = client.beginning_offsets(partitions)
         if isinstance(start, datetime):
-            found = consumer.offsets_for_times(
-                {tp: int(start.timestamp() * 1000) for tp in partitions}
-            )
+            found = client.offsets_for_time(partitions, int(start.timestamp() * 1000))
             starts = {tp: found[tp].offset if found[tp] else ends[tp] for tp in partitions}
         elif start == "earliest":
             starts = dict(firsts)
@@ -63,7 +47,7 @@ def plan_backfill(
                 f"a backfill starts at an offset, a time or 'earliest', not {start!r}"
             )
     finally:
-        consumer.close()
+        client.close()
     plan = []
     for tp in partitions:
         begin = min(max(starts[tp], firsts[tp]), ends[tp])

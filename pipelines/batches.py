@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.checks import Reason
-from contracts.gx_runner import SuiteOutcome
-from pipelines.kafka_source import KafkaRecord
+from handoff.records import KafkaRecord
+from handoff.validation import SuiteOutcome
 
 
 @dataclass
@@ -25,12 +25,3 @@ class CheckedBatch:
     def reject(self, index: int, reasons: list[Reason]) -> None:
         self.valid.pop(index, None)
         self.rejected.setdefault(index, []).extend(reasons)
-
-
-@dataclass(frozen=True)
-class StagedFile:
-    """A Parquet file written for one staging table of a run."""
-
-    table: str
-    path: str
-    rows: int

@@ -9,14 +9,14 @@ of a second per pass for the sampler to wake up, on every event's latency path.
 
 from __future__ import annotations
 
+from apache_beam.runners.worker import statesampler
+
 FOLLOW_SAMPLING_PERIOD_MS = 20
 
 
 def shorten_state_sampling(period_ms: int = FOLLOW_SAMPLING_PERIOD_MS) -> bool:
     """Cap the state samplers of bundles started from now on in this process at
     ``period_ms``; returns whether it could (False if Beam's sampler changed shape)."""
-    from apache_beam.runners.worker import statesampler
-
     init = statesampler.StateSampler.__init__
     if init.__defaults__ != (statesampler.DEFAULT_SAMPLING_PERIOD_MS,) and (
         init.__defaults__ != (period_ms,)

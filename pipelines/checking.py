@@ -19,8 +19,11 @@ from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils.windowed_value import WindowedValue
 
 from contracts.checks import check_value
+from contracts.export.gx_suites import suites_of
+from handoff.records import KafkaRecord
 from pipelines.batches import CheckedBatch
-from pipelines.kafka_source import KafkaRecord
+from pipelines.gx_pool import shared_pool
+from pipelines.gx_runner import shared_runner
 
 
 class _DecodeAndCheckFn(beam.DoFn):
@@ -74,8 +77,6 @@ class _ValidateFn(beam.DoFn):
         self.runner: Any = None
 
     def setup(self) -> None:
-        from contracts.gx_runner import shared_runner
-
         self.runner = shared_runner(Path(self.gx_root) if self.gx_root else None)
 
     def process(self, batch: CheckedBatch) -> Iterator[CheckedBatch]:
@@ -101,9 +102,6 @@ class _ValidateInPoolFn(beam.DoFn):
         self.pending = []
 
     def process(self, batch: CheckedBatch) -> None:
-        from contracts.export.gx_suites import suites_of
-        from contracts.gx_pool import shared_pool
-
         pool = shared_pool(self.workers)
         jobs = []
         for event_type, indexes in _by_type(batch):
@@ -126,7 +124,7 @@ class ValidateWithSuites(beam.PTransform):
 
     With ``gx_root`` the results are kept in a GX file context there (for Data Docs).
     With ``workers`` (no ``gx_root``) the bundle's batches are validated at once in that
-    many worker processes (``contracts.gx_pool``): the short passes of ``follow``.
+    many worker processes (``pipelines.gx_pool``): the short passes of ``follow``.
     """
 
     def __init__(self, now: datetime, gx_root: Path | None = None, workers: int = 0) -> None:

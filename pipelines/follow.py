@@ -3,7 +3,7 @@
 Each pass is an ordinary ingest pass (``pipelines.ingest.run_once``: one bounded Beam
 pipeline over ``[committed, end)``, one warehouse commit) with what makes a pass slow
 taken out of the loop: warm Great Expectations contexts in worker processes validate the
-event types of a pass at once (``contracts.gx_pool``; rebuilt when a survey definition
+event types of a pass at once (``pipelines.gx_pool``; rebuilt when a survey definition
 changes), validation results go to ``dq.*`` only (no Data Docs rebuild per pass), the
 warehouse session and Kafka client stay open, and the short ranges of a pass are
 validated as one batch per topic.
@@ -22,7 +22,11 @@ from threading import Event
 
 from finradar.settings import Settings
 from pipelines.beam_tuning import shorten_state_sampling
-from pipelines.ingest import IngestSummary, close_shared_clients, ingest_lock_path, run_once
+from pipelines.gx_pool import close_pools, shared_pool
+from pipelines.ingest import IngestSummary, ingest_lock_path, run_once
+from pipelines.planning import close_shared_clients
+from warehouse.lake import compact as compact_files
+from warehouse.lake import shared_connection
 from warehouse.locks import POLL_S, anyone_waiting, lock_is_free
 
 
@@ -83,10 +87,6 @@ def follow(
     half way) or ``max_passes`` have run; every ``prefect.follow_compact_every_s`` merge the
     small files the passes wrote. ``run_pass`` and ``compact`` replace the plain pass and
     compaction (the ``follow`` flow holds the writer slot around each)."""
-    from contracts.gx_pool import close_pools, shared_pool
-    from warehouse.lake import compact as compact_files
-    from warehouse.lake import shared_connection
-
     status = FollowStatus()
     run_pass = run_pass or (lambda: run_once(settings, follow=True))
     compact = compact or (lambda: compact_files(shared_connection(settings), settings))

@@ -41,6 +41,7 @@ def install() -> bool:
     global _installed
     if _installed:
         return True
+    # lazy: GX takes seconds to import; only a process that validates installs the memo
     import great_expectations
     from great_expectations.expectations.expectation import Expectation
 

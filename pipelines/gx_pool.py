@@ -9,21 +9,21 @@ rebuilds it when a survey definition changes.
 
 from __future__ import annotations
 
+import gc
 import multiprocessing as mp
 from concurrent.futures import Future, ProcessPoolExecutor
 from datetime import datetime
 from typing import Any
 
-from contracts.gx_runner import BatchValidation
+from contracts.survey_catalog import loaded_signature, reload_survey_catalog
+from finradar.errors import TransientError
+from handoff.validation import BatchValidation
+from pipelines.gx_runner import shared_runner
 
 _pools: dict[int, ValidatorPool] = {}
 
 
 def _warm() -> bool:
-    import gc
-
-    from contracts.gx_runner import shared_runner
-
     shared_runner()
     # the GX context is hundreds of thousands of long-lived objects: out of the collector's
     # sight, a full collection no longer stalls a validation for a tenth of a second
@@ -34,12 +34,7 @@ def _warm() -> bool:
 def _validate(
     event_type: str, events: list[dict[str, Any]], now: datetime, signature: Any, only: str
 ) -> BatchValidation:
-    from contracts.gx_runner import shared_runner
-    from contracts.survey_catalog import reload_survey_catalog
-
     if reload_survey_catalog() != signature:
-        from finradar.errors import TransientError
-
         raise TransientError("survey definitions changed while the pass ran; it runs again")
     return shared_runner().validate(event_type, events, now=now, screen=True, only=only)
 
@@ -57,8 +52,6 @@ class ValidatorPool:
     ) -> Future[BatchValidation]:
         """Validate ``events`` with the one suite ``only`` of their type (a survey batch's
         three suites go to the workers as three jobs, validated side by side)."""
-        from contracts.survey_catalog import loaded_signature
-
         return self.executor.submit(_validate, event_type, events, now, loaded_signature(), only)
 
     def close(self) -> None:

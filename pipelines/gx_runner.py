@@ -10,7 +10,6 @@ failed. ``result_format=COMPLETE`` with an index column gives the full failing-r
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -29,11 +28,13 @@ from contracts.export.gx_suites import (
     suites_of,
 )
 from contracts.flatten import flatten_answers, flatten_event
-from contracts.gx_memo import install as install_gx_memo
-from contracts.gx_memo import memoised_configurations
 from contracts.spec import FUTURE_TOLERANCE_HOURS, contracts
 from contracts.survey_catalog import SurveyCatalog, survey_catalog
 from finradar.settings import quiet_great_expectations
+from handoff.validation import BatchValidation, ExpectationOutcome, SuiteOutcome
+from pipelines.gx_memo import install as install_gx_memo
+from pipelines.gx_memo import memoised_configurations
+from warehouse.report.data_docs import docs_index
 
 RESULT_FORMAT = {
     "result_format": "COMPLETE",
@@ -42,36 +43,6 @@ RESULT_FORMAT = {
 }
 # A pass/fail answer costs half a COMPLETE validation (GX computes no failing-row lists)
 SCREEN_FORMAT = {"result_format": "BOOLEAN_ONLY"}
-
-
-@dataclass
-class ExpectationOutcome:
-    suite: str
-    expectation: str
-    column: str
-    reason_code: str
-    success: bool
-    unexpected_count: int
-
-
-@dataclass
-class SuiteOutcome:
-    suite: str
-    rows_checked: int
-    outcomes: list[ExpectationOutcome] = field(default_factory=list)
-    rows_failed: int = 0  # distinct rows (of the suite's frame) failing any expectation
-
-    @property
-    def success(self) -> bool:
-        return all(o.success for o in self.outcomes)
-
-
-@dataclass
-class BatchValidation:
-    """Per-event failures (by position in the batch) and per-suite results."""
-
-    failures: dict[int, list[Reason]]
-    suites: list[SuiteOutcome]
 
 
 def value_sets(catalog: SurveyCatalog) -> dict[str, list[str]]:
@@ -98,6 +69,7 @@ class SuiteRunner:
     ) -> None:
         quiet_great_expectations()
         install_gx_memo()
+        # lazy: GX takes seconds to import; only a process that validates builds a runner
         import great_expectations as gx
         from great_expectations.data_context.types.base import ProgressBarsConfig
 
@@ -268,11 +240,8 @@ def shared_runner(project_root: Path | None = None) -> SuiteRunner:
     return runner
 
 
-def docs_index(project_root: Path) -> Path:
-    return project_root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
-
-
 def _condition(column: str, op: str, value: Any) -> Any:
+    # lazy: GX takes seconds to import (see SuiteRunner)
     from great_expectations.expectations.row_conditions import Column
 
     return Column(name=column) == value if op == "==" else Column(name=column) != value

@@ -1,45 +1,29 @@
 """A bounded Kafka source for Beam: explicit offset ranges read with kafka-python.
 
-Each element is a ``PartitionRange`` — one topic-partition and the offsets ``[start, end)``
-to read. A splittable DoFn claims offsets with an ``OffsetRestrictionTracker`` (so a runner
-may split a long range) and emits the records as batches (lists of ``KafkaRecord``) of up
-to ``batch_records`` messages or ``batch_bytes`` bytes: downstream transforms work on
-batches, never one message at a time. Beam's Java ``ReadFromKafka`` is not used.
+Each element is a ``PartitionRange`` (``handoff.records``) — one topic-partition and the
+offsets ``[start, end)`` to read. A splittable DoFn claims offsets with an
+``OffsetRestrictionTracker`` (so a runner may split a long range) and emits the records as
+batches (lists of ``KafkaRecord``) of up to ``batch_records`` messages or ``batch_bytes``
+bytes: downstream transforms work on batches, never one message at a time. Beam's Java
+``ReadFromKafka`` is not used.
 """
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable, Iterator
-from typing import Any, NamedTuple
+from typing import Any
 
 import apache_beam as beam
 from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
 from apache_beam.transforms.core import RestrictionProvider
+from kafka import TopicPartition
+
+from handoff.records import KafkaRecord, PartitionRange
+from infra.kafka_clients import reader, shared_reader
 
 POLL_TIMEOUT_MS = 1000
 SPLIT_SIZE = 200_000  # offsets per initial split of a range (parallelism on several workers)
 MAX_EMPTY_POLLS = 30  # a range that stays empty this long means the broker lost the data
-
-
-class PartitionRange(NamedTuple):
-    topic: str
-    partition: int
-    start: int
-    end: int
-
-    @property
-    def size(self) -> int:
-        return self.end - self.start
-
-
-class KafkaRecord(NamedTuple):
-    topic: str
-    partition: int
-    offset: int
-    timestamp_ms: int | None
-    key: bytes | None
-    value: bytes | None
 
 
 class _RangeRestrictions(RestrictionProvider):
@@ -56,41 +40,6 @@ class _RangeRestrictions(RestrictionProvider):
         yield from restriction.split(SPLIT_SIZE)
 
 
-def new_reader(bootstrap: str) -> Any:
-    """A kafka-python consumer for explicit offset ranges (no group, no commits)."""
-    from kafka import KafkaConsumer
-
-    # kafka-python warns whenever decoding a large fetch holds its event loop >100 ms
-    logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
-    return KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        client_id="finradar-ingest",
-        max_partition_fetch_bytes=16 * 1024 * 1024,
-        fetch_max_bytes=64 * 1024 * 1024,
-        receive_message_max_bytes=128 * 1024 * 1024,
-        # a poll right after a seek has no fetch in flight and sleeps this long: keep it short
-        retry_backoff_ms=20,
-    )
-
-
-_readers: dict[str, Any] = {}
-
-
-def shared_reader(bootstrap: str) -> Any:
-    """One reader per process kept across pipelines (``follow``'s back-to-back passes)."""
-    reader = _readers.get(bootstrap)
-    if reader is None:
-        reader = _readers[bootstrap] = new_reader(bootstrap)
-    return reader
-
-
-def close_shared_readers() -> None:
-    while _readers:
-        _readers.popitem()[1].close()
-
-
 class _ReaderFn(beam.DoFn):
     """A DoFn with a kafka-python reader: its own, or the process's (``shared``)."""
 
@@ -104,7 +53,7 @@ class _ReaderFn(beam.DoFn):
         self.consumer: Any = None
 
     def setup(self) -> None:
-        self.consumer = shared_reader(self.bootstrap) if self.shared else new_reader(self.bootstrap)
+        self.consumer = shared_reader(self.bootstrap) if self.shared else reader(self.bootstrap)
 
     def teardown(self) -> None:
         if self.consumer is not None and not self.shared:
@@ -136,8 +85,6 @@ def read_offsets(
 ) -> Iterator[KafkaRecord]:
     """The records of ``[r.start, r.end)`` in offset order, each claimed first (a refused
     claim ends the read: the rest of the range belongs to another reader)."""
-    from kafka import TopicPartition
-
     tp = TopicPartition(r.topic, r.partition)
     consumer.assign([tp])
     consumer.seek(tp, r.start)
@@ -192,8 +139,6 @@ def read_ranges(consumer: Any, ranges: Iterable[PartitionRange]) -> list[KafkaRe
     """The records of several partitions' ranges, read with one assignment (each seek to a
     partition alone is followed by a poll with no fetch in flight, which waits
     ``retry_backoff_ms``), in (topic, partition, offset) order."""
-    from kafka import TopicPartition
-
     wanted = {TopicPartition(r.topic, r.partition): r for r in ranges if r.size}
     if not wanted:
         return []

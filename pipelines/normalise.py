@@ -37,8 +37,8 @@ from contracts.checks import EMAIL_PATTERN
 from contracts.flatten import flatten_answers, flatten_event
 from contracts.spec import contracts
 from contracts.taxonomy import unit_scale
-from pipelines.batches import CheckedBatch, StagedFile
-from pipelines.staging_tables import staging_schemas
+from handoff.staging import StagedFile, staging_schemas
+from pipelines.batches import CheckedBatch
 
 YI = 1e8
 EMAIL_BYTES = re.compile(EMAIL_PATTERN.encode())

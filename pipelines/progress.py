@@ -10,10 +10,8 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:  # the CLI imports this module: keep Beam out of its start-up
-    from pipelines.kafka_source import PartitionRange
+from handoff.records import PartitionRange
 
 
 class StagedProgress:
@@ -34,6 +32,7 @@ class StagedProgress:
             self.thread.start()
 
     def _loop(self) -> None:
+        # lazy: the CLI imports this module at start-up, and most commands never count
         import pyarrow.parquet as pq
 
         seen: dict[Path, int] = {}

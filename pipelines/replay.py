@@ -23,14 +23,17 @@ from typing import Any
 import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
+from contracts.survey_catalog import reload_survey_catalog
 from finradar.settings import Settings
-from pipelines.batches import StagedFile
+from handoff.staging import StagedFile
 from pipelines.checking import DecodeAndCheck, ValidateWithSuites
 from pipelines.commit import CommitStaged
 from pipelines.ingest import new_batch_id, writer_lock
 from pipelines.kafka_source import batched
+from pipelines.land import SUMMARY_FILE
 from pipelines.normalise import NormaliseAndStage
-from warehouse.replay import Coordinates, ReplaySummary
+from warehouse.lake import connect
+from warehouse.replay import Coordinates, ReplaySummary, land_replayed, pending
 
 
 class _LandReplayedFn(beam.DoFn):
@@ -51,9 +54,6 @@ class _LandReplayedFn(beam.DoFn):
         self.run_dir = run_dir
 
     def process(self, _: bytes, staged: list[StagedFile]) -> Iterator[dict[str, Any]]:
-        from warehouse.lake import connect
-        from warehouse.replay import land_replayed
-
         con = connect(self.settings)
         try:
             summary = land_replayed(
@@ -68,7 +68,7 @@ class _LandReplayedFn(beam.DoFn):
         finally:
             con.close()
         result = asdict(summary)
-        Path(self.run_dir, "summary.json").write_text(json.dumps(result))
+        Path(self.run_dir, SUMMARY_FILE).write_text(json.dumps(result))
         yield result
 
 
@@ -95,10 +95,6 @@ class LandReplayed(beam.PTransform):
 def run_replay(settings: Settings, reasons: Sequence[str] = ()) -> ReplaySummary:
     """Check every quarantined message not replayed yet (of ``reasons``, if given) against
     the contract as it is now, and land the ones that pass: exactly once."""
-    from contracts.survey_catalog import reload_survey_catalog
-    from warehouse.lake import connect
-    from warehouse.replay import land_replayed, pending
-
     reload_survey_catalog()  # a definition added since this process loaded the catalog
     started = time.perf_counter()
     started_at = datetime.now(UTC)
@@ -144,7 +140,7 @@ def run_replay(settings: Settings, reasons: Sequence[str] = ()) -> ReplaySummary
                         run_dir,
                     )
                 )
-            summary = ReplaySummary(**json.loads((run_dir / "summary.json").read_text()))
+            summary = ReplaySummary(**json.loads((run_dir / SUMMARY_FILE).read_text()))
             shutil.rmtree(run_dir, ignore_errors=True)
     summary.seconds = time.perf_counter() - started
     return summary

@@ -20,8 +20,10 @@ from contracts.export.arrow import (
 )
 from contracts.spec import contracts
 from finradar.settings import load_settings
-from warehouse.models import checks, models
+from warehouse.lake import connect
+from warehouse.model_files import checks, models
 from warehouse.reference import GRAINS as REFERENCE_GRAINS
+from warehouse.refresh import refresh
 from warehouse.schema import GRAINS as TABLE_GRAINS
 from warehouse.schema import SCHEMAS
 
@@ -52,9 +54,6 @@ def _raw_column_docs() -> dict[str, dict[str, str]]:
 
 def _describe(var: Path) -> dict[str, list[tuple[str, str]]]:
     """Column names and types of every relation of a freshly refreshed, empty warehouse."""
-    from warehouse.lake import connect
-    from warehouse.refresh import refresh
-
     settings = load_settings(var_dir=var)
     refresh(settings)
     con = connect(settings, read_only=True)

@@ -1,12 +1,12 @@
 """Land one ingest run in the warehouse: everything in one DuckLake transaction.
 
-The run's staged Parquet files (``pipelines.normalise``) are classified and inserted into
-``raw.*``, ``quarantine.events``, ``ops.*`` and ``dq.*`` together with the next offsets of
-every partition read, then committed at once: a reader sees the state before or after the
-run, never between, and a crash before the commit leaves nothing (the rerun reads the same
-offsets again). Repeated event ids are decided here, against the run and everything landed
-before: the first copy lands, a byte-identical repeat is a duplicate
-(``ops.duplicate_events``), other content under the same id is quarantined as
+The run's staged Parquet files (``handoff.staging``, written by ``pipelines.normalise``) are
+classified and inserted into ``raw.*``, ``quarantine.events``, ``ops.*`` and ``dq.*``
+together with the next offsets of every partition read, then committed at once: a reader
+sees the state before or after the run, never between, and a crash before the commit leaves
+nothing (the rerun reads the same offsets again). Repeated event ids are decided here,
+against the run and everything landed before: the first copy lands, a byte-identical repeat
+is a duplicate (``ops.duplicate_events``), other content under the same id is quarantined as
 ``event_id_conflict``. The commit refuses to land if the committed offsets moved since the
 run was planned, or if any partition's records are not all accounted for.
 """
@@ -20,20 +20,11 @@ from datetime import datetime
 import duckdb
 
 from contracts.spec import contracts
-from finradar.errors import FinradarError
-from pipelines.batches import StagedFile
-from pipelines.kafka_source import PartitionRange
-from pipelines.staging_tables import staging_schemas
+from handoff.errors import AccountingError, OffsetsMoved
+from handoff.records import PartitionRange
+from handoff.staging import StagedFile, staging_schemas
 from warehouse.schema import create_all
 from warehouse.transactions import in_transaction
-
-
-class OffsetsMoved(FinradarError):
-    """Another writer committed these partitions after the run was planned."""
-
-
-class AccountingError(FinradarError):
-    """A partition's consumed records are not all landed, duplicates or quarantined."""
 
 
 @dataclass

@@ -24,7 +24,7 @@ import pyarrow as pa
 from finradar.settings import Settings
 from warehouse.lake import connect
 from warehouse.locks import file_lock
-from warehouse.models import Check, Model, checks, models
+from warehouse.model_files import Check, Model, checks, models
 from warehouse.reference import REFERENCE_TABLES, fingerprint
 from warehouse.schema import TABLES, create_all
 from warehouse.transactions import in_transaction

@@ -19,8 +19,8 @@ import duckdb
 import pyarrow as pa
 
 from finradar.errors import TransientError
-from pipelines.batches import StagedFile
-from pipelines.kafka_source import KafkaRecord
+from handoff.records import KafkaRecord
+from handoff.staging import StagedFile
 from warehouse.landing import classify, insert_landed, staged_view
 from warehouse.schema import create_all
 from warehouse.transactions import in_transaction

@@ -11,25 +11,15 @@ import duckdb
 import pyarrow as pa
 
 from contracts.export.ddl import create_table, raw_ddl
+from handoff.staging import QUARANTINE_SCHEMA
 
 TS = pa.timestamp("us", tz="UTC")
 
 TABLES: dict[str, pa.Schema] = {
+    # a staged quarantine row, and what landing it adds
     "quarantine.events": pa.schema(
         [
-            ("kafka_topic", pa.string()),
-            ("kafka_partition", pa.int32()),
-            ("kafka_offset", pa.int64()),
-            ("kafka_timestamp", pa.timestamp("ms", tz="UTC")),
-            ("message_key", pa.string()),
-            ("raw_value", pa.binary()),  # the bytes as received (personal data redacted, see below)
-            ("raw_sha256", pa.string()),  # SHA-256 of the bytes as received, before any redaction
-            ("redacted", pa.bool_()),  # e-mail addresses in raw_value replaced by their keyed hash
-            ("event_id", pa.string()),
-            ("event_type", pa.string()),
-            ("reason_code", pa.string()),
-            ("reason_detail", pa.string()),
-            ("reasons", pa.list_(pa.struct([("code", pa.string()), ("detail", pa.string())]))),
+            *QUARANTINE_SCHEMA,
             ("batch_id", pa.string()),
             ("quarantined_at", TS),
             ("replayed_at", TS),

@@ -3,7 +3,7 @@
 One suite per event type over its flattened rows (see ``contracts.flatten``), plus two over
 survey answers (one row per answer, one row per selected option) for the rules that look
 inside ``answers``. Every expectation carries ``meta.reason_code``, the quarantine reason of
-the rows it rejects. Suites are plain data here (``ExpectationSpec``); ``contracts.gx_runner``
+the rows it rejects. Suites are plain data here (``ExpectationSpec``); ``pipelines.gx_runner``
 turns them into GX objects.
 """
 

@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 from datetime import UTC, datetime
 
+from contracts.spec import topics_of
 from finradar.commands.serve import prefect_api
+from finradar.errors import FinradarError
+from finradar.settings import get_settings
 
 
 def _offset(text: str) -> int:
@@ -62,17 +66,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
-    from contracts.spec import topics_of
-    from finradar.errors import FinradarError
-    from finradar.settings import get_settings
-
     try:
         topics_of(args.topic)  # a wrong name fails here, in one line, before Prefect starts
     except ValueError as exc:
         raise FinradarError(str(exc)) from None
     with prefect_api(get_settings(), temporary=True):
+        # lazy: Prefect reads its settings when first imported, after prefect_api set them
         from flows.backfill import backfill
 
         summary = backfill(

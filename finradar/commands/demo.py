@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING
+import time
 
-if TYPE_CHECKING:
-    from finradar.settings import Settings
+from finradar.settings import Settings, export_prefect_env, get_settings
 
 DEMO_SYNTHETIC = 20_000
 DEMO_BAD_RATE = 0.02
@@ -28,17 +27,16 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import time
-
-    from finradar.producing import corpus_messages, publish, publish_synthetic
-    from finradar.settings import export_prefect_env, get_settings
+    # lazy: the CLI starts without Kafka's client and the warehouse's modules
     from infra.broker import LocalBroker
+    from infra.producing import corpus_messages, publish, publish_synthetic
     from infra.topics import ensure_topics
 
     settings = get_settings()
     # Prefect keeps its state under var/prefect; without prefect.api_url the flows run on a
     # temporary local server that Prefect starts and stops itself
     export_prefect_env(settings)
+    # lazy: Prefect reads its settings when first imported, after export_prefect_env
     from flows.ingest import ingest
     from flows.refresh import refresh
     from flows.report import report as report_flow
@@ -83,6 +81,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _headlines(settings: Settings) -> None:
     """Three figures the seed reports print, as the marts now compute them."""
+    # lazy: the CLI starts without DuckDB
     from warehouse.lake import connect
 
     con = connect(settings, read_only=True)

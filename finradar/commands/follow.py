@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import signal
+import sys
 
 from finradar.commands.serve import prefect_api
+from finradar.settings import get_settings
 
 
 def _positive(text: str) -> int:
@@ -34,13 +37,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import signal
-    import sys
-
-    from finradar.settings import get_settings
-
     settings = get_settings()
     with prefect_api(settings, temporary=True):
+        # lazy: Prefect reads its settings when first imported, after prefect_api set them
         from flows.follow import follow, request_stop
 
         def stop(signum: int, frame: object) -> None:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
+
+from finradar.settings import get_settings
 
 EXIT_NOT_RUNNING = 3  # LSB convention for "program is not running"
 
@@ -20,8 +23,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     status.set_defaults(handler=run_status)
 
 
-def _broker():
-    from finradar.settings import get_settings
+def _broker() -> Any:
+    # lazy: the CLI starts without Kafka's client
     from infra.broker import LocalBroker
 
     return LocalBroker(get_settings())

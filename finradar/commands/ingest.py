@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
+from dataclasses import asdict
 from pathlib import Path
 
 from finradar.errors import FinradarError
+from finradar.settings import get_settings
 from pipelines.progress import StagedProgress
 
 
@@ -48,9 +51,7 @@ class _Progress(StagedProgress):
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
-    from finradar.settings import get_settings
+    # lazy: Beam, GX and the warehouse take seconds to import; the CLI starts without them
     from pipelines.ingest import run_once
 
     settings = get_settings()
@@ -66,8 +67,6 @@ def run(args: argparse.Namespace) -> int:
     finally:
         progress.close()
     if args.json:
-        from dataclasses import asdict
-
         print(json.dumps(asdict(summary) | {"events_per_s": round(summary.rate, 1)}))
         return 0
     print(

@@ -7,7 +7,9 @@ import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from contracts.spec import topics_by_event_type
 from finradar.errors import FinradarError
+from finradar.settings import get_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -75,8 +77,6 @@ def check_routable(path: Path) -> None:
 def file_messages(
     path: Path, fallback_topic: str | None
 ) -> Iterator[tuple[str, bytes | None, bytes]]:
-    from contracts.spec import topics_by_event_type
-
     topics = topics_by_event_type()
     with path.open("rb") as fh:
         for n, line in enumerate(fh, start=1):
@@ -103,8 +103,8 @@ def file_messages(
 
 
 def run(args: argparse.Namespace) -> int:
-    from finradar.producing import ProgressBar, publish, publish_synthetic
-    from finradar.settings import get_settings
+    # lazy: the CLI starts without Kafka's client and the synthetic generator
+    from infra.producing import ProgressBar, corpus_messages, publish, publish_synthetic
     from infra.topics import ensure_topics
 
     if args.synthetic is None and (args.bad_rate or args.seed or args.workers):
@@ -126,8 +126,6 @@ def run(args: argparse.Namespace) -> int:
             args.synthetic, args.bad_rate, args.seed, bootstrap, progress=bar, workers=args.workers
         )
     elif args.corpus:
-        from finradar.producing import corpus_messages
-
         messages = list(corpus_messages())
         bar = ProgressBar(len(messages), "seeds")
         report = publish(

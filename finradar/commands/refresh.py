@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import argparse
 import json
+from dataclasses import asdict
+
+from finradar.settings import get_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -20,9 +23,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from dataclasses import asdict
-
-    from finradar.settings import get_settings
+    # lazy: the CLI starts without what the other commands run
     from warehouse.refresh import refresh
 
     summary = refresh(get_settings(), full=args.full)

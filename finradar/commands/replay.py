@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import json
 
 from finradar.commands.serve import prefect_api
+from finradar.settings import get_settings
 
 
 def _reason(text: str) -> str:
+    # lazy: the contract's checker takes a fifth of a second to import
     from contracts.checks import REASON_CODES
 
     if text not in REASON_CODES:
@@ -40,11 +43,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
-    from finradar.settings import get_settings
-
     with prefect_api(get_settings(), temporary=True):
+        # lazy: Prefect reads its settings when first imported, after prefect_api set them
         from flows.replay import replay
 
         summary = replay(reasons=args.reason)

@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
 
-if TYPE_CHECKING:
-    from finradar.settings import Settings
+from finradar.settings import Settings, export_prefect_env, get_settings
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -25,7 +24,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def _stop_on_sigterm() -> None:
     """SIGTERM ends the command like Ctrl-C, so the Prefect server it started stops too."""
-    import signal
 
     def interrupt(signum: int, frame: object) -> None:
         raise KeyboardInterrupt
@@ -38,7 +36,7 @@ def prefect_api(settings: Settings, temporary: bool = False) -> Iterator[str | N
     """Point Prefect at ``prefect.api_url``, else at a local server: with ``temporary``
     the one Prefect starts and stops itself around the flow runs (yields ``None``),
     otherwise one started here on ``prefect.server_port`` and stopped on the way out."""
-    from finradar.settings import export_prefect_env
+    # lazy: the CLI starts without the server's HTTP client
     from infra.prefect_server import LocalPrefectServer
 
     if settings.prefect.api_url or temporary:
@@ -56,8 +54,6 @@ def prefect_api(settings: Settings, temporary: bool = False) -> Iterator[str | N
 
 def run(args: argparse.Namespace) -> int:
     _stop_on_sigterm()
-    from finradar.settings import get_settings
-
     settings = get_settings()
     with prefect_api(settings) as api_url:
         every = settings.prefect
@@ -67,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
             f"{every.refresh_every_s} s, report every {every.report_every_s} s (Ctrl-C stops)",
             flush=True,
         )
+        # lazy: Prefect reads its settings when first imported, after prefect_api set them
         from flows.deployments import serve_deployments
 
         serve_deployments(settings)

@@ -3,23 +3,23 @@
 One query (or several statements; the last one that returns rows is printed) runs against the
 DuckLake warehouse attached READ_ONLY and prints as a table, CSV or one JSON array. Without a
 query it reads stdin, or opens an interactive session when stdin is a terminal. Printing is in
-``finradar.sql_output``, the session in ``finradar.sql_repl``.
+``finradar.commands.sql_output``, the session in ``finradar.commands.sql_repl``.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from datetime import datetime
 from typing import TYPE_CHECKING
 
+from finradar.commands.sql_output import FORMATS, Result, fetch, relations, write_result
 from finradar.errors import FinradarError
-from finradar.sql_output import FORMATS
+from finradar.settings import Settings, get_settings
 
 if TYPE_CHECKING:
     import duckdb
-
-    from finradar.settings import Settings
 
 EPILOG = """\
 examples:
@@ -86,11 +86,10 @@ def parse_as_of(value: str) -> int | datetime:
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazy: the CLI starts without DuckDB and the warehouse's modules
     import duckdb
 
-    from finradar.settings import get_settings
-    from finradar.sql_output import Result, fetch, relations, write_result
-    from finradar.sql_repl import interactive
+    from finradar.commands.sql_repl import interactive
     from warehouse.lake import one_line
 
     settings = get_settings()
@@ -125,14 +124,13 @@ def run(args: argparse.Namespace) -> int:
 
 def _silence_stdout() -> None:
     """The reader (e.g. ``| head``) went away: stop Python complaining when it flushes at exit."""
-    import os
-
     devnull = os.open(os.devnull, os.O_WRONLY)
     os.dup2(devnull, sys.stdout.fileno())
 
 
 def open_warehouse(settings: Settings, as_of: int | datetime | None) -> duckdb.DuckDBPyConnection:
     """The warehouse attached read-only, optionally as of a snapshot id or time."""
+    # lazy: the CLI starts without DuckDB and the warehouse's modules
     from warehouse.lake import connect
 
     try:

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, TextIO
 
 import duckdb
 
-from finradar.sql_output import fetch, relations, write_result
+from finradar.commands.sql_output import fetch, relations, write_result
 from warehouse.lake import one_line
 
 if TYPE_CHECKING:
@@ -126,6 +126,8 @@ def interactive(
 ) -> int:
     """The REPL on a terminal over ``con``, with readline editing and history under ``var/``."""
     try:
+        # lazy: importing readline changes input() for the whole process; only a terminal
+        # session wants that
         import readline
     except ImportError:  # e.g. Windows without pyreadline: plain input() still works
         readline = None  # type: ignore[assignment]

@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from contracts.spec import contract_for_topic
 from finradar.errors import FinradarError
 
 CHUNK_LINES = 5000
@@ -49,8 +50,8 @@ def _chunks(path: Path) -> Iterator[list[tuple[int, bytes]]]:
 
 
 def run(args: argparse.Namespace) -> int:
+    # lazy: the contract's checker takes a fifth of a second to import
     from contracts.checks import Reason, check_value
-    from contracts.spec import contract_for_topic
 
     if not args.file.is_file():
         raise FinradarError(f"no such file: {args.file}")
@@ -83,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
             verdicts.append((n, event, reasons))
         if not args.no_gx and by_type:
             if runner is None:
-                from contracts.gx_runner import SuiteRunner
+                # lazy: GX and pandas take seconds to import; --no-gx never needs them
+                from pipelines.gx_runner import SuiteRunner
 
                 runner = SuiteRunner()
             for event_type, positions in by_type.items():

@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import platform
+
+from finradar import __version__
+from infra.versions import load_versions
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -11,12 +15,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    import platform
-
+    # lazy: the CLI starts without DuckDB
     import duckdb
-
-    from finradar import __version__
-    from infra.versions import load_versions
 
     v = load_versions()
     print(f"finradar {__version__}")

@@ -45,7 +45,7 @@ def _measure(
 ) -> Latencies:
     """Start ``command``, wait until it has caught up with what is on the topics, produce
     the steady stream, wait for it to land, stop the command."""
-    from pipelines.ingest import plan_ranges
+    from pipelines.planning import plan_ranges
 
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
@@ -81,7 +81,7 @@ def main() -> None:
     parser.add_argument("--rate", type=int, default=1000)
     parser.add_argument("--seconds", type=float, default=60)
     args = parser.parse_args()
-    from finradar.producing import corpus_messages, publish
+    from infra.producing import corpus_messages, publish
 
     with tempfile.TemporaryDirectory(prefix="finradar-bench-follow-") as tmp:
         settings = load_settings(var_dir=Path(tmp) / "var", kafka=KAFKA)

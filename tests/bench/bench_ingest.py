@@ -20,9 +20,9 @@ import time
 from pathlib import Path
 
 from contracts.spec import contracts
-from finradar.producing import publish_synthetic
 from finradar.settings import load_settings
 from infra.broker import LocalBroker
+from infra.producing import publish_synthetic
 from pipelines.ingest import run_once
 
 

@@ -14,8 +14,8 @@ import argparse
 import time
 
 from contracts.synthetic import SyntheticStream
-from finradar.producing import publish, publish_synthetic
 from finradar.settings import get_settings
+from infra.producing import publish, publish_synthetic
 from infra.topics import ensure_topics
 
 

@@ -13,10 +13,10 @@ import time
 from datetime import UTC, datetime
 
 from contracts.checks import check_value
-from contracts.gx_runner import SuiteRunner
 from contracts.synthetic import SyntheticStream
+from handoff.records import KafkaRecord
 from pipelines.batches import CheckedBatch
-from pipelines.kafka_source import KafkaRecord
+from pipelines.gx_runner import SuiteRunner
 from pipelines.normalise import Normaliser
 
 

@@ -17,8 +17,8 @@ import pytest
 
 from contracts.corpus import seed_corpus
 from contracts.survey_catalog import SURVEYS_DIR
-from finradar.producing import corpus_messages, publish
 from finradar.settings import Settings, get_settings, load_settings
+from infra.producing import corpus_messages, publish
 from tests.bench.follow_latency import CommitProbe, latencies, paced_produce
 
 pytestmark = pytest.mark.integration
@@ -72,7 +72,7 @@ def _sql(settings: Settings, query: str, params: list[Any] | None = None) -> lis
 
 def _accounted_exactly_once(settings: Settings) -> None:
     """Every offset below each partition's end is landed, a duplicate or quarantined, once."""
-    from pipelines.ingest import plan_ranges
+    from pipelines.planning import plan_ranges
 
     assert plan_ranges(settings) == []  # committed offset = end offset everywhere
     rows = _sql(
@@ -99,7 +99,7 @@ def test_follow_keeps_up_with_a_steady_stream(
 ) -> None:
     """(Latency is printed, not asserted: ``make bench`` measures it against a baseline.)"""
     from flows.follow import follow, request_stop
-    from pipelines.ingest import plan_ranges
+    from pipelines.planning import plan_ranges
 
     monkeypatch.setenv("FINRADAR_PREFECT__FOLLOW_COMPACT_EVERY_S", "2")
     # one validator process: starts faster on two cores, and the pool path is the same
@@ -138,8 +138,9 @@ def test_a_follow_pass_reads_what_arrived_while_it_was_built(
     """A follow pass plans again when its pipeline starts running, up to the end offsets
     then: events produced after it planned (while its pipeline was being built) land in
     the same pass. A one-shot pass lands what it planned, no more."""
-    from contracts.gx_pool import close_pools
-    from pipelines.ingest import close_shared_clients, run_once
+    from pipelines.gx_pool import close_pools
+    from pipelines.ingest import run_once
+    from pipelines.planning import close_shared_clients
 
     monkeypatch.setenv("FINRADAR_INGEST__FOLLOW_VALIDATORS", "1")
     get_settings.cache_clear()
@@ -172,7 +173,8 @@ def test_a_one_shot_pass_gets_its_turn_while_follow_is_busy(
     backfill) waits for the warehouse as an announced writer: follow lets it have the next
     turn, then goes on. Every offset is accounted for once."""
     from pipelines.follow import follow
-    from pipelines.ingest import plan_ranges, run_once
+    from pipelines.ingest import run_once
+    from pipelines.planning import plan_ranges
 
     monkeypatch.setenv("FINRADAR_INGEST__FOLLOW_VALIDATORS", "1")
     get_settings.cache_clear()
@@ -216,7 +218,7 @@ def test_follow_needs_the_writer_slot_for_its_commits_only(
     is taken for the commit, so a waiting refresh finds it free for most of each pass."""
     from flows.follow import follow, request_stop
     from flows.policy import warehouse_writer
-    from pipelines.ingest import plan_ranges
+    from pipelines.planning import plan_ranges
 
     monkeypatch.setenv("FINRADAR_INGEST__FOLLOW_VALIDATORS", "1")
     get_settings.cache_clear()
@@ -336,9 +338,9 @@ def test_backfill_from_a_time_then_from_the_earliest_lands_each_message_once(
     """A second warehouse starts from a time (what came before is skipped on purpose),
     then backfills from the earliest message: in the end every message on the topics is
     accounted for exactly once, and no event landed twice."""
-    from finradar.producing import publish_synthetic
     from flows.backfill import backfill
     from flows.ingest import ingest
+    from infra.producing import publish_synthetic
 
     publish_synthetic(100, 0.1, 8, broker.kafka.bootstrap, workers=1)
     time.sleep(1.0)

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from finradar.producing import corpus_messages, publish, publish_synthetic
 from finradar.settings import Settings, get_settings, load_settings
+from infra.producing import corpus_messages, publish, publish_synthetic
 from tests.integration import browser
 
 pytestmark = pytest.mark.integration

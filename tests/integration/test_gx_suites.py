@@ -9,8 +9,8 @@ import pytest
 
 from contracts.checks import decode
 from contracts.corpus import seed_corpus
-from contracts.gx_runner import SuiteRunner
 from contracts.spec import contract_for_topic, contracts
+from pipelines.gx_runner import SuiteRunner
 from tests.fixtures.contract import invalid_fixtures, spec_example
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
@@ -136,7 +136,7 @@ def test_memoised_configurations_give_gx_own_verdicts(runner, monkeypatch):
     cutoff into the configurations it validates with)."""
     import contextlib
 
-    import contracts.gx_runner as gx_runner
+    import pipelines.gx_runner as gx_runner
 
     long_ago = datetime(2000, 1, 1, tzinfo=UTC)  # every event's time is in its future
     by_type = _fixtures_by_type()
@@ -160,7 +160,7 @@ def test_the_memo_holds_for_one_validation_and_the_checked_release():
     code is read again)."""
     import great_expectations as gx
 
-    from contracts.gx_memo import CHECKED_VERSION, install, memoised_configurations
+    from pipelines.gx_memo import CHECKED_VERSION, install, memoised_configurations
 
     assert gx.__version__ == CHECKED_VERSION and install()
     expectation = gx.expectations.ExpectColumnValuesToNotBeNull(column="event_id")

@@ -16,8 +16,8 @@ import pytest
 from contracts.corpus import seed_corpus
 from contracts.spec import contracts
 from contracts.synthetic import SyntheticStream
-from finradar.producing import corpus_messages, publish, publish_synthetic
 from finradar.settings import Settings, load_settings
+from infra.producing import corpus_messages, publish, publish_synthetic
 from pipelines.ingest import run_once
 from warehouse.lake import connect
 
@@ -232,7 +232,7 @@ def test_a_lag_check_beside_follow_leaves_follow_clients_closable(stack: Setting
     must not orphan that client: closing follow's clients ends every Kafka thread."""
     import threading
 
-    from pipelines.ingest import close_shared_clients, plan_ranges
+    from pipelines.planning import close_shared_clients, plan_ranges
 
     def kafka_threads() -> int:
         return sum(t.name.startswith("kafka") for t in threading.enumerate())

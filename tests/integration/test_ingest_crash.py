@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from contracts.corpus import seed_corpus
-from finradar.producing import corpus_messages, publish, publish_synthetic
 from finradar.settings import Settings, load_settings
+from infra.producing import corpus_messages, publish, publish_synthetic
 from pipelines.ingest import run_once
 from tests.integration.test_ingest import contents
 

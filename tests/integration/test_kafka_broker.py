@@ -12,10 +12,11 @@ from pathlib import Path
 
 import pytest
 
+from contracts.topics import TopicSpec, load_topics
 from finradar.errors import FinradarError
 from finradar.settings import load_settings
 from infra.broker import LocalBroker
-from infra.topics import TopicSpec, ensure_topics, load_topics
+from infra.topics import ensure_topics
 
 pytestmark = pytest.mark.integration
 
@@ -142,7 +143,9 @@ def test_ranges_of_several_partitions_read_with_one_assignment(kafka_bootstrap: 
     range was done are resumed)."""
     from kafka import KafkaProducer
 
-    from pipelines.kafka_source import PartitionRange, new_reader, read_ranges
+    from handoff.records import PartitionRange
+    from infra.kafka_clients import reader
+    from pipelines.kafka_source import read_ranges
 
     topic = f"test.ranges.{uuid.uuid4().hex[:8]}"
     ensure_topics(kafka_bootstrap, (TopicSpec(topic, "test", 3, 1),))
@@ -155,7 +158,7 @@ def test_ranges_of_several_partitions_read_with_one_assignment(kafka_bootstrap: 
         sent[partition].append(value)
     producer.flush()
     producer.close()
-    consumer = new_reader(kafka_bootstrap)
+    consumer = reader(kafka_bootstrap)
     try:
         ends = {p: len(values) for p, values in sent.items()}
         ranges = [

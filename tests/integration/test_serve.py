@@ -12,8 +12,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from finradar.producing import corpus_messages, publish, publish_synthetic
 from finradar.settings import Settings, load_settings
+from infra.producing import corpus_messages, publish, publish_synthetic
 from warehouse.lake import connect
 
 pytestmark = pytest.mark.integration

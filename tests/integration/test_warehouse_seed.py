@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from finradar.producing import corpus_messages, publish
 from finradar.settings import load_settings
+from infra.producing import corpus_messages, publish
 from pipelines.ingest import run_once
 from tests.unit.test_seed_corpus_surveys import PUBLISHED_SHARES
 from warehouse.lake import connect

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from kafka.record.default_records import DefaultRecordBatch
 
-from finradar.bulk_producer import encode_batch, varint
+from infra.bulk_producer import encode_batch, varint
 
 
 def test_batch_decodes_with_kafka_python():

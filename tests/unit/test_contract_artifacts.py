@@ -14,7 +14,7 @@ from contracts.export.ddl import DDL_FILE, duckdb_type, raw_ddl
 from contracts.export.jsonschema import SCHEMA_FILE, json_schema, render
 from contracts.spec import contracts
 from contracts.taxonomy import codes
-from infra.topics import load_topics
+from contracts.topics import load_topics
 from tests.fixtures.contract import invalid_fixtures, spec_example
 
 REGENERATE = "run `python -m contracts.export` and commit the result"

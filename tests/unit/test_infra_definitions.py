@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from infra.topics import load_topics, topic_for_event_type
+from contracts.topics import TOPICS_FILE, load_topics, topic_for_event_type
 from infra.versions import load_versions
 
 INFRA = Path(__file__).resolve().parents[2] / "infra"
@@ -29,7 +29,9 @@ def test_kafka_version_has_one_definition() -> None:
     assert (INFRA / ".env").resolve() == (INFRA / "versions.env").resolve()
     compose = (INFRA / "compose.yaml").read_text()
     assert "apache/kafka:${KAFKA_VERSION}" in compose
-    assert "./topics.yaml" in compose
+    # the compose file's topic initialiser mounts the contract's one topic definition
+    assert "../contracts/topics.yaml:/finradar/topics.yaml" in compose
+    assert (INFRA / "../contracts/topics.yaml").resolve() == TOPICS_FILE.resolve()
     pom = (INFRA / "kafka" / "pom.xml").read_text()
     assert versions.kafka not in pom  # the pom takes versions as -D properties only
     assert "${kafka.version}" in pom

@@ -14,9 +14,9 @@ from apache_beam.testing.util import assert_that
 
 from contracts.corpus import seed_corpus
 from contracts.spec import contracts
+from handoff.records import KafkaRecord
 from pipelines.batches import CheckedBatch
 from pipelines.checking import DecodeAndCheck, ValidateWithSuites
-from pipelines.kafka_source import KafkaRecord
 from pipelines.normalise import NormaliseAndStage, Normaliser
 from tests.fixtures.contract import invalid_fixtures
 

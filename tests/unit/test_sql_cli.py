@@ -17,9 +17,9 @@ from pathlib import Path
 import pytest
 
 from finradar.commands.sql import open_warehouse
+from finradar.commands.sql_output import fetch, json_value, write_json
+from finradar.commands.sql_repl import repl, statement_complete
 from finradar.settings import load_settings
-from finradar.sql_output import fetch, json_value, write_json
-from finradar.sql_repl import repl, statement_complete
 from warehouse.lake import one_line
 
 FIRST = {"id": 1, "day": "2026-01-02", "name": "中文名称", "tags": ["a", "b"], "amount": "1.50"}

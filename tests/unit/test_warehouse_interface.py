@@ -10,7 +10,7 @@ import pytest
 from finradar.settings import Settings
 from warehouse.dictionary import DICTIONARY_FILE, render
 from warehouse.lake import connect
-from warehouse.models import checks, models
+from warehouse.model_files import checks, models
 from warehouse.refresh import refresh
 
 # The interface's minimum columns, typed in from the spec (a rename here is a breaking change).

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import duckdb
 
-from pipelines.kafka_source import PartitionRange
+from handoff.records import PartitionRange
 from warehouse.report.charts import Bar, grouped_columns, horizontal_bars, stacked_shares
 
 SEGMENTS = ("cn.segment.banking", "cn.segment.insurance", "cn.segment.securities")

@@ -15,6 +15,12 @@ from pathlib import Path
 
 from infra.web_assets import Asset, assets
 
+
+def docs_index(project_root: Path) -> Path:
+    """The index page of a GX project's Data Docs."""
+    return project_root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
+
+
 REMOTE_IMAGE = re.compile(r'<img[^>]+src="https?://[^"]*great-expectations-web-assets[^"]*"[^>]*>')
 
 

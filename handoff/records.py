@@ -1,0 +1,29 @@
+"""Kafka offset ranges and the records read from them."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class PartitionRange(NamedTuple):
+    """One topic-partition and the offsets ``[start, end)`` of a pass (or of a lag)."""
+
+    topic: str
+    partition: int
+    start: int
+    end: int
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+class KafkaRecord(NamedTuple):
+    """One message as read from Kafka (or from ``quarantine.events`` for a replay)."""
+
+    topic: str
+    partition: int
+    offset: int
+    timestamp_ms: int | None
+    key: bytes | None
+    value: bytes | None

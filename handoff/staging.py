@@ -1,0 +1,106 @@
+"""The staging tables of a run: what ``Normalise and stage`` writes and the landing reads.
+
+Raw tables take their columns from ``contracts`` (dates and timestamps as ISO strings: the
+warehouse casts them on insert). A staged quarantine row (``QUARANTINE_SCHEMA``) is a row of
+``quarantine.events`` without what the warehouse adds when it lands it (``warehouse.schema``).
+The three run-internal tables (``_valid``, ``_reads``, ``_dq_results``) are defined here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pyarrow as pa
+
+from contracts.export.arrow import answer_schema, raw_schema
+from contracts.spec import contracts
+
+
+@dataclass(frozen=True)
+class StagedFile:
+    """A Parquet file written for one staging table of a run."""
+
+    table: str
+    path: str
+    rows: int
+
+
+QUARANTINE_SCHEMA = pa.schema(
+    [
+        ("kafka_topic", pa.string()),
+        ("kafka_partition", pa.int32()),
+        ("kafka_offset", pa.int64()),
+        ("kafka_timestamp", pa.timestamp("ms", tz="UTC")),
+        ("message_key", pa.string()),
+        ("raw_value", pa.binary()),  # the bytes as received (personal data redacted, see below)
+        ("raw_sha256", pa.string()),  # SHA-256 of the bytes as received, before any redaction
+        ("redacted", pa.bool_()),  # e-mail addresses in raw_value replaced by their keyed hash
+        ("event_id", pa.string()),
+        ("event_type", pa.string()),
+        ("reason_code", pa.string()),
+        ("reason_detail", pa.string()),
+        ("reasons", pa.list_(pa.struct([("code", pa.string()), ("detail", pa.string())]))),
+    ]
+)
+VALID_SCHEMA = pa.schema(
+    [
+        ("event_id", pa.string()),
+        ("event_type", pa.string()),
+        ("content_sha256", pa.string()),
+        ("raw_table", pa.string()),
+        ("kafka_topic", pa.string()),
+        ("kafka_partition", pa.int32()),
+        ("kafka_offset", pa.int64()),
+        ("kafka_timestamp", pa.timestamp("ms", tz="UTC")),
+        ("message_key", pa.string()),
+        ("raw_value", pa.binary()),
+        ("redacted", pa.bool_()),
+    ]
+)
+READS_SCHEMA = pa.schema(
+    [
+        ("kafka_topic", pa.string()),
+        ("kafka_partition", pa.int32()),
+        ("records", pa.int64()),
+        ("first_offset", pa.int64()),
+        ("last_offset", pa.int64()),
+    ]
+)
+DQ_SCHEMA = pa.schema(
+    [
+        ("chunk_id", pa.string()),
+        ("contract", pa.string()),
+        ("suite", pa.string()),
+        ("expectation", pa.string()),
+        ("column_name", pa.string()),
+        ("reason_code", pa.string()),
+        ("success", pa.bool_()),
+        ("unexpected_count", pa.int64()),
+        ("rows_checked", pa.int64()),
+        ("rows_failed", pa.int64()),
+    ]
+)
+
+
+def _string_dates(schema: pa.Schema) -> pa.Schema:
+    """The staging form of a raw schema: dates and timestamps as strings, nothing required."""
+    fields = []
+    for f in schema:
+        t = f.type
+        if (pa.types.is_date(t) or pa.types.is_timestamp(t)) and f.name not in (
+            "kafka_timestamp",
+            "ingested_at",
+        ):
+            t = pa.string()
+        fields.append(pa.field(f.name, t))
+    return pa.schema(fields)
+
+
+def staging_schemas() -> dict[str, pa.Schema]:
+    schemas = {c.table: _string_dates(raw_schema(c)) for c in contracts().values()}
+    schemas["survey_answers"] = _string_dates(answer_schema())
+    schemas["_valid"] = VALID_SCHEMA
+    schemas["_reads"] = READS_SCHEMA
+    schemas["_dq_results"] = DQ_SCHEMA
+    schemas["quarantine"] = QUARANTINE_SCHEMA
+    return schemas

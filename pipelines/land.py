@@ -1,0 +1,158 @@
+"""The ingest pipeline's last step: every staged file of the pass → one warehouse commit.
+
+``LandInWarehouse`` calls ``warehouse.landing.land`` once, with the pass's plan and all its
+staged files; a one-shot pass first adds its GX validations to the Data Docs. A ``follow``
+pass commits through its commit gate (the writer slot, held by the process that planned
+the pass) and keeps its warehouse session open between passes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import apache_beam as beam
+
+from finradar.errors import FinradarError
+from finradar.settings import Settings
+from handoff.records import PartitionRange
+from handoff.staging import StagedFile
+from pipelines.commit import CommitStaged
+from pipelines.gx_runner import shared_runner
+from warehouse.lake import connect, shared_connection
+from warehouse.landing import land
+from warehouse.report.data_docs import localise
+
+SUMMARY_FILE = "summary.json"
+
+
+class _LandFn(beam.DoFn):
+    """Commits the whole run (its element: the pass's plan); the summary goes to
+    ``summary.json`` in the run's folder."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        batch_id: str,
+        started_at: datetime,
+        run_dir: str,
+        follow: bool = False,
+        backfill: bool = False,
+        gated: bool = False,
+    ) -> None:
+        self.settings = settings
+        self.follow = follow
+        self.backfill = backfill
+        self.gated = gated
+        self.batch_id = batch_id
+        self.started_at = started_at
+        self.run_dir = run_dir
+
+    def process(
+        self, plan: list[PartitionRange], staged: list[StagedFile]
+    ) -> Iterator[dict[str, Any]]:
+        hit = failpoint_hook(self.settings)
+        hit("staged")
+        report = None if self.follow else build_data_docs(self.settings)
+        con = shared_connection(self.settings) if self.follow else connect(self.settings)
+        try:
+            with self._commit_gate():
+                summary = land(
+                    con,
+                    self.batch_id,
+                    plan,
+                    staged,
+                    self.started_at,
+                    runner=self.settings.beam.runner,
+                    retries=self.settings.warehouse.commit_retries,
+                    failpoint=hit,
+                    report_path=str(report) if report else None,
+                    backfill=self.backfill,
+                    # follow's plan created the schema in this same session
+                    ensure_schema=not self.follow,
+                )
+            hit("committed")
+        finally:
+            if not self.follow:
+                con.close()
+        result = asdict(summary)
+        Path(self.run_dir, SUMMARY_FILE).write_text(json.dumps(result, default=str))
+        yield result
+
+    def _commit_gate(self) -> AbstractContextManager[None]:
+        if not self.gated:
+            return contextlib.nullcontext()
+        gate = _commit_gates.get(self.batch_id)
+        if gate is None:  # the runner executes this step in another process
+            raise FinradarError(
+                "a pass with a commit slot needs the in-process Beam runner (the slot is held "
+                "by the process that plans the pass)"
+            )
+        return gate()
+
+
+# the commit gates of the passes running in this process, by batch id (``gated_commits``)
+_commit_gates: dict[str, Callable[[], AbstractContextManager[None]]] = {}
+
+
+@contextlib.contextmanager
+def gated_commits(
+    batch_id: str, gate: Callable[[], AbstractContextManager[None]]
+) -> Iterator[None]:
+    """While the pass ``batch_id`` runs in this process, its commit is made inside ``gate()``."""
+    _commit_gates[batch_id] = gate
+    try:
+        yield
+    finally:
+        _commit_gates.pop(batch_id, None)
+
+
+class LandInWarehouse(beam.PTransform):
+    """All ``StagedFile``s of the run → one DuckLake commit of the ranges of ``planned``
+    (the one-element output of ``PlanPass``); a single element: the summary."""
+
+    def __init__(
+        self,
+        settings: Settings,
+        batch_id: str,
+        planned: beam.PCollection,
+        started_at: datetime,
+        run_dir: Path,
+        follow: bool = False,
+        backfill: bool = False,
+        gated: bool = False,
+    ) -> None:
+        super().__init__()
+        self.planned = planned
+        self.fn = _LandFn(settings, batch_id, started_at, str(run_dir), follow, backfill, gated)
+
+    def expand(self, staged: beam.PCollection) -> beam.PCollection:
+        return staged | "Commit staged files" >> CommitStaged(self.fn, trigger=self.planned)
+
+
+def build_data_docs(settings: Settings) -> Path:
+    """Add this process's new GX validations to the Data Docs (the pass's, validated by
+    this process's runner of the project), served offline with their styling
+    (``warehouse/report/data_docs.py``); returns the index page."""
+    index = shared_runner(settings.gx_dir).build_data_docs()
+    localise(index.parent, settings.cache / "web-assets")
+    return index
+
+
+def failpoint_hook(settings: Settings) -> Callable[[str], None]:
+    """Crash tests: SIGKILL this process when the configured failpoint is reached."""
+    target = settings.ingest.failpoint
+
+    def hit(name: str) -> None:
+        if name == target:
+            os.kill(os.getpid(), signal.SIGKILL)
+
+    return hit
