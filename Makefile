@@ -40,9 +40,11 @@ browser:
 test: install browser
 	$(BIN)/python -m pytest -n 2
 
+# ruff, and the layers of imports (pyproject.toml [tool.importlinter]; README.md, "Layout")
 lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 format: install
 	$(BIN)/ruff format .

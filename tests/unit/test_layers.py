@@ -1,0 +1,73 @@
+"""The layers hold at run time too: light modules load no Beam, and every import kept inside
+a function says why it must stay lazy (``make lint`` checks the layers themselves)."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+PACKAGES = ("finradar", "flows", "pipelines", "warehouse", "infra", "handoff", "contracts")
+
+
+@pytest.mark.parametrize(
+    "module", ["flows.policy", "warehouse.landing", "handoff.staging", "pipelines.planning"]
+)
+def test_importing_a_light_module_does_not_load_beam(module: str) -> None:
+    loaded = subprocess.run(
+        [sys.executable, "-c", f"import sys, {module}; print('apache_beam' in sys.modules)"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    assert loaded == "False", f"importing {module} loads apache_beam"
+
+
+def _function_local_imports(tree: ast.AST) -> list[ast.stmt]:
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            found += [
+                n
+                for n in ast.walk(node)
+                if isinstance(n, ast.Import) or (isinstance(n, ast.ImportFrom) and n.level == 0)
+            ]
+    return found
+
+
+def _reason_above(lines: list[str], lineno: int) -> str:
+    """The comment block above the import group that starts before ``lineno``."""
+    i = lineno - 2
+    while i >= 0 and (
+        lines[i].strip().startswith(("import ", "from ")) or lines[i].strip() in ("", "try:")
+    ):
+        i -= 1
+    block = []
+    while i >= 0 and lines[i].strip().startswith("#"):
+        block.append(lines[i].strip())
+        i -= 1
+    return " ".join(reversed(block))
+
+
+def test_every_function_local_import_says_why_it_is_lazy() -> None:
+    unexplained = []
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            text = path.read_text(encoding="utf-8")
+            lines = text.splitlines()
+            for node in _function_local_imports(ast.parse(text)):
+                if "lazy:" not in _reason_above(lines, node.lineno):
+                    unexplained.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert not unexplained, "imports inside functions without a '# lazy: why' comment above"
+
+
+def test_the_reason_check_sees_a_missing_reason() -> None:
+    source = "def f():\n    x = 1\n    import json\n\ndef g():\n    # lazy: slow\n    import json\n"
+    lines = source.splitlines()
+    reasons = [_reason_above(lines, n.lineno) for n in _function_local_imports(ast.parse(source))]
+    assert sorted(reasons) == ["", "# lazy: slow"]
