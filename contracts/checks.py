@@ -8,19 +8,19 @@ timestamps) follow. ``event_id_conflict`` needs the landed history and is decide
 
 from __future__ import annotations
 
-import json
 import math
 import re
-from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from contracts.decoding import MAX_DEPTH, MAX_SAFE_INTEGER, Decoded, Reason, decode, printable
 from contracts.spec import (
     FUTURE_TOLERANCE_HOURS,
     MAX_MESSAGE_BYTES,
     SCHEMA_VERSION,
     TIMESTAMP_PATTERN,
     Field,
+    anchored,
     contract_for_topic,
     contracts,
 )
@@ -31,6 +31,10 @@ REASON_CODES: dict[str, str] = {
     "oversize": f"value larger than {MAX_MESSAGE_BYTES} bytes",
     "invalid_utf8": "value is not UTF-8",
     "invalid_json": "value is not one JSON document (NaN and Infinity are not JSON)",
+    "nesting_too_deep": f"objects and arrays nested more than {MAX_DEPTH} levels deep",
+    "duplicate_key": "an object names the same key twice",
+    "number_out_of_range": f"a number beyond ±{MAX_SAFE_INTEGER} (integers) or a double",
+    "invalid_unicode": "a string with a lone UTF-16 surrogate (\\uD800-\\uDFFF escape)",
     "not_an_object": "the JSON document is not an object",
     "missing_field": "a required field is absent or null",
     "wrong_type": "a field has the wrong JSON type",
@@ -50,7 +54,18 @@ REASON_CODES: dict[str, str] = {
     "personal_data_in_clear": "an e-mail address outside respondent_email",
     "future_timestamp": f"occurred_at more than {FUTURE_TOLERANCE_HOURS} h after ingestion",
     "event_id_conflict": "an event_id seen before with different content",
+    "internal_error": "a stage failed on this message (the exception's class is in the detail)",
 }
+
+__all__ = [
+    "REASON_CODES",
+    "Decoded",
+    "Reason",
+    "check_event",
+    "check_value",
+    "decode",
+    "internal_error",
+]
 
 # bounded parts (RFC 5321 lengths) keep the scan linear on megabyte values
 EMAIL_PATTERN = r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+"
@@ -58,52 +73,10 @@ EMAIL = re.compile(EMAIL_PATTERN)
 _PATTERNS: dict[str, re.Pattern[str]] = {}
 
 
-@dataclass(frozen=True)
-class Reason:
-    code: str
-    detail: str
-
-    def as_dict(self) -> dict[str, str]:
-        return {"code": self.code, "detail": self.detail}
-
-
-class Decoded:
-    """A decoded value: the object, or the reason it could not be decoded."""
-
-    __slots__ = ("event", "reason")
-
-    def __init__(self, event: dict[str, Any] | None, reason: Reason | None) -> None:
-        self.event = event
-        self.reason = reason
-
-
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not valid JSON")
-
-
-def decode(value: bytes | None) -> Decoded:
-    """Size limit, UTF-8, one JSON object, in that order."""
-    if value is None:
-        return Decoded(None, Reason("invalid_json", "empty value (tombstone)"))
-    if len(value) > MAX_MESSAGE_BYTES:
-        return Decoded(None, Reason("oversize", f"{len(value)} bytes > {MAX_MESSAGE_BYTES}"))
-    try:
-        text = value.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return Decoded(None, Reason("invalid_utf8", f"byte {exc.start}: {exc.reason}"))
-    try:
-        event = json.loads(text, parse_constant=_reject_constant)
-    except (json.JSONDecodeError, ValueError) as exc:
-        return Decoded(None, Reason("invalid_json", str(exc)))
-    if not isinstance(event, dict):
-        return Decoded(None, Reason("not_an_object", f"top level is {type(event).__name__}"))
-    return Decoded(event, None)
-
-
 def _pattern(p: str) -> re.Pattern[str]:
     compiled = _PATTERNS.get(p)
     if compiled is None:
-        compiled = _PATTERNS[p] = re.compile(p)
+        compiled = _PATTERNS[p] = re.compile(anchored(p))
     return compiled
 
 
@@ -160,8 +133,11 @@ def _check(f: Field, value: Any, path: str, out: list[Reason]) -> None:
             out.append(Reason("invalid_format", f"{path}: {value!r} is not an RFC 3339 time"))
         return
     # integer / number
-    if not _is_number(value) or (kind == "integer" and not float(value).is_integer()):
+    if not _is_number(value) or (kind == "integer" and not _is_integral(value)):
         out.append(Reason("wrong_type", f"{path}: expected {kind}, got {_jtype(value)}"))
+        return
+    if kind == "integer" and abs(value) > MAX_SAFE_INTEGER:
+        out.append(Reason("number_out_of_range", f"{path}: {value} is beyond ±{MAX_SAFE_INTEGER}"))
         return
     if f.minimum is not None and value < f.minimum:
         out.append(Reason("out_of_range", f"{path}: {value} < {f.minimum}"))
@@ -169,6 +145,10 @@ def _check(f: Field, value: Any, path: str, out: list[Reason]) -> None:
         out.append(Reason("out_of_range", f"{path}: {value} must be > {f.exclusive_minimum}"))
     if f.maximum is not None and value > f.maximum:
         out.append(Reason("out_of_range", f"{path}: {value} > {f.maximum}"))
+
+
+def _is_integral(v: int | float) -> bool:
+    return isinstance(v, int) or v.is_integer()
 
 
 def _jtype(v: Any) -> str:
@@ -190,14 +170,14 @@ def _valid_date(value: str) -> bool:
 
 
 def parse_timestamp(value: str) -> datetime | None:
-    """An RFC 3339 timestamp with offset, or None."""
+    """An RFC 3339 timestamp with offset (in the contract's one form) that is an instant
+    between the years 1 and 9999 in UTC, as UTC; or None."""
     if not _pattern(TIMESTAMP_PATTERN).match(value):
         return None
     try:
-        ts = datetime.fromisoformat(value.replace("z", "Z").replace("Z", "+00:00"))
-    except ValueError:
+        return datetime.fromisoformat(value).astimezone(UTC)
+    except (ValueError, OverflowError):  # 24:00, 02-30; year 0 or 10000 once in UTC
         return None
-    return ts if ts.tzinfo is not None else None
 
 
 def check_event(
@@ -325,12 +305,22 @@ def _survey_rules(
             out.append(Reason("missing_field", f"{path}.stage is required for a stage answer"))
 
 
+def internal_error(stage: str, exc: BaseException) -> Reason:
+    """The reason of a message on which a stage failed: it waits in quarantine (and can be
+    replayed once the defect is fixed) instead of stopping the pass."""
+    message = printable(" ".join(str(exc).split()))[:200]
+    return Reason("internal_error", f"{stage}: {type(exc).__name__}: {message}")
+
+
 def check_value(
     value: bytes | None, topic: str | None = None, now: datetime | None = None
 ) -> tuple[dict[str, Any] | None, list[Reason]]:
     """Decode and check one Kafka value: the event (if decodable) and its violations."""
-    decoded = decode(value)
-    if decoded.reason is not None:
-        return None, [decoded.reason]
-    assert decoded.event is not None
-    return decoded.event, check_event(decoded.event, topic=topic, now=now)
+    try:
+        decoded = decode(value)
+        if decoded.reason is not None:
+            return None, [decoded.reason]
+        assert decoded.event is not None
+        return decoded.event, check_event(decoded.event, topic=topic, now=now)
+    except Exception as exc:  # whatever one message does, it must not stop the pass
+        return None, [internal_error("contract check", exc)]

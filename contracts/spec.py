@@ -25,10 +25,17 @@ Kind = Literal["string", "integer", "number", "date", "timestamp", "object", "ar
 EVENT_ID_PATTERN = r"^[A-Za-z0-9._:-]{1,128}$"
 FISCAL_PERIOD_PATTERN = r"^[0-9]{4}(H[12]|Q[1-4])?$"
 DATE_PATTERN = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
+# RFC 3339 in one form: an upper-case T between date and time, Z or a numeric offset
 TIMESTAMP_PATTERN = (
-    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?"
-    r"([Zz]|[+-][0-9]{2}:[0-9]{2})$"
+    r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?"
+    r"(Z|[+-][0-9]{2}:[0-9]{2})$"
 )
+
+
+def anchored(pattern: str) -> str:
+    """A contract pattern (``^…$``, JSON Schema's ECMA dialect, where ``$`` is the end of the
+    text) for Python's ``re``, where ``$`` also matches before a final newline: ``\\Z``."""
+    return pattern[:-1] + r"\Z" if pattern.endswith("$") else pattern
 
 
 @dataclass(frozen=True)

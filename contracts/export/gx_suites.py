@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from contracts.export.arrow import answer_columns, event_columns
-from contracts.spec import SCHEMA_VERSION, contracts
+from contracts.spec import SCHEMA_VERSION, anchored, contracts
 from contracts.taxonomy import codes
 
 ROW_ID = "row_id"
@@ -75,7 +75,7 @@ def _column_expectations(columns: list[Any]) -> list[ExpectationSpec]:
                 ExpectationSpec(
                     "ExpectColumnValuesToMatchRegex",
                     # non-capturing groups: GX matches with str.contains, which warns on groups
-                    {"column": name, "regex": field_.pattern.replace("(", "(?:")},
+                    {"column": name, "regex": anchored(field_.pattern).replace("(", "(?:")},
                     "invalid_format",
                     name,
                 )

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
 from collections.abc import Iterator
 from pathlib import Path
 
+from contracts.decoding import decode
 from contracts.spec import topics_by_event_type
 from finradar.errors import FinradarError
 from finradar.settings import get_settings
@@ -84,11 +84,9 @@ def file_messages(
             if not value.strip():
                 continue
             topic, key = None, None
-            try:
-                event = json.loads(value)
-            except (UnicodeDecodeError, ValueError):
-                event = None
-            if isinstance(event, dict):
+            # the strict decode of the platform: a line it would quarantine goes as it is
+            event = decode(value).event
+            if event is not None:
                 topic = topics.get(event.get("event_type"))  # type: ignore[arg-type]
                 subject = event.get("subject")
                 if isinstance(subject, dict) and isinstance(subject.get("entity_id"), str):

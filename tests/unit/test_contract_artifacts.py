@@ -51,12 +51,24 @@ STRUCTURAL = {
 }
 
 
+# what the checker rejects beyond a pattern: calendar and clock values, and a final newline
+# (JSON Schema's ECMA-262 ``$`` rejects it; the Python jsonschema package's ``re.search`` lets
+# ``$`` match before it, so this validator cannot be asked)
+BEYOND_THE_SCHEMA = {
+    "not_a_calendar_date",
+    "hour_24",
+    "timestamp_beyond_9999_in_utc",
+    "event_id_trailing_newline",
+    "fiscal_period_trailing_newline",
+}
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [
         (f[0], f[3])
         for f in invalid_fixtures()
-        if f[1] in STRUCTURAL and f[0] != "not_a_calendar_date"
+        if f[1] in STRUCTURAL and f[0] not in BEYOND_THE_SCHEMA
     ],
 )
 def test_json_schema_rejects_structural_fixtures(validator, name, value):
