@@ -10,6 +10,7 @@ code of every expectation it failed.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from concurrent.futures import BrokenExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -20,10 +21,37 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from contracts.checks import check_value
 from contracts.export.gx_suites import suites_of
+from finradar.errors import TransientError
 from handoff.records import KafkaRecord
 from pipelines.batches import CheckedBatch
 from pipelines.gx_pool import shared_pool
-from pipelines.gx_runner import shared_runner
+from pipelines.gx_runner import SuiteRunner, shared_runner, validate_isolating
+
+
+def check_batch(records: list[KafkaRecord], now: datetime) -> CheckedBatch:
+    """Decode and contract-check each record of a batch (``contracts.checks.check_value``:
+    whatever a record holds, it ends valid or rejected with reasons)."""
+    batch = CheckedBatch(records)
+    for i, r in enumerate(records):
+        event, reasons = check_value(r.value, topic=r.topic, now=now)
+        if reasons:
+            batch.rejected[i] = reasons
+        else:
+            assert event is not None
+            batch.valid[i] = event
+    return batch
+
+
+def validate_batch(batch: CheckedBatch, runner: SuiteRunner, now: datetime) -> CheckedBatch:
+    """Run the GX suites of each event type over the batch's valid events in this process;
+    an event GX fails on is rejected as ``internal_error``, the others keep GX's verdicts."""
+    for event_type, indexes in _by_type(batch):
+        result = validate_isolating(
+            lambda events, t=event_type: runner.validate(t, events, now=now),
+            [batch.valid[i] for i in indexes],
+        )
+        _apply(batch, event_type, indexes, result)
+    return batch
 
 
 class _DecodeAndCheckFn(beam.DoFn):
@@ -31,15 +59,7 @@ class _DecodeAndCheckFn(beam.DoFn):
         self.now = now
 
     def process(self, records: list[KafkaRecord]) -> Iterator[CheckedBatch]:
-        batch = CheckedBatch(records)
-        for i, r in enumerate(records):
-            event, reasons = check_value(r.value, topic=r.topic, now=self.now)
-            if reasons:
-                batch.rejected[i] = reasons
-            else:
-                assert event is not None
-                batch.valid[i] = event
-        yield batch
+        yield check_batch(records, self.now)
 
 
 class DecodeAndCheck(beam.PTransform):
@@ -80,12 +100,7 @@ class _ValidateFn(beam.DoFn):
         self.runner = shared_runner(Path(self.gx_root) if self.gx_root else None)
 
     def process(self, batch: CheckedBatch) -> Iterator[CheckedBatch]:
-        for event_type, indexes in _by_type(batch):
-            result = self.runner.validate(
-                event_type, [batch.valid[i] for i in indexes], now=self.now
-            )
-            _apply(batch, event_type, indexes, result)
-        yield batch
+        yield validate_batch(batch, self.runner, self.now)
 
 
 class _ValidateInPoolFn(beam.DoFn):
@@ -96,7 +111,7 @@ class _ValidateInPoolFn(beam.DoFn):
     def __init__(self, now: datetime, workers: int) -> None:
         self.now = now
         self.workers = workers
-        self.pending: list[tuple[CheckedBatch, list[tuple[str, list[int], Any]]]] = []
+        self.pending: list[tuple[CheckedBatch, list[tuple[str, list[int], str, Any]]]] = []
 
     def start_bundle(self) -> None:
         self.pending = []
@@ -108,13 +123,25 @@ class _ValidateInPoolFn(beam.DoFn):
             events = [batch.valid[i] for i in indexes]
             for suite in suites_of(event_type):
                 job = pool.submit(event_type, events, self.now, suite)
-                jobs.append((event_type, indexes, job))
+                jobs.append((event_type, indexes, suite, job))
         self.pending.append((batch, jobs))
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
+        pool = shared_pool(self.workers)
         for batch, jobs in self.pending:
-            for event_type, indexes, future in jobs:
-                _apply(batch, event_type, indexes, future.result())
+            for event_type, indexes, suite, future in jobs:
+                try:
+                    result = future.result()
+                except (TransientError, BrokenExecutor):
+                    raise
+                except Exception:  # find the events it fails on, in halves
+                    result = validate_isolating(
+                        lambda events, t=event_type, s=suite: pool.submit(
+                            t, events, self.now, s
+                        ).result(),
+                        [batch.valid[i] for i in indexes],
+                    )
+                _apply(batch, event_type, indexes, result)
             yield GlobalWindows.windowed_value(batch)
         self.pending = []
 

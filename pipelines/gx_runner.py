@@ -10,13 +10,15 @@ failed. ``result_format=COMPLETE`` with an index column gives the full failing-r
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Callable
+from concurrent.futures import BrokenExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pandas as pd
 
-from contracts.checks import EMAIL, Reason
+from contracts.checks import EMAIL, Reason, internal_error
 from contracts.export.gx_suites import (
     ANSWER_SUITE,
     FUTURE_PARAMETER,
@@ -30,6 +32,7 @@ from contracts.export.gx_suites import (
 from contracts.flatten import flatten_answers, flatten_event
 from contracts.spec import FUTURE_TOLERANCE_HOURS, contracts
 from contracts.survey_catalog import SurveyCatalog, survey_catalog
+from finradar.errors import TransientError
 from finradar.settings import quiet_great_expectations
 from handoff.validation import BatchValidation, ExpectationOutcome, SuiteOutcome
 from pipelines.gx_memo import install as install_gx_memo
@@ -221,6 +224,27 @@ class SuiteRunner:
                     failures[row].append(Reason(spec.reason_code, _detail(spec, name)))
             suite_outcome.rows_failed = len(failing)
         return BatchValidation(dict(failures), outcomes)
+
+
+def validate_isolating(
+    validate: Callable[[list[dict[str, Any]]], BatchValidation], events: list[dict[str, Any]]
+) -> BatchValidation:
+    """``validate(events)``; when it raises, the events again in halves, down to each event
+    it raises on, which fails with ``internal_error`` while the others keep their verdicts.
+    A failure outside the data (``TransientError``, a broken worker pool) is raised."""
+    try:
+        return validate(events)
+    except (TransientError, BrokenExecutor):
+        raise
+    except Exception as exc:
+        if len(events) <= 1:
+            return BatchValidation({0: [internal_error("GX validation", exc)]}, [])
+        half = len(events) // 2
+        first = validate_isolating(validate, events[:half])
+        second = validate_isolating(validate, events[half:])
+        failures = dict(first.failures)
+        failures.update({half + row: reasons for row, reasons in second.failures.items()})
+        return BatchValidation(failures, first.suites + second.suites)
 
 
 _runners: dict[tuple[str | None, int], SuiteRunner] = {}

@@ -21,10 +21,9 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -33,14 +32,17 @@ import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from contracts.checks import EMAIL_PATTERN
+from contracts.checks import EMAIL_PATTERN, Reason, decode, internal_error
+from contracts.decoding import printable
 from contracts.flatten import flatten_answers, flatten_event
 from contracts.spec import contracts
 from contracts.taxonomy import unit_scale
+from handoff.records import KafkaRecord
 from handoff.staging import StagedFile, staging_schemas
 from pipelines.batches import CheckedBatch
 
 YI = 1e8
+StagingRows = list[tuple[str, dict[str, Any]]]  # (staging table, row) of one record
 EMAIL_BYTES = re.compile(EMAIL_PATTERN.encode())
 
 
@@ -67,62 +69,80 @@ class Normaliser:
         return EMAIL_BYTES.sub(lambda m: self.pii_hash(m.group().decode()).encode(), value)
 
     def tables(self, batch: CheckedBatch) -> dict[str, pa.Table]:
-        rows: dict[str, list[dict[str, Any]]] = {name: [] for name in self.schemas}
-        reads: dict[tuple[str, int], list[int]] = {}
-        for i, r in enumerate(batch.records):
-            span = reads.setdefault((r.topic, r.partition), [0, r.offset, r.offset])
-            span[0] += 1
-            span[1], span[2] = min(span[1], r.offset), max(span[2], r.offset)
-            key = r.key.decode("utf-8", "replace") if r.key is not None else None
-            value = r.value or b""
-            redacted = b"@" in value and bool(EMAIL_BYTES.search(value))
-            safe_value = self.redact(value) if redacted else value
-            if i in batch.rejected:
-                reasons = batch.rejected[i]
-                event_id, event_type = _peek(value)
-                rows["quarantine"].append(
-                    {
-                        "kafka_topic": r.topic,
-                        "kafka_partition": r.partition,
-                        "kafka_offset": r.offset,
-                        "kafka_timestamp": r.timestamp_ms,
-                        "message_key": key,
-                        "raw_value": safe_value,
-                        "raw_sha256": hashlib.sha256(value).hexdigest(),
-                        "redacted": redacted,
-                        "event_id": event_id,
-                        "event_type": event_type,
-                        "reason_code": reasons[0].code,
-                        "reason_detail": reasons[0].detail,
-                        "reasons": [r_.as_dict() for r_ in reasons],
-                    }
-                )
-                continue
-            event = batch.valid[i]
-            contract = contracts()[event["event_type"]]
-            row = flatten_event(event, contract)
-            for name in self.integer_fields[contract.event_type]:
-                if row.get(name) is not None:
-                    row[name] = int(row[name])
-            if contract.event_type == "spend_disclosure":
-                row["amount_yi"] = row["amount"] * self.scales[row["unit"]] / YI
-            if "respondent_email_hash" in row and row["respondent_email_hash"] is not None:
-                row["respondent_email_hash"] = self.pii_hash(str(row["respondent_email_hash"]))
-            sha = hashlib.sha256(value).hexdigest()
-            raw_json = safe_value.decode("utf-8")
-            row.update(
-                kafka_topic=r.topic,
-                kafka_partition=r.partition,
-                kafka_offset=r.offset,
-                kafka_timestamp=r.timestamp_ms,
-                message_key=key,
-                ingested_at=self.ingested_at,
-                batch_id=self.batch_id,
-                content_sha256=sha,
-                raw_json=raw_json,
-            )
-            rows[contract.table].append(row)
-            rows["_valid"].append(
+        """The batch's staging tables. A record whose rows cannot be built, or that Arrow
+        cannot hold, goes to quarantine as ``internal_error`` instead of failing the batch."""
+        rejected = dict(batch.rejected)
+        accepted: dict[int, StagingRows] = {}
+        for i, event in batch.valid.items():
+            try:
+                accepted[i] = self._event_rows(batch.records[i], event)
+            except Exception as exc:  # one record's defect must not stop the pass
+                rejected[i] = [internal_error("normalise", exc)]
+        tables = self._arrow(accepted, rejected)
+        quarantine = [self._quarantine_row(batch.records[i], rejected[i]) for i in sorted(rejected)]
+        if quarantine:
+            tables["quarantine"] = _table_of(quarantine, self.schemas["quarantine"], _plain_row)
+        for name, rows in (("_reads", _reads(batch)), ("_dq_results", _dq_rows(batch))):
+            if rows:
+                tables[name] = pa.Table.from_pylist(rows, schema=self.schemas[name])
+        return tables
+
+    def _arrow(
+        self,
+        accepted: dict[int, StagingRows],
+        rejected: dict[int, list[Reason]],
+    ) -> dict[str, pa.Table]:
+        """Arrow tables of the accepted records' rows; a record with a row Arrow refuses
+        moves from ``accepted`` to ``rejected``."""
+        while True:
+            by_table: dict[str, list[tuple[int, dict[str, Any]]]] = {}
+            for i, rows in accepted.items():
+                for table, row in rows:
+                    by_table.setdefault(table, []).append((i, row))
+            tables, refused = {}, {}
+            for table, rows in by_table.items():
+                schema = self.schemas[table]
+                try:
+                    tables[table] = pa.Table.from_pylist([r for _, r in rows], schema=schema)
+                except Exception:
+                    refused.update(_refused_rows(rows, schema, table))
+            if not refused:
+                return tables
+            for i, reason in refused.items():
+                del accepted[i]
+                rejected[i] = [reason]
+
+    def _event_rows(self, r: KafkaRecord, event: dict[str, Any]) -> StagingRows:
+        """The staging rows of one valid record: its raw table's, ``_valid``'s, its answers'."""
+        key = _key_text(r.key)
+        value = r.value or b""
+        redacted = b"@" in value and bool(EMAIL_BYTES.search(value))
+        safe_value = self.redact(value) if redacted else value
+        contract = contracts()[event["event_type"]]
+        row = flatten_event(event, contract)
+        for name in self.integer_fields[contract.event_type]:
+            if row.get(name) is not None:
+                row[name] = int(row[name])
+        if contract.event_type == "spend_disclosure":
+            row["amount_yi"] = row["amount"] * self.scales[row["unit"]] / YI
+        if "respondent_email_hash" in row and row["respondent_email_hash"] is not None:
+            row["respondent_email_hash"] = self.pii_hash(str(row["respondent_email_hash"]))
+        sha = hashlib.sha256(value).hexdigest()
+        row.update(
+            kafka_topic=r.topic,
+            kafka_partition=r.partition,
+            kafka_offset=r.offset,
+            kafka_timestamp=r.timestamp_ms,
+            message_key=key,
+            ingested_at=self.ingested_at,
+            batch_id=self.batch_id,
+            content_sha256=sha,
+            raw_json=safe_value.decode("utf-8"),
+        )
+        rows = [(contract.table, row)]
+        rows.append(
+            (
+                "_valid",
                 {
                     "event_id": event["event_id"],
                     "event_type": contract.event_type,
@@ -135,53 +155,126 @@ class Normaliser:
                     "message_key": key,
                     "raw_value": safe_value,
                     "redacted": redacted,
-                }
+                },
             )
-            if contract.event_type == "survey_response":
-                for answer in flatten_answers(event):
-                    answer["batch_id"] = self.batch_id
-                    rows["survey_answers"].append(answer)
-        for (topic, partition), (count, first, last) in reads.items():
-            rows["_reads"].append(
-                {
-                    "kafka_topic": topic,
-                    "kafka_partition": partition,
-                    "records": count,
-                    "first_offset": first,
-                    "last_offset": last,
-                }
-            )
-        chunk_id = uuid.uuid4().hex
-        for contract_name, suite in batch.suites:
-            for o in suite.outcomes:
-                rows["_dq_results"].append(
-                    {
-                        "chunk_id": chunk_id,
-                        "contract": contract_name,
-                        "suite": suite.suite,
-                        "expectation": o.expectation,
-                        "column_name": o.column,
-                        "reason_code": o.reason_code,
-                        "success": o.success,
-                        "unexpected_count": o.unexpected_count,
-                        "rows_checked": suite.rows_checked,
-                        "rows_failed": suite.rows_failed,
-                    }
-                )
+        )
+        if contract.event_type == "survey_response":
+            for answer in flatten_answers(event):
+                answer["batch_id"] = self.batch_id
+                rows.append(("survey_answers", answer))
+        return rows
+
+    def _quarantine_row(self, r: KafkaRecord, reasons: list[Reason]) -> dict[str, Any]:
+        """A rejected record with its bytes (e-mail addresses redacted) and every reason."""
+        value = r.value or b""
+        redacted = b"@" in value and bool(EMAIL_BYTES.search(value))
+        event_id, event_type = _peek(value)
         return {
-            name: pa.Table.from_pylist(table_rows, schema=self.schemas[name])
-            for name, table_rows in rows.items()
-            if table_rows
+            "kafka_topic": r.topic,
+            "kafka_partition": r.partition,
+            "kafka_offset": r.offset,
+            "kafka_timestamp": r.timestamp_ms,
+            "message_key": _key_text(r.key),
+            "raw_value": self.redact(value) if redacted else value,
+            "raw_sha256": hashlib.sha256(value).hexdigest(),
+            "redacted": redacted,
+            "event_id": event_id,
+            "event_type": event_type,
+            "reason_code": reasons[0].code,
+            "reason_detail": printable(reasons[0].detail),
+            "reasons": [{"code": x.code, "detail": printable(x.detail)} for x in reasons],
         }
 
 
-def _peek(value: bytes) -> tuple[str | None, str | None]:
-    """event_id and event_type of a rejected value, when it is a JSON object that has them."""
+def _key_text(key: bytes | None) -> str | None:
+    return key.decode("utf-8", "replace") if key is not None else None
+
+
+def _refused_rows(
+    rows: list[tuple[int, dict[str, Any]]], schema: pa.Schema, table: str
+) -> dict[int, Reason]:
+    """The records whose row of ``table`` Arrow refuses on its own, with why."""
+    refused = {}
+    for i, row in rows:
+        try:
+            pa.Table.from_pylist([row], schema=schema)
+        except Exception as exc:
+            refused.setdefault(i, internal_error(f"staging {table}", exc))
+    if not refused:  # only together: give up on the whole table's records, not the batch
+        exc = RuntimeError(f"{table}: Arrow refused the batch's rows together")
+        refused = {i: internal_error(f"staging {table}", exc) for i, _ in rows}
+    return refused
+
+
+def _plain_row(row: dict[str, Any]) -> dict[str, Any]:
+    """A quarantine row that Arrow refused, with only what it can always hold."""
+    return {**row, "event_id": None, "event_type": None, "message_key": None}
+
+
+def _table_of(
+    rows: list[dict[str, Any]], schema: pa.Schema, fallback: Callable[[dict[str, Any]], Any]
+) -> pa.Table:
     try:
-        event = json.loads(value)
-    except (ValueError, UnicodeDecodeError):
+        return pa.Table.from_pylist(rows, schema=schema)
+    except Exception:  # the rows Arrow refuses, made plain one by one
+        kept = []
+        for row in rows:
+            try:
+                pa.Table.from_pylist([row], schema=schema)
+                kept.append(row)
+            except Exception:
+                kept.append(fallback(row))
+        return pa.Table.from_pylist(kept, schema=schema)
+
+
+def _reads(batch: CheckedBatch) -> list[dict[str, Any]]:
+    """Records read per partition (the accounting's ``consumed``)."""
+    reads: dict[tuple[str, int], list[int]] = {}
+    for r in batch.records:
+        span = reads.setdefault((r.topic, r.partition), [0, r.offset, r.offset])
+        span[0] += 1
+        span[1], span[2] = min(span[1], r.offset), max(span[2], r.offset)
+    return [
+        {
+            "kafka_topic": topic,
+            "kafka_partition": partition,
+            "records": count,
+            "first_offset": first,
+            "last_offset": last,
+        }
+        for (topic, partition), (count, first, last) in reads.items()
+    ]
+
+
+def _dq_rows(batch: CheckedBatch) -> list[dict[str, Any]]:
+    """The batch's GX outcomes, one row per expectation and suite."""
+    chunk_id = uuid.uuid4().hex
+    return [
+        {
+            "chunk_id": chunk_id,
+            "contract": contract_name,
+            "suite": suite.suite,
+            "expectation": o.expectation,
+            "column_name": o.column,
+            "reason_code": o.reason_code,
+            "success": o.success,
+            "unexpected_count": o.unexpected_count,
+            "rows_checked": suite.rows_checked,
+            "rows_failed": suite.rows_failed,
+        }
+        for contract_name, suite in batch.suites
+        for o in suite.outcomes
+    ]
+
+
+def _peek(value: bytes) -> tuple[str | None, str | None]:
+    """event_id and event_type of a rejected value, when it decodes to an object that has
+    them (the strict decode: whatever the value, this returns)."""
+    try:
+        event = decode(value).event
+    except Exception:
         return None, None
-    if not isinstance(event, dict):
+    if event is None:
         return None, None
     event_id, event_type = event.get("event_id"), event.get("event_type")
     return (
@@ -201,12 +294,19 @@ class _NormaliseAndStageFn(beam.DoFn):
 
     def process(self, batch: CheckedBatch) -> Iterator[StagedFile]:
         assert self.normaliser is not None
-        for name, table in self.normaliser.tables(batch).items():
-            folder = Path(self.staging) / name
-            folder.mkdir(parents=True, exist_ok=True)
-            path = folder / f"{uuid.uuid4().hex}.parquet"
-            pq.write_table(table, path, compression="zstd")
-            yield StagedFile(name, str(path), table.num_rows)
+        yield from stage_batch(self.normaliser, batch, Path(self.staging))
+
+
+def stage_batch(normaliser: Normaliser, batch: CheckedBatch, staging: Path) -> list[StagedFile]:
+    """Write the batch's staging tables as Parquet files under ``staging/<table>/``."""
+    staged = []
+    for name, table in normaliser.tables(batch).items():
+        folder = staging / name
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / f"{uuid.uuid4().hex}.parquet"
+        pq.write_table(table, path, compression="zstd")
+        staged.append(StagedFile(name, str(path), table.num_rows))
+    return staged
 
 
 class NormaliseAndStage(beam.PTransform):

@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 import duckdb
+import pyarrow as pa
 
+from contracts.export.arrow import raw_schemas
+from contracts.export.ddl import duckdb_type
 from contracts.spec import contracts
 from handoff.errors import AccountingError, OffsetsMoved
 from handoff.records import PartitionRange
@@ -131,7 +134,7 @@ def _land_in_transaction(
     if backfill:
         _skip_accounted(con, plan)
         _ledger_skipped_offsets(con, batch_id, plan, current)
-    classify(con)
+    classify(con, staged)
     insert_landed(con, staged, batch_id)
     landed_at = "current_timestamp"
     con.execute(
@@ -157,8 +160,15 @@ def _land_in_transaction(
                  as reasons,
                ? as batch_id, {landed_at} as quarantined_at
         from classified where verdict = 'conflict'
+        union all by name
+        select kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, message_key,
+               raw_value, content_sha256 as raw_sha256, redacted, event_id, event_type,
+               'internal_error' as reason_code, unstorable_detail as reason_detail,
+               [{{'code': 'internal_error', 'detail': unstorable_detail}}] as reasons,
+               ? as batch_id, {landed_at} as quarantined_at
+        from classified where verdict = 'unstorable'
         """,
-        [batch_id, batch_id],
+        [batch_id, batch_id, batch_id],
     )
     summary = _account(con, batch_id, plan, backfill)
     con.execute(
@@ -198,21 +208,27 @@ def _land_in_transaction(
     return summary
 
 
-def classify(con: duckdb.DuckDBPyConnection) -> None:
+def classify(con: duckdb.DuckDBPyConnection, staged: Sequence[StagedFile]) -> None:
     """``classified``: each staged valid event with its verdict against the run and
-    everything landed before — ``land`` (first copy), ``duplicate`` (byte-identical repeat)
-    or ``conflict`` (other content under a landed or earlier event_id)."""
+    everything landed before — ``land`` (first copy), ``duplicate`` (byte-identical repeat),
+    ``conflict`` (other content under a landed or earlier event_id) or ``unstorable`` (a
+    value its raw table cannot hold: see ``unstorable``)."""
+    unstorable(con, staged)
     con.execute(
         """
         create or replace temp table classified as
-        with ranked as (
+        with candidates as (
+            select * from staged_valid
+            anti join unstorable using (kafka_topic, kafka_partition, kafka_offset)
+        ),
+        ranked as (
             select *,
                 row_number() over w as copy_number,
                 first_value(content_sha256) over w as first_sha256
-            from staged_valid
+            from candidates
             window w as (partition by event_id order by kafka_topic, kafka_partition, kafka_offset)
         )
-        select ranked.*,
+        select ranked.* exclude (copy_number, first_sha256),
             case
                 when landed.event_id is not null then
                     case when ranked.content_sha256 = landed.content_sha256
@@ -220,11 +236,59 @@ def classify(con: duckdb.DuckDBPyConnection) -> None:
                 when copy_number = 1 then 'land'
                 when ranked.content_sha256 = first_sha256 then 'duplicate'
                 else 'conflict'
-            end as verdict
+            end as verdict,
+            null::varchar as unstorable_detail
         from ranked
         left join ops.landed_events as landed using (event_id)
+        union all by name
+        select s.*, 'unstorable' as verdict, u.detail as unstorable_detail
+        from staged_valid as s
+        join unstorable as u using (kafka_topic, kafka_partition, kafka_offset)
         """
     )
+
+
+def unstorable(con: duckdb.DuckDBPyConnection, staged: Sequence[StagedFile]) -> None:
+    """``unstorable``: staged events with a date or time their raw table cannot cast. The
+    contract check rejects all such values first (a test proves it for every field); this
+    keeps a gap between the two a quarantined message (``internal_error``) instead of a
+    commit that fails for every later pass."""
+    selects = []
+    for contract in contracts().values():
+        files = _files(staged, contract.table)
+        casts = _casts(contract.table)
+        if files is None or not casts:
+            continue
+        failing = [f"try_cast({c} as {t}) is null and {c} is not null" for c, t in casts]
+        detail = ", ".join(
+            f"case when {test} then '{c} ' || {c} || ' is not a {t}' end"
+            for (c, t), test in zip(casts, failing, strict=True)
+        )
+        selects.append(
+            f"""
+            select kafka_topic, kafka_partition, kafka_offset,
+                   'landing: raw.{contract.table}: ' || concat_ws('; ', {detail}) as detail
+            from read_parquet({files}) where {" or ".join(f"({t})" for t in failing)}
+            """
+        )
+    empty = (
+        "select null::varchar as kafka_topic, null::integer as kafka_partition, "
+        "null::bigint as kafka_offset, null::varchar as detail where false"
+    )
+    con.execute(
+        "create or replace temp table unstorable as " + " union all ".join([empty, *selects])
+    )
+
+
+def _casts(table: str) -> list[tuple[str, str]]:
+    """The columns the warehouse casts on insert (staged as text): name and raw type."""
+    staged = staging_schemas()[table]
+    raw = raw_schemas()[table]
+    return [
+        (f.name, duckdb_type(raw.field(f.name).type))
+        for f in staged
+        if pa.types.is_string(f.type) and not pa.types.is_string(raw.field(f.name).type)
+    ]
 
 
 def insert_landed(
@@ -343,7 +407,8 @@ def _account(
                 select kafka_topic, kafka_partition,
                        count(*) filter (where verdict = 'land') as landed,
                        count(*) filter (where verdict = 'duplicate') as duplicates,
-                       count(*) filter (where verdict = 'conflict') as conflicts
+                       count(*) filter (where verdict in ('conflict', 'unstorable'))
+                           as conflicts
                 from classified group by all
             ),
             rejected as (
@@ -402,6 +467,8 @@ def _account(
                 select reason_code from staged_quarantine
                 union all
                 select 'event_id_conflict' from classified where verdict = 'conflict'
+                union all
+                select 'internal_error' from classified where verdict = 'unstorable'
             )
             group by reason_code order by count(*) desc, reason_code
             """

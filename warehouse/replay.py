@@ -113,7 +113,7 @@ def _land(
         )
     staged_view(con, "staged_valid", staged, "_valid")
     staged_view(con, "staged_quarantine", staged, "quarantine")
-    classify(con)
+    classify(con, staged)
     insert_landed(con, staged, replay_batch_id)
     con.execute(
         """
@@ -148,6 +148,8 @@ def _land(
                 select reason_code from staged_quarantine
                 union all
                 select 'event_id_conflict' from classified where verdict = 'conflict'
+                union all
+                select 'internal_error' from classified where verdict = 'unstorable'
             ) group by 1 order by 2 desc, 1
             """
         ).fetchall()

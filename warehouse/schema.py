@@ -192,3 +192,30 @@ def create_all(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"create schema if not exists {schema}")
     con.execute(ddl())
     con.execute("commit")
+    no_inlining_of_structs(con)
+
+
+def no_inlining_of_structs(con: duckdb.DuckDBPyConnection) -> None:
+    """Tables with a STRUCT column always write Parquet files. DuckLake 1.5 keeps an insert
+    of fewer than 10 rows in its catalog ("data inlining") and reads STRUCT values back
+    wrong: a quote in a string is dropped, and a ``}`` or a final backslash makes every later
+    read of the table fail. One quarantined message whose reason quotes such a value would
+    stop ingestion for good. The option is persisted per table in the catalog."""
+    nested = con.execute(
+        """
+        select distinct table_schema, table_name from information_schema.columns
+        where table_catalog = current_database() and data_type like '%STRUCT%'
+        """
+    ).fetchall()
+    catalog = con.execute("select current_database()").fetchone()[0]
+    done = {
+        scope
+        for name, _, value, kind, scope in con.execute(f"from {catalog}.options()").fetchall()
+        if name == "data_inlining_row_limit" and kind == "TABLE" and value == "0"
+    }
+    for schema, table in nested:
+        if f"{schema}.{table}" not in done:
+            con.execute(
+                f"call {catalog}.set_option('data_inlining_row_limit', 0, "
+                f"schema => '{schema}', table_name => '{table}')"
+            )

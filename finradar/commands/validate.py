@@ -85,12 +85,15 @@ def run(args: argparse.Namespace) -> int:
         if not args.no_gx and by_type:
             if runner is None:
                 # lazy: GX and pandas take seconds to import; --no-gx never needs them
-                from pipelines.gx_runner import SuiteRunner
+                from pipelines.gx_runner import SuiteRunner, validate_isolating
 
                 runner = SuiteRunner()
             for event_type, positions in by_type.items():
                 events = [verdicts[p][1] for p in positions]
-                result = runner.validate(event_type, events)  # type: ignore[arg-type]
+                result = validate_isolating(
+                    lambda batch, t=event_type, r=runner: r.validate(t, batch),
+                    events,  # type: ignore[arg-type]
+                )
                 for row, reasons in result.failures.items():
                     verdicts[positions[row]][2].extend(reasons)
         for position, first_reasons in repeats:

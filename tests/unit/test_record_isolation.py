@@ -1,0 +1,173 @@
+"""Whatever one record does at any stage, it ends in quarantine with a reason and the others
+go on: GX raising on one event, a row Arrow refuses, a value the warehouse cannot cast, a
+reason text DuckLake's catalog would garble."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from contracts.checks import Reason, check_value
+from contracts.corpus import seed_corpus
+from contracts.spec import contracts
+from finradar.settings import load_settings
+from handoff.records import KafkaRecord, PartitionRange
+from handoff.validation import BatchValidation
+from pipelines.checking import check_batch
+from pipelines.gx_runner import validate_isolating
+from pipelines.normalise import Normaliser, stage_batch
+from warehouse.lake import connect
+from warehouse.landing import land
+from warehouse.schema import create_all
+
+NOW = datetime(2026, 11, 26, tzinfo=UTC)
+
+
+def _spend_records(n: int) -> list[KafkaRecord]:
+    events = [e for e in seed_corpus() if e["event_type"] == "spend_disclosure"][:n]
+    topic = contracts()["spend_disclosure"].topic
+    return [
+        KafkaRecord(topic, 0, i, 0, b"k", json.dumps(e, ensure_ascii=False).encode())
+        for i, e in enumerate(events)
+    ]
+
+
+def test_an_event_gx_fails_on_is_an_internal_error_and_the_others_keep_their_verdicts():
+    events = [{"n": i} for i in range(7)]
+
+    def validate(batch: list[dict[str, Any]]) -> BatchValidation:
+        if {"n": 4} in batch:
+            raise ValueError("GX cannot read this frame")
+        return BatchValidation(
+            {i: [Reason("out_of_range", "x")] for i, e in enumerate(batch) if e["n"] == 1}, []
+        )
+
+    result = validate_isolating(validate, events)
+    assert sorted(result.failures) == [1, 4]
+    assert result.failures[1] == [Reason("out_of_range", "x")]
+    (reason,) = result.failures[4]
+    assert reason.code == "internal_error" and "ValueError" in reason.detail
+
+
+def test_a_failure_outside_the_data_is_not_isolated():
+    from finradar.errors import TransientError
+
+    def validate(batch: list[dict[str, Any]]) -> BatchValidation:
+        raise TransientError("survey definitions changed")
+
+    with pytest.raises(TransientError):
+        validate_isolating(validate, [{"n": 1}, {"n": 2}])
+
+
+def test_a_row_arrow_refuses_quarantines_its_record_only():
+    records = _spend_records(5)
+    batch = check_batch(records, NOW)
+    assert len(batch.valid) == 5
+    batch.valid[2]["payload"]["tech_headcount"] = 2**70  # past the checker: int64 refuses it
+    tables = Normaliser("b1", NOW, b"key").tables(batch)
+    assert tables["spend_disclosures"].num_rows == 4
+    quarantined = tables["quarantine"].to_pylist()
+    assert [q["kafka_offset"] for q in quarantined] == [2]
+    assert quarantined[0]["reason_code"] == "internal_error"
+    assert "staging spend_disclosures" in quarantined[0]["reason_detail"]
+    assert tables["_reads"].to_pylist()[0]["records"] == 5
+
+
+def test_a_record_whose_rows_cannot_be_built_is_quarantined():
+    records = _spend_records(3)
+    batch = check_batch(records, NOW)
+    batch.valid[1]["payload"]["unit"] = "no-such-unit"  # the unit-scale lookup raises
+    tables = Normaliser("b1", NOW, b"key").tables(batch)
+    (row,) = tables["quarantine"].to_pylist()
+    assert row["kafka_offset"] == 1 and row["reason_detail"].startswith("normalise: KeyError")
+
+
+def test_a_value_the_warehouse_cannot_cast_is_quarantined_at_landing(tmp_path: Path):
+    settings = load_settings(var_dir=tmp_path / "var")
+    records = _spend_records(4)
+    batch = check_batch(records, NOW)
+    staged = stage_batch(Normaliser("b1", NOW, b"key"), batch, tmp_path / "staging")
+    # a gap between the checker and the warehouse: a date the checker let through
+    spend = next(s for s in staged if s.table == "spend_disclosures")
+    table = pq.read_table(spend.path)
+    vintages = table.column("vintage").to_pylist()
+    vintages[3] = "2020-02-30"
+    table = table.set_column(
+        table.schema.get_field_index("vintage"), "vintage", pa.array(vintages, pa.string())
+    )
+    pq.write_table(table, spend.path)
+    con = connect(settings)
+    try:
+        summary = land(con, "b1", [PartitionRange(records[0].topic, 0, 0, 4)], staged, NOW, "t")
+        assert (summary.landed, summary.quarantined) == (3, 1)
+        assert summary.by_reason == {"internal_error": 1}
+        code, detail, raw = con.execute(
+            "select reason_code, reason_detail, raw_value from quarantine.events"
+        ).fetchone()
+        assert code == "internal_error"
+        assert detail == "landing: raw.spend_disclosures: vintage 2020-02-30 is not a date"
+        assert raw == records[3].value
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("text", ["it's", "brace}", "back\\", "{'code': x}", "中文 ']'"])
+def test_a_reason_quoting_any_text_reads_back_exactly(tmp_path: Path, text: str):
+    """DuckLake keeps small inserts in its catalog and reads STRUCT values back wrong;
+    tables with a STRUCT column write files instead (``warehouse.schema``)."""
+    settings = load_settings(var_dir=tmp_path / "var")
+    con = connect(settings)
+    reasons = [{"code": "unknown_enum", "detail": f"subject.level: {text!r} is not a level"}]
+    try:
+        create_all(con)
+        con.execute(
+            "insert into quarantine.events (kafka_topic, reasons) values ('t', ?)", [reasons]
+        )
+    finally:
+        con.close()
+    con = connect(settings, read_only=True)
+    try:
+        assert con.execute("select reasons from quarantine.events").fetchone()[0] == reasons
+    finally:
+        con.close()
+
+
+def test_no_table_with_a_struct_column_is_inlined(tmp_path: Path):
+    con = connect(load_settings(var_dir=tmp_path / "var"))
+    try:
+        create_all(con)
+        nested = {
+            f"{schema}.{table}"
+            for schema, table in con.execute(
+                "select distinct table_schema, table_name from information_schema.columns "
+                "where table_catalog = 'lake' and data_type like '%STRUCT%'"
+            ).fetchall()
+        }
+        off = {
+            scope
+            for name, _, value, _, scope in con.execute("from lake.options()").fetchall()
+            if name == "data_inlining_row_limit" and value == "0"
+        }
+    finally:
+        con.close()
+    assert {"quarantine.events", "raw.deployment_milestones"} <= nested
+    assert nested <= off
+
+
+def test_check_value_turns_a_checker_defect_into_an_internal_error(monkeypatch):
+    import contracts.checks as checks
+
+    def broken(*args: Any, **kwargs: Any) -> list[Reason]:
+        raise ZeroDivisionError("a defect")
+
+    monkeypatch.setattr(checks, "check_event", broken)
+    value = json.dumps(seed_corpus()[0], ensure_ascii=False).encode()
+    _, reasons = check_value(value, topic=contracts()["spend_disclosure"].topic, now=NOW)
+    assert [r.code for r in reasons] == ["internal_error"]
+    assert reasons[0].detail == "contract check: ZeroDivisionError: a defect"
