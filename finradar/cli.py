@@ -1,13 +1,18 @@
 """The ``finradar`` command line.
 
 Every subcommand has ``--help``. A wrong argument prints one line on stderr and exits 2; an
-expected failure (broker down, bad input file) prints one line (plus any log tail) and exits 1.
+expected failure (broker down, bad input file) prints one line (plus any log tail) and exits 1;
+so does a fault outside finradar (a disk full, a folder it may not write, a broken catalog),
+with the traceback only under ``--verbose``.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
+import logging
 import sys
+import traceback
 from collections.abc import Sequence
 
 from finradar.commands import COMMANDS
@@ -26,6 +31,11 @@ def build_parser() -> argparse.ArgumentParser:
         prog="finradar",
         description="Streaming data platform for financial-institution technology monitoring.",
     )
+    parser.add_argument(
+        "--verbose",
+        action="store_true",
+        help="on a failure, print the traceback and the Kafka client's log as well",
+    )
     subparsers = parser.add_subparsers(
         dest="command", metavar="COMMAND", parser_class=OneLineErrorParser
     )
@@ -38,14 +48,34 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
+    if not args.verbose:
+        # kafka-python logs every reconnect attempt; a failure reaches the user as one line
+        logging.getLogger("kafka").setLevel(logging.CRITICAL)
     try:
         return int(args.handler(args) or 0)
     except FinradarError as exc:
+        if args.verbose:
+            traceback.print_exc()
         print(f"finradar: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("finradar: interrupted", file=sys.stderr)
         return 130
+    except Exception as exc:  # a fault outside finradar: one line, the traceback on request
+        if args.verbose:
+            traceback.print_exc()
+        print(f"finradar: {describe(exc)} (--verbose shows the traceback)", file=sys.stderr)
+        return 1
+
+
+def describe(exc: BaseException) -> str:
+    """One line for an exception finradar did not expect."""
+    if isinstance(exc, OSError) and exc.errno == errno.ENOSPC:
+        return f"the disk is full: {exc.filename or exc}"
+    if isinstance(exc, PermissionError):
+        return f"not allowed to write or read {exc.filename or exc}"
+    text = " ".join(str(exc).split())
+    return f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ module reads the environment.
 from __future__ import annotations
 
 import os
+import tomllib
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -228,3 +229,6 @@ def load_settings(**overrides: Any) -> Settings:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         raise FinradarError(f"invalid setting {where}: {first['msg']}") from None
+    except (tomllib.TOMLDecodeError, OSError, UnicodeDecodeError) as exc:
+        path = config_file_in_use() or Path(os.environ.get(CONFIG_ENV, DEFAULT_CONFIG_FILE))
+        raise FinradarError(f"cannot read the settings file {path}: {exc}") from None

@@ -22,14 +22,16 @@ from pipelines.progress import StagedProgress
 
 
 @task(name="backfill-pass")
-def backfill_pass(start: int | datetime | str, topics: list[str]) -> IngestSummary:
+def backfill_pass(
+    start: int | datetime | str, topics: list[str], reset: bool = False
+) -> IngestSummary:
     """``run_backfill`` holding the writer slot, with a progress artifact."""
     settings = get_settings()
     artifact = ProgressArtifact("backfill-progress", "messages of the backfill read and checked")
     progress = StagedProgress(settings.staging_dir, artifact.update)
     with warehouse_writer():
         try:
-            summary = run_backfill(settings, start, topics, on_plan=progress.plan)
+            summary = run_backfill(settings, start, topics, on_plan=progress.plan, reset=reset)
         finally:
             progress.close()
     artifact.finish()
@@ -42,16 +44,19 @@ def backfill(
     from_time: datetime | None = None,
     earliest: bool = False,
     topics: list[str] | None = None,
+    reset: bool = False,
 ) -> dict[str, Any]:
     """Read every partition of ``topics`` (all if none; topic names or event types) again
     from ``from_offset``, ``from_time`` or the ``earliest`` retained message to its end, and
-    land what the warehouse does not have; the summary is left as the ingest artifacts."""
+    land what the warehouse does not have; the summary is left as the ingest artifacts.
+    ``reset``: partitions that now end before their committed offset belong to recreated
+    topics and are read as new ones (``ops.offset_resets``)."""
     given = [x for x in (from_offset, from_time, earliest or None) if x is not None]
     if len(given) != 1:
         raise ValueError("give exactly one of from_offset, from_time, earliest")
     start: int | datetime | str = "earliest" if earliest else given[0]  # type: ignore[assignment]
     settings = get_settings()
-    summary = backfill_pass.with_options(**retry_options(settings))(start, topics or [])
+    summary = backfill_pass.with_options(**retry_options(settings))(start, topics or [], reset)
     lag = consumer_lag.with_options(**retry_options(settings))()
     publish_ingest(summary, lag)
     return {**asdict(summary), "lag": sum(r.size for r in lag)}

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import logging
+import socket
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -27,6 +28,7 @@ __all__ = [
     "close_shared",
     "producer",
     "protocol_client",
+    "reachable",
     "reader",
     "shared_offsets_client",
     "shared_reader",
@@ -48,6 +50,18 @@ def reader(bootstrap: str) -> KafkaConsumer:
         # a poll right after a seek has no fetch in flight and sleeps this long: keep it short
         retry_backoff_ms=20,
     )
+
+
+def reachable(bootstrap: str, timeout_s: float = 2.0) -> bool:
+    """Whether any server of ``bootstrap`` accepts a TCP connection now."""
+    for server in bootstrap.split(","):
+        host, _, port = server.strip().rpartition(":")
+        try:
+            socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+            return True
+        except (OSError, ValueError):
+            continue
+    return False
 
 
 def producer(bootstrap: str, client_id: str, **config: Any) -> KafkaProducer:

@@ -21,15 +21,21 @@ from finradar.settings import Settings
 from handoff.records import PartitionRange
 from infra.kafka_clients import OffsetsClient
 from pipelines.ingest import IngestSummary, run_once
+from pipelines.planning import OffsetsBehind, committed_offsets_now
 
 Start = int | datetime | str  # an offset, a time, or "earliest"
 
 
 def plan_backfill(
-    settings: Settings, start: Start, topics: Sequence[str] = ()
+    settings: Settings, start: Start, topics: Sequence[str] = (), reset: bool = False
 ) -> list[PartitionRange]:
     """``[start, end now)`` for every partition of ``topics`` (an offset beyond a partition's
-    end or before its first retained message is clamped to it)."""
+    end or before its first retained message is clamped to it).
+
+    A partition that ends before the warehouse's committed offset belongs to a recreated
+    topic: it is read only with ``reset``, which says the topics were recreated (the landing
+    then starts every planned partition's offsets anew)."""
+    committed = committed_offsets_now(settings)
     client = OffsetsClient(settings.kafka.bootstrap)
     try:
         partitions = client.partitions(topics_of(topics))
@@ -48,6 +54,16 @@ def plan_backfill(
             )
     finally:
         client.close()
+    behind = [
+        f"{tp.topic}[{tp.partition}] ends at {ends[tp]}, committed {committed[key]}"
+        for tp in partitions
+        if ends[tp] < committed.get(key := (tp.topic, tp.partition), 0)
+    ]
+    if behind and not reset:
+        raise OffsetsBehind(
+            "the broker's offsets are behind the warehouse's (" + "; ".join(behind) + "); if "
+            "the topics were recreated, add --reset to read them as new topics"
+        )
     plan = []
     for tp in partitions:
         begin = min(max(starts[tp], firsts[tp]), ends[tp])
@@ -60,6 +76,13 @@ def run_backfill(
     start: Start,
     topics: Sequence[str] = (),
     on_plan: Callable[[list[PartitionRange]], None] | None = None,
+    reset: bool = False,
 ) -> IngestSummary:
-    """One backfill pass from ``start`` to the current end of every partition of ``topics``."""
-    return run_once(settings, on_plan, backfill=lambda: plan_backfill(settings, start, topics))
+    """One backfill pass from ``start`` to the current end of every partition of ``topics``
+    (``reset``: see ``plan_backfill``)."""
+    return run_once(
+        settings,
+        on_plan,
+        backfill=lambda: plan_backfill(settings, start, topics, reset),
+        reset=reset,
+    )

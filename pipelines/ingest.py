@@ -117,12 +117,13 @@ def build_pipeline(
     follow: bool = False,
     backfill: bool = False,
     gated: bool = False,
+    reset: bool = False,
 ) -> beam.PCollection:
     """The ingest pipeline over ``plan``. A ``follow`` pass (see ``run_once``) reads up to
     the end offsets at the moment the pipeline starts running (``PlanPass``), and keeps its
     GX validation results in the warehouse's ``dq.*`` tables only; any other pass reads
     ``plan`` and keeps its results also in the GX project, whose Data Docs it rebuilds.
-    ``backfill``: see ``warehouse.landing``. ``gated``: the commit waits for the pass's
+    ``backfill``, ``reset``: see ``warehouse.landing``. ``gated``: the commit waits for the pass's
     commit gate (see ``run_once``)."""
     ingest = settings.ingest
     planned = p | "Plan" >> PlanPass(settings, plan, to_end_now=follow)
@@ -165,7 +166,7 @@ def build_pipeline(
         )
         | "Land in warehouse"
         >> LandInWarehouse(
-            settings, batch_id, planned, started_at, run_dir, follow, backfill, gated=gated
+            settings, batch_id, planned, started_at, run_dir, follow, backfill, gated, reset
         )
     )
 
@@ -181,6 +182,7 @@ def run_once(
     follow: bool = False,
     backfill: Callable[[], list[PartitionRange]] | None = None,
     commit_gate: Callable[[], AbstractContextManager[None]] | None = None,
+    reset: bool = False,
 ) -> IngestSummary:
     """One ingest pass over everything new on the three topics.
 
@@ -189,7 +191,8 @@ def run_once(
     process between passes and leave Data Docs to the scheduled passes.
 
     ``backfill``: plans the ranges instead of the committed offsets (``pipelines.backfill``);
-    what the warehouse already has is skipped at landing.
+    what the warehouse already has is skipped at landing; with ``reset`` the topics were
+    recreated and the planned partitions' offsets start again.
 
     ``commit_gate``: entered around the commit only (``follow`` holds the warehouse's
     writer slot for its commit, not for the whole pass)."""
@@ -221,6 +224,7 @@ def run_once(
                     follow,
                     backfill is not None,
                     gated=commit_gate is not None,
+                    reset=reset,
                 )
             summary = IngestSummary(**json.loads((run_dir / SUMMARY_FILE).read_text()))
         shutil.rmtree(run_dir, ignore_errors=True)

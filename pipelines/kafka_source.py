@@ -18,12 +18,14 @@ from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTr
 from apache_beam.transforms.core import RestrictionProvider
 from kafka import TopicPartition
 
+from finradar.errors import FinradarError, TransientError
 from handoff.records import KafkaRecord, PartitionRange
-from infra.kafka_clients import reader, shared_reader
+from infra.kafka_clients import reachable, reader, shared_reader
 
 POLL_TIMEOUT_MS = 1000
 SPLIT_SIZE = 200_000  # offsets per initial split of a range (parallelism on several workers)
 MAX_EMPTY_POLLS = 30  # a range that stays empty this long means the broker lost the data
+ASK_BROKER_AFTER = 3  # empty polls before asking whether the broker is there at all
 
 
 class _RangeRestrictions(RestrictionProvider):
@@ -95,8 +97,7 @@ def read_offsets(
             if consumer.position(tp) >= r.end:
                 return
             empty_polls += 1
-            if empty_polls >= MAX_EMPTY_POLLS:
-                raise _nothing_returned(tp, consumer.position(tp), r.end)
+            _give_up_if_gone(consumer, tp, r.end, empty_polls)
             continue
         empty_polls = 0
         for m in polled:
@@ -112,11 +113,19 @@ def _record(message: Any) -> KafkaRecord:
     return KafkaRecord(m.topic, m.partition, m.offset, m.timestamp, m.key, m.value)
 
 
-def _nothing_returned(tp: Any, position: int, end: int) -> RuntimeError:
-    # the broker lost the data (retention, a truncated log) or the range was planned wrong
-    return RuntimeError(
-        f"{tp.topic}[{tp.partition}] returned nothing at offset {position}, before the end {end}"
-    )
+def _give_up_if_gone(consumer: Any, tp: Any, end: int, empty_polls: int) -> None:
+    """After a few empty polls, a broker that no longer answers ends the pass (transient:
+    the next pass reads the same offsets again); after many, a broker that answers but
+    returns nothing lost the data (retention, a truncated log)."""
+    position = consumer.position(tp)
+    where = f"{tp.topic}[{tp.partition}] at offset {position} of {end}"
+    if empty_polls >= ASK_BROKER_AFTER:
+        servers = consumer.config["bootstrap_servers"]
+        bootstrap = servers if isinstance(servers, str) else ",".join(servers)
+        if not reachable(bootstrap):
+            raise TransientError(f"lost the Kafka broker at {bootstrap} mid-pass ({where})")
+    if empty_polls >= MAX_EMPTY_POLLS:
+        raise FinradarError(f"Kafka returned nothing for {where}: the broker lost that data")
 
 
 def batched(
@@ -179,9 +188,9 @@ def _poll_until_ends(
             consumer.pause(*done)
             pending.difference_update(done)
         empty_polls = 0 if got or done else empty_polls + 1
-        if empty_polls >= MAX_EMPTY_POLLS:
+        if empty_polls:
             tp = min(pending)
-            raise _nothing_returned(tp, consumer.position(tp), wanted[tp].end)
+            _give_up_if_gone(consumer, tp, wanted[tp].end, empty_polls)
 
 
 class ReadTopicRangesFn(_ReaderFn):

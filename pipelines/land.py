@@ -47,8 +47,10 @@ class _LandFn(beam.DoFn):
         follow: bool = False,
         backfill: bool = False,
         gated: bool = False,
+        reset: bool = False,
     ) -> None:
         self.settings = settings
+        self.reset = reset
         self.follow = follow
         self.backfill = backfill
         self.gated = gated
@@ -76,6 +78,7 @@ class _LandFn(beam.DoFn):
                     failpoint=hit,
                     report_path=str(report) if report else None,
                     backfill=self.backfill,
+                    reset=self.reset,
                     # follow's plan created the schema in this same session
                     ensure_schema=not self.follow,
                 )
@@ -129,10 +132,13 @@ class LandInWarehouse(beam.PTransform):
         follow: bool = False,
         backfill: bool = False,
         gated: bool = False,
+        reset: bool = False,
     ) -> None:
         super().__init__()
         self.planned = planned
-        self.fn = _LandFn(settings, batch_id, started_at, str(run_dir), follow, backfill, gated)
+        self.fn = _LandFn(
+            settings, batch_id, started_at, str(run_dir), follow, backfill, gated, reset
+        )
 
     def expand(self, staged: beam.PCollection) -> beam.PCollection:
         return staged | "Commit staged files" >> CommitStaged(self.fn, trigger=self.planned)

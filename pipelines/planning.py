@@ -21,6 +21,11 @@ from warehouse.lake import close_shared_connections, connect, shared_connection
 from warehouse.landing import committed_offsets
 from warehouse.schema import create_all
 
+
+class OffsetsBehind(FinradarError):
+    """A partition ends before the offset the warehouse committed for it."""
+
+
 # catalogs whose schema this process's shared session has created (``follow``)
 _initialised: dict[Path, bool] = {}
 
@@ -30,7 +35,7 @@ def plan_ranges(settings: Settings, shared: bool = False) -> list[PartitionRange
 
     ``shared``: use this process's long-lived warehouse session and Kafka client (the
     continuous mode plans a pass every second or two)."""
-    committed = _shared_committed(settings) if shared else _committed(settings)
+    committed = _shared_committed(settings) if shared else committed_offsets_now(settings)
     bootstrap = settings.kafka.bootstrap
     client = shared_offsets_client(bootstrap) if shared else OffsetsClient(bootstrap)
     try:
@@ -44,6 +49,18 @@ def plan_ranges(settings: Settings, shared: bool = False) -> list[PartitionRange
     finally:
         if not shared:
             client.close()
+    behind = [
+        f"{tp.topic}[{tp.partition}] ends at {ends[tp]}, committed {committed[key]}"
+        for tp in partitions
+        if ends[tp] < committed.get(key := (tp.topic, tp.partition), 0)
+    ]
+    if behind:
+        raise OffsetsBehind(
+            "the broker's offsets are behind the warehouse's (" + "; ".join(behind) + "): the "
+            "topics were recreated or purged, or this is another broker. Nothing was read. "
+            "Once you have confirmed the topics were recreated: finradar backfill --earliest "
+            "--reset"
+        )
     plan = []
     for tp in partitions:
         start = committed.get((tp.topic, tp.partition), 0)
@@ -79,7 +96,7 @@ def _shared_committed(settings: Settings) -> dict[tuple[str, int], int]:
     return committed_offsets(con)
 
 
-def _committed(settings: Settings) -> dict[tuple[str, int], int]:
+def committed_offsets_now(settings: Settings) -> dict[tuple[str, int], int]:
     """The committed offsets, read in a read-only session once the warehouse exists: a lag
     check must not write (it runs beside the writer, outside the writer slot)."""
     if settings.catalog_path.exists():

@@ -112,9 +112,16 @@ def connect(
     read_only = read_only or as_of is not None
     if read_only and not catalog.exists():
         raise FinradarError(f"no warehouse at {catalog}; run an ingest first")
-    data.mkdir(parents=True, exist_ok=True)
     if not read_only and not catalog.exists():
+        if data.is_dir() and next(data.rglob("*.parquet"), None) is not None:
+            # a new catalog would start again from offset 0 beside the old warehouse's data
+            raise FinradarError(
+                f"the warehouse catalog {catalog} is missing while {data} holds data files: "
+                f"restore the catalog, or move {data} away to start an empty warehouse"
+            )
+        data.mkdir(parents=True, exist_ok=True)
         create_catalog(catalog, data)
+    data.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect()
     load_extensions(con)
     name = settings.warehouse.catalog_name

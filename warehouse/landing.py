@@ -80,6 +80,7 @@ def land(
     report_path: str | None = None,
     backfill: bool = False,
     ensure_schema: bool = True,
+    reset: bool = False,
 ) -> LandingSummary:
     """Commit the run, retrying on catalog lock contention.
 
@@ -87,7 +88,9 @@ def land(
     committed offsets: messages the warehouse already accounted for (landed, dropped as
     duplicates, quarantined) are skipped by their offset, and each partition's committed
     offset moves to the range's end (never back); offsets between the committed offset and
-    a later start are skipped on purpose and the ledger shows it.
+    a later start are skipped on purpose and the ledger shows it. ``reset`` (a backfill of
+    recreated topics): the partitions' offsets start again; what was accounted for before
+    belongs to the old topics (``ops.offset_resets``).
 
     ``ensure_schema``: create what is missing of the warehouse first (its own transaction;
     a session that did so already, like follow's, leaves it out)."""
@@ -99,7 +102,7 @@ def land(
         nonlocal attempts
         attempts += 1
         return _land_in_transaction(
-            con, batch_id, plan, staged, started_at, runner, report_path, backfill
+            con, batch_id, plan, staged, started_at, runner, report_path, backfill, reset
         )
 
     summary = in_transaction(
@@ -118,6 +121,7 @@ def _land_in_transaction(
     runner: str,
     report_path: str | None = None,
     backfill: bool = False,
+    reset: bool = False,
 ) -> LandingSummary:
     current = committed_offsets(con)
     moved = [r for r in plan if current.get((r.topic, r.partition), 0) != r.start]
@@ -131,9 +135,12 @@ def _land_in_transaction(
     staged_view(con, "staged_quarantine", staged, "quarantine")
     staged_view(con, "staged_reads", staged, "_reads")
     staged_view(con, "staged_dq", staged, "_dq_results")
+    resets = list(plan) if backfill and reset else []
     if backfill:
+        _record_resets(con, batch_id, resets, current)
         _skip_accounted(con, plan)
-        _ledger_skipped_offsets(con, batch_id, plan, current)
+        if not reset:  # a recreated topic's offsets have no gap to the old ones
+            _ledger_skipped_offsets(con, batch_id, plan, current)
     classify(con, staged)
     insert_landed(con, staged, batch_id)
     landed_at = "current_timestamp"
@@ -171,20 +178,28 @@ def _land_in_transaction(
         [batch_id, batch_id, batch_id],
     )
     summary = _account(con, batch_id, plan, backfill)
+    reset_keys = {(r.topic, r.partition) for r in resets}
     con.execute(
         f"""
         merge into ops.kafka_offsets as o
-        using (select * from (values {", ".join("(?, ?, ?)" for _ in plan)})
-               as v(kafka_topic, kafka_partition, next_offset)) as v
+        using (select * from (values {", ".join("(?, ?, ?, ?)" for _ in plan)})
+               as v(kafka_topic, kafka_partition, next_offset, reset)) as v
         on o.kafka_topic = v.kafka_topic and o.kafka_partition = v.kafka_partition
-        when matched then update set next_offset = greatest(o.next_offset, v.next_offset),
+        when matched then update set next_offset = case when v.reset then v.next_offset
+                                                        else greatest(o.next_offset,
+                                                                      v.next_offset) end,
                                      batch_id = ?,
                                      committed_at = {landed_at}
         when not matched then insert (kafka_topic, kafka_partition, next_offset, batch_id,
                                       committed_at)
              values (v.kafka_topic, v.kafka_partition, v.next_offset, ?, {landed_at})
         """,
-        [x for r in plan for x in (r.topic, r.partition, r.end)] + [batch_id, batch_id],
+        [
+            x
+            for r in plan
+            for x in (r.topic, r.partition, r.end, (r.topic, r.partition) in reset_keys)
+        ]
+        + [batch_id, batch_id],
     ) if plan else None
     con.execute(
         f"""
@@ -331,21 +346,42 @@ def insert_landed(
     )
 
 
+def _record_resets(
+    con: duckdb.DuckDBPyConnection,
+    batch_id: str,
+    resets: Sequence[PartitionRange],
+    current: dict[tuple[str, int], int],
+) -> None:
+    for r in resets:
+        con.execute(
+            "insert into ops.offset_resets values (?, ?, ?, ?, ?, current_timestamp)",
+            [r.topic, r.partition, batch_id, current.get((r.topic, r.partition), 0), r.end],
+        )
+
+
 def _skip_accounted(con: duckdb.DuckDBPyConnection, plan: Sequence[PartitionRange]) -> None:
-    """Leave out of the staged rows every message the warehouse accounted for before."""
+    """Leave out of the staged rows every message the warehouse accounted for before (since
+    its partition's last reset: offsets before a reset are another topic's)."""
     ranges = " or ".join(
         "(kafka_topic = ? and kafka_partition = ? and kafka_offset >= ? and kafka_offset < ?)"
         for _ in plan
     )
     params = [x for r in plan for x in (r.topic, r.partition, r.start, r.end)]
+    since_reset = f"""
+        left join (select kafka_topic, kafka_partition, max(reset_at) as reset_at
+                   from ops.offset_resets group by all) as e
+          using (kafka_topic, kafka_partition)
+        left join ops.ingest_runs as runs using (batch_id)
+        where coalesce(runs.finished_at >= e.reset_at, e.reset_at is null) and ({ranges})
+    """
     con.execute(
         f"""
         create or replace temp table accounted as
-        select kafka_topic, kafka_partition, kafka_offset from ops.landed_events where {ranges}
+        select kafka_topic, kafka_partition, kafka_offset from ops.landed_events {since_reset}
         union
-        select kafka_topic, kafka_partition, kafka_offset from ops.duplicate_events where {ranges}
+        select kafka_topic, kafka_partition, kafka_offset from ops.duplicate_events {since_reset}
         union
-        select kafka_topic, kafka_partition, kafka_offset from quarantine.events where {ranges}
+        select kafka_topic, kafka_partition, kafka_offset from quarantine.events {since_reset}
         """,
         params * 3,
     )

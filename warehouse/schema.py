@@ -139,6 +139,16 @@ TABLES: dict[str, pa.Schema] = {
             ("seconds", pa.float64()),
         ]
     ),
+    "ops.offset_resets": pa.schema(
+        [
+            ("kafka_topic", pa.string()),
+            ("kafka_partition", pa.int32()),
+            ("batch_id", pa.string()),  # the backfill that read the partition again
+            ("previous_next_offset", pa.int64()),  # what the warehouse had committed
+            ("next_offset", pa.int64()),  # where the recreated partition ended
+            ("reset_at", TS),
+        ]
+    ),
     "ops.replay_runs": pa.schema(
         [
             ("replay_batch_id", pa.string()),
@@ -173,6 +183,8 @@ GRAINS = {
     "ops.model_state": "one row per reference table, model and findings: what it was built from",
     "ops.refresh_runs": "one row per refresh: what it rebuilt and how many findings it left",
     "ops.replay_runs": "one row per replay: quarantined messages checked again and what landed",
+    "ops.offset_resets": "one row per partition read again after its topic was recreated "
+    "(backfill --reset): offsets before it belong to the old topic",
 }
 
 

@@ -61,6 +61,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         metavar="NAME",
         help="a topic or event type (repeatable; default: all three)",
     )
+    p.add_argument(
+        "--reset",
+        action="store_true",
+        help="the topics were recreated (their offsets end before the warehouse's): read them "
+        "as new topics; a partition's offsets then start again (ops.offset_resets)",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(handler=run)
 
@@ -79,6 +85,7 @@ def run(args: argparse.Namespace) -> int:
             from_time=args.from_time,
             earliest=args.earliest,
             topics=args.topic,
+            reset=args.reset,
         )
     if args.json:
         print(json.dumps(summary, default=str))

@@ -1,0 +1,154 @@
+"""Faults outside the data, on a broker of its own: a recreated broker (offsets behind the
+warehouse's), a catalog deleted beside its data, a broker lost in the middle of a pass. Each
+is one clear line and exit 1 with nothing half-landed, and each has a way out."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+import pytest
+
+from contracts.corpus import seed_corpus
+from finradar.settings import Settings, load_settings
+from infra.producing import corpus_messages, publish, publish_synthetic
+from pipelines.backfill import run_backfill
+from warehouse.lake import connect
+
+pytestmark = pytest.mark.integration
+
+KAFKA = {"port": 29392, "controller_port": 29393}
+
+
+@pytest.fixture(scope="module")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    from infra.broker import LocalBroker
+
+    settings = load_settings(var_dir=tmp_path_factory.mktemp("faults") / "var", kafka=KAFKA)
+    broker = LocalBroker(settings)
+    broker.up()
+    yield broker
+    broker.down(purge=True)
+
+
+def _finradar(settings: Settings, *args: str) -> subprocess.CompletedProcess:
+    env = {
+        **os.environ,
+        "FINRADAR_VAR_DIR": str(settings.var),
+        "FINRADAR_KAFKA__PORT": str(KAFKA["port"]),
+        "FINRADAR_KAFKA__CONTROLLER_PORT": str(KAFKA["controller_port"]),
+    }
+    return subprocess.run(
+        [sys.executable, "-m", "finradar", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
+def _one_line(result: subprocess.CompletedProcess) -> str:
+    lines = [line for line in result.stderr.splitlines() if line.startswith("finradar:")]
+    assert result.returncode == 1, result.stderr[-3000:]
+    assert "Traceback" not in result.stderr, result.stderr[-3000:]
+    assert len(lines) == 1, result.stderr[-3000:]
+    return lines[0]
+
+
+def _snapshots(settings: Settings) -> int:
+    con = connect(settings, read_only=True)
+    try:
+        return int(con.execute("select count(*) from lake.snapshots()").fetchone()[0])
+    finally:
+        con.close()
+
+
+def test_a_recreated_broker_is_refused_then_read_again_with_backfill_reset(broker, tmp_path):
+    settings = load_settings(var_dir=tmp_path / "var", kafka=KAFKA)
+    publish(corpus_messages(), settings.kafka.bootstrap)
+    first = _finradar(settings, "ingest", "--once", "--json")
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert json.loads(first.stdout)["landed"] == len(seed_corpus())
+
+    broker.down(purge=True)  # type: ignore[attr-defined]
+    broker.up()  # type: ignore[attr-defined]
+    # the new topics: a few of the same events again, and new ones
+    again = list(corpus_messages())[:5]
+    publish(again, settings.kafka.bootstrap)
+    publish_synthetic(40, 0.0, 3, settings.kafka.bootstrap, workers=1)
+    before = _snapshots(settings)
+
+    line = _one_line(_finradar(settings, "ingest", "--once"))
+    assert "behind the warehouse's" in line and "fi.spend.disclosures.v1[" in line
+    assert "backfill --earliest --reset" in line
+    assert _snapshots(settings) == before  # nothing was written
+
+    with pytest.raises(Exception, match="add --reset"):
+        run_backfill(settings, "earliest")
+    summary = run_backfill(settings, "earliest", reset=True)
+    assert (summary.consumed, summary.duplicates, summary.landed) == (45, 5, 40)
+
+    after = _finradar(settings, "ingest", "--once", "--json")
+    assert after.returncode == 0, after.stderr[-3000:]
+    assert json.loads(after.stdout)["consumed"] == 0
+    publish_synthetic(10, 0.0, 4, settings.kafka.bootstrap, workers=1)
+    more = _finradar(settings, "ingest", "--once", "--json")
+    assert json.loads(more.stdout)["landed"] == 10
+    # a later backfill from the start skips what the new topics' offsets already gave
+    again = run_backfill(settings, "earliest")
+    assert (again.consumed, again.already_accounted) == (0, 55)
+
+
+def test_a_catalog_deleted_beside_its_data_is_refused(broker, tmp_path):
+    settings = load_settings(var_dir=tmp_path / "var", kafka=KAFKA)
+    assert _finradar(settings, "ingest", "--once").returncode == 0
+    settings.catalog_path.unlink()
+    line = _one_line(_finradar(settings, "ingest", "--once"))
+    assert "catalog" in line and "is missing while" in line
+    assert not settings.catalog_path.exists()
+    line = _one_line(_finradar(settings, "sql", "select 1"))
+    assert "no warehouse at" in line
+
+
+def test_a_broker_lost_mid_pass_is_one_line_and_lands_nothing(broker, tmp_path):
+    settings = load_settings(var_dir=tmp_path / "var", kafka=KAFKA)
+    assert _finradar(settings, "ingest", "--once").returncode == 0
+    publish_synthetic(300_000, 0.0, 5, settings.kafka.bootstrap)
+    before = _snapshots(settings)
+    env = {
+        **os.environ,
+        "FINRADAR_VAR_DIR": str(settings.var),
+        "FINRADAR_KAFKA__PORT": str(KAFKA["port"]),
+        "FINRADAR_KAFKA__CONTROLLER_PORT": str(KAFKA["controller_port"]),
+        "FINRADAR_INGEST__BATCH_RECORDS": "5000",
+    }
+    ingest = subprocess.Popen(
+        [sys.executable, "-m", "finradar", "ingest", "--once"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    staging = settings.staging_dir
+    deadline = time.monotonic() + 120
+    while not (staging.exists() and any(staging.rglob("*.parquet"))):
+        assert time.monotonic() < deadline and ingest.poll() is None, "the pass never read"
+        time.sleep(0.2)
+    broker.down()  # type: ignore[attr-defined]
+    try:
+        _, err = ingest.communicate(timeout=300)
+        result = subprocess.CompletedProcess(ingest.args, ingest.returncode, "", err)
+        line = _one_line(result)
+        assert "Kafka" in line, line
+        # the pass's own progress lines and that one line; no client log, no traceback
+        noise = [x for x in err.splitlines() if "kafka" in x and not x.startswith("finradar:")]
+        assert noise == [], err[-3000:]
+    finally:
+        broker.up()  # type: ignore[attr-defined]
+    assert _snapshots(settings) == before
+    shutil.rmtree(staging, ignore_errors=True)
