@@ -215,8 +215,11 @@ def no_inlining_of_structs(con: duckdb.DuckDBPyConnection) -> None:
     stop ingestion for good. The option is persisted per table in the catalog."""
     nested = con.execute(
         """
-        select distinct table_schema, table_name from information_schema.columns
-        where table_catalog = current_database() and data_type like '%STRUCT%'
+        select distinct c.table_schema, c.table_name
+        from information_schema.columns as c
+        join information_schema.tables as t using (table_catalog, table_schema, table_name)
+        where c.table_catalog = current_database() and t.table_type = 'BASE TABLE'
+          and c.data_type like '%STRUCT%'
         """
     ).fetchall()
     catalog = con.execute("select current_database()").fetchone()[0]
