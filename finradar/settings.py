@@ -93,7 +93,7 @@ class IngestSettings(BaseModel):
     # the hash is only as private as this key.
     pii_hash_key: SecretStr = SecretStr("finradar-local-development-key")
     # Crash-test hook: SIGKILL the ingest process at this point (tests only; see
-    # pipelines/ingest.py). One of: staged, in_transaction, committed.
+    # pipelines/failpoints.py). One of: gx_setup, staged, data_docs, in_transaction, committed.
     failpoint: str | None = None
 
 

@@ -24,6 +24,7 @@ from contracts.export.gx_suites import suites_of
 from finradar.errors import TransientError
 from handoff.records import KafkaRecord
 from pipelines.batches import CheckedBatch
+from pipelines.failpoints import kill_at
 from pipelines.gx_pool import shared_pool
 from pipelines.gx_runner import SuiteRunner, shared_runner, validate_isolating
 
@@ -91,13 +92,15 @@ def _apply(batch: CheckedBatch, event_type: str, indexes: list[int], result: Any
 
 
 class _ValidateFn(beam.DoFn):
-    def __init__(self, now: datetime, gx_root: str | None) -> None:
+    def __init__(self, now: datetime, gx_root: str | None, failpoint: str | None) -> None:
         self.now = now
         self.gx_root = gx_root
+        self.failpoint = failpoint
         self.runner: Any = None
 
     def setup(self) -> None:
-        self.runner = shared_runner(Path(self.gx_root) if self.gx_root else None)
+        root = Path(self.gx_root) if self.gx_root else None
+        self.runner = shared_runner(root, kill_at(self.failpoint))
 
     def process(self, batch: CheckedBatch) -> Iterator[CheckedBatch]:
         yield validate_batch(batch, self.runner, self.now)
@@ -154,18 +157,25 @@ class ValidateWithSuites(beam.PTransform):
     many worker processes (``pipelines.gx_pool``): the short passes of ``follow``.
     """
 
-    def __init__(self, now: datetime, gx_root: Path | None = None, workers: int = 0) -> None:
+    def __init__(
+        self,
+        now: datetime,
+        gx_root: Path | None = None,
+        workers: int = 0,
+        failpoint: str | None = None,
+    ) -> None:
         super().__init__()
         if gx_root and workers:
             raise ValueError("the worker pool validates without a GX project (no Data Docs)")
         self.now = now
         self.gx_root = str(gx_root) if gx_root else None
         self.workers = workers
+        self.failpoint = failpoint  # crash tests (``pipelines.failpoints``)
 
     def expand(self, batches: beam.PCollection) -> beam.PCollection:
         fn: beam.DoFn = (
             _ValidateInPoolFn(self.now, self.workers)
             if self.workers
-            else _ValidateFn(self.now, self.gx_root)
+            else _ValidateFn(self.now, self.gx_root, self.failpoint)
         )
         return batches | "Validate with GX suites" >> beam.ParDo(fn)

@@ -9,6 +9,8 @@ failed. ``result_format=COMPLETE`` with an index column gives the full failing-r
 
 from __future__ import annotations
 
+import json
+import re
 from collections import defaultdict
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor
@@ -17,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import yaml
 
 from contracts.checks import EMAIL, Reason, internal_error
 from contracts.export.gx_suites import (
@@ -68,7 +71,10 @@ class SuiteRunner:
     """Holds one GX context with every suite; validate many batches with it."""
 
     def __init__(
-        self, catalog: SurveyCatalog | None = None, project_root: Path | None = None
+        self,
+        catalog: SurveyCatalog | None = None,
+        project_root: Path | None = None,
+        failpoint: Callable[[str], None] = lambda name: None,
     ) -> None:
         quiet_great_expectations()
         install_gx_memo()
@@ -80,7 +86,7 @@ class SuiteRunner:
         if project_root is None:
             self.context = gx.get_context(mode="ephemeral")
         else:
-            self.context = gx.get_context(mode="file", project_root_dir=str(project_root))
+            self.context = _file_context(gx, project_root)
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
         datasource = self.context.data_sources.add_or_update_pandas("finradar")
         sets = value_sets(self.catalog)
@@ -108,6 +114,7 @@ class SuiteRunner:
                     )
                 )
             self.suites[name] = self.context.suites.add_or_update(suite)
+            failpoint("gx_setup")  # crash tests: killed with some suites written, some not
             asset = datasource.add_dataframe_asset(name)
             batch_definition = asset.add_batch_definition_whole_dataframe(name)
             self.batch_definitions[name] = batch_definition
@@ -226,6 +233,48 @@ class SuiteRunner:
         return BatchValidation(dict(failures), outcomes)
 
 
+def _file_context(gx: Any, project_root: Path) -> Any:
+    """The GX project's file context, after removing what a process killed while writing it
+    left unreadable: suites, validation definitions and checkpoints are written again from
+    ``contracts/`` at every start, a validation result only feeds Data Docs, and GX
+    scaffolds a project configuration that is missing."""
+    repair_project(project_root)
+    try:
+        return gx.get_context(mode="file", project_root_dir=str(project_root))
+    except Exception:  # a configuration cut short can still parse: start it again
+        (project_root / "gx" / "great_expectations.yml").unlink(missing_ok=True)
+        return gx.get_context(mode="file", project_root_dir=str(project_root))
+
+
+def repair_project(project_root: Path) -> list[Path]:
+    """Remove the GX project's JSON and YAML files that do not parse (a 0-byte suite file
+    made every later start fail); returns them."""
+    removed = []
+    for path in sorted((project_root / "gx").rglob("*")):
+        if not path.is_file() or "data_docs" in path.parts:
+            continue
+        if (
+            (path.suffix == ".json" and not _parses(path, json.loads))
+            or (path.suffix == ".yml" and not _parses(path, yaml.safe_load))
+            or (path.name == ".ge_store_backend_id" and not STORE_ID.fullmatch(path.read_text()))
+        ):
+            removed.append(path)
+    for path in removed:
+        path.unlink(missing_ok=True)
+    return removed
+
+
+STORE_ID = re.compile(r"store_backend_id = [0-9a-f-]{36}\s*")
+
+
+def _parses(path: Path, parse: Callable[[str], Any]) -> bool:
+    try:
+        parse(path.read_text(encoding="utf-8"))
+    except (ValueError, yaml.YAMLError, UnicodeDecodeError):
+        return False
+    return True
+
+
 def validate_isolating(
     validate: Callable[[list[dict[str, Any]]], BatchValidation], events: list[dict[str, Any]]
 ) -> BatchValidation:
@@ -250,7 +299,9 @@ def validate_isolating(
 _runners: dict[tuple[str | None, int], SuiteRunner] = {}
 
 
-def shared_runner(project_root: Path | None = None) -> SuiteRunner:
+def shared_runner(
+    project_root: Path | None = None, failpoint: Callable[[str], None] = lambda name: None
+) -> SuiteRunner:
     """One ``SuiteRunner`` per process, GX context and project root, rebuilt when a survey
     definition changes: building one takes seconds, so back-to-back passes (``follow``)
     reuse it."""
@@ -260,7 +311,7 @@ def shared_runner(project_root: Path | None = None) -> SuiteRunner:
     if runner is None:
         for stale in [k for k in _runners if k[0] == key[0]]:
             del _runners[stale]
-        runner = _runners[key] = SuiteRunner(catalog, project_root)
+        runner = _runners[key] = SuiteRunner(catalog, project_root, failpoint)
     return runner
 
 

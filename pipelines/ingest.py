@@ -155,7 +155,7 @@ def build_pipeline(
         >> (
             ValidateWithSuites(started_at, workers=ingest.follow_validators)
             if follow
-            else ValidateWithSuites(started_at, settings.gx_dir)
+            else ValidateWithSuites(started_at, settings.gx_dir, failpoint=ingest.failpoint)
         )
         | "Normalise and stage"
         >> NormaliseAndStage(

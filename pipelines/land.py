@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
-import signal
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager
 from dataclasses import asdict
@@ -26,6 +24,7 @@ from finradar.settings import Settings
 from handoff.records import PartitionRange
 from handoff.staging import StagedFile
 from pipelines.commit import CommitStaged
+from pipelines.failpoints import kill_at
 from pipelines.gx_runner import shared_runner
 from warehouse.lake import connect, shared_connection
 from warehouse.landing import land
@@ -61,9 +60,9 @@ class _LandFn(beam.DoFn):
     def process(
         self, plan: list[PartitionRange], staged: list[StagedFile]
     ) -> Iterator[dict[str, Any]]:
-        hit = failpoint_hook(self.settings)
+        hit = kill_at(self.settings.ingest.failpoint)
         hit("staged")
-        report = None if self.follow else build_data_docs(self.settings)
+        report = None if self.follow else build_data_docs(self.settings, hit)
         con = shared_connection(self.settings) if self.follow else connect(self.settings)
         try:
             with self._commit_gate():
@@ -144,21 +143,11 @@ class LandInWarehouse(beam.PTransform):
         return staged | "Commit staged files" >> CommitStaged(self.fn, trigger=self.planned)
 
 
-def build_data_docs(settings: Settings) -> Path:
+def build_data_docs(settings: Settings, hit: Callable[[str], None] = lambda name: None) -> Path:
     """Add this process's new GX validations to the Data Docs (the pass's, validated by
     this process's runner of the project), served offline with their styling
     (``warehouse/report/data_docs.py``); returns the index page."""
     index = shared_runner(settings.gx_dir).build_data_docs()
+    hit("data_docs")
     localise(index.parent, settings.cache / "web-assets")
     return index
-
-
-def failpoint_hook(settings: Settings) -> Callable[[str], None]:
-    """Crash tests: SIGKILL this process when the configured failpoint is reached."""
-    target = settings.ingest.failpoint
-
-    def hit(name: str) -> None:
-        if name == target:
-            os.kill(os.getpid(), signal.SIGKILL)
-
-    return hit

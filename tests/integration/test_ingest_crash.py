@@ -1,17 +1,22 @@
 """Crash safety and read isolation of the ingest, on a broker of its own (small volume).
 
-SIGKILL at three points of a run (files staged, inside the warehouse transaction, just
-after the commit), then a rerun, must give exactly the warehouse of an undisturbed run; a
-reader process querying during ingest passes never sees landed rows without their offsets.
+SIGKILL at named points of a run (GX set-up, files staged, Data Docs, inside the warehouse
+transaction, just after the commit), and at random moments, then a rerun, must give exactly
+the warehouse of an undisturbed run; a reader process querying during ingest passes never
+sees landed rows without their offsets.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import random
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
+from subprocess import DEVNULL
 
 import pytest
 
@@ -51,22 +56,28 @@ def reference(stack: Settings):
     return settings, run_once(settings)
 
 
-@pytest.mark.parametrize("failpoint", ["staged", "in_transaction", "committed"])
-def test_sigkill_then_rerun_gives_the_same_warehouse(stack, reference, failpoint):
-    settings = _warehouse(stack, f"crash-{failpoint}")
+def _env(settings: Settings, failpoint: str | None = None) -> dict[str, str]:
     env = {
         **os.environ,
         "FINRADAR_VAR_DIR": str(settings.var),
         "FINRADAR_KAFKA__PORT": str(KAFKA["port"]),
         "FINRADAR_KAFKA__CONTROLLER_PORT": str(KAFKA["controller_port"]),
-        "FINRADAR_INGEST__FAILPOINT": failpoint,
     }
+    if failpoint:
+        env["FINRADAR_INGEST__FAILPOINT"] = failpoint
+    return env
+
+
+INGEST = [sys.executable, "-m", "finradar", "ingest", "--once"]
+
+
+@pytest.mark.parametrize(
+    "failpoint", ["gx_setup", "staged", "data_docs", "in_transaction", "committed"]
+)
+def test_sigkill_then_rerun_gives_the_same_warehouse(stack, reference, failpoint):
+    settings = _warehouse(stack, f"crash-{failpoint}")
     crashed = subprocess.run(
-        [sys.executable, "-m", "finradar", "ingest", "--once"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=900,
+        INGEST, env=_env(settings, failpoint), capture_output=True, text=True, timeout=900
     )
     assert crashed.returncode == -9, crashed.stderr[-2000:]
     if failpoint != "committed":
@@ -74,6 +85,34 @@ def test_sigkill_then_rerun_gives_the_same_warehouse(stack, reference, failpoint
     rerun = run_once(settings)
     assert rerun.consumed == (0 if failpoint == "committed" else N_SYNTHETIC + len(seed_corpus()))
     assert contents(settings) == contents(reference[0])
+
+
+def test_sigkill_at_random_moments_then_rerun_gives_the_same_warehouse(stack, reference):
+    """Ten kills at random moments of a pass (seeded), and one each in GX set-up and in
+    the Data Docs build, all on one warehouse and GX project; then an undisturbed run."""
+    timed = _warehouse(stack, "timed")
+    started = time.monotonic()
+    subprocess.run(INGEST, env=_env(timed), capture_output=True, check=True, timeout=900)
+    pass_s = time.monotonic() - started
+    settings = _warehouse(stack, "random-kills")
+    rng = random.Random(2026)
+    moments: list[str | float] = ["gx_setup", "data_docs"]
+    moments += [rng.uniform(0.05, 0.95) * pass_s for _ in range(10)]
+    for moment in moments:
+        if isinstance(moment, str):
+            crashed = subprocess.run(
+                INGEST, env=_env(settings, moment), capture_output=True, timeout=900
+            )
+            assert crashed.returncode == -9, crashed.stderr[-2000:]
+            continue
+        ingest = subprocess.Popen(INGEST, env=_env(settings), stdout=DEVNULL, stderr=DEVNULL)
+        time.sleep(moment)
+        ingest.send_signal(signal.SIGKILL)
+        ingest.wait(timeout=60)
+    final = subprocess.run(INGEST, env=_env(settings), capture_output=True, text=True, timeout=900)
+    assert final.returncode == 0, final.stderr[-3000:]
+    assert contents(settings) == contents(reference[0])
+    assert contents(timed) == contents(reference[0])
 
 
 def test_reader_never_sees_rows_without_their_offsets(stack, tmp_path: Path):
