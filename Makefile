@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.finradar-installed
 
-.PHONY: install browser demo test lint format lock bench clean
+.PHONY: install browser demo test lint format lock bench fuzz clean
 
 install: $(STAMP)
 
@@ -57,6 +57,13 @@ bench: install
 	$(BIN)/python -m tests.bench.bench_produce $(BENCH_N)
 	$(BIN)/python -m tests.bench.bench_ingest $(BENCH_N)
 	$(BIN)/python -m tests.bench.bench_follow --rate 1000 --seconds 60
+
+# Generated messages through the pipeline's stages (make test runs a short, fixed profile):
+# counts per class, seconds per stage, the checker's time per message against FUZZ_BASE's.
+FUZZ_N ?= 100000
+FUZZ_BASE ?= bb49be5
+fuzz: install
+	$(BIN)/python -m tests.bench.fuzz --messages $(FUZZ_N) --batch 5000 --compare-with $(FUZZ_BASE)
 
 # Re-resolve requirements.lock from requirements/*.in (needs the package registry).
 lock: install

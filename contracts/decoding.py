@@ -88,17 +88,19 @@ def _reject_constant(name: str) -> None:
     raise _Rejected("invalid_json", f"{name} is not valid JSON")
 
 
-def nesting_depth(value: bytes) -> int:
-    """How deeply the objects and arrays of a JSON text nest (brackets in strings aside)."""
-    depth = deepest = 0
+def nests_deeper_than(value: bytes, limit: int) -> bool:
+    """Whether the objects and arrays of a JSON text nest more than ``limit`` levels deep
+    (brackets inside strings aside); stops at the first level past it."""
+    depth = 0
     for m in _TOKEN.finditer(value):
         token = m.group()
         if token in (b"[", b"{"):
             depth += 1
-            deepest = max(deepest, depth)
+            if depth > limit:
+                return True
         elif token in (b"]", b"}"):
             depth -= 1
-    return deepest
+    return False
 
 
 def printable(text: str) -> str:
@@ -137,12 +139,8 @@ def decode(value: bytes | None) -> Decoded:
     except UnicodeDecodeError as exc:
         return Decoded(None, Reason("invalid_utf8", f"byte {exc.start}: {exc.reason}"))
     # the bracket count bounds the depth from above: only a value with many brackets is scanned
-    if value.count(b"[") + value.count(b"{") > MAX_DEPTH and (
-        (depth := nesting_depth(value)) > MAX_DEPTH
-    ):
-        return Decoded(
-            None, Reason("nesting_too_deep", f"nested {depth} levels deep > {MAX_DEPTH}")
-        )
+    if value.count(b"[") + value.count(b"{") > MAX_DEPTH and nests_deeper_than(value, MAX_DEPTH):
+        return Decoded(None, Reason("nesting_too_deep", f"nested more than {MAX_DEPTH} levels"))
     try:
         event = json.loads(
             text,

@@ -10,8 +10,10 @@ bytes, repeated and conflicting ids. Each message carries its class.
 
 from __future__ import annotations
 
+import itertools
 import json
 from dataclasses import dataclass
+from functools import cache
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -25,6 +27,7 @@ from contracts.taxonomy import codes
 # the ingest's start: events are never after it (that is the future_timestamp rule's own test)
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 MAX_INTEGER = 2**53 - 1
+_SERIAL = itertools.count()
 SENTINEL = 0.7071067811865476  # a number no generated event holds: replaced by a literal
 # printable text without '@' (an e-mail address outside respondent_email is a violation of its
 # own) but with everything else a store must keep: CJK, emoji, NUL, controls, bidi marks
@@ -53,8 +56,10 @@ def _timestamp(draw: st.DrawFn) -> str:
     return text + f"{sign}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}"
 
 
+@cache
 def value_of(f: Field) -> st.SearchStrategy[Any]:
-    """Values the checker accepts for one field, from its declaration."""
+    """Values the checker accepts for one field, from its declaration (built once a field:
+    hypothesis validates a strategy when it is first drawn from)."""
     if f.const is not None:
         return st.just(f.const)
     if f.enum is not None:
@@ -117,6 +122,9 @@ def _answers(draw: st.DrawFn) -> dict[str, Any]:
 @st.composite
 def valid_event(draw: st.DrawFn, contract: EventContract) -> dict[str, Any]:
     event = draw(value_of(contract.root))
+    # ids drawn from the pattern repeat ("0"), and so do drawn uuids: a counter keeps the
+    # events apart (duplicates and conflicts are made on purpose, by ``messages``)
+    event["event_id"] = f"{event['event_id'][:90]}:{draw(st.builds(lambda: next(_SERIAL)))}"
     event["occurred_at"] = draw(value_of(contract.root.child("occurred_at")))
     payload = event["payload"]
     if contract.event_type == "spend_disclosure" and payload.get("spend_class") != "frontier":
