@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 
@@ -100,3 +101,41 @@ def test_backfill_of_an_unknown_topic_is_one_line_and_exit_1() -> None:
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "neither a contract topic nor an event type" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("fault", "line"),
+    [
+        (OSError(28, "No space left on device", "/var/x.parquet"), "the disk is full: /var/x"),
+        (PermissionError(13, "Permission denied", "/ro/var"), "not allowed to write or read /ro"),
+        (RuntimeError("broken\nacross lines"), "RuntimeError: broken across lines"),
+    ],
+)
+def test_an_outside_fault_is_one_line_and_exit_1(monkeypatch, capsys, fault, line) -> None:
+    from finradar import cli
+    from finradar.commands import version
+
+    def raise_fault(args: object) -> int:
+        raise fault
+
+    monkeypatch.setattr(version, "run", raise_fault)
+    assert cli.main(["version"]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and line in err and "Traceback" not in err
+    assert cli.main(["--verbose", "version"]) == 1
+    assert "Traceback" in capsys.readouterr().err
+
+
+def test_a_bad_settings_file_is_one_line(tmp_path) -> None:
+    bad = tmp_path / "finradar.toml"
+    bad.write_text("kafka = [\n")
+    result = subprocess.run(
+        [sys.executable, "-m", "finradar", "ingest", "--once"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "FINRADAR_CONFIG": str(bad)},
+    )
+    assert result.returncode == 1
+    assert f"cannot read the settings file {bad}" in result.stderr
+    assert "Traceback" not in result.stderr
