@@ -9,7 +9,6 @@ sees landed rows without their offsets.
 from __future__ import annotations
 
 import json
-import os
 import random
 import signal
 import subprocess
@@ -24,6 +23,7 @@ from contracts.corpus import seed_corpus
 from finradar.settings import Settings, load_settings
 from infra.producing import corpus_messages, publish, publish_synthetic
 from pipelines.ingest import run_once
+from tests.integration.cli_runner import finradar_env
 from tests.integration.test_ingest import contents
 
 pytestmark = pytest.mark.integration
@@ -56,18 +56,6 @@ def reference(stack: Settings):
     return settings, run_once(settings)
 
 
-def _env(settings: Settings, failpoint: str | None = None) -> dict[str, str]:
-    env = {
-        **os.environ,
-        "FINRADAR_VAR_DIR": str(settings.var),
-        "FINRADAR_KAFKA__PORT": str(KAFKA["port"]),
-        "FINRADAR_KAFKA__CONTROLLER_PORT": str(KAFKA["controller_port"]),
-    }
-    if failpoint:
-        env["FINRADAR_INGEST__FAILPOINT"] = failpoint
-    return env
-
-
 INGEST = [sys.executable, "-m", "finradar", "ingest", "--once"]
 
 
@@ -77,7 +65,7 @@ INGEST = [sys.executable, "-m", "finradar", "ingest", "--once"]
 def test_sigkill_then_rerun_gives_the_same_warehouse(stack, reference, failpoint):
     settings = _warehouse(stack, f"crash-{failpoint}")
     crashed = subprocess.run(
-        INGEST, env=_env(settings, failpoint), capture_output=True, text=True, timeout=900
+        INGEST, env=finradar_env(settings, failpoint), capture_output=True, text=True, timeout=900
     )
     assert crashed.returncode == -9, crashed.stderr[-2000:]
     if failpoint != "committed":
@@ -92,7 +80,7 @@ def test_sigkill_at_random_moments_then_rerun_gives_the_same_warehouse(stack, re
     the Data Docs build, all on one warehouse and GX project; then an undisturbed run."""
     timed = _warehouse(stack, "timed")
     started = time.monotonic()
-    subprocess.run(INGEST, env=_env(timed), capture_output=True, check=True, timeout=900)
+    subprocess.run(INGEST, env=finradar_env(timed), capture_output=True, check=True, timeout=900)
     pass_s = time.monotonic() - started
     settings = _warehouse(stack, "random-kills")
     rng = random.Random(2026)
@@ -101,15 +89,19 @@ def test_sigkill_at_random_moments_then_rerun_gives_the_same_warehouse(stack, re
     for moment in moments:
         if isinstance(moment, str):
             crashed = subprocess.run(
-                INGEST, env=_env(settings, moment), capture_output=True, timeout=900
+                INGEST, env=finradar_env(settings, moment), capture_output=True, timeout=900
             )
             assert crashed.returncode == -9, crashed.stderr[-2000:]
             continue
-        ingest = subprocess.Popen(INGEST, env=_env(settings), stdout=DEVNULL, stderr=DEVNULL)
+        ingest = subprocess.Popen(
+            INGEST, env=finradar_env(settings), stdout=DEVNULL, stderr=DEVNULL
+        )
         time.sleep(moment)
         ingest.send_signal(signal.SIGKILL)
         ingest.wait(timeout=60)
-    final = subprocess.run(INGEST, env=_env(settings), capture_output=True, text=True, timeout=900)
+    final = subprocess.run(
+        INGEST, env=finradar_env(settings), capture_output=True, text=True, timeout=900
+    )
     assert final.returncode == 0, final.stderr[-3000:]
     assert contents(settings) == contents(reference[0])
     assert contents(timed) == contents(reference[0])

@@ -5,7 +5,6 @@ is one clear line and exit 1 with nothing half-landed, and each has a way out.""
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from contracts.corpus import seed_corpus
 from finradar.settings import Settings, load_settings
 from infra.producing import corpus_messages, publish, publish_synthetic
 from pipelines.backfill import run_backfill
+from tests.integration.cli_runner import finradar_env, run_finradar
 from warehouse.lake import connect
 
 pytestmark = pytest.mark.integration
@@ -34,22 +34,6 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     broker.up()
     yield broker
     broker.down(purge=True)
-
-
-def _finradar(settings: Settings, *args: str) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "FINRADAR_VAR_DIR": str(settings.var),
-        "FINRADAR_KAFKA__PORT": str(KAFKA["port"]),
-        "FINRADAR_KAFKA__CONTROLLER_PORT": str(KAFKA["controller_port"]),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "finradar", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
 
 
 def _one_line(result: subprocess.CompletedProcess) -> str:
@@ -71,7 +55,7 @@ def _snapshots(settings: Settings) -> int:
 def test_a_recreated_broker_is_refused_then_read_again_with_backfill_reset(broker, tmp_path):
     settings = load_settings(var_dir=tmp_path / "var", kafka=KAFKA)
     publish(corpus_messages(), settings.kafka.bootstrap)
-    first = _finradar(settings, "ingest", "--once", "--json")
+    first = run_finradar(settings, "ingest", "--once", "--json")
     assert first.returncode == 0, first.stderr[-3000:]
     assert json.loads(first.stdout)["landed"] == len(seed_corpus())
 
@@ -83,7 +67,7 @@ def test_a_recreated_broker_is_refused_then_read_again_with_backfill_reset(broke
     publish_synthetic(40, 0.0, 3, settings.kafka.bootstrap, workers=1)
     before = _snapshots(settings)
 
-    line = _one_line(_finradar(settings, "ingest", "--once"))
+    line = _one_line(run_finradar(settings, "ingest", "--once"))
     assert "behind the warehouse's" in line and "fi.spend.disclosures.v1[" in line
     assert "backfill --earliest --reset" in line
     assert _snapshots(settings) == before  # nothing was written
@@ -93,11 +77,11 @@ def test_a_recreated_broker_is_refused_then_read_again_with_backfill_reset(broke
     summary = run_backfill(settings, "earliest", reset=True)
     assert (summary.consumed, summary.duplicates, summary.landed) == (45, 5, 40)
 
-    after = _finradar(settings, "ingest", "--once", "--json")
+    after = run_finradar(settings, "ingest", "--once", "--json")
     assert after.returncode == 0, after.stderr[-3000:]
     assert json.loads(after.stdout)["consumed"] == 0
     publish_synthetic(10, 0.0, 4, settings.kafka.bootstrap, workers=1)
-    more = _finradar(settings, "ingest", "--once", "--json")
+    more = run_finradar(settings, "ingest", "--once", "--json")
     assert json.loads(more.stdout)["landed"] == 10
     # a later backfill from the start skips what the new topics' offsets already gave
     again = run_backfill(settings, "earliest")
@@ -106,27 +90,21 @@ def test_a_recreated_broker_is_refused_then_read_again_with_backfill_reset(broke
 
 def test_a_catalog_deleted_beside_its_data_is_refused(broker, tmp_path):
     settings = load_settings(var_dir=tmp_path / "var", kafka=KAFKA)
-    assert _finradar(settings, "ingest", "--once").returncode == 0
+    assert run_finradar(settings, "ingest", "--once").returncode == 0
     settings.catalog_path.unlink()
-    line = _one_line(_finradar(settings, "ingest", "--once"))
+    line = _one_line(run_finradar(settings, "ingest", "--once"))
     assert "catalog" in line and "is missing while" in line
     assert not settings.catalog_path.exists()
-    line = _one_line(_finradar(settings, "sql", "select 1"))
+    line = _one_line(run_finradar(settings, "sql", "select 1"))
     assert "no warehouse at" in line
 
 
 def test_a_broker_lost_mid_pass_is_one_line_and_lands_nothing(broker, tmp_path):
     settings = load_settings(var_dir=tmp_path / "var", kafka=KAFKA)
-    assert _finradar(settings, "ingest", "--once").returncode == 0
+    assert run_finradar(settings, "ingest", "--once").returncode == 0
     publish_synthetic(300_000, 0.0, 5, settings.kafka.bootstrap)
     before = _snapshots(settings)
-    env = {
-        **os.environ,
-        "FINRADAR_VAR_DIR": str(settings.var),
-        "FINRADAR_KAFKA__PORT": str(KAFKA["port"]),
-        "FINRADAR_KAFKA__CONTROLLER_PORT": str(KAFKA["controller_port"]),
-        "FINRADAR_INGEST__BATCH_RECORDS": "5000",
-    }
+    env = {**finradar_env(settings), "FINRADAR_INGEST__BATCH_RECORDS": "5000"}
     ingest = subprocess.Popen(
         [sys.executable, "-m", "finradar", "ingest", "--once"],
         env=env,

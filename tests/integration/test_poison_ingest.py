@@ -6,9 +6,6 @@ gives one verdict per line."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -19,6 +16,7 @@ from contracts.spec import contracts
 from finradar.settings import Settings, load_settings
 from infra.producing import publish
 from tests.fixtures.contract import poison_fixtures
+from tests.integration.cli_runner import run_finradar
 from warehouse.lake import connect
 
 pytestmark = pytest.mark.integration
@@ -54,25 +52,6 @@ def _poison() -> list[tuple[str, str, bytes | None]]:
     return [(name, code, value) for name, code, _, value in poison_fixtures()] + RAW_CLASSES
 
 
-def _finradar(
-    settings: Settings, *args: str, stdin: str | None = None
-) -> subprocess.CompletedProcess:
-    env = {
-        **os.environ,
-        "FINRADAR_VAR_DIR": str(settings.var),
-        "FINRADAR_KAFKA__PORT": str(KAFKA["port"]),
-        "FINRADAR_KAFKA__CONTROLLER_PORT": str(KAFKA["controller_port"]),
-    }
-    return subprocess.run(
-        [sys.executable, "-m", "finradar", *args],
-        env=env,
-        capture_output=True,
-        text=True,
-        input=stdin,
-        timeout=600,
-    )
-
-
 def test_each_poison_message_is_quarantined_and_the_rest_lands(settings: Settings):
     good, poison = _good(), _poison()
     # one key: one partition, so every poison message sits between two good events
@@ -81,7 +60,7 @@ def test_each_poison_message_is_quarantined_and_the_rest_lands(settings: Setting
         interleaved += [(SPEND, b"k", value), (SPEND, b"k", after)]
     publish(interleaved, settings.kafka.bootstrap)  # type: ignore[arg-type]
 
-    first = _finradar(settings, "ingest", "--once", "--json")
+    first = run_finradar(settings, "ingest", "--once", "--json")
     assert first.returncode == 0, first.stderr[-3000:]
     assert "Traceback" not in first.stderr
     summary = json.loads(first.stdout)
@@ -102,7 +81,7 @@ def test_each_poison_message_is_quarantined_and_the_rest_lands(settings: Setting
         (name, code) for (name, _, _), (code, _) in zip(poison, got, strict=False)
     ]
 
-    second = _finradar(settings, "ingest", "--once", "--json")
+    second = run_finradar(settings, "ingest", "--once", "--json")
     assert second.returncode == 0, second.stderr[-3000:]
     assert (json.loads(second.stdout)["consumed"], json.loads(second.stdout)["landed"]) == (0, 0)
 
@@ -112,7 +91,7 @@ def test_validate_gives_one_verdict_per_line_of_a_poisoned_file(settings: Settin
     lines = [good[0]] + [value for _, _, value in poison if value is not None]
     path = tmp_path / "mixed.jsonl"
     path.write_bytes(b"\n".join(lines) + b"\n")
-    result = _finradar(settings, "validate", str(path), "--topic", SPEND)
+    result = run_finradar(settings, "validate", str(path), "--topic", SPEND)
     assert result.returncode == 1, result.stderr[-3000:]
     assert "Traceback" not in result.stderr
     verdicts = [json.loads(line) for line in result.stdout.splitlines()]
