@@ -27,8 +27,9 @@ from contracts.spec import MAX_MESSAGE_BYTES
 MAX_DEPTH = 32  # objects and arrays inside each other; the contract itself nests five deep
 MAX_SAFE_INTEGER = 2**53 - 1
 
-# a JSON string (escapes included) or one bracket: what the depth scan looks at
-_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{}]')
+# a JSON string (escapes included; one left open runs to the end, so a scan never starts
+# again inside it: that would be quadratic) or one bracket: what the depth scan looks at
+_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*(?:"|\\?\Z)|[\[\]{}]', re.DOTALL)
 # an escaped UTF-16 surrogate: the only way a lone surrogate can reach decoded text
 _SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
 

@@ -33,8 +33,8 @@ def plan_backfill(
     end or before its first retained message is clamped to it).
 
     A partition that ends before the warehouse's committed offset belongs to a recreated
-    topic: it is read only with ``reset``, which says the topics were recreated (the landing
-    then starts every planned partition's offsets anew)."""
+    topic: it is read only with ``reset``, which says so (the landing then starts that
+    partition's offsets anew; the others are backfilled as usual)."""
     committed = committed_offsets_now(settings)
     client = OffsetsClient(settings.kafka.bootstrap)
     try:

@@ -10,10 +10,10 @@ code of every expectation it failed.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from concurrent.futures import BrokenExecutor
+from concurrent.futures import Future
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
@@ -21,12 +21,12 @@ from apache_beam.utils.windowed_value import WindowedValue
 
 from contracts.checks import check_value
 from contracts.export.gx_suites import suites_of
-from finradar.errors import TransientError
 from handoff.records import KafkaRecord
+from handoff.validation import BatchValidation
 from pipelines.batches import CheckedBatch
 from pipelines.failpoints import kill_at
 from pipelines.gx_pool import shared_pool
-from pipelines.gx_runner import SuiteRunner, shared_runner, validate_isolating
+from pipelines.gx_runner import OUTSIDE_FAULTS, SuiteRunner, shared_runner, validate_isolating
 
 
 def check_batch(records: list[KafkaRecord], now: datetime) -> CheckedBatch:
@@ -114,7 +114,7 @@ class _ValidateInPoolFn(beam.DoFn):
     def __init__(self, now: datetime, workers: int) -> None:
         self.now = now
         self.workers = workers
-        self.pending: list[tuple[CheckedBatch, list[tuple[str, list[int], str, Any]]]] = []
+        self.pending: list[tuple[CheckedBatch, list[_Job]]] = []
 
     def start_bundle(self) -> None:
         self.pending = []
@@ -125,28 +125,38 @@ class _ValidateInPoolFn(beam.DoFn):
         for event_type, indexes in _by_type(batch):
             events = [batch.valid[i] for i in indexes]
             for suite in suites_of(event_type):
-                job = pool.submit(event_type, events, self.now, suite)
-                jobs.append((event_type, indexes, suite, job))
+                future = pool.submit(event_type, events, self.now, suite)
+                jobs.append(_Job(event_type, indexes, events, suite, future))
         self.pending.append((batch, jobs))
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
         pool = shared_pool(self.workers)
         for batch, jobs in self.pending:
-            for event_type, indexes, suite, future in jobs:
+            for job in jobs:
                 try:
-                    result = future.result()
-                except (TransientError, BrokenExecutor):
+                    result = job.future.result()
+                except OUTSIDE_FAULTS:
                     raise
                 except Exception:  # find the events it fails on, in halves
                     result = validate_isolating(
-                        lambda events, t=event_type, s=suite: pool.submit(
-                            t, events, self.now, s
+                        lambda events, j=job: pool.submit(
+                            j.event_type, events, self.now, j.suite
                         ).result(),
-                        [batch.valid[i] for i in indexes],
+                        job.events,  # as submitted: an earlier suite may have rejected some
                     )
-                _apply(batch, event_type, indexes, result)
+                _apply(batch, job.event_type, job.indexes, result)
             yield GlobalWindows.windowed_value(batch)
         self.pending = []
+
+
+class _Job(NamedTuple):
+    """One suite of one event type of a batch, sent to the worker pool."""
+
+    event_type: str
+    indexes: list[int]  # the events' positions in the batch
+    events: list[dict[str, Any]]
+    suite: str
+    future: Future[BatchValidation]
 
 
 class ValidateWithSuites(beam.PTransform):

@@ -167,7 +167,13 @@ class SuiteRunner:
             raise ValueError("Data Docs need a file context (project_root)")
         index = docs_index(self.project_root)
         if not index.is_file() or not self.validated:
-            self.context.build_data_docs()
+            try:
+                self.context.build_data_docs()
+            except OSError:
+                raise
+            except Exception:  # a stored result a killed process cut short: without it
+                repair_project(self.project_root, results=True)
+                self.context.build_data_docs()
         elif self.unrendered:
             self.context.build_data_docs(resource_identifiers=self.unrendered)
         self.unrendered = []
@@ -241,17 +247,22 @@ def _file_context(gx: Any, project_root: Path) -> Any:
     repair_project(project_root)
     try:
         return gx.get_context(mode="file", project_root_dir=str(project_root))
+    except OSError:  # the folder itself (permissions, disk): not a file to start again
+        raise
     except Exception:  # a configuration cut short can still parse: start it again
         (project_root / "gx" / "great_expectations.yml").unlink(missing_ok=True)
         return gx.get_context(mode="file", project_root_dir=str(project_root))
 
 
-def repair_project(project_root: Path) -> list[Path]:
+def repair_project(project_root: Path, results: bool = False) -> list[Path]:
     """Remove the GX project's JSON and YAML files that do not parse (a 0-byte suite file
-    made every later start fail); returns them."""
+    made every later start fail); returns them. Stored validation results (``results``)
+    are read only when asked: there are more of them with every pass."""
     removed = []
     for path in sorted((project_root / "gx").rglob("*")):
         if not path.is_file() or "data_docs" in path.parts:
+            continue
+        if ("validations" in path.parts) != results:
             continue
         if (
             (path.suffix == ".json" and not _parses(path, json.loads))
@@ -275,15 +286,19 @@ def _parses(path: Path, parse: Callable[[str], Any]) -> bool:
     return True
 
 
+# not the data's doing: survey definitions changed, a worker died, the disk, the memory
+OUTSIDE_FAULTS = (TransientError, BrokenExecutor, OSError, MemoryError)
+
+
 def validate_isolating(
     validate: Callable[[list[dict[str, Any]]], BatchValidation], events: list[dict[str, Any]]
 ) -> BatchValidation:
     """``validate(events)``; when it raises, the events again in halves, down to each event
     it raises on, which fails with ``internal_error`` while the others keep their verdicts.
-    A failure outside the data (``TransientError``, a broken worker pool) is raised."""
+    A failure outside the data (``OUTSIDE_FAULTS``) is raised."""
     try:
         return validate(events)
-    except (TransientError, BrokenExecutor):
+    except OUTSIDE_FAULTS:
         raise
     except Exception as exc:
         if len(events) <= 1:

@@ -192,7 +192,7 @@ def run_once(
 
     ``backfill``: plans the ranges instead of the committed offsets (``pipelines.backfill``);
     what the warehouse already has is skipped at landing; with ``reset`` the topics were
-    recreated and the planned partitions' offsets start again.
+    recreated and a partition that ends before its committed offset starts again.
 
     ``commit_gate``: entered around the commit only (``follow`` holds the warehouse's
     writer slot for its commit, not for the whole pass)."""

@@ -247,11 +247,13 @@ def _reads(batch: CheckedBatch) -> list[dict[str, Any]]:
 
 
 def _dq_rows(batch: CheckedBatch) -> list[dict[str, Any]]:
-    """The batch's GX outcomes, one row per expectation and suite."""
-    chunk_id = uuid.uuid4().hex
+    """The batch's GX outcomes, one row per expectation and suite outcome; each outcome is
+    a chunk of its own (a batch validated again in halves has two outcomes of one suite, and
+    the landing counts ``rows_checked`` once per chunk)."""
+    batch_chunk = uuid.uuid4().hex
     return [
         {
-            "chunk_id": chunk_id,
+            "chunk_id": f"{batch_chunk}-{n}",
             "contract": contract_name,
             "suite": suite.suite,
             "expectation": o.expectation,
@@ -262,7 +264,7 @@ def _dq_rows(batch: CheckedBatch) -> list[dict[str, Any]]:
             "rows_checked": suite.rows_checked,
             "rows_failed": suite.rows_failed,
         }
-        for contract_name, suite in batch.suites
+        for n, (contract_name, suite) in enumerate(batch.suites)
         for o in suite.outcomes
     ]
 

@@ -89,8 +89,8 @@ def land(
     duplicates, quarantined) are skipped by their offset, and each partition's committed
     offset moves to the range's end (never back); offsets between the committed offset and
     a later start are skipped on purpose and the ledger shows it. ``reset`` (a backfill of
-    recreated topics): the partitions' offsets start again; what was accounted for before
-    belongs to the old topics (``ops.offset_resets``).
+    recreated topics): a partition that now ends before its committed offset starts again;
+    what was accounted for before its reset belongs to the old topic (``ops.offset_resets``).
 
     ``ensure_schema``: create what is missing of the warehouse first (its own transaction;
     a session that did so already, like follow's, leaves it out)."""
@@ -135,12 +135,15 @@ def _land_in_transaction(
     staged_view(con, "staged_quarantine", staged, "quarantine")
     staged_view(con, "staged_reads", staged, "_reads")
     staged_view(con, "staged_dq", staged, "_dq_results")
-    resets = list(plan) if backfill and reset else []
+    # with ``reset`` (the user confirmed the topics were recreated), a partition that ends
+    # before its committed offset starts again; the others are backfilled as usual
+    resets = [
+        r for r in plan if backfill and reset and current.get((r.topic, r.partition), 0) > r.end
+    ]
     if backfill:
         _record_resets(con, batch_id, resets, current)
         _skip_accounted(con, plan)
-        if not reset:  # a recreated topic's offsets have no gap to the old ones
-            _ledger_skipped_offsets(con, batch_id, plan, current)
+        _ledger_skipped_offsets(con, batch_id, plan, current)
     classify(con, staged)
     insert_landed(con, staged, batch_id)
     landed_at = "current_timestamp"
@@ -355,7 +358,7 @@ def _record_resets(
     for r in resets:
         con.execute(
             "insert into ops.offset_resets values (?, ?, ?, ?, ?, current_timestamp)",
-            [r.topic, r.partition, batch_id, current.get((r.topic, r.partition), 0), r.end],
+            [r.topic, r.partition, batch_id, current[(r.topic, r.partition)], r.end],
         )
 
 

@@ -64,8 +64,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--reset",
         action="store_true",
-        help="the topics were recreated (their offsets end before the warehouse's): read them "
-        "as new topics; a partition's offsets then start again (ops.offset_resets)",
+        help="the topics were recreated: a partition whose offsets end before the warehouse's "
+        "is read as a new one, its offsets starting again (ops.offset_resets)",
     )
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(handler=run)

@@ -235,3 +235,15 @@ def test_a_project_a_killed_process_left_half_written_starts_again(tmp_path):
     event = spec_example()
     assert runner.validate("spend_disclosure", [event], now=NOW).failures == {}
     assert (gx / "expectations" / "spend_disclosure" / "v1.json").stat().st_size > 0
+
+
+def test_a_stored_result_cut_short_does_not_stop_a_full_data_docs_build(tmp_path):
+    runner = SuiteRunner(project_root=tmp_path)
+    runner.validate("spend_disclosure", [spec_example()], now=NOW)
+    index = runner.build_data_docs()
+    results = sorted((tmp_path / "gx" / "uncommitted" / "validations").rglob("*.json"))
+    assert results
+    results[0].write_text('{"success": tr')  # a process killed while GX stored it
+    index.unlink()  # so the next build renders every stored result
+    assert SuiteRunner(project_root=tmp_path).build_data_docs().is_file()
+    assert not results[0].exists()

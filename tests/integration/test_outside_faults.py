@@ -55,9 +55,10 @@ def _snapshots(settings: Settings) -> int:
 def test_a_recreated_broker_is_refused_then_read_again_with_backfill_reset(broker, tmp_path):
     settings = load_settings(var_dir=tmp_path / "var", kafka=KAFKA)
     publish(corpus_messages(), settings.kafka.bootstrap)
+    publish_synthetic(3000, 0.0, 11, settings.kafka.bootstrap, workers=1)
     first = run_finradar(settings, "ingest", "--once", "--json")
     assert first.returncode == 0, first.stderr[-3000:]
-    assert json.loads(first.stdout)["landed"] == len(seed_corpus())
+    assert json.loads(first.stdout)["landed"] == len(seed_corpus()) + 3000
 
     broker.down(purge=True)  # type: ignore[attr-defined]
     broker.up()  # type: ignore[attr-defined]
@@ -76,6 +77,8 @@ def test_a_recreated_broker_is_refused_then_read_again_with_backfill_reset(broke
         run_backfill(settings, "earliest")
     summary = run_backfill(settings, "earliest", reset=True)
     assert (summary.consumed, summary.duplicates, summary.landed) == (45, 5, 40)
+    again_reset = run_backfill(settings, "earliest", reset=True)  # nothing is behind now
+    assert (again_reset.consumed, again_reset.already_accounted) == (0, 45)
 
     after = run_finradar(settings, "ingest", "--once", "--json")
     assert after.returncode == 0, after.stderr[-3000:]
@@ -86,6 +89,12 @@ def test_a_recreated_broker_is_refused_then_read_again_with_backfill_reset(broke
     # a later backfill from the start skips what the new topics' offsets already gave
     again = run_backfill(settings, "earliest")
     assert (again.consumed, again.already_accounted) == (0, 55)
+    con = connect(settings, read_only=True)
+    try:
+        resets = con.execute("select count(*) from ops.offset_resets").fetchone()[0]
+    finally:
+        con.close()
+    assert resets == 9  # every partition ended before its committed offset, once
 
 
 def test_a_catalog_deleted_beside_its_data_is_refused(broker, tmp_path):

@@ -171,3 +171,79 @@ def test_check_value_turns_a_checker_defect_into_an_internal_error(monkeypatch):
     _, reasons = check_value(value, topic=contracts()["spend_disclosure"].topic, now=NOW)
     assert [r.code for r in reasons] == ["internal_error"]
     assert reasons[0].detail == "contract check: ZeroDivisionError: a defect"
+
+
+def test_follow_s_pool_isolates_a_suite_that_fails_after_an_earlier_suite_rejected(
+    monkeypatch: pytest.MonkeyPatch,
+):
+    """A survey batch's suites run as separate jobs: the response suite rejects event 0,
+    then the answer suite raises on event 1; event 1 alone becomes an internal error."""
+    from concurrent.futures import Future
+
+    import pipelines.checking as checking
+    from contracts.export.gx_suites import suites_of
+
+    topic = contracts()["survey_response"].topic
+    events = [e for e in seed_corpus() if e["event_type"] == "survey_response"][:3]
+    records = [
+        KafkaRecord(topic, 0, i, 0, b"k", json.dumps(e, ensure_ascii=False).encode())
+        for i, e in enumerate(events)
+    ]
+    batch = check_batch(records, NOW)
+    first, second, *_ = suites_of("survey_response")
+    poison = events[1]["event_id"]
+
+    class Pool:
+        def submit(self, event_type: str, batch: list, now: Any, suite: str) -> Future:
+            future: Future = Future()
+            if suite == second and any(e["event_id"] == poison for e in batch):
+                future.set_exception(ValueError("GX cannot read this frame"))
+            elif suite == first:
+                failing = {
+                    i: [Reason("out_of_range", "x")]
+                    for i, e in enumerate(batch)
+                    if e["event_id"] == events[0]["event_id"]
+                }
+                future.set_result(BatchValidation(failing, []))
+            else:
+                future.set_result(BatchValidation({}, []))
+            return future
+
+    monkeypatch.setattr(checking, "shared_pool", lambda workers: Pool())
+    fn = checking._ValidateInPoolFn(NOW, workers=2)
+    fn.start_bundle()
+    fn.process(batch)
+    (out,) = [w.value for w in fn.finish_bundle()]
+    assert sorted(out.valid) == [2]
+    assert [r.code for r in out.rejected[0]] == ["out_of_range"]
+    assert [r.code for r in out.rejected[1]] == ["internal_error"]
+
+
+def test_an_outside_fault_in_gx_fails_the_pass_instead_of_quarantining_everything():
+    def validate(batch: list[dict[str, Any]]) -> BatchValidation:
+        raise OSError(28, "No space left on device")
+
+    with pytest.raises(OSError):
+        validate_isolating(validate, [{"n": 1}, {"n": 2}])
+
+
+def test_each_suite_outcome_is_a_chunk_of_its_own():
+    """A batch validated again in halves has two outcomes of one suite, often of one size:
+    the landing counts rows_checked once per chunk, so each outcome needs its own."""
+    from handoff.validation import ExpectationOutcome, SuiteOutcome
+
+    batch = check_batch(_spend_records(2), NOW)
+    half = SuiteOutcome("spend_disclosure", 1)
+    batch.suites = [("spend_disclosure", half), ("spend_disclosure", half)]
+    half.outcomes = [
+        ExpectationOutcome(
+            "spend_disclosure",
+            "ExpectColumnValuesToNotBeNull",
+            "event_id",
+            "missing_field",
+            True,
+            0,
+        )
+    ]
+    rows = Normaliser("b1", NOW, b"key").tables(batch)["_dq_results"].to_pylist()
+    assert len({r["chunk_id"] for r in rows}) == 2
