@@ -25,6 +25,11 @@ class StagedFile:
     rows: int
 
 
+ANSWER_ORIGIN = [
+    pa.field("kafka_topic", pa.string()),
+    pa.field("kafka_partition", pa.int32()),
+    pa.field("kafka_offset", pa.int64()),
+]
 QUARANTINE_SCHEMA = pa.schema(
     [
         ("kafka_topic", pa.string()),
@@ -98,7 +103,9 @@ def _string_dates(schema: pa.Schema) -> pa.Schema:
 
 def staging_schemas() -> dict[str, pa.Schema]:
     schemas = {c.table: _string_dates(raw_schema(c)) for c in contracts().values()}
-    schemas["survey_answers"] = _string_dates(answer_schema())
+    # staged answers also name their message, so that only the landed copy's answers land
+    # (a conflicting copy has the same event_id); the raw table leaves these out
+    schemas["survey_answers"] = pa.schema([*_string_dates(answer_schema()), *ANSWER_ORIGIN])
     schemas["_valid"] = VALID_SCHEMA
     schemas["_reads"] = READS_SCHEMA
     schemas["_dq_results"] = DQ_SCHEMA

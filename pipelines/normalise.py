@@ -160,7 +160,12 @@ class Normaliser:
         )
         if contract.event_type == "survey_response":
             for answer in flatten_answers(event):
-                answer["batch_id"] = self.batch_id
+                answer.update(
+                    batch_id=self.batch_id,
+                    kafka_topic=r.topic,
+                    kafka_partition=r.partition,
+                    kafka_offset=r.offset,
+                )
                 rows.append(("survey_answers", answer))
         return rows
 

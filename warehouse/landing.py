@@ -332,10 +332,11 @@ def insert_landed(
         con.execute(
             f"""
             insert into raw.survey_answers by name
-            select a.* from read_parquet({answers}) as a
-            semi join (select event_id from classified
+            select a.* exclude (kafka_topic, kafka_partition, kafka_offset)
+            from read_parquet({answers}) as a
+            semi join (select kafka_topic, kafka_partition, kafka_offset from classified
                        where verdict = 'land' and event_type = 'survey_response') as c
-              using (event_id)
+              using (kafka_topic, kafka_partition, kafka_offset)
             """
         )
     con.execute(

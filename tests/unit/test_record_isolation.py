@@ -247,3 +247,27 @@ def test_each_suite_outcome_is_a_chunk_of_its_own():
     ]
     rows = Normaliser("b1", NOW, b"key").tables(batch)["_dq_results"].to_pylist()
     assert len({r["chunk_id"] for r in rows}) == 2
+
+
+def test_a_conflicting_copy_s_answers_stay_out_of_raw(tmp_path: Path):
+    """Two responses under one event_id with other content in one pass: the first lands
+    with its answers, the other is a conflict, and none of its answers land."""
+    settings = load_settings(var_dir=tmp_path / "var")
+    topic = contracts()["survey_response"].topic
+    first = next(e for e in seed_corpus() if e["event_type"] == "survey_response")
+    other = json.loads(json.dumps(first))
+    other["payload"]["answers"] = other["payload"]["answers"][:1]
+    records = [
+        KafkaRecord(topic, 0, i, 0, b"k", json.dumps(e, ensure_ascii=False).encode())
+        for i, e in enumerate([first, other])
+    ]
+    batch = check_batch(records, NOW)
+    staged = stage_batch(Normaliser("b1", NOW, b"key"), batch, tmp_path / "staging")
+    con = connect(settings)
+    try:
+        summary = land(con, "b1", [PartitionRange(topic, 0, 0, 2)], staged, NOW, "t")
+        assert (summary.landed, summary.by_reason) == (1, {"event_id_conflict": 1})
+        answers = con.execute("select count(*) from raw.survey_answers").fetchone()[0]
+    finally:
+        con.close()
+    assert answers == len(first["payload"]["answers"])
