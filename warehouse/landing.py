@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 
 import duckdb
 import pyarrow as pa
@@ -163,22 +164,12 @@ def _land_in_transaction(
         union all by name
         select kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, message_key,
                raw_value, content_sha256 as raw_sha256, redacted, event_id, event_type,
-               'event_id_conflict' as reason_code,
-               'event_id ' || event_id || ' was seen before with other content' as reason_detail,
-               [{{'code': 'event_id_conflict',
-                  'detail': 'event_id ' || event_id || ' was seen before with other content'}}]
-                 as reasons,
+               reason_code, reason_detail,
+               [{{'code': reason_code, 'detail': reason_detail}}] as reasons,
                ? as batch_id, {landed_at} as quarantined_at
-        from classified where verdict = 'conflict'
-        union all by name
-        select kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, message_key,
-               raw_value, content_sha256 as raw_sha256, redacted, event_id, event_type,
-               'internal_error' as reason_code, unstorable_detail as reason_detail,
-               [{{'code': 'internal_error', 'detail': unstorable_detail}}] as reasons,
-               ? as batch_id, {landed_at} as quarantined_at
-        from classified where verdict = 'unstorable'
+        from classified where reason_code is not null
         """,
-        [batch_id, batch_id, batch_id],
+        [batch_id, batch_id],
     )
     summary = _account(con, batch_id, plan, backfill)
     reset_keys = {(r.topic, r.partition) for r in resets}
@@ -230,11 +221,13 @@ def classify(con: duckdb.DuckDBPyConnection, staged: Sequence[StagedFile]) -> No
     """``classified``: each staged valid event with its verdict against the run and
     everything landed before — ``land`` (first copy), ``duplicate`` (byte-identical repeat),
     ``conflict`` (other content under a landed or earlier event_id) or ``unstorable`` (a
-    value its raw table cannot hold: see ``unstorable``)."""
+    value its raw table cannot hold: see ``unstorable``); the last two with the
+    ``reason_code`` and ``reason_detail`` they are quarantined with."""
     unstorable(con, staged)
     con.execute(
         """
         create or replace temp table classified as
+        with verdicts as (
         with candidates as (
             select * from staged_valid
             anti join unstorable using (kafka_topic, kafka_partition, kafka_offset)
@@ -262,6 +255,16 @@ def classify(con: duckdb.DuckDBPyConnection, staged: Sequence[StagedFile]) -> No
         select s.*, 'unstorable' as verdict, u.detail as unstorable_detail
         from staged_valid as s
         join unstorable as u using (kafka_topic, kafka_partition, kafka_offset)
+        )
+        select * exclude (unstorable_detail),
+            case verdict when 'conflict' then 'event_id_conflict'
+                         when 'unstorable' then 'internal_error' end as reason_code,
+            case verdict
+                when 'conflict'
+                    then 'event_id ' || event_id || ' was seen before with other content'
+                when 'unstorable' then unstorable_detail
+            end as reason_detail
+        from verdicts
         """
     )
 
@@ -298,6 +301,7 @@ def unstorable(con: duckdb.DuckDBPyConnection, staged: Sequence[StagedFile]) -> 
     )
 
 
+@cache
 def _casts(table: str) -> list[tuple[str, str]]:
     """The columns the warehouse casts on insert (staged as text): name and raw type."""
     staged = staging_schemas()[table]
@@ -447,8 +451,7 @@ def _account(
                 select kafka_topic, kafka_partition,
                        count(*) filter (where verdict = 'land') as landed,
                        count(*) filter (where verdict = 'duplicate') as duplicates,
-                       count(*) filter (where verdict in ('conflict', 'unstorable'))
-                           as conflicts
+                       count(*) filter (where reason_code is not null) as refused
                 from classified group by all
             ),
             rejected as (
@@ -464,7 +467,7 @@ def _account(
             )
             select kafka_topic, kafka_partition,
                    coalesce(consumed, 0), coalesce(landed, 0), coalesce(duplicates, 0),
-                   coalesce(conflicts, 0) + coalesce(rejected, 0), coalesce(skipped, 0)
+                   coalesce(refused, 0) + coalesce(rejected, 0), coalesce(skipped, 0)
             from partitions
             left join reads using (kafka_topic, kafka_partition)
             left join verdicts using (kafka_topic, kafka_partition)
@@ -506,9 +509,7 @@ def _account(
             select reason_code, count(*) from (
                 select reason_code from staged_quarantine
                 union all
-                select 'event_id_conflict' from classified where verdict = 'conflict'
-                union all
-                select 'internal_error' from classified where verdict = 'unstorable'
+                select reason_code from classified where reason_code is not null
             )
             group by reason_code order by count(*) desc, reason_code
             """

@@ -147,9 +147,7 @@ def _land(
             select reason_code, count(*) from (
                 select reason_code from staged_quarantine
                 union all
-                select 'event_id_conflict' from classified where verdict = 'conflict'
-                union all
-                select 'internal_error' from classified where verdict = 'unstorable'
+                select reason_code from classified where reason_code is not null
             ) group by 1 order by 2 desc, 1
             """
         ).fetchall()
