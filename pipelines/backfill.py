@@ -21,7 +21,7 @@ from finradar.settings import Settings
 from handoff.records import PartitionRange
 from infra.kafka_clients import OffsetsClient
 from pipelines.ingest import IngestSummary, run_once
-from pipelines.planning import OffsetsBehind, committed_offsets_now
+from pipelines.planning import committed_offsets_now, refuse_offsets_behind
 
 Start = int | datetime | str  # an offset, a time, or "earliest"
 
@@ -54,15 +54,9 @@ def plan_backfill(
             )
     finally:
         client.close()
-    behind = [
-        f"{tp.topic}[{tp.partition}] ends at {ends[tp]}, committed {committed[key]}"
-        for tp in partitions
-        if ends[tp] < committed.get(key := (tp.topic, tp.partition), 0)
-    ]
-    if behind and not reset:
-        raise OffsetsBehind(
-            "the broker's offsets are behind the warehouse's (" + "; ".join(behind) + "); if "
-            "the topics were recreated, add --reset to read them as new topics"
+    if not reset:
+        refuse_offsets_behind(
+            partitions, ends, committed, "if the topics were recreated, add --reset"
         )
     plan = []
     for tp in partitions:

@@ -23,7 +23,7 @@ import hashlib
 import hmac
 import re
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,11 @@ class Normaliser:
         """E-mail addresses in raw bytes replaced by their keyed hash."""
         return EMAIL_BYTES.sub(lambda m: self.pii_hash(m.group().decode()).encode(), value)
 
+    def stored_bytes(self, value: bytes) -> tuple[bytes, bool]:
+        """The bytes to keep of a message, and whether an e-mail address was redacted."""
+        redacted = b"@" in value and bool(EMAIL_BYTES.search(value))
+        return (self.redact(value) if redacted else value), redacted
+
     def tables(self, batch: CheckedBatch) -> dict[str, pa.Table]:
         """The batch's staging tables. A record whose rows cannot be built, or that Arrow
         cannot hold, goes to quarantine as ``internal_error`` instead of failing the batch."""
@@ -81,7 +86,7 @@ class Normaliser:
         tables = self._arrow(accepted, rejected)
         quarantine = [self._quarantine_row(batch.records[i], rejected[i]) for i in sorted(rejected)]
         if quarantine:
-            tables["quarantine"] = _table_of(quarantine, self.schemas["quarantine"], _plain_row)
+            tables["quarantine"] = _quarantine_table(quarantine, self.schemas["quarantine"])
         for name, rows in (("_reads", _reads(batch)), ("_dq_results", _dq_rows(batch))):
             if rows:
                 tables[name] = pa.Table.from_pylist(rows, schema=self.schemas[name])
@@ -116,8 +121,7 @@ class Normaliser:
         """The staging rows of one valid record: its raw table's, ``_valid``'s, its answers'."""
         key = _key_text(r.key)
         value = r.value or b""
-        redacted = b"@" in value and bool(EMAIL_BYTES.search(value))
-        safe_value = self.redact(value) if redacted else value
+        safe_value, redacted = self.stored_bytes(value)
         contract = contracts()[event["event_type"]]
         row = flatten_event(event, contract)
         for name in self.integer_fields[contract.event_type]:
@@ -172,7 +176,7 @@ class Normaliser:
     def _quarantine_row(self, r: KafkaRecord, reasons: list[Reason]) -> dict[str, Any]:
         """A rejected record with its bytes (e-mail addresses redacted) and every reason."""
         value = r.value or b""
-        redacted = b"@" in value and bool(EMAIL_BYTES.search(value))
+        kept, redacted = self.stored_bytes(value)
         event_id, event_type = _peek(value)
         return {
             "kafka_topic": r.topic,
@@ -180,7 +184,7 @@ class Normaliser:
             "kafka_offset": r.offset,
             "kafka_timestamp": r.timestamp_ms,
             "message_key": _key_text(r.key),
-            "raw_value": self.redact(value) if redacted else value,
+            "raw_value": kept,
             "raw_sha256": hashlib.sha256(value).hexdigest(),
             "redacted": redacted,
             "event_id": event_id,
@@ -211,25 +215,21 @@ def _refused_rows(
     return refused
 
 
-def _plain_row(row: dict[str, Any]) -> dict[str, Any]:
-    """A quarantine row that Arrow refused, with only what it can always hold."""
-    return {**row, "event_id": None, "event_type": None, "message_key": None}
-
-
-def _table_of(
-    rows: list[dict[str, Any]], schema: pa.Schema, fallback: Callable[[dict[str, Any]], Any]
-) -> pa.Table:
+def _quarantine_table(rows: list[dict[str, Any]], schema: pa.Schema) -> pa.Table:
+    """The quarantine rows as a table; a row Arrow refuses keeps its bytes and reasons but
+    not what was peeked from it (event id and type, the key as text)."""
     try:
         return pa.Table.from_pylist(rows, schema=schema)
-    except Exception:  # the rows Arrow refuses, made plain one by one
-        kept = []
-        for row in rows:
-            try:
-                pa.Table.from_pylist([row], schema=schema)
-                kept.append(row)
-            except Exception:
-                kept.append(fallback(row))
-        return pa.Table.from_pylist(kept, schema=schema)
+    except Exception:
+        return pa.Table.from_pylist([_holdable(row, schema) for row in rows], schema=schema)
+
+
+def _holdable(row: dict[str, Any], schema: pa.Schema) -> dict[str, Any]:
+    try:
+        pa.Table.from_pylist([row], schema=schema)
+    except Exception:
+        return {**row, "event_id": None, "event_type": None, "message_key": None}
+    return row
 
 
 def _reads(batch: CheckedBatch) -> list[dict[str, Any]]:

@@ -9,6 +9,7 @@ Kafka client (``shared``), which ``close_shared_clients`` closes at the end of a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import duckdb
 
@@ -49,18 +50,14 @@ def plan_ranges(settings: Settings, shared: bool = False) -> list[PartitionRange
     finally:
         if not shared:
             client.close()
-    behind = [
-        f"{tp.topic}[{tp.partition}] ends at {ends[tp]}, committed {committed[key]}"
-        for tp in partitions
-        if ends[tp] < committed.get(key := (tp.topic, tp.partition), 0)
-    ]
-    if behind:
-        raise OffsetsBehind(
-            "the broker's offsets are behind the warehouse's (" + "; ".join(behind) + "): the "
-            "topics were recreated or purged, or this is another broker. Nothing was read. "
-            "Once you have confirmed the topics were recreated: finradar backfill --earliest "
-            "--reset"
-        )
+    refuse_offsets_behind(
+        partitions,
+        ends,
+        committed,
+        "the topics were recreated or purged, or this is another broker. Nothing was read. "
+        "Once you have confirmed the topics were recreated: finradar backfill --earliest "
+        "--reset",
+    )
     plan = []
     for tp in partitions:
         start = committed.get((tp.topic, tp.partition), 0)
@@ -72,6 +69,22 @@ def plan_ranges(settings: Settings, shared: bool = False) -> list[PartitionRange
         if ends[tp] > start:
             plan.append(PartitionRange(tp.topic, tp.partition, start, ends[tp]))
     return plan
+
+
+def refuse_offsets_behind(
+    partitions: list[Any], ends: dict[Any, int], committed: dict[tuple[str, int], int], why: str
+) -> None:
+    """Raise ``OffsetsBehind`` naming every partition that ends before its committed offset
+    (a recreated or purged topic), followed by ``why``."""
+    behind = [
+        f"{tp.topic}[{tp.partition}] ends at {ends[tp]}, committed {committed[key]}"
+        for tp in partitions
+        if ends[tp] < committed.get(key := (tp.topic, tp.partition), 0)
+    ]
+    if behind:
+        raise OffsetsBehind(
+            f"the broker's offsets are behind the warehouse's ({'; '.join(behind)}): {why}"
+        )
 
 
 def consumer_lag(settings: Settings) -> list[PartitionRange]:

@@ -271,3 +271,21 @@ def test_a_conflicting_copy_s_answers_stay_out_of_raw(tmp_path: Path):
     finally:
         con.close()
     assert answers == len(first["payload"]["answers"])
+
+
+def test_a_quarantine_row_arrow_refuses_keeps_its_bytes_and_reasons():
+    from pipelines.normalise import _quarantine_table
+
+    schema = Normaliser("b1", NOW, b"key").schemas["quarantine"]
+    row = {
+        "kafka_topic": "t",
+        "kafka_partition": 0,
+        "kafka_offset": 7,
+        "raw_value": b'{"event_id": "\\ud800"}',
+        "event_id": "\ud800",  # what no UTF-8 column can hold
+        "reason_code": "invalid_unicode",
+        "reasons": [{"code": "invalid_unicode", "detail": "event_id"}],
+    }
+    (kept,) = _quarantine_table([row], schema).to_pylist()
+    assert kept["event_id"] is None and kept["raw_value"] == row["raw_value"]
+    assert kept["reasons"] == row["reasons"]
