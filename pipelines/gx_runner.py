@@ -242,8 +242,9 @@ class SuiteRunner:
 def _file_context(gx: Any, project_root: Path) -> Any:
     """The GX project's file context, after removing what a process killed while writing it
     left unreadable: suites, validation definitions and checkpoints are written again from
-    ``contracts/`` at every start, a validation result only feeds Data Docs, and GX
-    scaffolds a project configuration that is missing."""
+    ``contracts/`` at every start, and GX scaffolds a project configuration that is missing
+    (a stored validation result cut short is dropped by a full Data Docs build that meets
+    it: ``build_data_docs``)."""
     repair_project(project_root)
     try:
         return gx.get_context(mode="file", project_root_dir=str(project_root))
