@@ -73,7 +73,8 @@ EMAIL = re.compile(EMAIL_PATTERN)
 _PATTERNS: dict[str, re.Pattern[str]] = {}
 
 
-def _pattern(p: str) -> re.Pattern[str]:
+def compiled_pattern(p: str) -> re.Pattern[str]:
+    """A contract pattern compiled for Python's ``re`` (``anchored``), once."""
     compiled = _PATTERNS.get(p)
     if compiled is None:
         compiled = _PATTERNS[p] = re.compile(anchored(p))
@@ -124,7 +125,7 @@ def _check(f: Field, value: Any, path: str, out: list[Reason]) -> None:
             out.append(Reason("out_of_range", f"{path}: shorter than {f.min_length}"))
         if f.max_length is not None and len(value) > f.max_length:
             out.append(Reason("out_of_range", f"{path}: longer than {f.max_length}"))
-        if f.pattern is not None and not _pattern(f.pattern).match(value):
+        if f.pattern is not None and not compiled_pattern(f.pattern).match(value):
             out.append(Reason("invalid_format", f"{path}: {value[:80]!r} is not a valid {kind}"))
             return
         if kind == "date" and not _valid_date(value):
@@ -172,7 +173,7 @@ def _valid_date(value: str) -> bool:
 def parse_timestamp(value: str) -> datetime | None:
     """An RFC 3339 timestamp with offset (in the contract's one form) that is an instant
     between the years 1 and 9999 in UTC, as UTC; or None."""
-    if not _pattern(TIMESTAMP_PATTERN).match(value):
+    if not compiled_pattern(TIMESTAMP_PATTERN).match(value):
         return None
     try:
         return datetime.fromisoformat(value).astimezone(UTC)
@@ -221,7 +222,7 @@ def check_event(
         if contract.event_type == "spend_disclosure":
             _spend_rules(payload, out)
         elif contract.event_type == "survey_response":
-            _survey_rules(payload, event.get("subject"), out, catalog or survey_catalog())
+            survey_rules(payload, event.get("subject"), out, catalog or survey_catalog())
     occurred = event.get("occurred_at")
     if isinstance(occurred, str):
         ts = parse_timestamp(occurred)
@@ -248,9 +249,11 @@ def _spend_rules(payload: dict[str, Any], out: list[Reason]) -> None:
         )
 
 
-def _survey_rules(
+def survey_rules(
     payload: dict[str, Any], subject: Any, out: list[Reason], catalog: SurveyCatalog
 ) -> None:
+    """The survey response rules a schema cannot express (the catalog's surveys, waves,
+    questions and options; personal data) appended to ``out``."""
     for name in ("respondent_id", "department"):
         v = payload.get(name)
         if isinstance(v, str) and EMAIL.search(v):

@@ -1,0 +1,94 @@
+"""The batch check gives the per-message checker's verdict for every message: the seed
+corpus, the synthetic stream's bad classes, the poison strategies' mutations (each also on
+a wrong topic), and what the fast decoder would read differently from the strict one."""
+
+from __future__ import annotations
+
+import json
+import random
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from contracts import batch_checks
+from contracts.batch_checks import check_values
+from contracts.checks import check_value
+from contracts.corpus import seed_corpus
+from contracts.spec import contracts
+from contracts.synthetic import SyntheticStream
+from tests.poison.strategies import NOW, messages
+
+TOPICS = sorted(c.topic for c in contracts().values())
+PROFILE = settings(
+    derandomize=True,
+    max_examples=60,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+
+
+def _same_as_per_message(values: list[bytes | None], topics: list[str]) -> None:
+    batch = check_values(values, topics, NOW)
+    for value, topic, verdict in zip(values, topics, batch, strict=True):
+        assert verdict == check_value(value, topic=topic, now=NOW), value
+
+
+def _screened(values: list[bytes | None]) -> int:
+    return sum(batch_checks._screen_decode(v) is not None for v in values)
+
+
+def test_seed_corpus_gets_the_same_verdicts_and_is_screened_clean() -> None:
+    events = seed_corpus()
+    values = [json.dumps(e, ensure_ascii=False).encode() for e in events]
+    topics = [contracts()[e["event_type"]].topic for e in events]
+    _same_as_per_message(values, topics)
+    # the fast path is taken: a check that fell back for every message would pass the above
+    assert _screened(values) == len(values)
+    assert all(not reasons for _, reasons in check_values(values, topics, NOW))
+
+
+def test_the_synthetic_streams_bad_classes_get_the_same_verdicts() -> None:
+    stream = list(SyntheticStream(6000, 0.4, 11))
+    values: list[bytes | None] = [m.value for m in stream]
+    topics = [m.topic for m in stream]
+    rng = random.Random(3)
+    for i in rng.sample(range(len(topics)), 300):  # some on another contract's topic
+        topics[i] = rng.choice(TOPICS)
+    _same_as_per_message(values, topics)
+    good = [m.value for m in stream if m.bad_class is None]
+    assert _screened(good) > 0.95 * len(good)
+
+
+@PROFILE
+@given(batch=messages(max_size=30), data=st.data())
+def test_poison_mutations_get_the_same_verdicts(batch, data) -> None:  # type: ignore[no-untyped-def]
+    topics = [
+        data.draw(st.sampled_from(TOPICS)) if data.draw(st.booleans()) and i % 3 == 0 else topic
+        for i, topic in enumerate(contracts()[m.event_type].topic for m in batch)
+    ]
+    _same_as_per_message([m.value for m in batch], topics)
+
+
+def test_what_the_fast_decoder_reads_differently_is_left_to_the_strict_one() -> None:
+    event = seed_corpus()[0]
+    topic = contracts()[event["event_type"]].topic
+    text = json.dumps(event, ensure_ascii=False)
+    head = text[1:]  # the event's keys after the opening brace
+    variants = [
+        '{"event_id":"dup",' + head,  # a duplicate key
+        '{"event_id": "dup", "producer" :"x",' + head,  # a duplicate and a spaced colon
+        text[:-1] + ',"extra":9007199254740993}',  # an integer past 2^53 - 1
+        text[:-1] + ',"extra":12345678901234567890}',  # past 2^64
+        text[:-1] + ',"extra":"\\ud800"}',  # a lone surrogate
+        text[:-1] + ',"extra":' + "[" * 40 + "]" * 40 + "}",  # nested past the limit
+        text[:-1] + ',"extra":1e999}',  # a double overflow
+        text[:-1] + ',"extra":"a\\":"}',  # a key token inside a string: only slower
+        text + "\n",
+        "\ufeff" + text,
+    ]
+    values: list[bytes | None] = [v.encode() for v in variants]
+    _same_as_per_message(values, [topic] * len(values))
+    assert [v for v in values if batch_checks._screen_decode(v) is not None] == [
+        values[-2]  # a trailing newline decodes the same in both
+    ]
