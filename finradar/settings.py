@@ -50,6 +50,12 @@ class WarehouseSettings(BaseModel):
 
     catalog_name: str = "lake"
     commit_retries: int = Field(12, ge=0)
+    # a refresh still running after this many seconds is stopped and fails (nothing of it
+    # is committed) instead of holding the refresh lock for ever
+    refresh_timeout_s: float = Field(1800.0, gt=0)
+    # each DuckDB session's memory: beyond it a session spills to ``var/duckdb-tmp`` (a
+    # large landing would otherwise keep up to 80% of the host's memory)
+    memory_limit: str = "1GB"
 
 
 class PrefectSettings(BaseModel):
@@ -77,12 +83,27 @@ class BeamSettings(BaseModel):
 
     runner: str = "FnApiRunner"
     options: list[str] = Field(default_factory=list)
+    # worker processes of the in-process FnApiRunner for a pass of at least
+    # ``parallel_from`` messages (a smaller one runs in this process: starting workers
+    # costs seconds). 1 until a failing worker's output is one line like the rest: its
+    # processes still print their own log and tracebacks (issue 15)
+    workers: int = Field(1, ge=1)
+    parallel_from: int = Field(200_000, ge=0)
+    # what a runner's worker processes log to the terminal they share with finradar; a
+    # worker's failure reaches the pass with its traceback either way (--verbose shows it)
+    worker_log_level: str = "CRITICAL"
 
 
 class IngestSettings(BaseModel):
     """The ingest pass: batch sizes and the key of the personal-data hash."""
 
     batch_records: int = Field(50_000, ge=1)
+    # offsets per unit of reading a runner spreads over its workers (a partition's range is
+    # cut into these)
+    read_chunk: int = Field(100_000, ge=1)
+    # a pass over a larger backlog commits in parts of about this many messages, each with
+    # its offsets: what one pass holds stays bounded whatever the backlog
+    commit_events: int = Field(1_000_000, ge=1)
     # processes validating a follow pass's event types at once (GX holds the interpreter)
     follow_validators: int = Field(2, ge=1)
     batch_bytes: int = Field(16 * 1024 * 1024, ge=1024)
@@ -186,6 +207,12 @@ class Settings(BaseSettings):
         if self.prefect.api_url:
             env["PREFECT_API_URL"] = self.prefect.api_url
         return env
+
+
+def child_env(**overrides: str) -> dict[str, str]:
+    """The environment of a child process this project starts (a build tool, a worker
+    pool): ours, with ``overrides``."""
+    return {**os.environ, **overrides}
 
 
 def prefect_server_env(settings: Settings) -> dict[str, str]:

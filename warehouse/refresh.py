@@ -12,24 +12,33 @@ table's contents). ``ops.model_state`` keeps the fingerprint each relation was b
 
 from __future__ import annotations
 
+import atexit
 import hashlib
+import os
+import sys
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import TypeVar
 
 import duckdb
-import pyarrow as pa
 
+from finradar.errors import FinradarError
 from finradar.settings import Settings
 from warehouse.lake import connect
 from warehouse.locks import file_lock
 from warehouse.model_files import Check, Model, checks, models
 from warehouse.reference import REFERENCE_TABLES, fingerprint
-from warehouse.schema import TABLES, create_all
+from warehouse.schema import create_all
 from warehouse.transactions import in_transaction
 
+T = TypeVar("T")
 FINDING_COLUMNS = ("rule_id", "severity", "entity_id", "fiscal_period", "detail", "event_ids")
+# after the bound, how long a refresh has to stop once interrupted before it is given up
+INTERRUPT_GRACE_S = 10.0
 
 
 @dataclass
@@ -51,21 +60,94 @@ def new_refresh_id(now: datetime) -> str:
 
 
 def refresh(settings: Settings, *, full: bool = False) -> RefreshSummary:
-    """Rebuild what changed (everything with ``full``) and recompute the findings."""
+    """Rebuild what changed (everything with ``full``) and recompute the findings.
+
+    Fails with one line (``FinradarError``) if it has not finished after
+    ``warehouse.refresh_timeout_s``: nothing of it is committed."""
     started = time.perf_counter()
     with file_lock(settings.warehouse_dir / "refresh.lock", "another refresh"):
         con = connect(settings)
+        stuck = False
         try:
             create_all(con)
-            summary = in_transaction(
+            summary = _bounded(
                 con,
-                lambda: _refresh(con, full, started),
-                retries=settings.warehouse.commit_retries,
+                lambda: in_transaction(
+                    con,
+                    lambda: _refresh(con, full, started),
+                    retries=settings.warehouse.commit_retries,
+                ),
+                settings.warehouse.refresh_timeout_s,
             )
+        except _Stuck as exc:
+            stuck = True
+            atexit.register(_exit_past_stuck_session)
+            raise FinradarError(str(exc)) from None
         finally:
-            con.close()
+            if not stuck:  # a session whose statement never returns cannot be closed
+                con.close()
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+class _Stuck(Exception):
+    """The refresh ran past its bound and did not stop when interrupted."""
+
+
+def _exit_past_stuck_session() -> None:
+    """At exit of a process that left a DuckDB statement running: end it as failed without
+    the interpreter's and DuckDB's teardown, which would abort the process ("terminate
+    called without an active exception") after the one-line error was printed."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)
+
+
+def _bounded(con: duckdb.DuckDBPyConnection, work: Callable[[], T], bound: float) -> T:
+    """``work()`` (statements on ``con``) in a worker thread, given ``bound`` seconds.
+
+    Past the bound the session is interrupted: the running statement fails, the
+    transaction rolls back, and this raises ``FinradarError``. A statement DuckDB cannot
+    interrupt (its executor waiting on a task that never comes, as the findings query once
+    did) is left behind in its daemon thread after ``INTERRUPT_GRACE_S``, uncommitted, and
+    this raises ``_Stuck``, so the caller fails instead of waiting for ever."""
+    outcome: dict[str, object] = {}
+
+    def run() -> None:
+        try:
+            outcome["value"] = work()
+        except BaseException as exc:
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="finradar-refresh", daemon=True)
+    worker.start()
+    try:
+        worker.join(bound)
+    except BaseException:  # Ctrl-C: stop the work before the session is closed under it
+        con.interrupt()
+        worker.join(INTERRUPT_GRACE_S)
+        raise
+    timed_out = worker.is_alive()
+    if timed_out:
+        # again and again: an interrupt between two statements is lost when the next starts
+        deadline = time.monotonic() + INTERRUPT_GRACE_S
+        while worker.is_alive() and time.monotonic() < deadline:
+            con.interrupt()
+            worker.join(0.05)
+        if worker.is_alive():
+            raise _Stuck(
+                f"refresh did not finish within {bound:g} s (warehouse.refresh_timeout_s) and "
+                f"did not stop when interrupted; nothing was committed"
+            )
+    if "value" in outcome:
+        return outcome["value"]  # type: ignore[return-value]
+    error = outcome["error"]
+    if timed_out and isinstance(error, duckdb.InterruptException):
+        raise FinradarError(
+            f"refresh did not finish within {bound:g} s (warehouse.refresh_timeout_s) and "
+            f"was stopped; nothing was committed"
+        ) from None
+    raise error  # type: ignore[misc]
 
 
 def _refresh(con: duckdb.DuckDBPyConnection, full: bool, started: float) -> RefreshSummary:
@@ -104,7 +186,7 @@ def _refresh(con: duckdb.DuckDBPyConnection, full: bool, started: float) -> Refr
     )
     if full or state.get("dq.findings") != checks_print:
         findings = _findings(con, checks(), summary.refresh_id, now)
-        built.append(("dq.findings", "checks", checks_print, findings.num_rows))
+        built.append(("dq.findings", "checks", checks_print, findings))
         summary.rebuilt.append("dq.findings")
     else:
         summary.unchanged.append("dq.findings")
@@ -174,32 +256,49 @@ def _build(con: duckdb.DuckDBPyConnection, model: Model) -> int:
 
 def _findings(
     con: duckdb.DuckDBPyConnection, all_checks: tuple[Check, ...], refresh_id: str, now: datetime
-) -> pa.Table:
+) -> int:
     """Replace ``dq.findings`` with what the checks find now; a finding seen before keeps
-    the time it was first detected."""
+    the time it was first detected. Returns how many there are.
+
+    All in one ``insert … select`` inside DuckDB: the findings (millions at millions of
+    events) never travel to Python. Fetching them as a result once hung the refresh for
+    good: DuckDB streams a result through a buffer of ``streaming_buffer_size`` (1 MB), and
+    with the checks' union of window, join and CTE pipelines the buffer filled while
+    ``execute`` still waited for the query to be ready: every thread idle, uninterruptible.
+    """
     union = "\nunion all\n".join(
         f"select {', '.join(FINDING_COLUMNS)} from (\n{c.sql}\n)" for c in all_checks
     )
-    found = con.execute(
+    con.execute(
         f"""
-        with found as ({union})
+        insert into dq.findings
+        with found as ({union}),
+        keyed as (
+            select
+                sha256(concat_ws('|', rule_id, entity_id, fiscal_period,
+                    array_to_string(list_sort(event_ids), ','))) as finding_key,
+                *
+            from found
+        ),
+        first_seen as (
+            select finding_key, min(detected_at) as detected_at
+            from dq.findings
+            group by finding_key
+        )
         select
-            sha256(concat_ws('|', rule_id, entity_id, fiscal_period,
-                array_to_string(list_sort(event_ids), ','))) as finding_key,
-            *
-        from found
-        """
-    ).to_arrow_table()
-    first_seen = dict(con.execute("select finding_key, detected_at from dq.findings").fetchall())
-    keys = found.column("finding_key").to_pylist()
-    schema = TABLES["dq.findings"]
-    detected = pa.array([first_seen.get(k, now) for k in keys], schema.field("detected_at").type)
-    table = found.append_column("detected_at", detected).append_column(
-        "refresh_id", pa.array([refresh_id] * found.num_rows, pa.string())
+            k.finding_key,
+            k.rule_id,
+            k.severity,
+            k.entity_id,
+            k.fiscal_period,
+            k.detail,
+            k.event_ids,
+            coalesce(s.detected_at, ?) as detected_at,
+            ? as refresh_id
+        from keyed as k
+        left join first_seen as s on s.finding_key = k.finding_key
+        """,
+        [now, refresh_id],
     )
-    table = table.select(schema.names).cast(schema)
-    con.execute("delete from dq.findings")
-    con.register("finding_rows", table)
-    con.execute("insert into dq.findings select * from finding_rows")
-    con.unregister("finding_rows")
-    return table
+    con.execute("delete from dq.findings where refresh_id is distinct from ?", [refresh_id])
+    return con.execute("select count(*) from dq.findings").fetchone()[0]
