@@ -14,10 +14,11 @@ What ``orjson`` decodes differently from the strict decoder is never screened cl
 
 * duplicate keys (``orjson`` keeps the last): the number of ``"…":`` key tokens in the
   bytes must equal the number of keys decoded (a duplicate makes the bytes hold more);
+* a field the contract does not declare (the per-message checker lets it through; here
+  it goes to that checker): so every value is one the checks read, and
 * integers beyond ±(2^53 − 1) (``orjson`` keeps them up to 64 bits, and longer ones as a
-  double): any number past 2^53 in the decoded document sends the message to the
-  per-message checker;
-* nesting past ``MAX_DEPTH`` (``orjson`` allows 1024): the strict decoder's own scan;
+  double) fail their field's check, as does nesting past ``MAX_DEPTH`` (``orjson`` allows
+  1024; a declared field nests five deep at most);
 * lone surrogates, NaN, a byte-order mark, control characters and overflowing numbers
   ``orjson`` refuses itself.
 """
@@ -37,7 +38,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from contracts.checks import Reason, check_value, parse_timestamp, survey_rules
-from contracts.decoding import MAX_DEPTH, MAX_SAFE_INTEGER, nests_deeper_than
+from contracts.decoding import MAX_SAFE_INTEGER
 from contracts.spec import (
     FUTURE_TOLERANCE_HOURS,
     MAX_MESSAGE_BYTES,
@@ -75,6 +76,15 @@ class TypeBatch:
     columns: dict[str, list[Any]] = field(default_factory=dict)
     objects: dict[str, list[int]] = field(default_factory=dict)
     clean: list[bool] = field(default_factory=list)
+    # per event: ``"…":`` tokens in its bytes, keys of its envelope and objects, and how many
+    # of those the contract does not declare
+    key_tokens: list[int] = field(default_factory=list)
+    keys: list[int] = field(default_factory=list)
+    unknown: list[int] = field(default_factory=list)
+
+    def where(self) -> dict[int, int]:
+        """Each event's index in this batch by its position in the whole batch."""
+        return {position: j for j, position in enumerate(self.positions)}
 
 
 def check_values(
@@ -82,15 +92,28 @@ def check_values(
 ) -> list[Verdict]:
     """The verdict of each value (``check_value``'s): the event and no reasons, or the
     event if decodable and every reason it is not valid."""
+    return checked(values, topics, now)[0]
+
+
+def checked(
+    values: Sequence[bytes | None], topics: Sequence[str], now: datetime
+) -> tuple[list[Verdict], dict[str, TypeBatch]]:
+    """``check_values``, and the screened events' columns by event type. Should the batch
+    screen itself fail, every value is checked on its own: one message's oddity may cost
+    the batch its speed, never its verdicts."""
+    try:
+        screened = screen_batch(values, topics, now)
+    except Exception:  # a defect of the screen must not stop the pass: the checker decides
+        screened = {}
     verdicts: list[Verdict | None] = [None] * len(values)
-    for batch in screen_batch(values, topics, now).values():
+    for batch in screened.values():
         for i, event, clean in zip(batch.positions, batch.events, batch.clean, strict=True):
             if clean:
                 verdicts[i] = (event, [])
     return [
         verdict if verdict is not None else check_value(value, topic=topic, now=now)
         for verdict, value, topic in zip(verdicts, values, topics, strict=True)
-    ]
+    ], screened
 
 
 def screen_batch(
@@ -109,6 +132,7 @@ def screen_batch(
             batch = batches[contract.event_type] = TypeBatch(contract)
         batch.positions.append(i)
         batch.events.append(event)
+        batch.key_tokens.append(len(_KEY_TOKEN.findall(value)))  # type: ignore[arg-type]
     catalog = survey_catalog()
     for batch in batches.values():
         _gather(batch)
@@ -117,39 +141,17 @@ def screen_batch(
 
 
 def _screen_decode(value: bytes | None) -> dict[str, Any] | None:
-    """The value decoded by ``orjson`` when nothing in it could decode differently from the
-    strict decoder (see the module docstring), else None."""
+    """The value decoded by ``orjson`` if it is a JSON object, else None (the strict
+    decoder then says why)."""
     if value is None or len(value) > MAX_MESSAGE_BYTES:
         return None
-    if (b"\\u" in value and _SURROGATE.search(value)) or (
-        value.count(b"[") + value.count(b"{") > MAX_DEPTH and nests_deeper_than(value, MAX_DEPTH)
-    ):
+    if b"\\u" in value and _SURROGATE.search(value):
         return None
     try:
         event = orjson.loads(value)
     except orjson.JSONDecodeError:
         return None
-    if type(event) is not dict or _keys(event) != len(_KEY_TOKEN.findall(value)):
-        return None
-    return event
-
-
-def _keys(node: dict[str, Any] | list[Any]) -> int:
-    """The number of keys of every object in a decoded document, or -1 if it holds a number
-    the strict decoder refuses (orjson keeps integers up to 64 bits, and reads a longer
-    integer as a double: past 2^53 either way)."""
-    values = node.values() if type(node) is dict else node
-    keys = len(node) if type(node) is dict else 0
-    for v in values:
-        t = type(v)
-        if t is dict or t is list:
-            inner = _keys(v)
-            if inner < 0:
-                return -1
-            keys += inner
-        elif (t is int or t is float) and not -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
-            return -1
-    return keys
+    return event if type(event) is dict else None
 
 
 # ----------------------------------------------------------------------------- gathering
@@ -164,6 +166,7 @@ def _layout(event_type: str) -> tuple[list[str], list[str], Callable[..., tuple[
     contract = contracts()[event_type]
     lines = ["def read(e, E=_EMPTY, dict=dict):"]
     status, values = [], []
+    sizes, known = ["len(e)"], [f"({f.name!r} in e)" for f in contract.root.fields]
     for f in contract.root.fields:
         if f.kind == "object":
             var = f"o{len(objects)}"
@@ -175,13 +178,17 @@ def _layout(event_type: str) -> tuple[list[str], list[str], Callable[..., tuple[
             )
             lines.append(f"    {var} = {var} if s{var} == {IS_DICT} else E")
             status.append(f"s{var}")
+            sizes.append(f"len({var})")
+            known += [f"({c.name!r} in {var})" for c in f.fields]
             for c in f.fields:
                 leaves.append(f"{f.name}.{c.name}")
                 values.append(f"{var}.get({c.name!r})")
         else:
             leaves.append(f.name)
             values.append(f"e.get({f.name!r})")
-    lines.append(f"    return ({', '.join(status + values)},)")
+    lines.append(f"    keys = {' + '.join(sizes)}")
+    lines.append(f"    unknown = keys - ({' + '.join(known)})")
+    lines.append(f"    return (keys, unknown, {', '.join(status + values)},)")
     namespace: dict[str, Any] = {"_EMPTY": _EMPTY}
     exec("\n".join(lines), namespace)
     return objects, leaves, namespace["read"]
@@ -191,9 +198,10 @@ def _gather(batch: TypeBatch) -> None:
     objects, leaves, read = _layout(batch.contract.event_type)
     columns = list(zip(*map(read, batch.events), strict=True)) if batch.events else []
     if not columns:
-        columns = [()] * (len(objects) + len(leaves))
-    batch.objects = {name: list(columns[k]) for k, name in enumerate(objects)}
-    batch.columns = {path: list(columns[len(objects) + k]) for k, path in enumerate(leaves)}
+        columns = [()] * (2 + len(objects) + len(leaves))
+    batch.keys, batch.unknown = list(columns[0]), list(columns[1])
+    batch.objects = {name: list(columns[2 + k]) for k, name in enumerate(objects)}
+    batch.columns = {path: list(columns[2 + len(objects) + k]) for k, path in enumerate(leaves)}
 
 
 # ----------------------------------------------------------------------------- checking
@@ -218,8 +226,31 @@ def _clean(batch: TypeBatch, now: datetime, catalog: SurveyCatalog) -> list[bool
         present = [s == IS_DICT for s in status]
         for c in f.fields:
             _leaf(c, batch.columns[f"{f.name}.{c.name}"], everyone, ok, present)
+    _shape(batch, ok)
     _rules(batch, now, catalog, ok)
     return ok
+
+
+def _shape(batch: TypeBatch, ok: list[bool]) -> None:
+    """Marks an event with a field the contract does not declare, or whose bytes hold more
+    keys than it decoded to (a duplicate key: ``orjson`` keeps the last, the strict decoder
+    refuses it). Every key then belongs to a declared field, whose value the checks above
+    read: no number past 2^53 and no nesting past ``MAX_DEPTH`` can hide in an undeclared one.
+    The objects inside arrays (a deployment's KPIs, a response's answers) are counted here."""
+    keys, unknown = list(batch.keys), list(batch.unknown)
+    for f in batch.contract.payload.fields:
+        if f.kind != "array" or f.items is None or f.items.kind != "object":
+            continue
+        declared = {c.name for c in f.items.fields}
+        for j, items in enumerate(batch.columns[f"payload.{f.name}"]):
+            if type(items) is list:
+                for item in items:
+                    if type(item) is dict:
+                        keys[j] += len(item)
+                        unknown[j] += sum(k not in declared for k in item)
+    for j, (counted, extra, tokens) in enumerate(zip(keys, unknown, batch.key_tokens, strict=True)):
+        if extra or counted != tokens:
+            ok[j] = False
 
 
 def _rules(batch: TypeBatch, now: datetime, catalog: SurveyCatalog, ok: list[bool]) -> None:
@@ -347,7 +378,13 @@ def _number(f: Field, values: list[Any], rows: list[int], ok: list[bool]) -> Non
         values,
         lambda v: (
             v is not None
-            and (not _is_number(v) or (integer and type(v) is not int and not v.is_integer()))
+            and (
+                not _is_number(v)
+                or (integer and type(v) is not int and not v.is_integer())
+                # orjson keeps integers up to 64 bits and reads longer ones as doubles; the
+                # strict decoder refuses both: a value this large is left to it
+                or not -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER
+            )
         ),
     )
     numbers = [v if _is_number(v) else None for v in values]

@@ -55,3 +55,10 @@ def flatten_answers(event: dict[str, Any]) -> list[dict[str, Any]]:
             row[name] = answer.get(name) if isinstance(answer, dict) else None
         rows.append(row)
     return rows
+
+
+def flatten_columns(columns: dict[str, list[Any]], contract: EventContract) -> dict[str, list[Any]]:
+    """The contract columns of a landed table from a batch's field columns (by path, as
+    ``contracts.batch_checks.TypeBatch`` gathers them): ``flatten_event`` for many events
+    at once, the same values."""
+    return {name: columns[".".join(path)] for name, path in _column_paths(contract.event_type)}

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from contracts.batch_checks import TypeBatch
 from contracts.checks import Reason
 from handoff.records import KafkaRecord
 from handoff.validation import SuiteOutcome
@@ -21,7 +22,22 @@ class CheckedBatch:
     valid: dict[int, dict[str, Any]] = field(default_factory=dict)
     rejected: dict[int, list[Reason]] = field(default_factory=dict)
     suites: list[tuple[str, SuiteOutcome]] = field(default_factory=list)  # (contract, outcome)
+    # the batch check's field columns of each event type (``contracts.batch_checks``)
+    screened: dict[str, TypeBatch] = field(default_factory=dict)
 
     def reject(self, index: int, reasons: list[Reason]) -> None:
         self.valid.pop(index, None)
         self.rejected.setdefault(index, []).extend(reasons)
+
+    def columns(self, event_type: str, indexes: list[int]) -> dict[str, list[Any]] | None:
+        """The field columns (by path) of the events at ``indexes`` (all of one type), or
+        None if the batch check did not gather every one of them (the per-message checker
+        passed it: the row path then reads the events themselves)."""
+        screened = self.screened.get(event_type)
+        if screened is None:
+            return None
+        where = screened.where()
+        rows = [where.get(i, -1) for i in indexes]
+        if any(j < 0 or not screened.clean[j] for j in rows):
+            return None
+        return {path: [values[j] for j in rows] for path, values in screened.columns.items()}

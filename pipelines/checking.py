@@ -19,10 +19,11 @@ import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils.windowed_value import WindowedValue
 
-from contracts.checks import check_value
+from contracts.batch_checks import checked
 from contracts.export.gx_suites import suites_of
 from handoff.records import KafkaRecord
 from handoff.validation import BatchValidation
+from pipelines.batch_gc import collector_paused
 from pipelines.batches import CheckedBatch
 from pipelines.failpoints import kill_at
 from pipelines.gx_pool import shared_pool
@@ -30,11 +31,12 @@ from pipelines.gx_runner import OUTSIDE_FAULTS, SuiteRunner, shared_runner, vali
 
 
 def check_batch(records: list[KafkaRecord], now: datetime) -> CheckedBatch:
-    """Decode and contract-check each record of a batch (``contracts.checks.check_value``:
-    whatever a record holds, it ends valid or rejected with reasons)."""
-    batch = CheckedBatch(records)
-    for i, r in enumerate(records):
-        event, reasons = check_value(r.value, topic=r.topic, now=now)
+    """Decode and contract-check the records of a batch (``contracts.batch_checks``: the
+    verdicts of ``contracts.checks.check_value``; whatever a record holds, it ends valid or
+    rejected with reasons)."""
+    verdicts, screened = checked([r.value for r in records], [r.topic for r in records], now)
+    batch = CheckedBatch(records, screened=screened)
+    for i, (event, reasons) in enumerate(verdicts):
         if reasons:
             batch.rejected[i] = reasons
         else:
@@ -47,9 +49,13 @@ def validate_batch(batch: CheckedBatch, runner: SuiteRunner, now: datetime) -> C
     """Run the GX suites of each event type over the batch's valid events in this process;
     an event GX fails on is rejected as ``internal_error``, the others keep GX's verdicts."""
     for event_type, indexes in _by_type(batch):
+        columns = batch.columns(event_type, indexes)
+        events = [batch.valid[i] for i in indexes]
         result = validate_isolating(
-            lambda events, t=event_type: runner.validate(t, events, now=now),
-            [batch.valid[i] for i in indexes],
+            lambda part, t=event_type, whole=events, c=columns: runner.validate(
+                t, part, now=now, columns=c if part is whole else None
+            ),
+            events,
         )
         _apply(batch, event_type, indexes, result)
     return batch
@@ -60,7 +66,9 @@ class _DecodeAndCheckFn(beam.DoFn):
         self.now = now
 
     def process(self, records: list[KafkaRecord]) -> Iterator[CheckedBatch]:
-        yield check_batch(records, self.now)
+        with collector_paused():
+            checked = check_batch(records, self.now)
+        yield checked
 
 
 class DecodeAndCheck(beam.PTransform):
@@ -103,7 +111,9 @@ class _ValidateFn(beam.DoFn):
         self.runner = shared_runner(root, kill_at(self.failpoint))
 
     def process(self, batch: CheckedBatch) -> Iterator[CheckedBatch]:
-        yield validate_batch(batch, self.runner, self.now)
+        with collector_paused():
+            validated = validate_batch(batch, self.runner, self.now)
+        yield validated
 
 
 class _ValidateInPoolFn(beam.DoFn):

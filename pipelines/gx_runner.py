@@ -9,11 +9,13 @@ failed. ``result_format=COMPLETE`` with an index column gives the full failing-r
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import BrokenExecutor
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,7 +34,7 @@ from contracts.export.gx_suites import (
     suites,
     suites_of,
 )
-from contracts.flatten import flatten_answers, flatten_event
+from contracts.flatten import flatten_answers, flatten_columns, flatten_event
 from contracts.spec import FUTURE_TOLERANCE_HOURS, contracts
 from contracts.survey_catalog import SurveyCatalog, survey_catalog
 from finradar.errors import TransientError
@@ -40,6 +42,7 @@ from finradar.settings import quiet_great_expectations
 from handoff.validation import BatchValidation, ExpectationOutcome, SuiteOutcome
 from pipelines.gx_memo import install as install_gx_memo
 from pipelines.gx_memo import memoised_configurations
+from warehouse.locks import file_lock
 from warehouse.report.data_docs import docs_index
 
 RESULT_FORMAT = {
@@ -88,7 +91,6 @@ class SuiteRunner:
         else:
             self.context = _file_context(gx, project_root)
         self.context.variables.progress_bars = ProgressBarsConfig(globally=False)
-        datasource = self.context.data_sources.add_or_update_pandas("finradar")
         sets = value_sets(self.catalog)
         self.specs = suites()
         self.suites: dict[str, Any] = {}
@@ -98,6 +100,43 @@ class SuiteRunner:
         # results stored since Data Docs were last built (their pages are what is new)
         self.unrendered: list[Any] = []
         self.validated = False
+        signature = _signature(self.specs, sets, gx.__version__)
+        if project_root is not None and self._reuse_project(project_root, signature):
+            return
+        marker = _marker(project_root) if project_root is not None else None
+        if marker is not None:
+            marker.unlink(missing_ok=True)  # a project half written again is nobody's
+        self._build(gx, sets, failpoint)
+        if marker is not None:
+            partial = marker.with_suffix(".partial")
+            partial.write_text(signature)
+            partial.replace(marker)
+
+    def _reuse_project(self, project_root: Path, signature: str) -> bool:
+        """Take the suites, batch definitions and checkpoints the project holds when they
+        were written from the same contract, catalog and GX release (``signature``).
+        The worker processes of one pass each build a runner of the one project: one that
+        wrote them again would leave the others' copies stale, and GX refuses to run a
+        checkpoint whose stored resources changed."""
+        marker = _marker(project_root)
+        if not marker.is_file() or marker.read_text() != signature:
+            return False
+        try:
+            datasource = self.context.data_sources.get("finradar")
+            for name in self.specs:
+                self.suites[name] = self.context.suites.get(f"{name}.v1")
+                asset = datasource.get_asset(name)
+                self.batch_definitions[name] = asset.get_batch_definition(name)
+                self.checkpoints[name] = self.context.checkpoints.get(f"{name}.v1")
+        except Exception:  # anything missing or unreadable: write them all again
+            self.suites, self.batch_definitions, self.checkpoints = {}, {}, {}
+            return False
+        return True
+
+    def _build(self, gx: Any, sets: dict[str, list[str]], failpoint: Callable[[str], None]) -> None:
+        """Write every suite (and, in a project, its validation definition and checkpoint)."""
+        project_root = self.project_root
+        datasource = self.context.data_sources.add_or_update_pandas("finradar")
         for name, specs in self.specs.items():
             suite = gx.ExpectationSuite(name=f"{name}.v1")
             for index, spec in enumerate(specs):
@@ -143,7 +182,7 @@ class SuiteRunner:
     ) -> Any:
         checkpoint = self.checkpoints.get(name)
         if checkpoint is not None:
-            with memoised_configurations():
+            with memoised_configurations(), _project_changes_are_transient():
                 result = checkpoint.run(
                     batch_parameters={"dataframe": frame}, expectation_parameters=parameters
                 )
@@ -186,6 +225,7 @@ class SuiteRunner:
         now: datetime | None = None,
         screen: bool = False,
         only: str | None = None,
+        columns: dict[str, list[Any]] | None = None,
     ) -> BatchValidation:
         """Validate a batch of decoded events of one type with its suites.
 
@@ -193,7 +233,9 @@ class SuiteRunner:
         first and for the failing rows only when it fails. Same verdicts; a passing suite
         then reports no observed values, which only Data Docs would show.
         ``only``: run that one of the type's suites (``suites_of``), so that a type's
-        suites can run in different worker processes."""
+        suites can run in different worker processes.
+        ``columns``: the events' field columns by path, when the batch check gathered them
+        (``CheckedBatch.columns``): the frame is built from them, not from each event."""
         if screen and self.checkpoints:
             raise ValueError("screening would keep pass/fail-only results for Data Docs")
         contract = contracts()[event_type]
@@ -202,7 +244,7 @@ class SuiteRunner:
         wanted = suites_of(event_type) if only is None else [only]
         frames = {}
         if event_type in wanted:
-            frames[event_type] = event_frame(events, contract.event_type)
+            frames[event_type] = event_frame(events, contract.event_type, columns)
         if ANSWER_SUITE in wanted or OPTION_SUITE in wanted:
             answers, options = answer_frames(events, self.catalog)
             frames.update({ANSWER_SUITE: answers, OPTION_SUITE: options})
@@ -237,6 +279,32 @@ class SuiteRunner:
                     failures[row].append(Reason(spec.reason_code, _detail(spec, name)))
             suite_outcome.rows_failed = len(failing)
         return BatchValidation(dict(failures), outcomes)
+
+
+@contextmanager
+def _project_changes_are_transient() -> Iterator[None]:
+    """GX refuses to run a checkpoint whose stored suite or definitions another process
+    wrote again meanwhile: not the data's doing (the pass is retried), so not a reason to
+    quarantine its rows."""
+    # lazy: GX takes seconds to import; only a process that validates gets here
+    from great_expectations.exceptions.resource_freshness import ResourceFreshnessAggregateError
+
+    try:
+        yield
+    except ResourceFreshnessAggregateError as exc:
+        raise TransientError(f"the GX project changed during the pass: {exc}") from None
+
+
+def _signature(specs: dict[str, Any], sets: dict[str, list[str]], gx_version: str) -> str:
+    """What a project's suites are written from: the contract's expectations, the survey
+    catalog's value sets and the GX release."""
+    text = json.dumps([specs, sets, gx_version], default=repr, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _marker(project_root: Path) -> Path:
+    """The signature of the suites the project holds, written once they all are."""
+    return project_root / ".finradar-suites.sha256"
 
 
 def _file_context(gx: Any, project_root: Path) -> Any:
@@ -313,6 +381,7 @@ def validate_isolating(
 
 
 _runners: dict[tuple[str | None, int], SuiteRunner] = {}
+SETUP_WAIT_S = 300.0  # a runner's setup takes seconds; a first one (GX's import) tens
 
 
 def shared_runner(
@@ -327,8 +396,19 @@ def shared_runner(
     if runner is None:
         for stale in [k for k in _runners if k[0] == key[0]]:
             del _runners[stale]
-        runner = _runners[key] = SuiteRunner(catalog, project_root, failpoint)
+        with _project_lock(project_root):
+            runner = _runners[key] = SuiteRunner(catalog, project_root, failpoint)
     return runner
+
+
+def _project_lock(project_root: Path | None) -> AbstractContextManager[None]:
+    """Held while a process sets up its runner of a GX project: the worker processes of one
+    pass each write the project's suites and checkpoints, and one reading a file another is
+    rewriting finds no checkpoint."""
+    if project_root is None:
+        return nullcontext()
+    lock = project_root.with_name(f".{project_root.name}.setup.lock")
+    return file_lock(lock, "another process setting up the GX project", wait_s=SETUP_WAIT_S)
 
 
 def _condition(column: str, op: str, value: Any) -> Any:
@@ -349,10 +429,19 @@ def _detail(spec: ExpectationSpec, suite: str) -> str:
     return f"{suite}.v1 {spec.expectation}({spec.column})"
 
 
-def event_frame(events: list[dict[str, Any]], event_type: str) -> pd.DataFrame:
+def event_frame(
+    events: list[dict[str, Any]],
+    event_type: str,
+    columns: dict[str, list[Any]] | None = None,
+) -> pd.DataFrame:
+    """The frame a type's suite validates: the flattened events (from their field columns
+    when given), a row id, and what the expectations read besides."""
     contract = contracts()[event_type]
-    rows = [flatten_event(e, contract) for e in events]
-    frame = pd.DataFrame(rows, columns=[c for c in (rows[0] if rows else {})] or None)
+    if columns is not None and events:
+        frame = pd.DataFrame(flatten_columns(columns, contract))
+    else:
+        rows = [flatten_event(e, contract) for e in events]
+        frame = pd.DataFrame(rows, columns=[c for c in (rows[0] if rows else {})] or None)
     frame[ROW_ID] = range(len(events))
     frame["occurred_at_utc"] = pd.to_datetime(
         frame.get("occurred_at"),

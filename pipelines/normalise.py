@@ -34,11 +34,12 @@ import pyarrow.parquet as pq
 
 from contracts.checks import EMAIL_PATTERN, Reason, decode, internal_error
 from contracts.decoding import printable
-from contracts.flatten import flatten_answers, flatten_event
+from contracts.flatten import flatten_answers, flatten_columns, flatten_event
 from contracts.spec import contracts
 from contracts.taxonomy import unit_scale
 from handoff.records import KafkaRecord
 from handoff.staging import StagedFile, staging_schemas
+from pipelines.batch_gc import collector_paused
 from pipelines.batches import CheckedBatch
 
 YI = 1e8
@@ -74,22 +75,103 @@ class Normaliser:
         return (self.redact(value) if redacted else value), redacted
 
     def tables(self, batch: CheckedBatch) -> dict[str, pa.Table]:
-        """The batch's staging tables. A record whose rows cannot be built, or that Arrow
-        cannot hold, goes to quarantine as ``internal_error`` instead of failing the batch."""
+        """The batch's staging tables. An event type whose events the batch check gathered
+        as columns is built column by column (``_columnar``); the others, and a type whose
+        columns Arrow refuses, row by row, where a record whose rows cannot be built, or
+        that Arrow cannot hold, goes to quarantine as ``internal_error`` instead of failing
+        the batch."""
         rejected = dict(batch.rejected)
         accepted: dict[int, StagingRows] = {}
-        for i, event in batch.valid.items():
-            try:
-                accepted[i] = self._event_rows(batch.records[i], event)
-            except Exception as exc:  # one record's defect must not stop the pass
-                rejected[i] = [internal_error("normalise", exc)]
-        tables = self._arrow(accepted, rejected)
+        built: list[dict[str, pa.Table]] = []
+        for event_type, indexes in _valid_by_type(batch):
+            columns = batch.columns(event_type, indexes)
+            if columns is not None:
+                try:
+                    built.append(self._columnar(batch, event_type, indexes, columns))
+                    continue
+                except Exception:  # a value Arrow refuses: find its record row by row
+                    pass
+            for i in indexes:
+                try:
+                    accepted[i] = self._event_rows(batch.records[i], batch.valid[i])
+                except Exception as exc:  # one record's defect must not stop the pass
+                    rejected[i] = [internal_error("normalise", exc)]
+        built.append(self._arrow(accepted, rejected))
+        tables = _concatenated(built)
         quarantine = [self._quarantine_row(batch.records[i], rejected[i]) for i in sorted(rejected)]
         if quarantine:
             tables["quarantine"] = _quarantine_table(quarantine, self.schemas["quarantine"])
         for name, rows in (("_reads", _reads(batch)), ("_dq_results", _dq_rows(batch))):
             if rows:
                 tables[name] = pa.Table.from_pylist(rows, schema=self.schemas[name])
+        return tables
+
+    def _columnar(
+        self,
+        batch: CheckedBatch,
+        event_type: str,
+        indexes: list[int],
+        columns: dict[str, list[Any]],
+    ) -> dict[str, pa.Table]:
+        """The staging tables of the valid events at ``indexes`` (all of ``event_type``)
+        from their field columns: the rows ``_event_rows`` would give, built per column."""
+        contract = contracts()[event_type]
+        records = [batch.records[i] for i in indexes]
+        values = [r.value or b"" for r in records]
+        kept = [self.stored_bytes(v) for v in values]
+        shas = [hashlib.sha256(v).hexdigest() for v in values]
+        keys = [_key_text(r.key) for r in records]
+        coordinates = {
+            "kafka_topic": [r.topic for r in records],
+            "kafka_partition": [r.partition for r in records],
+            "kafka_offset": [r.offset for r in records],
+        }
+        row = flatten_columns(columns, contract)
+        if event_type == "spend_disclosure":
+            scales = [self.scales[unit] for unit in row["unit"]]
+            row["amount_yi"] = [a * s / YI for a, s in zip(row["amount"], scales, strict=True)]
+        if "respondent_email_hash" in row:
+            row["respondent_email_hash"] = [
+                None if v is None else self.pii_hash(str(v)) for v in row["respondent_email_hash"]
+            ]
+        n = len(records)
+        row.update(
+            coordinates,
+            kafka_timestamp=[r.timestamp_ms for r in records],
+            message_key=keys,
+            ingested_at=[self.ingested_at] * n,
+            batch_id=[self.batch_id] * n,
+            content_sha256=shas,
+            raw_json=[k.decode("utf-8") for k, _ in kept],
+        )
+        tables = {contract.table: _table(row, self.schemas[contract.table])}
+        valid = {
+            "event_id": row["event_id"],
+            "event_type": [event_type] * n,
+            "content_sha256": shas,
+            "raw_table": [contract.table] * n,
+            **coordinates,
+            "kafka_timestamp": row["kafka_timestamp"],
+            "message_key": keys,
+            "raw_value": [k for k, _ in kept],
+            "redacted": [r for _, r in kept],
+        }
+        tables["_valid"] = _table(valid, self.schemas["_valid"])
+        if event_type == "survey_response":
+            answers: list[dict[str, Any]] = []
+            for r, i in zip(records, indexes, strict=True):
+                for answer in flatten_answers(batch.valid[i]):
+                    answer.update(
+                        batch_id=self.batch_id,
+                        kafka_topic=r.topic,
+                        kafka_partition=r.partition,
+                        kafka_offset=r.offset,
+                    )
+                    answers.append(answer)
+            if answers:
+                tables["survey_answers"] = pa.Table.from_pylist(
+                    answers, schema=self.schemas["survey_answers"]
+                )
         return tables
 
     def _arrow(
@@ -193,6 +275,29 @@ class Normaliser:
             "reason_detail": printable(reasons[0].detail),
             "reasons": [{"code": x.code, "detail": printable(x.detail)} for x in reasons],
         }
+
+
+def _valid_by_type(batch: CheckedBatch) -> list[tuple[str, list[int]]]:
+    by_type: dict[str, list[int]] = {}
+    for i, event in sorted(batch.valid.items()):
+        by_type.setdefault(event["event_type"], []).append(i)
+    return sorted(by_type.items())
+
+
+def _table(columns: dict[str, list[Any]], schema: pa.Schema) -> pa.Table:
+    return pa.Table.from_arrays([pa.array(columns[f.name], f.type) for f in schema], schema=schema)
+
+
+def _concatenated(parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
+    """Each staging table's parts as one table."""
+    by_name: dict[str, list[pa.Table]] = {}
+    for part in parts:
+        for name, table in part.items():
+            by_name.setdefault(name, []).append(table)
+    return {
+        name: tables[0] if len(tables) == 1 else pa.concat_tables(tables)
+        for name, tables in by_name.items()
+    }
 
 
 def _key_text(key: bytes | None) -> str | None:
@@ -301,7 +406,9 @@ class _NormaliseAndStageFn(beam.DoFn):
 
     def process(self, batch: CheckedBatch) -> Iterator[StagedFile]:
         assert self.normaliser is not None
-        yield from stage_batch(self.normaliser, batch, Path(self.staging))
+        with collector_paused():
+            staged = stage_batch(self.normaliser, batch, Path(self.staging))
+        yield from staged
 
 
 def stage_batch(normaliser: Normaliser, batch: CheckedBatch, staging: Path) -> list[StagedFile]:

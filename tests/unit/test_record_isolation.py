@@ -19,6 +19,7 @@ from contracts.spec import contracts
 from finradar.settings import load_settings
 from handoff.records import KafkaRecord, PartitionRange
 from handoff.validation import BatchValidation
+from pipelines.batches import CheckedBatch
 from pipelines.checking import check_batch
 from pipelines.gx_runner import validate_isolating
 from pipelines.normalise import Normaliser, stage_batch
@@ -65,11 +66,23 @@ def test_a_failure_outside_the_data_is_not_isolated():
         validate_isolating(validate, [{"n": 1}, {"n": 2}])
 
 
-def test_a_row_arrow_refuses_quarantines_its_record_only():
+def _defect(batch: CheckedBatch, index: int, field: str, value: Any, columns: bool) -> None:
+    """A value past the checker, in the event and (``columns``) in the batch's gathered
+    columns, which the column path builds from; without, the row path builds the batch."""
+    batch.valid[index]["payload"][field] = value
+    if not columns:
+        batch.screened = {}
+        return
+    screened = batch.screened["spend_disclosure"]
+    screened.columns[f"payload.{field}"][screened.where()[index]] = value
+
+
+@pytest.mark.parametrize("columns", [True, False], ids=["column path", "row path"])
+def test_a_row_arrow_refuses_quarantines_its_record_only(columns: bool):
     records = _spend_records(5)
     batch = check_batch(records, NOW)
     assert len(batch.valid) == 5
-    batch.valid[2]["payload"]["tech_headcount"] = 2**70  # past the checker: int64 refuses it
+    _defect(batch, 2, "tech_headcount", 2**70, columns)  # past the checker: int64 refuses it
     tables = Normaliser("b1", NOW, b"key").tables(batch)
     assert tables["spend_disclosures"].num_rows == 4
     quarantined = tables["quarantine"].to_pylist()
@@ -79,10 +92,11 @@ def test_a_row_arrow_refuses_quarantines_its_record_only():
     assert tables["_reads"].to_pylist()[0]["records"] == 5
 
 
-def test_a_record_whose_rows_cannot_be_built_is_quarantined():
+@pytest.mark.parametrize("columns", [True, False], ids=["column path", "row path"])
+def test_a_record_whose_rows_cannot_be_built_is_quarantined(columns: bool):
     records = _spend_records(3)
     batch = check_batch(records, NOW)
-    batch.valid[1]["payload"]["unit"] = "no-such-unit"  # the unit-scale lookup raises
+    _defect(batch, 1, "unit", "no-such-unit", columns)  # the unit-scale lookup raises
     tables = Normaliser("b1", NOW, b"key").tables(batch)
     (row,) = tables["quarantine"].to_pylist()
     assert row["kafka_offset"] == 1 and row["reason_detail"].startswith("normalise: KeyError")
