@@ -122,7 +122,8 @@ def connect(
         data.mkdir(parents=True, exist_ok=True)
         create_catalog(catalog, data)
     data.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect()
+    con = duckdb.connect(config=session_config(settings))
+    con.execute("set enable_progress_bar = false")  # it is drawn into logs too
     load_extensions(con)
     name = settings.warehouse.catalog_name
     options = _attach_options(data)
@@ -142,6 +143,16 @@ def connect(
         raise FinradarError(f"cannot attach the warehouse at {where}: {one_line(exc)}") from None
     con.execute(f"USE {name}")
     return con
+
+
+def session_config(settings: Settings) -> dict[str, str]:
+    """A warehouse session's DuckDB settings: its memory bound, and where it spills."""
+    return {
+        "memory_limit": settings.warehouse.memory_limit,
+        "temp_directory": str(settings.var / "duckdb-tmp"),
+        # an insert need not keep its rows' order: it can then stream them, not hold them
+        "preserve_insertion_order": "false",
+    }
 
 
 _shared: dict[Path, duckdb.DuckDBPyConnection] = {}

@@ -162,12 +162,14 @@ def _land_in_transaction(
         insert into quarantine.events by name
         select *, ? as batch_id, {landed_at} as quarantined_at from staged_quarantine
         union all by name
-        select kafka_topic, kafka_partition, kafka_offset, kafka_timestamp, message_key,
-               raw_value, content_sha256 as raw_sha256, redacted, event_id, event_type,
-               reason_code, reason_detail,
-               [{{'code': reason_code, 'detail': reason_detail}}] as reasons,
+        select kafka_topic, kafka_partition, kafka_offset, s.kafka_timestamp, s.message_key,
+               s.raw_value, c.content_sha256 as raw_sha256, s.redacted, c.event_id,
+               c.event_type, c.reason_code, c.reason_detail,
+               [{{'code': c.reason_code, 'detail': c.reason_detail}}] as reasons,
                ? as batch_id, {landed_at} as quarantined_at
-        from classified where reason_code is not null
+        from classified as c
+        join staged_valid as s using (kafka_topic, kafka_partition, kafka_offset)
+        where c.reason_code is not null
         """,
         [batch_id, batch_id],
     )
@@ -217,19 +219,26 @@ def _land_in_transaction(
     return summary
 
 
+# what a verdict needs of a staged valid event (its bytes and key stay in ``staged_valid``)
+_VERDICT_KEYS = (
+    "kafka_topic, kafka_partition, kafka_offset, event_id, event_type, content_sha256, raw_table"
+)
+
+
 def classify(con: duckdb.DuckDBPyConnection, staged: Sequence[StagedFile]) -> None:
     """``classified``: each staged valid event with its verdict against the run and
     everything landed before — ``land`` (first copy), ``duplicate`` (byte-identical repeat),
     ``conflict`` (other content under a landed or earlier event_id) or ``unstorable`` (a
     value its raw table cannot hold: see ``unstorable``); the last two with the
-    ``reason_code`` and ``reason_detail`` they are quarantined with."""
+    ``reason_code`` and ``reason_detail`` they are quarantined with. Without the message
+    bytes (``staged_valid`` has them): the verdicts of a large pass then fit in memory."""
     unstorable(con, staged)
     con.execute(
-        """
+        f"""
         create or replace temp table classified as
         with verdicts as (
         with candidates as (
-            select * from staged_valid
+            select {_VERDICT_KEYS} from staged_valid
             anti join unstorable using (kafka_topic, kafka_partition, kafka_offset)
         ),
         ranked as (
@@ -252,7 +261,7 @@ def classify(con: duckdb.DuckDBPyConnection, staged: Sequence[StagedFile]) -> No
         from ranked
         left join ops.landed_events as landed using (event_id)
         union all by name
-        select s.*, 'unstorable' as verdict, u.detail as unstorable_detail
+        select {_VERDICT_KEYS}, 'unstorable' as verdict, u.detail as unstorable_detail
         from staged_valid as s
         join unstorable as u using (kafka_topic, kafka_partition, kafka_offset)
         )

@@ -205,6 +205,23 @@ def create_all(con: duckdb.DuckDBPyConnection) -> None:
     con.execute(ddl())
     con.execute("commit")
     no_inlining_of_structs(con)
+    bounded_row_groups(con)
+
+
+ROW_GROUP_BYTES = "32MB"
+
+
+def bounded_row_groups(con: duckdb.DuckDBPyConnection) -> None:
+    """Row groups of the lake's Parquet files end at ``ROW_GROUP_BYTES`` as well as at
+    DuckLake's row count: a writer holds a row group in memory, and 122,880 quarantined
+    messages of up to a megabyte each would not fit a session's memory limit. Persisted
+    lake-wide in the catalog, set once."""
+    catalog = con.execute("select current_database()").fetchone()[0]
+    options = con.execute(f"from {catalog}.options()").fetchall()
+    if not any(o[0] == "parquet_row_group_size_bytes" and o[3] == "GLOBAL" for o in options):
+        con.execute(
+            f"call {catalog}.set_option('parquet_row_group_size_bytes', '{ROW_GROUP_BYTES}')"
+        )
 
 
 def no_inlining_of_structs(con: duckdb.DuckDBPyConnection) -> None:
