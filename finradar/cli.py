@@ -49,8 +49,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     if not args.verbose:
-        # kafka-python logs every reconnect attempt; a failure reaches the user as one line
+        # kafka-python logs every reconnect attempt, and Beam relays what its worker
+        # processes log (a failing bundle's traceback): a failure reaches the user as one
+        # line, the traceback with --verbose
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
+        logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
     try:
         return int(args.handler(args) or 0)
     except FinradarError as exc:

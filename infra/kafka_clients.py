@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import logging
 import socket
+import threading
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -142,7 +143,7 @@ class OffsetsClient:
 
 
 _offsets_clients: dict[str, OffsetsClient] = {}
-_readers: dict[str, KafkaConsumer] = {}
+_readers: dict[tuple[str, int], KafkaConsumer] = {}
 
 
 def shared_offsets_client(bootstrap: str) -> OffsetsClient:
@@ -154,10 +155,12 @@ def shared_offsets_client(bootstrap: str) -> OffsetsClient:
 
 
 def shared_reader(bootstrap: str) -> KafkaConsumer:
-    """This process's long-lived reader for ``bootstrap`` (``follow``'s passes)."""
-    consumer = _readers.get(bootstrap)
+    """This thread's long-lived reader for ``bootstrap`` (``follow``'s passes): a consumer
+    is not thread-safe, and a runner may run bundles in parallel threads (Prism does)."""
+    key = (bootstrap, threading.get_ident())
+    consumer = _readers.get(key)
     if consumer is None:
-        consumer = _readers[bootstrap] = reader(bootstrap)
+        consumer = _readers[key] = reader(bootstrap)
     return consumer
 
 

@@ -20,6 +20,7 @@ import json
 import shutil
 import time
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
@@ -27,16 +28,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions
 
 from contracts.survey_catalog import reload_survey_catalog
 from finradar.settings import Settings
 from handoff.records import PartitionRange
 from pipelines.checking import DecodeAndCheck, ValidateWithSuites
-from pipelines.kafka_source import ReadKafkaRanges, ReadSmallPass, by_topic
+from pipelines.kafka_source import ReadKafkaRanges, ReadSmallPass, by_topic, chunks
 from pipelines.land import SUMMARY_FILE, LandInWarehouse, gated_commits
 from pipelines.normalise import NormaliseAndStage
 from pipelines.planning import plan_ranges
+from pipelines.worker_errors import worker_error
 from warehouse.lake import connect
 from warehouse.landing import LandingSummary, land
 from warehouse.locks import file_lock
@@ -47,10 +49,32 @@ class IngestSummary(LandingSummary):
     """What one pass did (``finradar ingest --once`` prints it): the landing plus its time."""
 
     seconds: float = 0.0
+    commits: int = 1  # a large backlog commits in parts (``ingest.commit_events``)
 
     @property
     def rate(self) -> float:
         return self.consumed / self.seconds if self.seconds else 0.0
+
+    @classmethod
+    def merged(cls, batch_id: str, parts: list[IngestSummary]) -> IngestSummary:
+        """One pass's summary from the summaries of its commits."""
+        if len(parts) == 1:
+            return parts[0]
+        by_reason: Counter[str] = Counter()
+        for part in parts:
+            by_reason.update(part.by_reason)
+        return cls(
+            batch_id,
+            consumed=sum(p.consumed for p in parts),
+            landed=sum(p.landed for p in parts),
+            duplicates=sum(p.duplicates for p in parts),
+            quarantined=sum(p.quarantined for p in parts),
+            by_reason=dict(by_reason.most_common()),
+            partitions=[row for p in parts for row in p.partitions],
+            commit_attempts=sum(p.commit_attempts for p in parts),
+            already_accounted=sum(p.already_accounted for p in parts),
+            commits=len(parts),
+        )
 
 
 class _PlanToEndFn(beam.DoFn):
@@ -89,9 +113,10 @@ def topics_to_read(plan: list[PartitionRange]) -> list[tuple[PartitionRange, ...
     return by_topic(r for r in plan if r.size)
 
 
-def ranges_to_read(plan: list[PartitionRange]) -> list[PartitionRange]:
-    """The plan's non-empty ranges (the elements of ``ReadKafkaRanges``)."""
-    return [r for r in plan if r.size]
+def ranges_to_read(plan: list[PartitionRange], chunk: int) -> list[PartitionRange]:
+    """The plan's non-empty ranges in chunks of at most ``chunk`` offsets (the elements of
+    ``ReadKafkaRanges``)."""
+    return [c for r in plan if r.size for c in chunks(r, chunk)]
 
 
 def ingest_lock_path(settings: Settings) -> Path:
@@ -134,18 +159,26 @@ def build_pipeline(
             | "Topic ranges" >> beam.FlatMap(topics_to_read)
             | "Read Kafka"
             >> ReadSmallPass(
-                settings.kafka.bootstrap, ingest.batch_records, ingest.batch_bytes, shared=follow
+                settings.kafka.bootstrap,
+                ingest.batch_records,
+                ingest.batch_bytes,
+                shared=follow,
+                worker_log_level=settings.beam.worker_log_level,
             )
         )
     else:
         batches = (
             planned
-            | "Partition ranges" >> beam.FlatMap(ranges_to_read)
-            # a runner with several workers spreads the ranges (and splits long ones)
+            | "Partition ranges" >> beam.FlatMap(ranges_to_read, ingest.read_chunk)
+            # a runner with several workers spreads the chunks
             | "Spread ranges" >> beam.Reshuffle()
             | "Read Kafka"
             >> ReadKafkaRanges(
-                settings.kafka.bootstrap, ingest.batch_records, ingest.batch_bytes, shared=follow
+                settings.kafka.bootstrap,
+                ingest.batch_records,
+                ingest.batch_bytes,
+                shared=follow,
+                worker_log_level=settings.beam.worker_log_level,
             )
         )
     return (
@@ -206,30 +239,112 @@ def run_once(
         plan = backfill() if backfill else plan_ranges(settings, shared=follow)
         if on_plan:
             on_plan(plan)
-        run_dir = settings.staging_dir / batch_id
-        run_dir.mkdir(parents=True)
         if not plan:
             summary = _land_empty(settings, batch_id, started_at, follow)
         else:
-            options = PipelineOptions(settings.beam.options, runner=settings.beam.runner)
-            gate = gated_commits(batch_id, commit_gate) if commit_gate else nullcontext()
-            with gate, beam.Pipeline(options=options) as p:
-                build_pipeline(
-                    p,
-                    settings,
-                    plan,
-                    batch_id,
-                    started_at,
-                    run_dir,
-                    follow,
-                    backfill is not None,
-                    gated=commit_gate is not None,
-                    reset=reset,
+            # a pass over a large backlog commits in parts, each exactly once with its offsets
+            parts = [plan] if follow or reset else split_plan(plan, settings.ingest.commit_events)
+            summaries = []
+            for n, part in enumerate(parts):
+                part_id = batch_id if len(parts) == 1 else f"{batch_id}-{n + 1}"
+                summaries.append(
+                    _run_pipeline(
+                        settings, part, part_id, started_at, follow, backfill, commit_gate, reset
+                    )
                 )
-            summary = IngestSummary(**json.loads((run_dir / SUMMARY_FILE).read_text()))
-        shutil.rmtree(run_dir, ignore_errors=True)
+            summary = IngestSummary.merged(batch_id, summaries)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def split_plan(plan: list[PartitionRange], most: int) -> list[list[PartitionRange]]:
+    """The plan as consecutive parts of at most about ``most`` offsets: the k-th part holds
+    the k-th of ``n`` equal slices of every partition's range, so each part starts where the
+    one before it ended, and each can commit its offsets on its own."""
+    total = sum(r.size for r in plan)
+    n = max(1, -(-total // most))
+    if n == 1:
+        return [plan]
+    parts: list[list[PartitionRange]] = [[] for _ in range(n)]
+    for r in plan:
+        bounds = [r.start + (r.size * k) // n for k in range(n + 1)]
+        for k in range(n):
+            parts[k].append(PartitionRange(r.topic, r.partition, bounds[k], bounds[k + 1]))
+    return parts
+
+
+def _run_pipeline(
+    settings: Settings,
+    plan: list[PartitionRange],
+    batch_id: str,
+    started_at: datetime,
+    follow: bool,
+    backfill: Callable[[], list[PartitionRange]] | None,
+    commit_gate: Callable[[], AbstractContextManager[None]] | None,
+    reset: bool,
+) -> IngestSummary:
+    """Run the ingest pipeline over ``plan``: one warehouse commit, its summary."""
+    run_dir = settings.staging_dir / batch_id
+    run_dir.mkdir(parents=True)
+    options = pipeline_options(settings, sum(r.size for r in plan), commit_gate is not None)
+    gated = commit_gate is not None and lands_in_this_process(options)
+    if gated:
+        gate = gated_commits(batch_id, commit_gate)
+    else:  # the commit is made in a worker process: the pass runs inside the gate
+        gate = commit_gate() if commit_gate else nullcontext()
+    try:
+        with gate, beam.Pipeline(options=options) as p:
+            build_pipeline(
+                p,
+                settings,
+                plan,
+                batch_id,
+                started_at,
+                run_dir,
+                follow,
+                backfill is not None,
+                gated=gated,
+                reset=reset,
+            )
+    except RuntimeError as exc:  # a portable runner's report of a worker's failure
+        error = worker_error(exc)
+        if error is exc:
+            raise
+        raise error from exc
+    summary = IngestSummary(**json.loads((run_dir / SUMMARY_FILE).read_text()))
+    shutil.rmtree(run_dir, ignore_errors=True)
+    return summary
+
+
+def pipeline_options(settings: Settings, messages: int, gated: bool = False) -> PipelineOptions:
+    """The pass's Beam options: ``beam.options`` for ``beam.runner``; for the in-process
+    FnApiRunner and a pass of at least ``beam.parallel_from`` messages, ``beam.workers``
+    worker processes (a commit slot stays with this process: such a pass runs here)."""
+    options = list(settings.beam.options)
+    beam_settings = settings.beam
+    if (
+        beam_settings.runner == "FnApiRunner"
+        and beam_settings.workers > 1
+        and messages >= beam_settings.parallel_from
+        and not gated
+        and not any(o.startswith("--direct_") for o in options)
+    ):
+        options += [
+            f"--direct_num_workers={beam_settings.workers}",
+            "--direct_running_mode=multi_processing",
+        ]
+    return PipelineOptions(options, runner=beam_settings.runner)
+
+
+def lands_in_this_process(options: PipelineOptions) -> bool:
+    """Whether the runner runs the pipeline's steps in this process: the in-process
+    FnApiRunner, or a portable runner's LOOPBACK workers (PrismRunner's default)."""
+    every = options.get_all_options()
+    runner = str(every["runner"] or "")
+    if runner.endswith("FnApiRunner"):
+        return every.get("direct_running_mode") != "multi_processing"
+    environment = options.view_as(PortableOptions).environment_type
+    return environment == "LOOPBACK" or (environment is None and runner.endswith("PrismRunner"))
 
 
 def _land_empty(

@@ -1,11 +1,11 @@
 """A bounded Kafka source for Beam: explicit offset ranges read with kafka-python.
 
 Each element is a ``PartitionRange`` (``handoff.records``) — one topic-partition and the
-offsets ``[start, end)`` to read. A splittable DoFn claims offsets with an
-``OffsetRestrictionTracker`` (so a runner may split a long range) and emits the records as
-batches (lists of ``KafkaRecord``) of up to ``batch_records`` messages or ``batch_bytes``
-bytes: downstream transforms work on batches, never one message at a time. Beam's Java
-``ReadFromKafka`` is not used.
+offsets ``[start, end)`` to read, cut by the pipeline into chunks (``chunks``) that the
+runner spreads over its workers — read with kafka-python and emitted as batches (lists of
+``KafkaRecord``) of up to ``batch_records`` messages or ``batch_bytes`` bytes: downstream
+transforms work on batches, never one message at a time. Beam's Java ``ReadFromKafka`` is
+not used.
 """
 
 from __future__ import annotations
@@ -14,48 +14,46 @@ from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import apache_beam as beam
-from apache_beam.io.restriction_trackers import OffsetRange, OffsetRestrictionTracker
-from apache_beam.transforms.core import RestrictionProvider
 from kafka import TopicPartition
 
 from finradar.errors import FinradarError, TransientError
 from handoff.records import KafkaRecord, PartitionRange
 from infra.kafka_clients import reachable, reader, shared_reader
+from pipelines.worker_logging import quiet_worker_logs
 
 POLL_TIMEOUT_MS = 1000
-SPLIT_SIZE = 200_000  # offsets per initial split of a range (parallelism on several workers)
 MAX_EMPTY_POLLS = 30  # a range that stays empty this long means the broker lost the data
 ASK_BROKER_AFTER = 3  # empty polls before asking whether the broker is there at all
-
-
-class _RangeRestrictions(RestrictionProvider):
-    def initial_restriction(self, element: PartitionRange) -> OffsetRange:
-        return OffsetRange(element.start, element.end)
-
-    def create_tracker(self, restriction: OffsetRange) -> OffsetRestrictionTracker:
-        return OffsetRestrictionTracker(restriction)
-
-    def restriction_size(self, element: PartitionRange, restriction: OffsetRange) -> int:
-        return restriction.size()
-
-    def split(self, element: PartitionRange, restriction: OffsetRange) -> Iterator[OffsetRange]:
-        yield from restriction.split(SPLIT_SIZE)
 
 
 class _ReaderFn(beam.DoFn):
     """A DoFn with a kafka-python reader: its own, or the process's (``shared``)."""
 
     def __init__(
-        self, bootstrap: str, batch_records: int, batch_bytes: int, shared: bool = False
+        self,
+        bootstrap: str,
+        batch_records: int,
+        batch_bytes: int,
+        shared: bool = False,
+        worker_log_level: str = "CRITICAL",
     ) -> None:
         self.bootstrap = bootstrap
         self.batch_records = batch_records
         self.batch_bytes = batch_bytes
         self.shared = shared
+        self.worker_log_level = worker_log_level
         self.consumer: Any = None
 
     def setup(self) -> None:
-        self.consumer = shared_reader(self.bootstrap) if self.shared else reader(self.bootstrap)
+        # the first step of a worker's bundle: quiet before the reader can fail
+        quiet_worker_logs(self.worker_log_level)
+        if not self.shared:
+            self.consumer = reader(self.bootstrap)
+
+    def reader(self) -> Any:
+        """This DoFn's own reader, or the calling thread's (``shared``): a runner may call
+        one DoFn from different threads (one at a time), and several DoFns at once."""
+        return shared_reader(self.bootstrap) if self.shared else self.consumer
 
     def teardown(self) -> None:
         if self.consumer is not None and not self.shared:
@@ -63,23 +61,22 @@ class _ReaderFn(beam.DoFn):
 
 
 class ReadRangeFn(_ReaderFn):
-    """Reads one partition range; yields lists of ``KafkaRecord``."""
+    """Reads one partition range to its end; yields lists of ``KafkaRecord``."""
 
-    def process(
-        self,
-        element: PartitionRange,
-        tracker: OffsetRestrictionTracker = beam.DoFn.RestrictionParam(_RangeRestrictions()),  # noqa: B008
-    ) -> Iterator[list[KafkaRecord]]:
-        restriction = tracker.current_restriction()
-        records = read_offsets(
-            self.consumer,
-            PartitionRange(element.topic, element.partition, restriction.start, restriction.stop),
-            tracker.try_claim,
-        )
+    def process(self, element: PartitionRange) -> Iterator[list[KafkaRecord]]:
+        records = read_offsets(self.reader(), element, lambda offset: True)
         yield from batched(records, self.batch_records, self.batch_bytes)
-        # offsets may have gaps (transaction markers, compaction): claiming the end marks the
-        # whole range done whatever the last record's offset was
-        tracker.try_claim(restriction.stop)
+
+
+def chunks(r: PartitionRange, size: int) -> list[PartitionRange]:
+    """``r`` cut into ranges of at most ``size`` offsets: the units a runner spreads over
+    its workers. (A splittable DoFn would let the runner cut them itself; the in-process
+    runner's workers then split a range every few hundred records, each split a new seek
+    and fetch, and read a hundred times slower.)"""
+    return [
+        PartitionRange(r.topic, r.partition, start, min(start + size, r.end))
+        for start in range(r.start, r.end, size)
+    ]
 
 
 def read_offsets(
@@ -197,7 +194,7 @@ class ReadTopicRangesFn(_ReaderFn):
     """Reads all ranges of one topic (a tuple of ``PartitionRange``) into shared batches."""
 
     def process(self, ranges: tuple[PartitionRange, ...]) -> Iterator[list[KafkaRecord]]:
-        records = read_ranges(self.consumer, ranges)
+        records = read_ranges(self.reader(), ranges)
         yield from batched(records, self.batch_records, self.batch_bytes)
 
 
@@ -212,16 +209,13 @@ class ReadKafkaRanges(beam.PTransform):
         batch_records: int = 5000,
         batch_bytes: int = 16 * 1024 * 1024,
         shared: bool = False,
+        worker_log_level: str = "CRITICAL",
     ) -> None:
         super().__init__()
-        self.bootstrap = bootstrap
-        self.batch_records = batch_records
-        self.batch_bytes = batch_bytes
-        self.shared = shared
+        self.fn = ReadRangeFn(bootstrap, batch_records, batch_bytes, shared, worker_log_level)
 
     def expand(self, ranges: beam.PCollection) -> beam.PCollection:
-        fn = ReadRangeFn(self.bootstrap, self.batch_records, self.batch_bytes, self.shared)
-        return ranges | "Read offset ranges" >> beam.ParDo(fn)
+        return ranges | "Read offset ranges" >> beam.ParDo(self.fn)
 
 
 def by_topic(plan: Iterable[PartitionRange]) -> list[tuple[PartitionRange, ...]]:
@@ -238,14 +232,19 @@ class ReadSmallPass(beam.PTransform):
     For a pass that fits in one batch per topic (the short passes of ``follow`` and of a
     frequent schedule): a validation costs about the same fixed time whatever its size, so
     nine short partition ranges become three batches, and nothing needs splitting, so a
-    plain DoFn reads them (a splittable DoFn costs the runner extra stages per pipeline).
+    plain DoFn reads them.
     """
 
     def __init__(
-        self, bootstrap: str, batch_records: int, batch_bytes: int, shared: bool = False
+        self,
+        bootstrap: str,
+        batch_records: int,
+        batch_bytes: int,
+        shared: bool = False,
+        worker_log_level: str = "CRITICAL",
     ) -> None:
         super().__init__()
-        self.fn = ReadTopicRangesFn(bootstrap, batch_records, batch_bytes, shared)
+        self.fn = ReadTopicRangesFn(bootstrap, batch_records, batch_bytes, shared, worker_log_level)
 
     def expand(self, topics: beam.PCollection) -> beam.PCollection:
         return topics | "Read topic ranges" >> beam.ParDo(self.fn)

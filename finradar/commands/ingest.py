@@ -73,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
         f"ingest {summary.batch_id}: consumed {summary.consumed}, landed {summary.landed}, "
         f"duplicates {summary.duplicates}, quarantined {summary.quarantined} "
         f"in {summary.seconds:.1f} s ({summary.rate:,.0f} events/s)"
+        + (f", in {summary.commits} commits" if summary.commits > 1 else "")
     )
     for reason, count in summary.by_reason.items():
         print(f"  quarantined {count:>7} {reason}")

@@ -1,0 +1,27 @@
+"""How much a runner's worker process logs to the terminal.
+
+The FnApiRunner's worker processes (and a portable runner's) log at INFO to the stderr
+they share with ``finradar``, a failing bundle's traceback included, and Beam's own
+``--default_sdk_harness_log_level`` does not reach that handler. The failure itself still
+reaches the process that runs the pass, with its traceback in the error's text (one line
+from ``finradar``, the traceback with ``--verbose``).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+SDK_WORKER_MAIN = "apache_beam.runners.worker.sdk_worker_main"
+
+
+def in_worker_process() -> bool:
+    """Whether this process is an SDK worker started by a runner (not the pass's own)."""
+    spec = getattr(sys.modules.get("__main__"), "__spec__", None)
+    return spec is not None and spec.name == SDK_WORKER_MAIN
+
+
+def quiet_worker_logs(level: str) -> None:
+    """In a worker process, log only records of ``level`` and above (nothing else here)."""
+    if in_worker_process():
+        logging.getLogger().setLevel(level)
