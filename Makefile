@@ -51,11 +51,12 @@ format: install
 	$(BIN)/ruff check --fix .
 
 # Benchmarks against a baseline in the same run (million-event runs; not part of `make test`).
+# Figures go to var/bench/<date>.json as well. BENCH_N=100000 for a short run.
 BENCH_N ?= 1000000
 bench: install
 	$(BIN)/finradar infra up
 	$(BIN)/python -m tests.bench.bench_produce $(BENCH_N)
-	$(BIN)/python -m tests.bench.bench_ingest $(BENCH_N)
+	$(BIN)/python -m tests.bench.bench_ingest --sizes $(BENCH_N) $$(($(BENCH_N) * 5))
 	$(BIN)/python -m tests.bench.bench_follow --rate 1000 --seconds 60
 
 # Generated messages through the pipeline's stages (make test runs a short, fixed profile):

@@ -1,29 +1,44 @@
-"""Ingest rate against the raw kafka-python consume rate, on the same topic contents.
+"""Ingest, refresh and analyst queries at size, each against a baseline in the same run.
 
-Starts a broker of its own (ports 39092/39093, data in a temporary folder), publishes N
-synthetic events (2% bad), then in the same run measures
+For every size N (``--sizes``; ``make bench`` passes ``BENCH_N`` and five times it) on a
+broker of its own (ports 39092/39093, data in a temporary folder) holding N synthetic
+events (2% bad):
 
 * baseline: a plain kafka-python ``KafkaConsumer`` reading every partition to its end;
-* candidate: ``finradar ingest --once`` (``pipelines.ingest.run_once``) on an empty
-  warehouse: read, contract check, GX suites, normalise, land in DuckLake;
+* baseline: the plain script a user might write (``tests.bench.plain_ingest``: json.loads,
+  pyarrow, one DuckDB insert, no checks), as a process of its own;
+* candidate: ``finradar ingest --once`` on an empty warehouse, as a process of its own:
+  its rate, the ratio to both baselines, peak RSS of its whole process tree (worker
+  processes included) and the CPU share of the machine's cores;
+* then ``finradar refresh --full`` on that warehouse (time, peak RSS), and the p50/p95 of
+  a fixed set of analyst queries on the marts (``tests.bench.mart_queries``).
 
-and prints both rates and their ratio.
+Prints a table and writes the figures to ``var/bench/<date>.json`` (``tests.bench.record``).
 
-    python -m tests.bench.bench_ingest [N]
+    python -m tests.bench.bench_ingest [--sizes 1000000 5000000]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
+import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from contracts.spec import contracts
-from finradar.settings import load_settings
+from finradar.settings import Settings, load_settings
 from infra.broker import LocalBroker
 from infra.producing import publish_synthetic
-from pipelines.ingest import run_once
+from tests.bench.mart_queries import time_queries
+from tests.bench.process_tree import TreeRun, run_tree
+from tests.bench.record import record
+
+KAFKA = {"port": 39092, "controller_port": 39093}
+GIB = 1024**3
 
 
 def raw_consume(bootstrap: str) -> tuple[int, float]:
@@ -54,38 +69,117 @@ def raw_consume(bootstrap: str) -> tuple[int, float]:
     return n, seconds
 
 
+def _env(settings: Settings) -> dict[str, str]:
+    return {
+        **os.environ,
+        "FINRADAR_VAR_DIR": str(settings.var),
+        "FINRADAR_KAFKA__PORT": str(KAFKA["port"]),
+        "FINRADAR_KAFKA__CONTROLLER_PORT": str(KAFKA["controller_port"]),
+    }
+
+
+def _finradar(*args: str) -> list[str]:
+    return [str(Path(sys.executable).with_name("finradar")), *args]
+
+
+def _checked(run: TreeRun, what: str) -> TreeRun:
+    if run.returncode != 0:
+        raise SystemExit(f"{what} failed (exit {run.returncode}): {run.stdout[-500:]}")
+    return run
+
+
+def measure(n: int, bad_rate: float, tmp: Path) -> dict[str, Any]:
+    """Every figure of one size."""
+    settings = load_settings(var_dir=tmp / "var", kafka=KAFKA)
+    broker = LocalBroker(settings)
+    if not broker.up().managed:  # another broker's topics would hold other events
+        raise SystemExit(f"another broker answers on {settings.kafka.bootstrap}; stop it")
+    try:
+        published = publish_synthetic(n, bad_rate, 7, settings.kafka.bootstrap)
+        consumed, seconds = raw_consume(settings.kafka.bootstrap)
+        raw_rate = consumed / seconds
+        plain = _checked(
+            run_tree(
+                [
+                    sys.executable,
+                    "-m",
+                    "tests.bench.plain_ingest",
+                    settings.kafka.bootstrap,
+                    str(tmp / "plain.duckdb"),
+                ]
+            ),
+            "the plain script",
+        )
+        ingest = _checked(
+            run_tree(_finradar("ingest", "--once", "--json"), _env(settings)), "finradar ingest"
+        )
+        summary = json.loads(ingest.stdout.strip().splitlines()[-1])
+        refresh = _checked(
+            run_tree(_finradar("refresh", "--full"), _env(settings)), "finradar refresh"
+        )
+        queries = time_queries(settings)
+    finally:
+        broker.down(purge=True)
+    rate = summary["consumed"] / ingest.seconds
+    return {
+        "events": published.sent,
+        "bad_rate": bad_rate,
+        "raw_consume_events_per_s": round(raw_rate),
+        "plain_script_events_per_s": round(consumed / plain.seconds),
+        "plain_script_peak_rss_gib": round(plain.peak_rss_bytes / GIB, 2),
+        "ingest_events_per_s": round(rate),
+        "ingest_ratio_to_raw": round(rate / raw_rate, 3),
+        "ingest_ratio_to_plain": round(rate / (consumed / plain.seconds), 3),
+        "ingest_peak_rss_gib": round(ingest.peak_rss_bytes / GIB, 2),
+        "ingest_cpu_share": round(ingest.cpu_share, 2),
+        "ingest_commits": summary.get("commits", 1),
+        "landed": summary["landed"],
+        "quarantined": summary["quarantined"],
+        "refresh_seconds": round(refresh.seconds, 1),
+        "refresh_peak_rss_gib": round(refresh.peak_rss_bytes / GIB, 2),
+        "queries_ms": queries,
+    }
+
+
+def table(results: list[dict[str, Any]]) -> str:
+    rows = [
+        ("events", "{events:,}"),
+        ("raw kafka-python consume (events/s)", "{raw_consume_events_per_s:,}"),
+        ("plain script (events/s)", "{plain_script_events_per_s:,}"),
+        ("finradar ingest --once (events/s)", "{ingest_events_per_s:,}"),
+        ("ratio to raw consume", "{ingest_ratio_to_raw:.3f}"),
+        ("ratio to plain script", "{ingest_ratio_to_plain:.3f}"),
+        ("ingest peak RSS, process tree (GiB)", "{ingest_peak_rss_gib:.2f}"),
+        ("ingest CPU share of all cores", "{ingest_cpu_share:.0%}"),
+        ("ingest commits", "{ingest_commits}"),
+        ("refresh --full (s)", "{refresh_seconds:.1f}"),
+        ("refresh peak RSS (GiB)", "{refresh_peak_rss_gib:.2f}"),
+    ]
+    names = sorted({q for r in results for q in r["queries_ms"]})
+    lines = []
+    for label, fmt in rows:
+        lines.append(f"{label:<40}" + "".join(f"{fmt.format(**r):>16}" for r in results))
+    for name in names:
+        cells = "".join(
+            f"{r['queries_ms'][name]['p50']:>7.0f}/{r['queries_ms'][name]['p95']:<8.0f}"
+            for r in results
+        )
+        lines.append(f"{'query ' + name + ' p50/p95 (ms)':<40}" + cells)
+    return "\n".join(lines)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("n", nargs="?", type=int, default=1_000_000)
+    parser.add_argument("--sizes", nargs="+", type=int, default=[1_000_000])
     parser.add_argument("--bad-rate", type=float, default=0.02)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="finradar-bench-") as tmp:
-        settings = load_settings(
-            var_dir=Path(tmp) / "var", kafka={"port": 39092, "controller_port": 39093}
-        )
-        broker = LocalBroker(settings)
-        if not broker.up().managed:  # another broker's topics would hold other events
-            raise SystemExit(f"another broker answers on {settings.kafka.bootstrap}; stop it")
-        try:
-            report = publish_synthetic(args.n, args.bad_rate, 7, settings.kafka.bootstrap)
-            print(
-                f"published {report.sent:,} events ({args.bad_rate:.0%} bad) "
-                f"at {report.rate:,.0f} events/s"
-            )
-            n, seconds = raw_consume(settings.kafka.bootstrap)
-            raw_rate = n / seconds
-            print(
-                f"baseline  kafka-python consume:      {n:>10,} events {raw_rate:>9,.0f} events/s"
-            )
-            summary = run_once(settings)
-            print(
-                f"candidate finradar ingest --once:   {summary.consumed:>10,} events "
-                f"{summary.rate:>9,.0f} events/s  (landed {summary.landed:,}, duplicates "
-                f"{summary.duplicates:,}, quarantined {summary.quarantined:,})"
-            )
-            print(f"ratio ingest / raw consume: {summary.rate / raw_rate:.3f}")
-        finally:
-            broker.down(purge=True)
+    results = []
+    for n in args.sizes:
+        with tempfile.TemporaryDirectory(prefix="finradar-bench-") as tmp:
+            results.append(measure(n, args.bad_rate, Path(tmp)))
+        print(table(results[-1:]), flush=True)
+    print(table(results))
+    print(f"written to {record('ingest', results)}")
 
 
 if __name__ == "__main__":

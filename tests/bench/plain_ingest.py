@@ -1,0 +1,58 @@
+"""The plain script a user might write instead of finradar: kafka-python → ``json.loads``
+→ pyarrow → one DuckDB insert, no checks, no validation, no exactly-once. The ingest
+benchmark's second baseline: what validation and bookkeeping cost on top of it.
+
+    python -m tests.bench.plain_ingest BOOTSTRAP DATABASE
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import duckdb
+import pyarrow as pa
+from kafka import KafkaConsumer, TopicPartition
+
+from contracts.spec import contracts
+
+
+def main() -> None:
+    bootstrap, database = sys.argv[1], sys.argv[2]
+    consumer = KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        max_partition_fetch_bytes=16 << 20,
+        fetch_max_bytes=64 << 20,
+    )
+    parts = [
+        TopicPartition(c.topic, p)
+        for c in contracts().values()
+        for p in sorted(consumer.partitions_for_topic(c.topic))
+    ]
+    end = consumer.end_offsets(parts)
+    consumer.assign(parts)
+    consumer.seek_to_beginning(*parts)
+    rows: dict[str, list] = {k: [] for k in ("topic", "event_id", "event_type", "body")}
+    while any(consumer.position(tp) < end[tp] for tp in parts):
+        for records in consumer.poll(timeout_ms=1000, max_records=10_000).values():
+            for m in records:
+                try:
+                    event = json.loads(m.value)
+                    rows["event_id"].append(str(event.get("event_id")))
+                    rows["event_type"].append(str(event.get("event_type")))
+                except Exception:
+                    continue
+                rows["topic"].append(m.topic)
+                rows["body"].append(m.value.decode("utf-8", "replace"))
+    consumer.close()
+    events = pa.table(rows)
+    con = duckdb.connect(database)
+    con.register("events_read", events)
+    con.execute("create table events as select * from events_read")
+    print(json.dumps({"rows": events.num_rows}))
+
+
+if __name__ == "__main__":
+    main()
