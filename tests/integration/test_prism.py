@@ -199,6 +199,25 @@ def test_two_worker_processes_land_what_one_process_lands(stream, reference):
     _assert_same_warehouse(reference, settings, summary)
 
 
+def test_a_pass_in_several_commits_lands_what_one_commit_lands(stream, reference):
+    """A backlog larger than ``ingest.commit_events`` lands in parts, each with its offsets:
+    the same events, quarantine and offsets as one commit; a run and its ledger per part."""
+    settings = load_settings(
+        var_dir=stream.var.parent / "parts",
+        kafka=KAFKA,
+        ingest={"batch_records": BATCH_RECORDS, "commit_events": N_SYNTHETIC // 3},
+    )
+    summary = run_once(settings)
+    ref_settings, ref_summary = reference
+    assert summary.commits >= 3
+    for field in ("consumed", "landed", "duplicates", "quarantined", "by_reason"):
+        assert getattr(summary, field) == getattr(ref_summary, field), field
+    expected, actual = warehouse_state(ref_settings), warehouse_state(settings)
+    for key in (*RAW_TABLES, "raw.survey_answers", "quarantine.events", "ops.kafka_offsets"):
+        assert actual[key] == expected[key], key
+    assert len(actual["ops.ingest_runs"]) == summary.commits
+
+
 def test_prism_runner_lands_what_fnapi_lands(stream, reference, prism_location):
     settings = _warehouse(stream, "prism", "PrismRunner", prism.prism_options(stream))
     assert f"--prism_location={prism_location}" in settings.beam.options
