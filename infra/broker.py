@@ -37,7 +37,7 @@ LOG_TAIL_LINES = 25
 
 
 @contextlib.contextmanager
-def _one_at_a_time(lock: Path) -> Iterator[None]:
+def one_at_a_time(lock: Path) -> Iterator[None]:
     """Wait for, then hold, an exclusive lock on ``lock``: a second ``up`` (another
     terminal, another test worker) waits for the first and then finds its work done."""
     lock.parent.mkdir(parents=True, exist_ok=True)
@@ -97,7 +97,7 @@ class LocalBroker:
         marker = self.lib_dir / ".complete"
         if marker.exists():
             return self.lib_dir
-        with _one_at_a_time(self.lib_dir.with_name("lib.lock")):
+        with one_at_a_time(self.lib_dir.with_name("lib.lock")):
             if not marker.exists():
                 self._resolve_jars(marker)
         return self.lib_dir
@@ -228,7 +228,7 @@ class LocalBroker:
     def up(self) -> BrokerStatus:
         """Start the broker unless it runs; wait until it serves metadata; create topics.
         Concurrent calls for the same broker start it once."""
-        with _one_at_a_time(self.pid_file.with_name("up.lock")):
+        with one_at_a_time(self.pid_file.with_name("up.lock")):
             return self._up()
 
     def _up(self) -> BrokerStatus:

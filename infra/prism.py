@@ -15,7 +15,6 @@ child process).
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import importlib.metadata
 import os
 import shutil
@@ -29,6 +28,7 @@ from pathlib import Path
 
 from finradar.errors import FinradarError
 from finradar.settings import Settings, child_env
+from infra.broker import one_at_a_time
 
 PRISM_PACKAGE = "github.com/apache/beam/sdks/v2/go/cmd/prism"
 START_TIMEOUT_S = 60.0
@@ -77,7 +77,7 @@ def prism_binary(settings: Settings, version: str | None = None) -> Path:
     binary = folder / "prism"
     if _is_executable(binary):
         return binary
-    with _one_at_a_time(folder.with_name(folder.name + ".lock")):
+    with one_at_a_time(folder.with_name(folder.name + ".lock")):
         if not _is_executable(binary):
             _build(folder, binary, version or beam_version())
     return binary
@@ -85,17 +85,6 @@ def prism_binary(settings: Settings, version: str | None = None) -> Path:
 
 def _is_executable(path: Path) -> bool:
     return path.is_file() and os.access(path, os.X_OK)
-
-
-@contextlib.contextmanager
-def _one_at_a_time(lock: Path) -> Iterator[None]:
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with lock.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def _build(folder: Path, binary: Path, version: str) -> None:

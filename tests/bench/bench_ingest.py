@@ -29,12 +29,12 @@ import time
 from pathlib import Path
 from typing import Any
 
-from contracts.spec import contracts
 from finradar.settings import Settings, load_settings
 from infra.broker import LocalBroker
 from infra.producing import publish_synthetic
 from tests.bench.mart_queries import time_queries
 from tests.bench.process_tree import TreeRun, run_tree
+from tests.bench.read_all import consumer_at_start
 from tests.bench.record import record
 
 KAFKA = {"port": 39092, "controller_port": 39093}
@@ -42,23 +42,7 @@ GIB = 1024**3
 
 
 def raw_consume(bootstrap: str) -> tuple[int, float]:
-    from kafka import KafkaConsumer, TopicPartition
-
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        max_partition_fetch_bytes=16 << 20,
-        fetch_max_bytes=64 << 20,
-    )
-    parts = [
-        TopicPartition(c.topic, p)
-        for c in contracts().values()
-        for p in sorted(consumer.partitions_for_topic(c.topic))
-    ]
-    end = consumer.end_offsets(parts)
-    consumer.assign(parts)
-    consumer.seek_to_beginning(*parts)
+    consumer, parts, end = consumer_at_start(bootstrap)
     started = time.perf_counter()
     n = 0
     while any(consumer.position(tp) < end[tp] for tp in parts):

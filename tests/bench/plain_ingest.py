@@ -12,28 +12,13 @@ import sys
 
 import duckdb
 import pyarrow as pa
-from kafka import KafkaConsumer, TopicPartition
 
-from contracts.spec import contracts
+from tests.bench.read_all import consumer_at_start
 
 
 def main() -> None:
     bootstrap, database = sys.argv[1], sys.argv[2]
-    consumer = KafkaConsumer(
-        bootstrap_servers=bootstrap,
-        group_id=None,
-        enable_auto_commit=False,
-        max_partition_fetch_bytes=16 << 20,
-        fetch_max_bytes=64 << 20,
-    )
-    parts = [
-        TopicPartition(c.topic, p)
-        for c in contracts().values()
-        for p in sorted(consumer.partitions_for_topic(c.topic))
-    ]
-    end = consumer.end_offsets(parts)
-    consumer.assign(parts)
-    consumer.seek_to_beginning(*parts)
+    consumer, parts, end = consumer_at_start(bootstrap)
     rows: dict[str, list] = {k: [] for k in ("topic", "event_id", "event_type", "body")}
     while any(consumer.position(tp) < end[tp] for tp in parts):
         for records in consumer.poll(timeout_ms=1000, max_records=10_000).values():

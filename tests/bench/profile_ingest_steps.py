@@ -1,22 +1,32 @@
 """Seconds per ingest step on N in-memory synthetic messages, one core, no broker.
 
-Times the contract check, each GX suite validation and normalisation to Arrow — the
-per-step figures behind the ingest benchmark's rate.
+Times the contract check (the batch check against the per-message checker on the same
+messages, and orjson's decode of the batch with Python's cycle collector running and
+paused), each GX suite validation and normalisation to Arrow — the per-step figures behind
+the ingest benchmark's rate. The steps run with the collector paused, as in the pipeline.
 
     python -m tests.bench.profile_ingest_steps [N]
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 
+import orjson
+
+from contracts.checks import check_value
 from contracts.synthetic import SyntheticStream
 from handoff.records import KafkaRecord
+from pipelines.batch_gc import collector_paused
 from pipelines.checking import check_batch
 from pipelines.gx_runner import SuiteRunner
-from pipelines.normalise import Normaliser
+from pipelines.normalise import Normaliser, stage_batch
 
 
 def main() -> None:
@@ -26,10 +36,26 @@ def main() -> None:
         KafkaRecord(m.topic, 0, i, 0, m.key, m.value)
         for i, m in enumerate(SyntheticStream(n, 0.02, 5))
     ]
-    started = time.perf_counter()
-    batch = check_batch(records, now)
-    seconds = time.perf_counter() - started
-    print(f"contract check   {seconds:6.2f} s  {1e6 * seconds / n:6.1f} µs/message")
+    values = [r.value for r in records]
+    for label, paused in (("collector running", False), ("collector paused", True)):
+        gc.collect()
+        with collector_paused() if paused else contextlib.nullcontext():
+            started = time.perf_counter()
+            decoded = [orjson.loads(v) for v in values if _decodes(v)]
+            seconds = time.perf_counter() - started
+        del decoded
+        print(f"orjson decode    {seconds:6.2f} s  {1e6 * seconds / n:6.1f} µs/message ({label})")
+    with collector_paused():
+        started = time.perf_counter()
+        for r in records:
+            check_value(r.value, topic=r.topic, now=now)
+        seconds = time.perf_counter() - started
+        print(f"per-message check{seconds:6.2f} s  {1e6 * seconds / n:6.1f} µs/message")
+        started = time.perf_counter()
+        batch = check_batch(records, now)
+        seconds = time.perf_counter() - started
+    print(f"batch check      {seconds:6.2f} s  {1e6 * seconds / n:6.1f} µs/message")
+    gc.disable()  # the steps below run with the collector paused, as in the pipeline
     started = time.perf_counter()
     runner = SuiteRunner()
     print(f"GX context       {time.perf_counter() - started:6.2f} s  (once per worker)")
@@ -41,9 +67,19 @@ def main() -> None:
         runner.validate(event_type, [batch.valid[i] for i in indexes], now=now)
         print(f"GX {event_type:<22} {time.perf_counter() - started:6.2f} s  ({len(indexes)} rows)")
     started = time.perf_counter()
-    Normaliser("profile", now, b"key").tables(batch)
+    with tempfile.TemporaryDirectory() as staging:
+        stage_batch(Normaliser("profile", now, b"key"), batch, Path(staging))
     seconds = time.perf_counter() - started
-    print(f"normalise        {seconds:6.2f} s  {1e6 * seconds / n:6.1f} µs/message")
+    print(f"normalise, stage {seconds:6.2f} s  {1e6 * seconds / n:6.1f} µs/message")
+    gc.enable()
+
+
+def _decodes(value: bytes | None) -> bool:
+    try:
+        orjson.loads(value or b"")
+    except orjson.JSONDecodeError:
+        return False
+    return True
 
 
 if __name__ == "__main__":
