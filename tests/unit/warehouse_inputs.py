@@ -20,6 +20,7 @@ from contracts.export.arrow import raw_schemas
 from finradar.settings import Settings
 from warehouse.lake import connect
 from warehouse.schema import create_all
+from warehouse.transactions import in_transaction
 
 _offsets = itertools.count()
 OCCURRED = datetime(2025, 4, 1, tzinfo=UTC)
@@ -171,13 +172,14 @@ def open_lake(settings: Settings) -> duckdb.DuckDBPyConnection:
 
 
 def insert(settings: Settings, table: str, rows: list[dict[str, Any]]) -> None:
-    """Append rows to ``raw.<table>`` in one commit."""
+    """Append rows to ``raw.<table>`` in one commit, retried as the platform's commits are
+    when another writer holds the catalog (a refresh beside it, in the concurrency test)."""
     schema = raw_schemas()[table]
     data = pa.Table.from_pylist([{f.name: r.get(f.name) for f in schema} for r in rows], schema)
     con = open_lake(settings)
     try:
         con.register("new_rows", data)
-        con.execute(f"insert into raw.{table} select * from new_rows")
+        in_transaction(con, lambda: con.execute(f"insert into raw.{table} select * from new_rows"))
     finally:
         con.close()
 
