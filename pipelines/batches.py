@@ -11,6 +11,11 @@ from handoff.records import KafkaRecord
 from handoff.validation import SuiteOutcome
 
 
+class RecordBatch(list[KafkaRecord]):
+    """Records read together, in offset order: the element the read steps output (a list
+    of its own type so that it has a coder of its own, ``pipelines.coders``)."""
+
+
 @dataclass
 class CheckedBatch:
     """A batch of records: each is either valid (with its event) or rejected (with reasons).

@@ -24,7 +24,8 @@ from contracts.export.gx_suites import suites_of
 from handoff.records import KafkaRecord
 from handoff.validation import BatchValidation
 from pipelines.batch_gc import collector_paused
-from pipelines.batches import CheckedBatch
+from pipelines.batches import CheckedBatch, RecordBatch
+from pipelines.coders import outputs_batches
 from pipelines.failpoints import kill_at
 from pipelines.gx_pool import shared_pool
 from pipelines.gx_runner import OUTSIDE_FAULTS, SuiteRunner, shared_runner, validate_isolating
@@ -65,7 +66,7 @@ class _DecodeAndCheckFn(beam.DoFn):
     def __init__(self, now: datetime) -> None:
         self.now = now
 
-    def process(self, records: list[KafkaRecord]) -> Iterator[CheckedBatch]:
+    def process(self, records: RecordBatch) -> Iterator[CheckedBatch]:
         with collector_paused():
             checked = check_batch(records, self.now)
         yield checked
@@ -83,7 +84,9 @@ class DecodeAndCheck(beam.PTransform):
         self.now = now
 
     def expand(self, batches: beam.PCollection) -> beam.PCollection:
-        return batches | "Decode and check contract" >> beam.ParDo(_DecodeAndCheckFn(self.now))
+        return batches | "Decode and check contract" >> outputs_batches(
+            beam.ParDo(_DecodeAndCheckFn(self.now)), CheckedBatch
+        )
 
 
 def _by_type(batch: CheckedBatch) -> list[tuple[str, list[int]]]:
@@ -198,4 +201,4 @@ class ValidateWithSuites(beam.PTransform):
             if self.workers
             else _ValidateFn(self.now, self.gx_root, self.failpoint)
         )
-        return batches | "Validate with GX suites" >> beam.ParDo(fn)
+        return batches | "Validate with GX suites" >> outputs_batches(beam.ParDo(fn), CheckedBatch)

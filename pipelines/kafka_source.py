@@ -19,6 +19,8 @@ from kafka import TopicPartition
 from finradar.errors import FinradarError, TransientError
 from handoff.records import KafkaRecord, PartitionRange
 from infra.kafka_clients import reachable, reader, shared_reader
+from pipelines.batches import RecordBatch
+from pipelines.coders import outputs_batches
 from pipelines.worker_logging import quiet_worker_logs
 
 POLL_TIMEOUT_MS = 1000
@@ -63,7 +65,7 @@ class _ReaderFn(beam.DoFn):
 class ReadRangeFn(_ReaderFn):
     """Reads one partition range to its end; yields lists of ``KafkaRecord``."""
 
-    def process(self, element: PartitionRange) -> Iterator[list[KafkaRecord]]:
+    def process(self, element: PartitionRange) -> Iterator[RecordBatch]:
         records = read_offsets(self.reader(), element, lambda offset: True)
         yield from batched(records, self.batch_records, self.batch_bytes)
 
@@ -127,16 +129,16 @@ def _give_up_if_gone(consumer: Any, tp: Any, end: int, empty_polls: int) -> None
 
 def batched(
     records: Iterable[KafkaRecord], batch_records: int, batch_bytes: int
-) -> Iterator[list[KafkaRecord]]:
-    """Lists of up to ``batch_records`` records or ``batch_bytes`` bytes of values."""
-    batch: list[KafkaRecord] = []
+) -> Iterator[RecordBatch]:
+    """Batches of up to ``batch_records`` records or ``batch_bytes`` bytes of values."""
+    batch = RecordBatch()
     size = 0
     for record in records:
         batch.append(record)
         size += len(record.value or b"")
         if len(batch) >= batch_records or size >= batch_bytes:
             yield batch
-            batch, size = [], 0
+            batch, size = RecordBatch(), 0
     if batch:
         yield batch
 
@@ -193,7 +195,7 @@ def _poll_until_ends(
 class ReadTopicRangesFn(_ReaderFn):
     """Reads all ranges of one topic (a tuple of ``PartitionRange``) into shared batches."""
 
-    def process(self, ranges: tuple[PartitionRange, ...]) -> Iterator[list[KafkaRecord]]:
+    def process(self, ranges: tuple[PartitionRange, ...]) -> Iterator[RecordBatch]:
         records = read_ranges(self.reader(), ranges)
         yield from batched(records, self.batch_records, self.batch_bytes)
 
@@ -215,7 +217,7 @@ class ReadKafkaRanges(beam.PTransform):
         self.fn = ReadRangeFn(bootstrap, batch_records, batch_bytes, shared, worker_log_level)
 
     def expand(self, ranges: beam.PCollection) -> beam.PCollection:
-        return ranges | "Read offset ranges" >> beam.ParDo(self.fn)
+        return ranges | "Read offset ranges" >> outputs_batches(beam.ParDo(self.fn), RecordBatch)
 
 
 def by_topic(plan: Iterable[PartitionRange]) -> list[tuple[PartitionRange, ...]]:
@@ -247,4 +249,4 @@ class ReadSmallPass(beam.PTransform):
         self.fn = ReadTopicRangesFn(bootstrap, batch_records, batch_bytes, shared, worker_log_level)
 
     def expand(self, topics: beam.PCollection) -> beam.PCollection:
-        return topics | "Read topic ranges" >> beam.ParDo(self.fn)
+        return topics | "Read topic ranges" >> outputs_batches(beam.ParDo(self.fn), RecordBatch)

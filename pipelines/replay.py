@@ -26,7 +26,9 @@ from apache_beam.options.pipeline_options import PipelineOptions
 from contracts.survey_catalog import reload_survey_catalog
 from finradar.settings import Settings
 from handoff.staging import StagedFile
+from pipelines.batches import RecordBatch
 from pipelines.checking import DecodeAndCheck, ValidateWithSuites
+from pipelines.coders import outputs_batches
 from pipelines.commit import CommitStaged
 from pipelines.ingest import new_batch_id, writer_lock
 from pipelines.kafka_source import batched
@@ -120,7 +122,12 @@ def run_replay(settings: Settings, reasons: Sequence[str] = ()) -> ReplaySummary
                 _ = (
                     p
                     | "Quarantined messages"
-                    >> beam.Create(list(batched(records, ingest.batch_records, ingest.batch_bytes)))
+                    >> outputs_batches(
+                        beam.Create(
+                            list(batched(records, ingest.batch_records, ingest.batch_bytes))
+                        ),
+                        RecordBatch,
+                    )
                     | "Decode and check" >> DecodeAndCheck(started_at)
                     | "Validate with GX" >> ValidateWithSuites(started_at, settings.gx_dir)
                     | "Normalise and stage"

@@ -1,0 +1,62 @@
+"""The ingest's batches have a coder of their own: sized without being encoded, and encoded
+and decoded whole when a runner passes them between workers."""
+
+from __future__ import annotations
+
+import pickle
+from datetime import UTC, datetime
+
+import apache_beam as beam
+import pytest
+
+from contracts.synthetic import SyntheticStream
+from handoff.records import KafkaRecord
+from pipelines.batches import CheckedBatch, RecordBatch
+from pipelines.checking import DecodeAndCheck, ValidateWithSuites, check_batch
+from pipelines.coders import BatchCoder
+from pipelines.kafka_source import ReadKafkaRanges, ReadSmallPass, batched
+
+NOW = datetime(2026, 11, 30, tzinfo=UTC)
+
+
+def _records(n: int) -> list[KafkaRecord]:
+    return [
+        KafkaRecord(m.topic, 0, i, 1, m.key, m.value)
+        for i, m in enumerate(SyntheticStream(n, 0.05, 3))
+    ]
+
+
+def test_batches_round_trip_and_are_sized_from_their_bytes(monkeypatch: pytest.MonkeyPatch) -> None:
+    records = _records(300)
+    batch = next(batched(records, 1000, 1 << 30))
+    checked = check_batch(batch, NOW)
+    coder = BatchCoder()
+    assert isinstance(batch, RecordBatch)
+    assert coder.decode(coder.encode(batch)) == batch
+    again = coder.decode(coder.encode(checked))
+    assert (again.records, again.valid, again.rejected) == (
+        checked.records,
+        checked.valid,
+        checked.rejected,
+    )
+    expected = sum(len(r.value or b"") + len(r.key or b"") + 64 for r in records)
+
+    def no_pickle(*args: object, **kwargs: object) -> bytes:
+        raise AssertionError("estimating a batch's size encoded it")
+
+    monkeypatch.setattr(pickle, "dumps", no_pickle)
+    assert coder.estimate_size(batch) == expected
+    assert coder.estimate_size(checked) == expected
+    assert coder.get_impl().estimate_size(checked) == expected  # what Beam's sampling calls
+
+
+def test_the_batch_steps_output_batch_coded_collections() -> None:
+    p = beam.Pipeline()
+    ranges = p | "ranges" >> beam.Create([])
+    read = ranges | "big" >> ReadKafkaRanges("127.0.0.1:1", 10, 1000)
+    small = ranges | "small" >> ReadSmallPass("127.0.0.1:1", 10, 1000)
+    checked = read | DecodeAndCheck(NOW)
+    validated = checked | ValidateWithSuites(NOW)
+    for pcoll in (read, small, checked, validated):
+        assert isinstance(beam.coders.registry.get_coder(pcoll.element_type), BatchCoder)
+    assert read.element_type is RecordBatch and validated.element_type is CheckedBatch
