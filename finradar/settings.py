@@ -85,12 +85,12 @@ class BeamSettings(BaseModel):
     options: list[str] = Field(default_factory=list)
     # worker processes of the in-process FnApiRunner for a pass of at least
     # ``parallel_from`` messages (a smaller one runs in this process: starting workers
-    # costs seconds). 1 until a failing worker's output is one line like the rest: its
-    # processes still print their own log and tracebacks (issue 15)
-    workers: int = Field(1, ge=1)
+    # costs seconds); what they print goes to ``beam_worker_log`` (``pipelines.runners``)
+    workers: int = Field(2, ge=1)
     parallel_from: int = Field(200_000, ge=0)
-    # what a runner's worker processes log to the terminal they share with finradar; a
-    # worker's failure reaches the pass with its traceback either way (--verbose shows it)
+    # what a runner's worker processes log (to ``beam_worker_log``, or for a portable
+    # runner's workers to the terminal); a worker's failure reaches the pass with its
+    # traceback either way (--verbose shows it)
     worker_log_level: str = "CRITICAL"
 
 
@@ -181,6 +181,11 @@ class Settings(BaseSettings):
     def staging_dir(self) -> Path:
         """Per-run Parquet files of an ingest before they are committed to the warehouse."""
         return self.var / "staging"
+
+    @property
+    def beam_worker_log(self) -> Path:
+        """What a pass's Beam worker processes print (``pipelines.runners``)."""
+        return self.var / "logs" / "beam-workers.log"
 
     @property
     def gx_dir(self) -> Path:

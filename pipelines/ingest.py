@@ -28,7 +28,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import apache_beam as beam
-from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions
 
 from contracts.survey_catalog import reload_survey_catalog
 from finradar.settings import Settings
@@ -38,6 +37,7 @@ from pipelines.kafka_source import ReadKafkaRanges, ReadSmallPass, by_topic, chu
 from pipelines.land import SUMMARY_FILE, LandInWarehouse, gated_commits
 from pipelines.normalise import NormaliseAndStage
 from pipelines.planning import plan_ranges
+from pipelines.runners import lands_in_this_process, pass_runner, pipeline_options
 from pipelines.worker_errors import worker_error
 from warehouse.lake import connect
 from warehouse.landing import LandingSummary, land
@@ -293,7 +293,7 @@ def _run_pipeline(
     else:  # the commit is made in a worker process: the pass runs inside the gate
         gate = commit_gate() if commit_gate else nullcontext()
     try:
-        with gate, beam.Pipeline(options=options) as p:
+        with gate, beam.Pipeline(runner=pass_runner(settings, options), options=options) as p:
             build_pipeline(
                 p,
                 settings,
@@ -314,37 +314,6 @@ def _run_pipeline(
     summary = IngestSummary(**json.loads((run_dir / SUMMARY_FILE).read_text()))
     shutil.rmtree(run_dir, ignore_errors=True)
     return summary
-
-
-def pipeline_options(settings: Settings, messages: int, gated: bool = False) -> PipelineOptions:
-    """The pass's Beam options: ``beam.options`` for ``beam.runner``; for the in-process
-    FnApiRunner and a pass of at least ``beam.parallel_from`` messages, ``beam.workers``
-    worker processes (a commit slot stays with this process: such a pass runs here)."""
-    options = list(settings.beam.options)
-    beam_settings = settings.beam
-    if (
-        beam_settings.runner == "FnApiRunner"
-        and beam_settings.workers > 1
-        and messages >= beam_settings.parallel_from
-        and not gated
-        and not any(o.startswith("--direct_") for o in options)
-    ):
-        options += [
-            f"--direct_num_workers={beam_settings.workers}",
-            "--direct_running_mode=multi_processing",
-        ]
-    return PipelineOptions(options, runner=beam_settings.runner)
-
-
-def lands_in_this_process(options: PipelineOptions) -> bool:
-    """Whether the runner runs the pipeline's steps in this process: the in-process
-    FnApiRunner, or a portable runner's LOOPBACK workers (PrismRunner's default)."""
-    every = options.get_all_options()
-    runner = str(every["runner"] or "")
-    if runner.endswith("FnApiRunner"):
-        return every.get("direct_running_mode") != "multi_processing"
-    environment = options.view_as(PortableOptions).environment_type
-    return environment == "LOOPBACK" or (environment is None and runner.endswith("PrismRunner"))
 
 
 def _land_empty(

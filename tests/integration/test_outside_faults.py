@@ -108,12 +108,19 @@ def test_a_catalog_deleted_beside_its_data_is_refused(broker, tmp_path):
     assert "no warehouse at" in line
 
 
-def test_a_broker_lost_mid_pass_is_one_line_and_lands_nothing(broker, tmp_path):
-    settings = load_settings(var_dir=tmp_path / "var", kafka=KAFKA)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_a_broker_lost_mid_pass_is_one_line_and_lands_nothing(broker, tmp_path, workers):
+    """In the ``finradar`` process and in two worker processes (``beam.workers``): their
+    output goes to the worker log, not beside the one line."""
+    settings = load_settings(var_dir=tmp_path / "var", kafka=KAFKA, beam={"workers": workers})
     assert run_finradar(settings, "ingest", "--once").returncode == 0
     publish_synthetic(300_000, 0.0, 5, settings.kafka.bootstrap)
     before = _snapshots(settings)
-    env = {**finradar_env(settings), "FINRADAR_INGEST__BATCH_RECORDS": "5000"}
+    env = {
+        **finradar_env(settings),
+        "FINRADAR_INGEST__BATCH_RECORDS": "5000",
+        "FINRADAR_BEAM__WORKERS": str(workers),
+    }
     ingest = subprocess.Popen(
         [sys.executable, "-m", "finradar", "ingest", "--once"],
         env=env,
@@ -135,6 +142,7 @@ def test_a_broker_lost_mid_pass_is_one_line_and_lands_nothing(broker, tmp_path):
         # the pass's own progress lines and that one line; no client log, no traceback
         noise = [x for x in err.splitlines() if "kafka" in x and not x.startswith("finradar:")]
         assert noise == [], err[-3000:]
+        assert settings.beam_worker_log.is_file() == (workers > 1)
     finally:
         broker.up()  # type: ignore[attr-defined]
     assert _snapshots(settings) == before

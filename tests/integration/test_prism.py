@@ -28,7 +28,8 @@ import pytest
 from finradar.settings import Settings, load_settings
 from infra import prism
 from infra.producing import publish_synthetic
-from pipelines.ingest import IngestSummary, pipeline_options, run_once
+from pipelines.ingest import IngestSummary, run_once
+from pipelines.runners import pipeline_options
 from tests.integration.cli_runner import finradar_env
 from warehouse.lake import connect
 
@@ -197,6 +198,8 @@ def test_two_worker_processes_land_what_one_process_lands(stream, reference):
     assert pipeline_options(settings, 1).get_all_options()["direct_num_workers"] == 2
     summary = run_once(settings)
     _assert_same_warehouse(reference, settings, summary)
+    # the worker processes were started with their output in the log, not the terminal
+    assert settings.beam_worker_log.is_file()
 
 
 def test_a_pass_in_several_commits_lands_what_one_commit_lands(stream, reference):

@@ -1,0 +1,95 @@
+"""The runner of an ingest pass and its options.
+
+``beam.runner`` names it; the in-process FnApiRunner runs a large pass (at least
+``beam.parallel_from`` messages) in ``beam.workers`` worker processes. Beam starts those
+processes with the terminal's stderr, where each would print its own log and a failing
+bundle's traceback beside ``finradar``'s one line; ``pass_runner`` starts them with their
+output appended to ``beam_worker_log`` instead. A worker's failure still reaches the pass
+(one line; its traceback with ``--verbose``).
+"""
+
+from __future__ import annotations
+
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+from apache_beam.options.pipeline_options import PipelineOptions, PortableOptions
+from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+from apache_beam.transforms.environments import SubprocessSDKEnvironment
+
+from finradar.settings import Settings
+
+SDK_WORKER_MAIN = "apache_beam.runners.worker.sdk_worker_main"
+
+
+def worker_processes(settings: Settings, messages: int, gated: bool = False) -> int:
+    """How many worker processes the FnApiRunner starts for a pass of ``messages``: 1 (the
+    pass runs in this process) unless the pass is large and its commit not gated (a commit
+    slot stays with this process: such a pass runs here), or ``beam.options`` chose."""
+    beam_settings = settings.beam
+    chosen = any(o.startswith("--direct_") for o in beam_settings.options)
+    if (
+        beam_settings.runner == "FnApiRunner"
+        and beam_settings.workers > 1
+        and messages >= beam_settings.parallel_from
+        and not gated
+        and not chosen
+    ):
+        return beam_settings.workers
+    return 1
+
+
+def pipeline_options(settings: Settings, messages: int, gated: bool = False) -> PipelineOptions:
+    """The pass's Beam options: ``beam.options`` for ``beam.runner``, and its worker
+    processes (``worker_processes``)."""
+    options = list(settings.beam.options)
+    workers = worker_processes(settings, messages, gated)
+    if workers > 1:
+        options += [
+            f"--direct_num_workers={workers}",
+            f"--default_sdk_harness_log_level={settings.beam.worker_log_level}",
+        ]
+    return PipelineOptions(options, runner=settings.beam.runner)
+
+
+def pass_runner(settings: Settings, options: PipelineOptions) -> Any:
+    """The runner for ``options``: ``beam.runner`` by name, or an FnApiRunner whose worker
+    processes write what they print to ``settings.beam_worker_log``."""
+    every = options.get_all_options()
+    if not _own_worker_processes(every):
+        return every["runner"]
+    log = settings.beam_worker_log
+    log.parent.mkdir(parents=True, exist_ok=True)
+    return FnApiRunner(default_environment=_quiet_subprocess_environment(log))
+
+
+def lands_in_this_process(options: PipelineOptions) -> bool:
+    """Whether the runner runs the pipeline's steps in this process: the in-process
+    FnApiRunner with no worker processes, or a portable runner's LOOPBACK workers
+    (PrismRunner's default)."""
+    every = options.get_all_options()
+    runner = str(every["runner"] or "")
+    if runner.endswith("FnApiRunner"):
+        return every.get("direct_running_mode") != "multi_processing" and not (
+            _own_worker_processes(every)
+        )
+    environment = options.view_as(PortableOptions).environment_type
+    return environment == "LOOPBACK" or (environment is None and runner.endswith("PrismRunner"))
+
+
+def _own_worker_processes(every: dict[str, Any]) -> bool:
+    """``pipeline_options`` asked for worker processes (Beam's own running modes not set)."""
+    return (
+        str(every["runner"] or "").endswith("FnApiRunner")
+        and (every.get("direct_num_workers") or 1) > 1
+        and every.get("direct_running_mode") in (None, "in_memory")
+    )
+
+
+def _quiet_subprocess_environment(log: Path) -> SubprocessSDKEnvironment:
+    # the FnApiRunner's multi-processing mode runs this same command with the terminal's
+    # stderr (Beam runs it through a shell: the redirection is the shell's)
+    command = f"{shlex.quote(sys.executable)} -m {SDK_WORKER_MAIN} >>{shlex.quote(str(log))} 2>&1"
+    return SubprocessSDKEnvironment.from_command_string(command_string=command)

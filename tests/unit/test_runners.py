@@ -1,0 +1,48 @@
+"""The runner of a pass: worker processes for a large pass, with their output in a log."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+
+from finradar.settings import load_settings
+from pipelines.runners import lands_in_this_process, pass_runner, pipeline_options
+
+
+def _settings(tmp_path: Path, **beam: object):
+    return load_settings(var_dir=tmp_path / "var", beam={"parallel_from": 1000, **beam})
+
+
+def test_a_large_pass_runs_in_worker_processes_whose_output_goes_to_the_log(tmp_path):
+    settings = _settings(tmp_path)
+    options = pipeline_options(settings, 1000)
+    every = options.get_all_options()
+    assert every["direct_num_workers"] == settings.beam.workers == 2
+    assert every["default_sdk_harness_log_level"] == settings.beam.worker_log_level
+    assert not lands_in_this_process(options)
+    runner = pass_runner(settings, options)
+    assert isinstance(runner, FnApiRunner)
+    command = runner._default_environment.command_string
+    assert "apache_beam.runners.worker.sdk_worker_main" in command
+    assert command.endswith(f">>{settings.beam_worker_log} 2>&1")
+    assert settings.beam_worker_log.parent.is_dir()
+
+
+def test_a_small_or_gated_pass_runs_in_this_process(tmp_path):
+    settings = _settings(tmp_path)
+    for options in (pipeline_options(settings, 999), pipeline_options(settings, 10**6, True)):
+        assert options.get_all_options()["direct_num_workers"] == 1
+        assert lands_in_this_process(options)
+        assert pass_runner(settings, options) == "FnApiRunner"
+
+
+def test_beams_own_running_mode_is_left_to_beam(tmp_path):
+    settings = _settings(
+        tmp_path, options=["--direct_num_workers=2", "--direct_running_mode=multi_processing"]
+    )
+    options = pipeline_options(settings, 10**6)
+    assert pass_runner(settings, options) == "FnApiRunner"
+    assert not lands_in_this_process(options)
+    one = pipeline_options(_settings(tmp_path, workers=1), 10**6)
+    assert lands_in_this_process(one) and pass_runner(settings, one) == "FnApiRunner"
