@@ -1,8 +1,9 @@
-"""How much a runner's worker process logs to the terminal.
+"""How much a runner's worker process logs.
 
-The FnApiRunner's worker processes (and a portable runner's) log at INFO to the stderr
-they share with ``finradar``, a failing bundle's traceback included, and Beam's own
-``--default_sdk_harness_log_level`` does not reach that handler. The failure itself still
+A portable runner's worker processes (Prism's EXTERNAL pool) log at INFO to the stderr they
+share with ``finradar``, a failing bundle's traceback included; the FnApiRunner's worker
+processes write theirs to ``beam_worker_log`` (``pipelines.runners``). Each worker keeps
+to ``beam.worker_log_level`` once its first step is set up. The failure itself still
 reaches the process that runs the pass, with its traceback in the error's text (one line
 from ``finradar``, the traceback with ``--verbose``).
 """
