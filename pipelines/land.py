@@ -80,6 +80,7 @@ class _LandFn(beam.DoFn):
                     reset=self.reset,
                     # follow's plan created the schema in this same session
                     ensure_schema=not self.follow,
+                    threads=self.settings.warehouse.commit_threads,
                 )
             hit("committed")
         finally:

@@ -88,8 +88,20 @@ def _own_worker_processes(every: dict[str, Any]) -> bool:
     )
 
 
+# Memory a worker process keeps for itself: glibc's heap arenas (one per thread that
+# allocates, up to eight per core, each keeping its freed pages) and Arrow's mimalloc pool.
+# With both, a 300,000-event pass on two workers peaked at 1.71 GiB for its process tree;
+# with two arenas and the system allocator for Arrow at 1.46 GiB, at the same rate.
+WORKER_ENVIRONMENT = {"MALLOC_ARENA_MAX": "2", "ARROW_DEFAULT_MEMORY_POOL": "system"}
+
+
 def _quiet_subprocess_environment(log: Path) -> SubprocessSDKEnvironment:
-    # the FnApiRunner's multi-processing mode runs this same command with the terminal's
-    # stderr (Beam runs it through a shell: the redirection is the shell's)
-    command = f"{shlex.quote(sys.executable)} -m {SDK_WORKER_MAIN} >>{shlex.quote(str(log))} 2>&1"
+    # the FnApiRunner's multi-processing mode runs this same command, without the variables,
+    # with the terminal's stderr (Beam runs it through a shell: the redirection is the
+    # shell's)
+    variables = " ".join(f"{k}={shlex.quote(v)}" for k, v in WORKER_ENVIRONMENT.items())
+    command = (
+        f"{variables} {shlex.quote(sys.executable)} -m {SDK_WORKER_MAIN}"
+        f" >>{shlex.quote(str(log))} 2>&1"
+    )
     return SubprocessSDKEnvironment.from_command_string(command_string=command)

@@ -82,8 +82,10 @@ def land(
     backfill: bool = False,
     ensure_schema: bool = True,
     reset: bool = False,
+    threads: int | None = None,
 ) -> LandingSummary:
-    """Commit the run, retrying on catalog lock contention.
+    """Commit the run, retrying on catalog lock contention; on ``threads`` DuckDB threads
+    if given (the session's own setting again afterwards).
 
     ``backfill``: the ranges were chosen by hand (``pipelines.backfill``), not from the
     committed offsets: messages the warehouse already accounted for (landed, dropped as
@@ -106,9 +108,15 @@ def land(
             con, batch_id, plan, staged, started_at, runner, report_path, backfill, reset
         )
 
-    summary = in_transaction(
-        con, attempt, retries, before_commit=lambda: failpoint("in_transaction")
-    )
+    if threads:
+        con.execute(f"set threads = {int(threads)}")
+    try:
+        summary = in_transaction(
+            con, attempt, retries, before_commit=lambda: failpoint("in_transaction")
+        )
+    finally:
+        if threads:
+            con.execute("reset threads")
     summary.commit_attempts = attempts
     return summary
 

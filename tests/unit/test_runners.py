@@ -26,6 +26,7 @@ def test_a_large_pass_runs_in_worker_processes_whose_output_goes_to_the_log(tmp_
     command = runner._default_environment.command_string
     assert "apache_beam.runners.worker.sdk_worker_main" in command
     assert command.endswith(f">>{settings.beam_worker_log} 2>&1")
+    assert command.startswith("MALLOC_ARENA_MAX=2 ARROW_DEFAULT_MEMORY_POOL=system ")
     assert settings.beam_worker_log.parent.is_dir()
 
 
