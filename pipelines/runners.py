@@ -47,10 +47,9 @@ def pipeline_options(settings: Settings, messages: int, gated: bool = False) -> 
     options = list(settings.beam.options)
     workers = worker_processes(settings, messages, gated)
     if workers > 1:
-        options += [
-            f"--direct_num_workers={workers}",
-            f"--default_sdk_harness_log_level={settings.beam.worker_log_level}",
-        ]
+        # (no --default_sdk_harness_log_level: the FnApiRunner passes its worker processes
+        # no pipeline options; they keep to ``beam.worker_log_level`` from their first step)
+        options.append(f"--direct_num_workers={workers}")
     return PipelineOptions(options, runner=settings.beam.runner)
 
 

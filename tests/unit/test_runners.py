@@ -19,7 +19,6 @@ def test_a_large_pass_runs_in_worker_processes_whose_output_goes_to_the_log(tmp_
     options = pipeline_options(settings, 1000)
     every = options.get_all_options()
     assert every["direct_num_workers"] == settings.beam.workers == 2
-    assert every["default_sdk_harness_log_level"] == settings.beam.worker_log_level
     assert not lands_in_this_process(options)
     runner = pass_runner(settings, options)
     assert isinstance(runner, FnApiRunner)
