@@ -115,6 +115,11 @@ def measure(n: int, bad_rate: float, tmp: Path) -> dict[str, Any]:
         "ingest_ratio_to_raw": round(rate / raw_rate, 3),
         "ingest_ratio_to_plain": round(rate / (consumed / plain.seconds), 3),
         "ingest_peak_rss_gib": round(ingest.peak_rss_bytes / GIB, 2),
+        # the processes at that peak (the runner process, its workers; the shell that
+        # starts each worker holds next to nothing)
+        "ingest_at_peak_gib": [
+            [role, round(rss / GIB, 2)] for role, rss in ingest.at_peak if rss >= GIB // 100
+        ],
         "ingest_cpu_share": round(ingest.cpu_share, 2),
         "ingest_commits": summary.get("commits", 1),
         "landed": summary["landed"],
@@ -123,6 +128,11 @@ def measure(n: int, bad_rate: float, tmp: Path) -> dict[str, Any]:
         "refresh_peak_rss_gib": round(refresh.peak_rss_bytes / GIB, 2),
         "queries_ms": queries,
     }
+
+
+def _at_peak(result: dict[str, Any]) -> str:
+    """The processes at the tree's peak, largest first: ``0.97+0.57+0.27``."""
+    return "+".join(f"{gib:.2f}" for _, gib in result.get("ingest_at_peak_gib", []))
 
 
 def table(results: list[dict[str, Any]]) -> str:
@@ -134,6 +144,7 @@ def table(results: list[dict[str, Any]]) -> str:
         ("ratio to raw consume", "{ingest_ratio_to_raw:.3f}"),
         ("ratio to plain script", "{ingest_ratio_to_plain:.3f}"),
         ("ingest peak RSS, process tree (GiB)", "{ingest_peak_rss_gib:.2f}"),
+        ("  processes at that peak (GiB)", "{at_peak}"),
         ("ingest CPU share of all cores", "{ingest_cpu_share:.0%}"),
         ("ingest commits", "{ingest_commits}"),
         ("refresh --full (s)", "{refresh_seconds:.1f}"),
@@ -142,7 +153,8 @@ def table(results: list[dict[str, Any]]) -> str:
     names = sorted({q for r in results for q in r["queries_ms"]})
     lines = []
     for label, fmt in rows:
-        lines.append(f"{label:<40}" + "".join(f"{fmt.format(**r):>16}" for r in results))
+        cells = (fmt.format(**r, at_peak=_at_peak(r)) for r in results)
+        lines.append(f"{label:<40}" + "".join(f"{c:>16}" for c in cells))
     for name in names:
         cells = "".join(
             f"{r['queries_ms'][name]['p50']:>7.0f}/{r['queries_ms'][name]['p95']:<8.0f}"

@@ -1,5 +1,6 @@
 """Run a command and measure its whole process tree: wall time, CPU time of every process
-in it (the runner's worker processes included), peak resident memory summed over the tree.
+in it (the runner's worker processes included), peak resident memory summed over the tree,
+and what each process held at that peak.
 
 Read from ``/proc`` (Linux), sampled every ``interval`` seconds: a peak between two samples
 can be missed, so the figure is a lower bound of the true peak.
@@ -24,6 +25,8 @@ class TreeRun:
     peak_rss_bytes: int
     returncode: int
     stdout: str
+    # each process's resident memory at the tree's peak, largest first: (role, bytes)
+    at_peak: list[tuple[str, int]]
 
     @property
     def cpu_share(self) -> float:
@@ -45,17 +48,28 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def _tree_rss(root: int) -> int:
+def _tree_rss(root: int) -> list[tuple[str, int]]:
+    """Each process of the tree under ``root``: its role and resident bytes."""
     tree = _children()
-    total, todo = 0, [root]
+    found, todo = [], [root]
     while todo:
         pid = todo.pop()
         todo.extend(tree.get(pid, []))
         try:
-            total += int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+            rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
         except (OSError, IndexError, ValueError):
             continue
-    return total
+        found.append((_role(pid == root, command), rss))
+    return found
+
+
+def _role(is_root: bool, command: list[bytes]) -> str:
+    if is_root:
+        return "command"
+    if b"apache_beam.runners.worker.sdk_worker_main" in command:
+        return "Beam worker"
+    return Path(command[0].decode(errors="replace")).name or "process"
 
 
 def run_tree(
@@ -65,12 +79,15 @@ def run_tree(
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
-    peak = 0
+    peak, at_peak = 0, []
     while process.poll() is None:
-        peak = max(peak, _tree_rss(process.pid))
+        processes = _tree_rss(process.pid)
+        if sum(rss for _, rss in processes) > peak:
+            peak = sum(rss for _, rss in processes)
+            at_peak = sorted((p for p in processes if p[1]), key=lambda p: -p[1])
         time.sleep(interval)
     stdout = process.stdout.read() if process.stdout else ""
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return TreeRun(seconds, cpu, peak, process.returncode, stdout)
+    return TreeRun(seconds, cpu, peak, process.returncode, stdout, at_peak)
