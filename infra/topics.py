@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from kafka import errors
 from kafka.admin import NewTopic
 
 from contracts.topics import TopicSpec, load_topics
@@ -15,18 +16,34 @@ def ensure_topics(bootstrap: str, specs: tuple[TopicSpec, ...] | None = None) ->
     try:
         existing = set(client.list_topics())
         missing = [s for s in specs if s.name not in existing]
-        if missing:
-            client.create_topics(
-                [
-                    NewTopic(
-                        name=s.name,
-                        num_partitions=s.partitions,
-                        replication_factor=s.replication_factor,
-                        topic_configs=s.configs,
-                    )
-                    for s in missing
-                ]
-            )
-        return [s.name for s in missing]
+        if not missing:
+            return []
+        result = client.create_topics(
+            [
+                NewTopic(
+                    name=s.name,
+                    num_partitions=s.partitions,
+                    replication_factor=s.replication_factor,
+                    topic_configs=s.configs,
+                )
+                for s in missing
+            ],
+            raise_errors=False,
+        )
+        return _created(result["topics"])
     finally:
         client.close()
+
+
+def _created(results: list[dict]) -> list[str]:
+    """The topics a CreateTopics response created. One that exists already is no error: a
+    broker's metadata can list a topic created a moment earlier only a little later (a
+    second ``infra up`` right after the first failed with ``TopicAlreadyExistsError``)."""
+    created = []
+    for topic in results:
+        error = errors.for_code(topic["error_code"])
+        if error is errors.NoError:
+            created.append(topic["name"])
+        elif error is not errors.TopicAlreadyExistsError:
+            raise error(f"cannot create topic {topic['name']}: {topic.get('error_message')}")
+    return created
