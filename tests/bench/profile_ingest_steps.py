@@ -2,8 +2,10 @@
 
 Times the contract check (the batch check against the per-message checker on the same
 messages, and orjson's decode of the batch with Python's cycle collector running and
-paused), each GX suite validation and normalisation to Arrow — the per-step figures behind
-the ingest benchmark's rate. The steps run with the collector paused, as in the pipeline.
+paused), each event type's GX validation (with its fixed cost per call and its cost per
+row, from the whole type and an eighth of it) and normalisation to Arrow — the per-step
+figures behind the ingest benchmark's rate. The steps run with the collector paused, as
+in the pipeline.
 
     python -m tests.bench.profile_ingest_steps [N]
 """
@@ -17,6 +19,7 @@ import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import orjson
 
@@ -63,15 +66,32 @@ def main() -> None:
     for i, event in batch.valid.items():
         by_type.setdefault(event["event_type"], []).append(i)
     for event_type, indexes in sorted(by_type.items()):
-        started = time.perf_counter()
-        runner.validate(event_type, [batch.valid[i] for i in indexes], now=now)
-        print(f"GX {event_type:<22} {time.perf_counter() - started:6.2f} s  ({len(indexes)} rows)")
+        # the whole type, then an eighth of it: a call's fixed cost and its cost per row
+        timed = [_validation_seconds(runner, batch, event_type, indexes, now)]
+        small = indexes[: max(1, len(indexes) // 8)]
+        timed.append(_validation_seconds(runner, batch, event_type, small, now))
+        per_row = (timed[0] - timed[1]) / max(1, len(indexes) - len(small))
+        print(
+            f"GX {event_type:<22} {timed[0]:6.2f} s  ({len(indexes)} rows; per call "
+            f"{timed[0] - per_row * len(indexes):.2f} s fixed + {1e6 * per_row:.1f} µs/row)"
+        )
     started = time.perf_counter()
     with tempfile.TemporaryDirectory() as staging:
         stage_batch(Normaliser("profile", now, b"key"), batch, Path(staging))
     seconds = time.perf_counter() - started
     print(f"normalise, stage {seconds:6.2f} s  {1e6 * seconds / n:6.1f} µs/message")
     gc.enable()
+
+
+def _validation_seconds(
+    runner: SuiteRunner, batch: Any, event_type: str, indexes: list[int], now: datetime
+) -> float:
+    """One validation of the events at ``indexes``, from the batch check's columns as in a
+    pass."""
+    started = time.perf_counter()
+    events = [batch.valid[i] for i in indexes]
+    runner.validate(event_type, events, now=now, columns=batch.columns(event_type, indexes))
+    return time.perf_counter() - started
 
 
 def _decodes(value: bytes | None) -> bool:
