@@ -20,8 +20,7 @@ from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.transforms.environments import SubprocessSDKEnvironment
 
 from finradar.settings import Settings
-
-SDK_WORKER_MAIN = "apache_beam.runners.worker.sdk_worker_main"
+from pipelines.worker_logging import SDK_WORKER_MAIN
 
 
 def worker_processes(settings: Settings, messages: int, gated: bool = False) -> int:

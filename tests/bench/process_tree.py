@@ -15,6 +15,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pipelines.worker_logging import SDK_WORKER_MAIN
+
 PAGE = os.sysconf("SC_PAGE_SIZE")
 
 
@@ -67,7 +69,7 @@ def _tree_rss(root: int) -> list[tuple[str, int]]:
 def _role(is_root: bool, command: list[bytes]) -> str:
     if is_root:
         return "command"
-    if b"apache_beam.runners.worker.sdk_worker_main" in command:
+    if SDK_WORKER_MAIN.encode() in command:
         return "Beam worker"
     return Path(command[0].decode(errors="replace")).name or "process"
 
