@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 import tomllib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from pydantic import BaseModel, Field, SecretStr, ValidationError
+from pydantic import BaseModel, Field, SecretStr, ValidationError, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -28,21 +30,86 @@ PROJECT_ROOT = Path(__file__).resolve().parents[1]
 ENV_PREFIX = "FINRADAR_"
 CONFIG_ENV = ENV_PREFIX + "CONFIG"
 DEFAULT_CONFIG_FILE = Path("finradar.toml")
+# what ``finradar infra up --secure`` writes for the clients of the local secured broker
+# (under var/): read after the settings file, so anything set by the user wins
+LOCAL_BROKER_CLIENT_FILE = Path("kafka") / "secure" / "client.toml"
+DEFAULT_PII_HASH_KEY = "finradar-local-development-key"
+
+
+class Secret(SecretStr):
+    """A secret setting. Pickled (into a Beam pipeline, for a worker or a job server) it is
+    only the name of the environment variable that holds it, and is read from that variable
+    where it is unpickled: the value never travels inside a pipeline.
+    ``secrets_in_environment`` puts the values there for the workers a pass starts."""
+
+    env_name: str | None = None
+
+    def __reduce__(self) -> tuple[Any, tuple[str]]:
+        if not self.env_name:
+            raise TypeError("a secret with no environment variable cannot be pickled")
+        return secret_from_environment, (self.env_name,)
+
+
+def secret_from_environment(env_name: str) -> Secret:
+    """The secret held by ``env_name`` in this process's environment (where a pickled
+    ``Secret`` is resolved)."""
+    value = os.environ.get(env_name)
+    if value is None:
+        raise FinradarError(
+            f"the secret {env_name} is not set in the environment of this worker process"
+        )
+    secret = Secret(value)
+    secret.env_name = env_name
+    return secret
+
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["SCRAM-SHA-256", "SCRAM-SHA-512", "PLAIN"]
 
 
 class KafkaSettings(BaseModel):
-    """The local broker (``finradar infra``) and the address clients use."""
+    """The local broker (``finradar infra``) and how every client connects to a broker:
+    address, encryption (SSL) and authentication (SASL, or a client certificate)."""
 
     host: str = "127.0.0.1"
     port: int = Field(9092, ge=1, le=65535)
     controller_port: int = Field(9093, ge=1, le=65535)
+    # the local secured broker's listener for clients with a certificate (mutual TLS)
+    mtls_port: int = Field(9094, ge=1, le=65535)
     heap: str = "512m"
     start_timeout_s: float = 90.0
     stop_timeout_s: float = 30.0
+    security_protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism = "SCRAM-SHA-512"
+    sasl_username: str | None = None
+    sasl_password: Secret | None = None
+    # the CA that signed the broker's certificate (PEM); none: the system's CAs
+    ssl_cafile: Path | None = None
+    # the client's certificate and private key (PEM), for mutual TLS
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_key_password: Secret | None = None
+    ssl_check_hostname: bool = True
+
+    @model_validator(mode="after")
+    def _complete(self) -> KafkaSettings:
+        if self.sasl and not (self.sasl_username and self.sasl_password):
+            raise ValueError(f"{self.security_protocol} needs sasl_username and sasl_password")
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ValueError("ssl_certfile and ssl_keyfile go together (mutual TLS)")
+        return self
 
     @property
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
+
+    @property
+    def sasl(self) -> bool:
+        return self.security_protocol.startswith("SASL_")
+
+    @property
+    def tls(self) -> bool:
+        return self.security_protocol in ("SSL", "SASL_SSL")
 
 
 class WarehouseSettings(BaseModel):
@@ -114,9 +181,11 @@ class IngestSettings(BaseModel):
     # how long a one-shot pass (ingest, replay, backfill) waits for the warehouse's other
     # writer before it fails as busy (and is retried); follow lets it have the next turn
     writer_wait_s: float = Field(60.0, ge=0)
-    # HMAC-SHA256 key for personal data (respondent e-mails). Set your own in production:
-    # the hash is only as private as this key.
-    pii_hash_key: SecretStr = SecretStr("finradar-local-development-key")
+    # HMAC-SHA256 key for personal data (e-mail addresses, phone numbers). The default is
+    # public (it is in this file): an ingest refuses it unless ``allow_default_pii_key``,
+    # since the hash of a guessable address is only as private as the key.
+    pii_hash_key: Secret = Secret(DEFAULT_PII_HASH_KEY)
+    allow_default_pii_key: bool = False
     # Crash-test hook: SIGKILL the ingest process at this point (tests only; see
     # pipelines/failpoints.py). One of: gx_setup, staged, data_docs, in_transaction, committed.
     failpoint: str | None = None
@@ -140,6 +209,28 @@ class Settings(BaseSettings):
     beam: BeamSettings = Field(default_factory=BeamSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
 
+    @model_validator(mode="after")
+    def _name_secrets(self) -> Settings:
+        """Each secret knows the environment variable that sets it (see ``Secret``)."""
+        for section, value in self.secrets():
+            value.env_name = f"{ENV_PREFIX}{section}".upper()
+        return self
+
+    def secrets(self) -> Iterator[tuple[str, Secret]]:
+        """Every secret that is set, with its path (``kafka__sasl_password``)."""
+        for name in type(self).model_fields:
+            section = getattr(self, name)
+            if not isinstance(section, BaseModel):
+                continue
+            for field in type(section).model_fields:
+                value = getattr(section, field)
+                if isinstance(value, Secret):
+                    yield f"{name}__{field}", value
+
+    @property
+    def uses_default_pii_key(self) -> bool:
+        return self.ingest.pii_hash_key.get_secret_value() == DEFAULT_PII_HASH_KEY
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -154,6 +245,7 @@ class Settings(BaseSettings):
             init_settings,
             env_settings,
             TomlConfigSettingsSource(settings_cls, toml_file=toml_file),
+            LocalBrokerClientSource(settings_cls),
         )
 
     # Derived locations: everything the platform writes lives under var/ (ignored by git).
@@ -216,6 +308,55 @@ class Settings(BaseSettings):
         if self.prefect.api_url:
             env["PREFECT_API_URL"] = self.prefect.api_url
         return env
+
+
+def require_private_pii_key(settings: Settings) -> None:
+    """Refuse to hash personal data with the public default key unless the settings allow
+    it (``ingest.allow_default_pii_key``, for local trials and the demo)."""
+    if settings.uses_default_pii_key and not settings.ingest.allow_default_pii_key:
+        raise FinradarError(
+            "ingest.pii_hash_key is the public default key, which would make the stored "
+            "hashes of personal data reversible: set your own (FINRADAR_INGEST__PII_HASH_KEY), "
+            "or set ingest.allow_default_pii_key = true for local trials"
+        )
+
+
+class LocalBrokerClientSource(PydanticBaseSettingsSource):
+    """The client settings ``finradar infra up --secure`` wrote for the local secured broker
+    (``var/kafka/secure/client.toml``), under whatever the sources before it set."""
+
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # the whole file is read in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        state = self.current_state
+        home = Path(state.get("home") or PROJECT_ROOT)
+        var = Path(state.get("var_dir") or home / "var")
+        path = var / LOCAL_BROKER_CLIENT_FILE
+        if not path.is_file():
+            return {}
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+
+
+@contextmanager
+def secrets_in_environment(settings: Settings) -> Iterator[None]:
+    """The settings' secrets in this process's environment, under the names a pickled
+    ``Secret`` is read from, while a pipeline runs (its workers inherit them); restored
+    after."""
+    saved = {}
+    for _, secret in settings.secrets():
+        assert secret.env_name is not None
+        saved[secret.env_name] = os.environ.get(secret.env_name)
+        os.environ[secret.env_name] = secret.get_secret_value()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def child_env(**overrides: str) -> dict[str, str]:

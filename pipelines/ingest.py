@@ -30,7 +30,7 @@ from pathlib import Path
 import apache_beam as beam
 
 from contracts.survey_catalog import reload_survey_catalog
-from finradar.settings import Settings
+from finradar.settings import Settings, require_private_pii_key, secrets_in_environment
 from handoff.records import PartitionRange
 from pipelines.checking import DecodeAndCheck, ValidateWithSuites
 from pipelines.kafka_source import ReadKafkaRanges, ReadSmallPass, by_topic, chunks
@@ -195,7 +195,7 @@ def build_pipeline(
             run_dir / "tables",
             batch_id,
             started_at,
-            ingest.pii_hash_key.get_secret_value().encode(),
+            ingest.pii_hash_key,
         )
         | "Land in warehouse"
         >> LandInWarehouse(
@@ -229,6 +229,7 @@ def run_once(
 
     ``commit_gate``: entered around the commit only (``follow`` holds the warehouse's
     writer slot for its commit, not for the whole pass)."""
+    require_private_pii_key(settings)
     reload_survey_catalog()
     started = time.perf_counter()
     started_at = datetime.now(UTC)
@@ -293,7 +294,11 @@ def _run_pipeline(
     else:  # the commit is made in a worker process: the pass runs inside the gate
         gate = commit_gate() if commit_gate else nullcontext()
     try:
-        with gate, beam.Pipeline(runner=pass_runner(settings, options), options=options) as p:
+        with (
+            gate,
+            secrets_in_environment(settings),
+            beam.Pipeline(runner=pass_runner(settings, options), options=options) as p,
+        ):
             build_pipeline(
                 p,
                 settings,

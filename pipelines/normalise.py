@@ -37,6 +37,7 @@ from contracts.decoding import printable
 from contracts.flatten import flatten_answers, flatten_columns, flatten_event
 from contracts.spec import contracts
 from contracts.taxonomy import unit_scale
+from finradar.settings import Secret
 from handoff.records import KafkaRecord
 from handoff.staging import StagedFile, staging_schemas
 from pipelines.batch_gc import collector_paused
@@ -396,13 +397,17 @@ def _peek(value: bytes) -> tuple[str | None, str | None]:
 
 
 class _NormaliseAndStageFn(beam.DoFn):
-    def __init__(self, staging: str, batch_id: str, ingested_at: datetime, pii_key: bytes) -> None:
+    def __init__(self, staging: str, batch_id: str, ingested_at: datetime, pii_key: Secret) -> None:
         self.staging = staging
-        self.args = (batch_id, ingested_at, pii_key)
+        self.batch_id = batch_id
+        self.ingested_at = ingested_at
+        # pickled as a reference to the worker's environment (``Secret``), read here
+        self.pii_key = pii_key
         self.normaliser: Normaliser | None = None
 
     def setup(self) -> None:
-        self.normaliser = Normaliser(*self.args)
+        key = self.pii_key.get_secret_value().encode()
+        self.normaliser = Normaliser(self.batch_id, self.ingested_at, key)
 
     def process(self, batch: CheckedBatch) -> Iterator[StagedFile]:
         assert self.normaliser is not None
@@ -426,7 +431,9 @@ def stage_batch(normaliser: Normaliser, batch: CheckedBatch, staging: Path) -> l
 class NormaliseAndStage(beam.PTransform):
     """``CheckedBatch`` → ``StagedFile``: normalise and write the batch's staging tables."""
 
-    def __init__(self, staging: Path, batch_id: str, ingested_at: datetime, pii_key: bytes) -> None:
+    def __init__(
+        self, staging: Path, batch_id: str, ingested_at: datetime, pii_key: Secret
+    ) -> None:
         super().__init__()
         self.fn = _NormaliseAndStageFn(str(staging), batch_id, ingested_at, pii_key)
 

@@ -24,7 +24,7 @@ import apache_beam as beam
 from apache_beam.options.pipeline_options import PipelineOptions
 
 from contracts.survey_catalog import reload_survey_catalog
-from finradar.settings import Settings
+from finradar.settings import Settings, require_private_pii_key, secrets_in_environment
 from handoff.staging import StagedFile
 from pipelines.batches import RecordBatch
 from pipelines.checking import DecodeAndCheck, ValidateWithSuites
@@ -97,6 +97,7 @@ class LandReplayed(beam.PTransform):
 def run_replay(settings: Settings, reasons: Sequence[str] = ()) -> ReplaySummary:
     """Check every quarantined message not replayed yet (of ``reasons``, if given) against
     the contract as it is now, and land the ones that pass: exactly once."""
+    require_private_pii_key(settings)
     reload_survey_catalog()  # a definition added since this process loaded the catalog
     started = time.perf_counter()
     started_at = datetime.now(UTC)
@@ -118,7 +119,7 @@ def run_replay(settings: Settings, reasons: Sequence[str] = ()) -> ReplaySummary
             ingest = settings.ingest
             run_dir.mkdir(parents=True, exist_ok=True)
             options = PipelineOptions(settings.beam.options, runner=settings.beam.runner)
-            with beam.Pipeline(options=options) as p:
+            with secrets_in_environment(settings), beam.Pipeline(options=options) as p:
                 _ = (
                     p
                     | "Quarantined messages"
@@ -135,7 +136,7 @@ def run_replay(settings: Settings, reasons: Sequence[str] = ()) -> ReplaySummary
                         run_dir / "tables",
                         batch_id,
                         started_at,
-                        ingest.pii_hash_key.get_secret_value().encode(),
+                        ingest.pii_hash_key,
                     )
                     | "Land replayed"
                     >> LandReplayed(

@@ -10,6 +10,11 @@ import pytest
 
 from finradar.settings import Settings, get_settings, load_settings
 
+# The suite's own key for the personal-data hash (an ingest refuses the public default one);
+# CLI runs in subprocesses inherit it. Tests of the refusal remove it.
+TEST_PII_HASH_KEY = "finradar-test-suite-pii-key"
+os.environ.setdefault("FINRADAR_INGEST__PII_HASH_KEY", TEST_PII_HASH_KEY)
+
 
 @pytest.fixture(scope="session")
 def project_settings() -> Settings:

@@ -14,6 +14,7 @@ from apache_beam.testing.util import assert_that
 
 from contracts.corpus import seed_corpus
 from contracts.spec import contracts
+from finradar.settings import load_settings
 from handoff.records import KafkaRecord
 from pipelines.batches import CheckedBatch
 from pipelines.checking import DecodeAndCheck, ValidateWithSuites
@@ -124,7 +125,12 @@ def test_normalise_builds_every_staging_table(tmp_path: Path):
     assert tables["_valid"].num_rows == bad_index
 
 
-def test_normalise_and_stage_writes_parquet(tmp_path: Path):
+def test_normalise_and_stage_writes_parquet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    settings = load_settings(ingest={"pii_hash_key": "a-key-of-this-test"})
+    key = settings.ingest.pii_hash_key
+    assert key.env_name is not None
+    # the step carries a reference to the key, read from the worker's environment
+    monkeypatch.setenv(key.env_name, key.get_secret_value())
     records = corpus_records()[:20]
     batch = CheckedBatch(records, valid={i: json.loads(r.value) for i, r in enumerate(records)})
 
@@ -134,5 +140,5 @@ def test_normalise_and_stage_writes_parquet(tmp_path: Path):
         assert pq.read_table(tables["_valid"].path).num_rows == 20
 
     with _pipeline() as p:
-        out = p | beam.Create([batch]) | "Stage" >> NormaliseAndStage(tmp_path, "b1", NOW, b"k")
+        out = p | beam.Create([batch]) | "Stage" >> NormaliseAndStage(tmp_path, "b1", NOW, key)
         assert_that(out, check)
