@@ -321,6 +321,14 @@ def require_private_pii_key(settings: Settings) -> None:
         )
 
 
+def allow_default_pii_key_here() -> Settings:
+    """This process's settings with ``ingest.allow_default_pii_key`` on (the demo's local
+    trial; the flows it runs read the same environment)."""
+    os.environ[f"{ENV_PREFIX}INGEST__ALLOW_DEFAULT_PII_KEY"] = "true"
+    get_settings.cache_clear()
+    return get_settings()
+
+
 class LocalBrokerClientSource(PydanticBaseSettingsSource):
     """The client settings ``finradar infra up --secure`` wrote for the local secured broker
     (``var/kafka/secure/client.toml``), under whatever the sources before it set."""

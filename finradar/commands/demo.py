@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import sys
 import time
 
-from finradar.settings import Settings, export_prefect_env, get_settings
+from finradar.settings import (
+    Settings,
+    allow_default_pii_key_here,
+    export_prefect_env,
+    get_settings,
+)
 
 DEMO_SYNTHETIC = 20_000
 DEMO_BAD_RATE = 0.02
@@ -33,6 +39,14 @@ def run(args: argparse.Namespace) -> int:
     from infra.topics import ensure_topics
 
     settings = get_settings()
+    if settings.uses_default_pii_key and not settings.ingest.allow_default_pii_key:
+        print(
+            "WARNING: this demo hashes personal data with the PUBLIC default key "
+            "(ingest.allow_default_pii_key = true for this run only). Set your own "
+            "FINRADAR_INGEST__PII_HASH_KEY before ingesting real data: see docs/security.md.",
+            file=sys.stderr,
+        )
+        settings = allow_default_pii_key_here()
     # Prefect keeps its state under var/prefect; without prefect.api_url the flows run on a
     # temporary local server that Prefect starts and stops itself
     export_prefect_env(settings)
