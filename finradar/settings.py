@@ -347,14 +347,24 @@ class LocalBrokerClientSource(PydanticBaseSettingsSource):
             return tomllib.load(fh)
 
 
+def _secrets_in(model: BaseModel) -> Iterator[Secret]:
+    for field in type(model).model_fields:
+        value = getattr(model, field)
+        if isinstance(value, Secret):
+            yield value
+        elif isinstance(value, BaseModel):
+            yield from _secrets_in(value)
+
+
 @contextmanager
-def secrets_in_environment(settings: Settings) -> Iterator[None]:
-    """The settings' secrets in this process's environment, under the names a pickled
-    ``Secret`` is read from, while a pipeline runs (its workers inherit them); restored
-    after."""
-    saved = {}
-    for _, secret in settings.secrets():
-        assert secret.env_name is not None
+def secrets_in_environment(settings: BaseModel) -> Iterator[None]:
+    """The secrets of ``settings`` (all of them, or a section such as ``kafka``) in this
+    process's environment, under the names a pickled ``Secret`` is read from, while a
+    pipeline or a pool of processes runs (its workers inherit them); restored after."""
+    saved: dict[str, str | None] = {}
+    for secret in _secrets_in(settings):
+        if secret.env_name is None:  # a section built on its own, not from Settings
+            continue
         saved[secret.env_name] = os.environ.get(secret.env_name)
         os.environ[secret.env_name] = secret.get_secret_value()
     try:

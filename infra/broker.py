@@ -184,7 +184,7 @@ class LocalBroker:
     def _answers_metadata(self) -> bool:
         try:
             client = admin(
-                self.kafka.bootstrap,
+                self.kafka,
                 client_id="finradar-status",
                 request_timeout_ms=3000,
                 # a port held by something that is not Kafka never answers: give up soon
@@ -236,7 +236,7 @@ class LocalBroker:
         if current.running:
             if current.pid is not None:
                 self._wait_ready(current.pid)
-            ensure_topics(self.kafka.bootstrap)
+            ensure_topics(self.kafka)
             return self.status()
         for port in (self.kafka.port, self.kafka.controller_port):
             if self._port_open(port):
@@ -259,7 +259,7 @@ class LocalBroker:
             )
         self.pid_file.write_text(f"{proc.pid}\n")
         self._wait_ready(proc.pid, proc)
-        ensure_topics(self.kafka.bootstrap)
+        ensure_topics(self.kafka)
         return self.status()
 
     def _wait_ready(self, pid: int | None, proc: subprocess.Popen[bytes] | None = None) -> None:

@@ -28,6 +28,7 @@ from kafka.protocol.producer import ProduceRequest
 from kafka.structs import TopicPartition
 
 from finradar.errors import FinradarError
+from finradar.settings import KafkaSettings
 from infra.kafka_clients import protocol_client
 
 MAX_REQUEST_BYTES = 4 * 1024 * 1024
@@ -81,10 +82,13 @@ class BulkProducer:
     """Send keyed messages in large batches; ``close()`` flushes and waits for every ack."""
 
     def __init__(
-        self, bootstrap: str, topics: Iterable[str], client_id: str = "finradar-bulk-produce"
+        self,
+        kafka: KafkaSettings,
+        topics: Iterable[str],
+        client_id: str = "finradar-bulk-produce",
     ) -> None:
         self.client = protocol_client(
-            bootstrap, client_id, request_timeout_ms=REQUEST_TIMEOUT_MS + 5000
+            kafka, client_id, request_timeout_ms=REQUEST_TIMEOUT_MS + 5000
         )
         self.partitions: dict[str, list[int]] = {}
         self._leaders: dict[tuple[str, int], int] = {}
@@ -219,12 +223,12 @@ class BulkProducer:
 
 def publish_bulk(
     messages: Iterable[tuple[str, bytes | None, bytes]],
-    bootstrap: str,
+    kafka: KafkaSettings,
     topics: Iterable[str],
     progress: Callable[[int], None] | None = None,
 ) -> int:
     """Send every message with a ``BulkProducer``; returns how many were acknowledged."""
-    producer = BulkProducer(bootstrap, topics)
+    producer = BulkProducer(kafka, topics)
     reported = 0
     try:
         for topic, key, value in messages:

@@ -1,4 +1,5 @@
-"""Every Kafka client finradar builds (kafka-python), built here and nowhere else.
+"""Every Kafka client finradar builds (kafka-python), built here and nowhere else, from the
+one ``kafka`` settings block: its address and its security (``client_config``).
 
 * ``reader``: a consumer for explicit offset ranges (no group, no commits; large fetches);
 * ``OffsetsClient``: partition metadata and offsets (ends, beginnings, offsets for times):
@@ -22,10 +23,12 @@ from kafka.errors import KafkaError
 from kafka.net.compat import KafkaNetClient
 
 from finradar.errors import FinradarError, TransientError
+from finradar.settings import KafkaSettings
 
 __all__ = [
     "OffsetsClient",
     "admin",
+    "client_config",
     "close_shared",
     "producer",
     "protocol_client",
@@ -36,12 +39,36 @@ __all__ = [
 ]
 
 
-def reader(bootstrap: str) -> KafkaConsumer:
+def client_config(kafka: KafkaSettings) -> dict[str, Any]:
+    """kafka-python's options for reaching the broker of ``kafka``: its address, encryption
+    (a CA, hostname checking) and authentication (SASL, or a client certificate)."""
+    config: dict[str, Any] = {
+        "bootstrap_servers": kafka.bootstrap,
+        "security_protocol": kafka.security_protocol,
+    }
+    if kafka.tls:
+        config["ssl_check_hostname"] = kafka.ssl_check_hostname
+        if kafka.ssl_cafile:
+            config["ssl_cafile"] = str(kafka.ssl_cafile)
+        if kafka.ssl_certfile and kafka.ssl_keyfile:
+            config["ssl_certfile"] = str(kafka.ssl_certfile)
+            config["ssl_keyfile"] = str(kafka.ssl_keyfile)
+            if kafka.ssl_key_password:
+                config["ssl_password"] = kafka.ssl_key_password.get_secret_value()
+    if kafka.sasl:
+        assert kafka.sasl_password is not None  # KafkaSettings checks it
+        config["sasl_mechanism"] = kafka.sasl_mechanism
+        config["sasl_plain_username"] = kafka.sasl_username
+        config["sasl_plain_password"] = kafka.sasl_password.get_secret_value()
+    return config
+
+
+def reader(kafka: KafkaSettings) -> KafkaConsumer:
     """A consumer for explicit offset ranges (no group, no commits)."""
     # kafka-python warns whenever decoding a large fetch holds its event loop >100 ms
     logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
     return KafkaConsumer(
-        bootstrap_servers=bootstrap,
+        **client_config(kafka),
         group_id=None,
         enable_auto_commit=False,
         client_id="finradar-ingest",
@@ -65,44 +92,47 @@ def reachable(bootstrap: str, timeout_s: float = 2.0) -> bool:
     return False
 
 
-def producer(bootstrap: str, client_id: str, **config: Any) -> KafkaProducer:
+def producer(kafka: KafkaSettings, client_id: str, **config: Any) -> KafkaProducer:
     """A producer; a broker that cannot be reached is one clear line."""
     try:
-        return KafkaProducer(bootstrap_servers=bootstrap, client_id=client_id, **config)
+        return KafkaProducer(**client_config(kafka), client_id=client_id, **config)
     except KafkaError:
         raise FinradarError(
-            f"no Kafka broker at {bootstrap} (start one with 'finradar infra up')"
+            f"no Kafka broker at {kafka.bootstrap} (start one with 'finradar infra up')"
         ) from None
 
 
-def protocol_client(bootstrap: str, client_id: str, **config: Any) -> KafkaNetClient:
+def protocol_client(kafka: KafkaSettings, client_id: str, **config: Any) -> KafkaNetClient:
     """kafka-python's network client, for a producer that builds its own record batches."""
     try:
-        return KafkaNetClient(bootstrap_servers=bootstrap, client_id=client_id, **config)
+        return KafkaNetClient(**client_config(kafka), client_id=client_id, **config)
     except KafkaError as exc:
-        raise FinradarError(f"no Kafka broker at {bootstrap}: {exc}") from None
+        raise FinradarError(f"no Kafka broker at {kafka.bootstrap}: {exc}") from None
 
 
-def admin(bootstrap: str, client_id: str = "finradar-infra", **config: Any) -> KafkaAdminClient:
+def admin(
+    kafka: KafkaSettings, client_id: str = "finradar-infra", **config: Any
+) -> KafkaAdminClient:
     """An admin client (topics, a readiness check); raises kafka-python's errors."""
-    return KafkaAdminClient(bootstrap_servers=bootstrap, client_id=client_id, **config)
+    return KafkaAdminClient(**client_config(kafka), client_id=client_id, **config)
 
 
 class OffsetsClient:
     """Partition metadata and offsets (no group, no commits). A broker that cannot be
     reached or answered is a ``TransientError``: the same question may succeed later."""
 
-    def __init__(self, bootstrap: str) -> None:
-        self.bootstrap = bootstrap
+    def __init__(self, kafka: KafkaSettings) -> None:
+        self.kafka = kafka
+        self.bootstrap = kafka.bootstrap
         try:
             self.consumer = KafkaConsumer(
-                bootstrap_servers=bootstrap,
+                **client_config(kafka),
                 group_id=None,
                 enable_auto_commit=False,
                 request_timeout_ms=15000,
             )
         except KafkaError as exc:
-            raise TransientError(f"cannot reach Kafka at {bootstrap}: {exc}") from None
+            raise TransientError(f"cannot reach Kafka at {kafka.bootstrap}: {exc}") from None
 
     def partitions(self, topics: Iterable[str]) -> list[TopicPartition]:
         """Every partition of ``topics``, in order; a missing topic is an error."""
@@ -137,8 +167,9 @@ class OffsetsClient:
     def close(self) -> None:
         # a one-off client (a lag check beside ``follow`` in the same process) must not
         # unregister the shared one: that one would be left open, its thread running
-        if _offsets_clients.get(self.bootstrap) is self:
-            del _offsets_clients[self.bootstrap]
+        key = _client_key(self.kafka)
+        if _offsets_clients.get(key) is self:
+            del _offsets_clients[key]
         self.consumer.close()
 
 
@@ -146,21 +177,28 @@ _offsets_clients: dict[str, OffsetsClient] = {}
 _readers: dict[tuple[str, int], KafkaConsumer] = {}
 
 
-def shared_offsets_client(bootstrap: str) -> OffsetsClient:
-    """This process's long-lived offsets client for ``bootstrap``."""
-    client = _offsets_clients.get(bootstrap)
+def _client_key(kafka: KafkaSettings) -> str:
+    # secrets print masked: two settings that differ only in a password share a client
+    return kafka.model_dump_json()
+
+
+def shared_offsets_client(kafka: KafkaSettings) -> OffsetsClient:
+    """This process's long-lived offsets client for the broker of ``kafka``."""
+    key = _client_key(kafka)
+    client = _offsets_clients.get(key)
     if client is None:
-        client = _offsets_clients[bootstrap] = OffsetsClient(bootstrap)
+        client = _offsets_clients[key] = OffsetsClient(kafka)
     return client
 
 
-def shared_reader(bootstrap: str) -> KafkaConsumer:
-    """This thread's long-lived reader for ``bootstrap`` (``follow``'s passes): a consumer
-    is not thread-safe, and a runner may run bundles in parallel threads (Prism does)."""
-    key = (bootstrap, threading.get_ident())
+def shared_reader(kafka: KafkaSettings) -> KafkaConsumer:
+    """This thread's long-lived reader for the broker of ``kafka`` (``follow``'s passes): a
+    consumer is not thread-safe, and a runner may run bundles in parallel threads (Prism
+    does)."""
+    key = (_client_key(kafka), threading.get_ident())
     consumer = _readers.get(key)
     if consumer is None:
-        consumer = _readers[key] = reader(bootstrap)
+        consumer = _readers[key] = reader(kafka)
     return consumer
 
 

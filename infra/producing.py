@@ -23,6 +23,7 @@ from contracts.corpus import seed_corpus
 from contracts.spec import topics_by_event_type
 from contracts.synthetic import CHUNK, SyntheticStream
 from finradar.errors import FinradarError
+from finradar.settings import KafkaSettings, secrets_in_environment
 from infra import kafka_clients
 from infra.bulk_producer import publish_bulk
 
@@ -61,11 +62,11 @@ class PublishReport:
 
 def publish(
     messages: Iterable[tuple[str, bytes | None, bytes]],
-    bootstrap: str,
+    kafka: KafkaSettings,
     progress: Callable[[int], None] | None = None,
 ) -> PublishReport:
     """Send every message and wait until all are acknowledged."""
-    producer = kafka_clients.producer(bootstrap, "finradar-produce", **PRODUCER_CONFIG)
+    producer = kafka_clients.producer(kafka, "finradar-produce", **PRODUCER_CONFIG)
     report = PublishReport()
     errors: list[BaseException] = []
     started = time.perf_counter()
@@ -101,8 +102,10 @@ def corpus_messages() -> Iterator[tuple[str, bytes, bytes]]:
         yield topics[e["event_type"]], e["subject"]["entity_id"].encode("utf-8"), value
 
 
-def _synthetic_worker(args: tuple[int, float, int, int, int, str, Any]) -> PublishReport:
-    n, bad_rate, seed, worker, workers, bootstrap, queue = args
+def _synthetic_worker(
+    args: tuple[int, float, int, int, int, KafkaSettings, Any],
+) -> PublishReport:
+    n, bad_rate, seed, worker, workers, kafka, queue = args
     stream = SyntheticStream(n, bad_rate=bad_rate, seed=seed)
     report = PublishReport()
 
@@ -114,9 +117,7 @@ def _synthetic_worker(args: tuple[int, float, int, int, int, str, Any]) -> Publi
                     yield m.topic, m.key, m.value
 
     started = time.perf_counter()
-    report.sent = publish_bulk(
-        messages(), bootstrap, set(stream.topics.values()), progress=queue.put
-    )
+    report.sent = publish_bulk(messages(), kafka, set(stream.topics.values()), progress=queue.put)
     report.seconds = time.perf_counter() - started
     return report
 
@@ -125,7 +126,7 @@ def publish_synthetic(
     n: int,
     bad_rate: float,
     seed: int,
-    bootstrap: str,
+    kafka: KafkaSettings,
     progress: Callable[[int], None] | None = None,
     workers: int | None = None,
 ) -> PublishReport:
@@ -136,10 +137,11 @@ def publish_synthetic(
     queue = manager.Queue()
     started = time.perf_counter()
     total = PublishReport()
-    with ctx.Pool(workers) as pool:
+    # the workers unpickle the settings' secrets from the environment they inherit
+    with secrets_in_environment(kafka), ctx.Pool(workers) as pool:
         result = pool.map_async(
             _synthetic_worker,
-            [(n, bad_rate, seed, w, workers, bootstrap, queue) for w in range(workers)],
+            [(n, bad_rate, seed, w, workers, kafka, queue) for w in range(workers)],
         )
         while not result.ready() or not queue.empty():
             try:

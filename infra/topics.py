@@ -6,13 +6,14 @@ from kafka import errors
 from kafka.admin import NewTopic
 
 from contracts.topics import TopicSpec, load_topics
+from finradar.settings import KafkaSettings
 from infra.kafka_clients import admin
 
 
-def ensure_topics(bootstrap: str, specs: tuple[TopicSpec, ...] | None = None) -> list[str]:
+def ensure_topics(kafka: KafkaSettings, specs: tuple[TopicSpec, ...] | None = None) -> list[str]:
     """Create the topics that do not exist yet; return the names created."""
     specs = specs if specs is not None else load_topics()
-    client = admin(bootstrap)
+    client = admin(kafka)
     try:
         existing = set(client.list_topics())
         missing = [s for s in specs if s.name not in existing]

@@ -36,7 +36,7 @@ def plan_backfill(
     topic: it is read only with ``reset``, which says so (the landing then starts that
     partition's offsets anew; the others are backfilled as usual)."""
     committed = committed_offsets_now(settings)
-    client = OffsetsClient(settings.kafka.bootstrap)
+    client = OffsetsClient(settings.kafka)
     try:
         partitions = client.partitions(topics_of(topics))
         ends = client.end_offsets(partitions)

@@ -159,7 +159,7 @@ def build_pipeline(
             | "Topic ranges" >> beam.FlatMap(topics_to_read)
             | "Read Kafka"
             >> ReadSmallPass(
-                settings.kafka.bootstrap,
+                settings.kafka,
                 ingest.batch_records,
                 ingest.batch_bytes,
                 shared=follow,
@@ -174,7 +174,7 @@ def build_pipeline(
             | "Spread ranges" >> beam.Reshuffle()
             | "Read Kafka"
             >> ReadKafkaRanges(
-                settings.kafka.bootstrap,
+                settings.kafka,
                 ingest.batch_records,
                 ingest.batch_bytes,
                 shared=follow,

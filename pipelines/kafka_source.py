@@ -17,6 +17,7 @@ import apache_beam as beam
 from kafka import TopicPartition
 
 from finradar.errors import FinradarError, TransientError
+from finradar.settings import KafkaSettings
 from handoff.records import KafkaRecord, PartitionRange
 from infra.kafka_clients import reachable, reader, shared_reader
 from pipelines.batches import RecordBatch
@@ -33,13 +34,14 @@ class _ReaderFn(beam.DoFn):
 
     def __init__(
         self,
-        bootstrap: str,
+        kafka: KafkaSettings,
         batch_records: int,
         batch_bytes: int,
         shared: bool = False,
         worker_log_level: str = "CRITICAL",
     ) -> None:
-        self.bootstrap = bootstrap
+        # its secrets pickle as references, read where the step runs (``Secret``)
+        self.kafka = kafka
         self.batch_records = batch_records
         self.batch_bytes = batch_bytes
         self.shared = shared
@@ -50,12 +52,12 @@ class _ReaderFn(beam.DoFn):
         # the first step of a worker's bundle: quiet before the reader can fail
         quiet_worker_logs(self.worker_log_level)
         if not self.shared:
-            self.consumer = reader(self.bootstrap)
+            self.consumer = reader(self.kafka)
 
     def reader(self) -> Any:
         """This DoFn's own reader, or the calling thread's (``shared``): a runner may call
         one DoFn from different threads (one at a time), and several DoFns at once."""
-        return shared_reader(self.bootstrap) if self.shared else self.consumer
+        return shared_reader(self.kafka) if self.shared else self.consumer
 
     def teardown(self) -> None:
         if self.consumer is not None and not self.shared:
@@ -207,14 +209,14 @@ class ReadKafkaRanges(beam.PTransform):
 
     def __init__(
         self,
-        bootstrap: str,
+        kafka: KafkaSettings,
         batch_records: int = 5000,
         batch_bytes: int = 16 * 1024 * 1024,
         shared: bool = False,
         worker_log_level: str = "CRITICAL",
     ) -> None:
         super().__init__()
-        self.fn = ReadRangeFn(bootstrap, batch_records, batch_bytes, shared, worker_log_level)
+        self.fn = ReadRangeFn(kafka, batch_records, batch_bytes, shared, worker_log_level)
 
     def expand(self, ranges: beam.PCollection) -> beam.PCollection:
         return ranges | "Read offset ranges" >> outputs_batches(beam.ParDo(self.fn), RecordBatch)
@@ -239,14 +241,14 @@ class ReadSmallPass(beam.PTransform):
 
     def __init__(
         self,
-        bootstrap: str,
+        kafka: KafkaSettings,
         batch_records: int,
         batch_bytes: int,
         shared: bool = False,
         worker_log_level: str = "CRITICAL",
     ) -> None:
         super().__init__()
-        self.fn = ReadTopicRangesFn(bootstrap, batch_records, batch_bytes, shared, worker_log_level)
+        self.fn = ReadTopicRangesFn(kafka, batch_records, batch_bytes, shared, worker_log_level)
 
     def expand(self, topics: beam.PCollection) -> beam.PCollection:
         return topics | "Read topic ranges" >> outputs_batches(beam.ParDo(self.fn), RecordBatch)

@@ -37,8 +37,8 @@ def plan_ranges(settings: Settings, shared: bool = False) -> list[PartitionRange
     ``shared``: use this process's long-lived warehouse session and Kafka client (the
     continuous mode plans a pass every second or two)."""
     committed = _shared_committed(settings) if shared else committed_offsets_now(settings)
-    bootstrap = settings.kafka.bootstrap
-    client = shared_offsets_client(bootstrap) if shared else OffsetsClient(bootstrap)
+    kafka = settings.kafka
+    client = shared_offsets_client(kafka) if shared else OffsetsClient(kafka)
     try:
         partitions = client.partitions(c.topic for c in contracts().values())
         ends = client.end_offsets(partitions)

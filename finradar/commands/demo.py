@@ -59,11 +59,10 @@ def run(args: argparse.Namespace) -> int:
     t0 = time.monotonic()
     print(broker.up().line())
     print(f"  ready in {time.monotonic() - t0:.1f} s")
-    bootstrap = settings.kafka.bootstrap
-    ensure_topics(bootstrap)
-    report = publish(corpus_messages(), bootstrap)
+    ensure_topics(settings.kafka)
+    report = publish(corpus_messages(), settings.kafka)
     print(f"seed corpus: {report.line()}")
-    report = publish_synthetic(DEMO_SYNTHETIC, DEMO_BAD_RATE, DEMO_SEED, bootstrap)
+    report = publish_synthetic(DEMO_SYNTHETIC, DEMO_BAD_RATE, DEMO_SEED, settings.kafka)
     print(f"synthetic:   {report.line()}")
     summary = ingest()
     print(

@@ -111,31 +111,31 @@ def run(args: argparse.Namespace) -> int:
         raise FinradarError("--topic goes with --file")
     if args.file is not None and not args.file.is_file():
         raise FinradarError(f"no such file: {args.file}")
-    bootstrap = get_settings().kafka.bootstrap
+    kafka = get_settings().kafka
     try:
-        ensure_topics(bootstrap)
+        ensure_topics(kafka)
     except Exception as exc:  # kafka-python raises several unrelated error types here
         raise FinradarError(
-            f"cannot reach Kafka at {bootstrap}: {exc} (start it with 'finradar infra up')"
+            f"cannot reach Kafka at {kafka.bootstrap}: {exc} (start it with 'finradar infra up')"
         ) from None
     if args.synthetic is not None:
         bar = ProgressBar(args.synthetic, "synthetic")
         report = publish_synthetic(
-            args.synthetic, args.bad_rate, args.seed, bootstrap, progress=bar, workers=args.workers
+            args.synthetic, args.bad_rate, args.seed, kafka, progress=bar, workers=args.workers
         )
     elif args.corpus:
         messages = list(corpus_messages())
         bar = ProgressBar(len(messages), "seeds")
         report = publish(
             messages,
-            bootstrap,
+            kafka,
             progress=bar,
         )
     else:
         if args.topic is None:
             check_routable(args.file)
         bar = ProgressBar(None, args.file.name)
-        report = publish(file_messages(args.file, args.topic), bootstrap, progress=bar)
+        report = publish(file_messages(args.file, args.topic), kafka, progress=bar)
     bar.close()
     print(report.line())
     return 0

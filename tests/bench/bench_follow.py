@@ -95,7 +95,7 @@ def main() -> None:
         if not broker.up().managed:  # another broker's topics would hold other events
             raise SystemExit(f"another broker answers on {settings.kafka.bootstrap}; stop it")
         try:
-            publish(corpus_messages(), settings.kafka.bootstrap)
+            publish(corpus_messages(), settings.kafka)
             print(f"steady stream: {args.rate:,} events/s for {args.seconds:.0f} s")
             base = _measure(
                 settings, [sys.executable, "-c", BASELINE], env, args.rate, args.seconds, 1

@@ -79,7 +79,7 @@ def measure(n: int, bad_rate: float, tmp: Path) -> dict[str, Any]:
     if not broker.up().managed:  # another broker's topics would hold other events
         raise SystemExit(f"another broker answers on {settings.kafka.bootstrap}; stop it")
     try:
-        published = publish_synthetic(n, bad_rate, 7, settings.kafka.bootstrap)
+        published = publish_synthetic(n, bad_rate, 7, settings.kafka)
         consumed, seconds = raw_consume(settings.kafka.bootstrap)
         raw_rate = consumed / seconds
         plain = _checked(

@@ -30,19 +30,19 @@ def main() -> None:
     )
     parser.add_argument("--bad-rate", type=float, default=0.0)
     args = parser.parse_args()
-    bootstrap = get_settings().kafka.bootstrap
-    ensure_topics(bootstrap)
+    kafka = get_settings().kafka
+    ensure_topics(kafka)
 
     stream = SyntheticStream(args.baseline_n, bad_rate=args.bad_rate, seed=101)
     started = time.perf_counter()
-    base = publish(((m.topic, m.key, m.value) for m in stream), bootstrap)
+    base = publish(((m.topic, m.key, m.value) for m in stream), kafka)
     base_rate = base.sent / (time.perf_counter() - started)
     print(
         f"baseline  kafka-python KafkaProducer, 1 process: {base.sent:>9,} events "
         f"{base_rate:>9,.0f} events/s"
     )
 
-    report = publish_synthetic(args.n, args.bad_rate, seed=102, bootstrap=bootstrap)
+    report = publish_synthetic(args.n, args.bad_rate, seed=102, kafka=kafka)
     print(
         f"candidate finradar produce --synthetic:        {report.sent:>9,} events "
         f"{report.rate:>9,.0f} events/s"

@@ -50,7 +50,7 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     settings = load_settings(var_dir=tmp_path_factory.mktemp("continuous") / "var", kafka=KAFKA)
     local = LocalBroker(settings)
     local.up()
-    publish(corpus_messages(), settings.kafka.bootstrap)
+    publish(corpus_messages(), settings.kafka)
     yield settings
     local.down(purge=True)
 
@@ -342,11 +342,11 @@ def test_backfill_from_a_time_then_from_the_earliest_lands_each_message_once(
     from flows.ingest import ingest
     from infra.producing import publish_synthetic
 
-    publish_synthetic(100, 0.1, 8, broker.kafka.bootstrap, workers=1)
+    publish_synthetic(100, 0.1, 8, broker.kafka, workers=1)
     time.sleep(1.0)
     cut = datetime.now(UTC)
     time.sleep(1.0)
-    later = publish_synthetic(150, 0.1, 9, broker.kafka.bootstrap, workers=1)
+    later = publish_synthetic(150, 0.1, 9, broker.kafka, workers=1)
 
     second = _use(monkeypatch, tmp_path / "second")
     from_cut = backfill(from_time=cut)

@@ -48,8 +48,8 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     settings = load_settings(var_dir=tmp_path_factory.mktemp("flows") / "var", kafka=KAFKA)
     local = LocalBroker(settings)
     local.up()
-    publish(corpus_messages(), settings.kafka.bootstrap)
-    publish_synthetic(SYNTHETIC, 0.05, 3, settings.kafka.bootstrap, workers=1)
+    publish(corpus_messages(), settings.kafka)
+    publish_synthetic(SYNTHETIC, 0.05, 3, settings.kafka, workers=1)
     yield settings
     local.down(purge=True)
 

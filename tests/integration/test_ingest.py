@@ -39,9 +39,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
     settings = load_settings(var_dir=var, kafka=KAFKA)
     broker = LocalBroker(settings)
     broker.up()
-    bootstrap = settings.kafka.bootstrap
-    publish(corpus_messages(), bootstrap)
-    publish_synthetic(N_SYNTHETIC, BAD_RATE, SEED, bootstrap)
+    publish(corpus_messages(), settings.kafka)
+    publish_synthetic(N_SYNTHETIC, BAD_RATE, SEED, settings.kafka)
     yield settings
     broker.down(purge=True)
 

@@ -40,8 +40,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory):
     settings = load_settings(var_dir=var, kafka=KAFKA)
     broker = LocalBroker(settings)
     broker.up()
-    publish(corpus_messages(), settings.kafka.bootstrap)
-    publish_synthetic(N_SYNTHETIC, 0.05, 7, settings.kafka.bootstrap, workers=1)
+    publish(corpus_messages(), settings.kafka)
+    publish_synthetic(N_SYNTHETIC, 0.05, 7, settings.kafka, workers=1)
     yield settings
     broker.down(purge=True)
 
@@ -117,7 +117,7 @@ def test_reader_never_sees_rows_without_their_offsets(stack, tmp_path: Path):
     try:
         run_once(settings)
         for seed in (8, 9):  # more passes: the reader crosses several commits
-            publish_synthetic(2000, 0.05, seed, settings.kafka.bootstrap, workers=1)
+            publish_synthetic(2000, 0.05, seed, settings.kafka, workers=1)
             run_once(settings)
     finally:
         reader.terminate()

@@ -35,11 +35,11 @@ def test_platform_topics_exist_with_three_partitions(kafka_bootstrap: str) -> No
         consumer.close()
 
 
-def test_10k_keyed_messages_keep_order_per_key(kafka_bootstrap: str) -> None:
+def test_10k_keyed_messages_keep_order_per_key(kafka_bootstrap: str, project_settings) -> None:
     from kafka import KafkaConsumer, KafkaProducer, TopicPartition
 
     topic = f"test.roundtrip.{uuid.uuid4().hex[:8]}"
-    ensure_topics(kafka_bootstrap, (TopicSpec(topic, "test", 3, 1),))
+    ensure_topics(project_settings.kafka, (TopicSpec(topic, "test", 3, 1),))
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, linger_ms=10)
     for seq in range(MESSAGES):
         key = f"key-{seq % KEYS}".encode()
@@ -137,7 +137,9 @@ def test_a_broker_started_elsewhere_is_reused_not_stopped(
     assert spare_broker.status().running
 
 
-def test_ranges_of_several_partitions_read_with_one_assignment(kafka_bootstrap: str) -> None:
+def test_ranges_of_several_partitions_read_with_one_assignment(
+    kafka_bootstrap: str, project_settings
+) -> None:
     """``read_ranges`` returns exactly the records of each range, in partition and offset
     order, and the same consumer reads again afterwards (partitions it paused when their
     range was done are resumed)."""
@@ -148,7 +150,7 @@ def test_ranges_of_several_partitions_read_with_one_assignment(kafka_bootstrap: 
     from pipelines.kafka_source import read_ranges
 
     topic = f"test.ranges.{uuid.uuid4().hex[:8]}"
-    ensure_topics(kafka_bootstrap, (TopicSpec(topic, "test", 3, 1),))
+    ensure_topics(project_settings.kafka, (TopicSpec(topic, "test", 3, 1),))
     producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
     sent: dict[int, list[bytes]] = defaultdict(list)
     for seq in range(300):
@@ -158,7 +160,7 @@ def test_ranges_of_several_partitions_read_with_one_assignment(kafka_bootstrap: 
         sent[partition].append(value)
     producer.flush()
     producer.close()
-    consumer = reader(kafka_bootstrap)
+    consumer = reader(project_settings.kafka)
     try:
         ends = {p: len(values) for p, values in sent.items()}
         ranges = [

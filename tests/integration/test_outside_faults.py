@@ -54,8 +54,8 @@ def _snapshots(settings: Settings) -> int:
 
 def test_a_recreated_broker_is_refused_then_read_again_with_backfill_reset(broker, tmp_path):
     settings = load_settings(var_dir=tmp_path / "var", kafka=KAFKA)
-    publish(corpus_messages(), settings.kafka.bootstrap)
-    publish_synthetic(3000, 0.0, 11, settings.kafka.bootstrap, workers=1)
+    publish(corpus_messages(), settings.kafka)
+    publish_synthetic(3000, 0.0, 11, settings.kafka, workers=1)
     first = run_finradar(settings, "ingest", "--once", "--json")
     assert first.returncode == 0, first.stderr[-3000:]
     assert json.loads(first.stdout)["landed"] == len(seed_corpus()) + 3000
@@ -64,8 +64,8 @@ def test_a_recreated_broker_is_refused_then_read_again_with_backfill_reset(broke
     broker.up()  # type: ignore[attr-defined]
     # the new topics: a few of the same events again, and new ones
     again = list(corpus_messages())[:5]
-    publish(again, settings.kafka.bootstrap)
-    publish_synthetic(40, 0.0, 3, settings.kafka.bootstrap, workers=1)
+    publish(again, settings.kafka)
+    publish_synthetic(40, 0.0, 3, settings.kafka, workers=1)
     before = _snapshots(settings)
 
     line = _one_line(run_finradar(settings, "ingest", "--once"))
@@ -83,7 +83,7 @@ def test_a_recreated_broker_is_refused_then_read_again_with_backfill_reset(broke
     after = run_finradar(settings, "ingest", "--once", "--json")
     assert after.returncode == 0, after.stderr[-3000:]
     assert json.loads(after.stdout)["consumed"] == 0
-    publish_synthetic(10, 0.0, 4, settings.kafka.bootstrap, workers=1)
+    publish_synthetic(10, 0.0, 4, settings.kafka, workers=1)
     more = run_finradar(settings, "ingest", "--once", "--json")
     assert json.loads(more.stdout)["landed"] == 10
     # a later backfill from the start skips what the new topics' offsets already gave
@@ -114,7 +114,7 @@ def test_a_broker_lost_mid_pass_is_one_line_and_lands_nothing(broker, tmp_path, 
     output goes to the worker log, not beside the one line."""
     settings = load_settings(var_dir=tmp_path / "var", kafka=KAFKA, beam={"workers": workers})
     assert run_finradar(settings, "ingest", "--once").returncode == 0
-    publish_synthetic(300_000, 0.0, 5, settings.kafka.bootstrap)
+    publish_synthetic(300_000, 0.0, 5, settings.kafka)
     before = _snapshots(settings)
     env = {
         **finradar_env(settings),

@@ -58,7 +58,7 @@ def test_each_poison_message_is_quarantined_and_the_rest_lands(settings: Setting
     interleaved: list[tuple[str, bytes | None, bytes | None]] = [(SPEND, b"k", good[0])]
     for (_, _, value), after in zip(poison, good[1:], strict=True):
         interleaved += [(SPEND, b"k", value), (SPEND, b"k", after)]
-    publish(interleaved, settings.kafka.bootstrap)  # type: ignore[arg-type]
+    publish(interleaved, settings.kafka)  # type: ignore[arg-type]
 
     first = run_finradar(settings, "ingest", "--once", "--json")
     assert first.returncode == 0, first.stderr[-3000:]

@@ -68,7 +68,7 @@ def stream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     settings = load_settings(var_dir=var, kafka=KAFKA)
     broker = LocalBroker(settings)
     broker.up()
-    publish_synthetic(N_SYNTHETIC, BAD_RATE, SEED, settings.kafka.bootstrap)
+    publish_synthetic(N_SYNTHETIC, BAD_RATE, SEED, settings.kafka)
     yield settings
     broker.down(purge=True)
 

@@ -76,10 +76,10 @@ def _wait_for(settings: Settings, sql: str, expected: int, timeout: float) -> fl
 
 def test_new_events_reach_the_marts_without_a_manual_step(serving) -> None:
     settings, process = serving
-    publish(corpus_messages(), settings.kafka.bootstrap)
+    publish(corpus_messages(), settings.kafka)
     _wait_for(settings, "select count(*) from marts.spend_series", 98, timeout=240)
 
-    report = publish_synthetic(500, 0.0, 11, settings.kafka.bootstrap, workers=1)
+    report = publish_synthetic(500, 0.0, 11, settings.kafka, workers=1)
     spend = 100 + report.by_topic["fi.spend.disclosures.v1"]
     _wait_for(settings, "select count(*) from raw.spend_disclosures", spend, timeout=120)
     con = connect(settings, read_only=True)

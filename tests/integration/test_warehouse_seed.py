@@ -44,7 +44,7 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory):
     broker = LocalBroker(settings)
     broker.up()
     try:
-        publish(corpus_messages(), settings.kafka.bootstrap)
+        publish(corpus_messages(), settings.kafka)
         ingest = run_once(settings)
     finally:
         broker.down(purge=True)

@@ -10,6 +10,7 @@ import apache_beam as beam
 import pytest
 
 from contracts.synthetic import SyntheticStream
+from finradar.settings import KafkaSettings
 from handoff.records import KafkaRecord
 from pipelines.batches import CheckedBatch, RecordBatch
 from pipelines.checking import DecodeAndCheck, ValidateWithSuites, check_batch
@@ -53,8 +54,8 @@ def test_batches_round_trip_and_are_sized_from_their_bytes(monkeypatch: pytest.M
 def test_the_batch_steps_output_batch_coded_collections() -> None:
     p = beam.Pipeline()
     ranges = p | "ranges" >> beam.Create([])
-    read = ranges | "big" >> ReadKafkaRanges("127.0.0.1:1", 10, 1000)
-    small = ranges | "small" >> ReadSmallPass("127.0.0.1:1", 10, 1000)
+    read = ranges | "big" >> ReadKafkaRanges(KafkaSettings(port=1), 10, 1000)
+    small = ranges | "small" >> ReadSmallPass(KafkaSettings(port=1), 10, 1000)
     checked = read | DecodeAndCheck(NOW)
     validated = checked | ValidateWithSuites(NOW)
     for pcoll in (read, small, checked, validated):
