@@ -54,6 +54,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         # line, the traceback with --verbose
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
         logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
+        # importing Beam warns on the root logger that its BigQuery client is missing
+        logging.getLogger().addFilter(_not_beams_bigquery_warning)
     try:
         return int(args.handler(args) or 0)
     except FinradarError as exc:
@@ -69,6 +71,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"finradar: {describe(exc)} (--verbose shows the traceback)", file=sys.stderr)
         return 1
+
+
+def _not_beams_bigquery_warning(record: logging.LogRecord) -> bool:
+    return not record.getMessage().startswith("apitools not found")
 
 
 def describe(exc: BaseException) -> str:

@@ -103,6 +103,15 @@ class KafkaSettings(BaseModel):
     def bootstrap(self) -> str:
         return f"{self.host}:{self.port}"
 
+    def updated(self, fields: dict[str, Any]) -> KafkaSettings:
+        """These settings with ``fields`` set (validated; secrets named as in ``Settings``)."""
+        kafka = KafkaSettings.model_validate({**self.model_dump(), **fields})
+        for name in ("sasl_password", "ssl_key_password"):
+            secret = getattr(kafka, name)
+            if secret is not None:
+                secret.env_name = f"{ENV_PREFIX}KAFKA__{name}".upper()
+        return kafka
+
     @property
     def sasl(self) -> bool:
         return self.security_protocol.startswith("SASL_")
@@ -212,8 +221,8 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _name_secrets(self) -> Settings:
         """Each secret knows the environment variable that sets it (see ``Secret``)."""
-        for section, value in self.secrets():
-            value.env_name = f"{ENV_PREFIX}{section}".upper()
+        for path, value in self.secrets():
+            value.env_name = f"{ENV_PREFIX}{path}".upper()
         return self
 
     def secrets(self) -> Iterator[tuple[str, Secret]]:

@@ -4,6 +4,10 @@
 the storage on first start, starts the JVM detached, waits until the broker answers a
 metadata request and creates the topics of ``contracts/topics.yaml``. ``up``, ``down`` and
 ``status`` are idempotent and trust the process table and the port, not only the PID file.
+
+``up(secure=True)`` makes the storage secure when it is first formatted (TLS on every
+listener, SASL_SCRAM users, a throwaway CA: ``infra.broker_security``); a secured storage
+stays secured on every later ``up``, until ``down(purge=True)``.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import signal
 import socket
 import subprocess
 import time
+import tomllib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -25,8 +30,15 @@ from string import Template
 
 from kafka.errors import KafkaError
 
-from finradar.errors import FinradarError
+from finradar.errors import FinradarError, TransientError
 from finradar.settings import Settings
+from infra.broker_security import (
+    SecureMaterial,
+    is_secured,
+    load_material,
+    secure_folder,
+    secure_material,
+)
 from infra.kafka_clients import admin
 from infra.topics import ensure_topics
 from infra.versions import InfraVersions, load_versions
@@ -125,17 +137,29 @@ class LocalBroker:
         marker.touch()
 
     # ---- configuration ----------------------------------------------------------------
-    def _render_config(self) -> Path:
+    def _render_config(self, material: SecureMaterial | None) -> Path:
         self.config_dir.mkdir(parents=True, exist_ok=True)
-        template = Template((KAFKA_DIR / "server.properties.template").read_text("utf-8"))
-        text = template.substitute(
-            host=self.kafka.host,
-            port=self.kafka.port,
-            controller_port=self.kafka.controller_port,
-            data_dir=self.data_dir,
-        )
+        name = "server-secure" if material else "server"
+        template = Template((KAFKA_DIR / f"{name}.properties.template").read_text("utf-8"))
+        values: dict[str, object] = {
+            "host": self.kafka.host,
+            "port": self.kafka.port,
+            "controller_port": self.kafka.controller_port,
+            "data_dir": self.data_dir,
+        }
+        if material:
+            values |= {
+                "mtls_port": self.kafka.mtls_port,
+                "keystore": material.keystore,
+                "keystore_password": material.keystore_password,
+                "ca": material.ca,
+            }
         path = self.config_dir / "server.properties"
-        path.write_text(text, encoding="utf-8")
+        # it may hold the keystore's password: readable by its owner only
+        path.unlink(missing_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            fh.write(template.substitute(values))
         return path
 
     def _java(self, *args: str) -> list[str]:
@@ -146,14 +170,20 @@ class LocalBroker:
             "-cp", f"{self.lib_dir}/*", *args,
         ]  # fmt: skip
 
-    def _format_storage(self, config: Path) -> None:
-        if (self.data_dir / "meta.properties").exists():
+    @property
+    def formatted(self) -> bool:
+        return (self.data_dir / "meta.properties").exists()
+
+    def _format_storage(self, config: Path, material: SecureMaterial | None) -> None:
+        if self.formatted:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cluster_id = new_cluster_id()
         cmd = self._java(
             "kafka.tools.StorageTool", "format", "--standalone",
             "-t", cluster_id, "-c", str(config),
+            # the SCRAM users of a secured broker, created by Kafka's own tool
+            *(material.scram_arguments() if material else ()),
         )  # fmt: skip
         proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
         if proc.returncode != 0:
@@ -190,7 +220,8 @@ class LocalBroker:
                 # a port held by something that is not Kafka never answers: give up soon
                 bootstrap_timeout_ms=3000,
             )
-        except (KafkaError, OSError):
+        except (KafkaError, OSError, TransientError):
+            # a broker that refuses these settings (a login, a certificate) says so
             return False
         try:
             client.list_topics()
@@ -225,15 +256,44 @@ class LocalBroker:
             detail += f"; port {self.kafka.port} is in use by another process"
         return BrokerStatus(False, None, bootstrap, detail)
 
-    def up(self) -> BrokerStatus:
+    def up(self, secure: bool = False) -> BrokerStatus:
         """Start the broker unless it runs; wait until it serves metadata; create topics.
-        Concurrent calls for the same broker start it once."""
+        Concurrent calls for the same broker start it once. ``secure``: see the module."""
         with one_at_a_time(self.pid_file.with_name("up.lock")):
-            return self._up()
+            return self._up(secure)
 
-    def _up(self) -> BrokerStatus:
+    def _secure_material(self, secure: bool) -> SecureMaterial | None:
+        """The secured storage's material (made now for a new ``secure`` storage)."""
+        if is_secured(self.settings):
+            material = load_material(self.settings)
+        elif not secure:
+            return None
+        elif self.formatted:
+            raise FinradarError(
+                f"the broker's storage under {self.data_dir} was made without security; "
+                "'finradar infra down --purge' deletes it (and its messages), then "
+                "'finradar infra up --secure' makes a secured one"
+            )
+        else:
+            material = secure_material(self.settings)
+        # the clients of this broker: what 'infra up --secure' wrote, under the user's own
+        self.kafka = self.settings.kafka.updated(self._client_fields(material))
+        return material
+
+    def _client_fields(self, material: SecureMaterial) -> dict[str, object]:
+        if self.settings.kafka.security_protocol != "PLAINTEXT":
+            return {}  # the user's own security settings win
+        return dict(tomllib.loads((material.folder / "client.toml").read_text("utf-8"))["kafka"])
+
+    def _up(self, secure: bool) -> BrokerStatus:
+        material = self._secure_material(secure)
         current = self.status()
         if current.running:
+            if secure and material is None:
+                raise FinradarError(
+                    f"a broker runs at {self.kafka.bootstrap} without security; stop it "
+                    "first ('finradar infra down')"
+                )
             if current.pid is not None:
                 self._wait_ready(current.pid)
             ensure_topics(self.kafka)
@@ -245,8 +305,8 @@ class LocalBroker:
                     "stop it or set FINRADAR_KAFKA__PORT / FINRADAR_KAFKA__CONTROLLER_PORT"
                 )
         self.ensure_jars()
-        config = self._render_config()
-        self._format_storage(config)
+        config = self._render_config(material)
+        self._format_storage(config, material)
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
             proc = subprocess.Popen(
@@ -303,4 +363,5 @@ class LocalBroker:
         self.pid_file.unlink(missing_ok=True)
         if purge:
             shutil.rmtree(self.data_dir, ignore_errors=True)
+            shutil.rmtree(secure_folder(self.settings), ignore_errors=True)
         return self.status()

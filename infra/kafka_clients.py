@@ -24,6 +24,7 @@ from kafka.net.compat import KafkaNetClient
 
 from finradar.errors import FinradarError, TransientError
 from finradar.settings import KafkaSettings
+from infra.kafka_diagnosis import connection_error
 
 __all__ = [
     "OffsetsClient",
@@ -37,6 +38,19 @@ __all__ = [
     "shared_offsets_client",
     "shared_reader",
 ]
+
+
+class _MaskedSecret(str):
+    """A password as kafka-python needs it (a ``str``) that prints masked: kafka-python
+    logs a client's whole configuration at DEBUG."""
+
+    def __repr__(self) -> str:
+        return "'**********'"
+
+    __str__ = __repr__
+
+    def __reduce__(self) -> Any:
+        raise TypeError("a Kafka password is not pickled")
 
 
 def client_config(kafka: KafkaSettings) -> dict[str, Any]:
@@ -54,12 +68,12 @@ def client_config(kafka: KafkaSettings) -> dict[str, Any]:
             config["ssl_certfile"] = str(kafka.ssl_certfile)
             config["ssl_keyfile"] = str(kafka.ssl_keyfile)
             if kafka.ssl_key_password:
-                config["ssl_password"] = kafka.ssl_key_password.get_secret_value()
+                config["ssl_password"] = _MaskedSecret(kafka.ssl_key_password.get_secret_value())
     if kafka.sasl:
         assert kafka.sasl_password is not None  # KafkaSettings checks it
         config["sasl_mechanism"] = kafka.sasl_mechanism
         config["sasl_plain_username"] = kafka.sasl_username
-        config["sasl_plain_password"] = kafka.sasl_password.get_secret_value()
+        config["sasl_plain_password"] = _MaskedSecret(kafka.sasl_password.get_secret_value())
     return config
 
 
@@ -67,17 +81,20 @@ def reader(kafka: KafkaSettings) -> KafkaConsumer:
     """A consumer for explicit offset ranges (no group, no commits)."""
     # kafka-python warns whenever decoding a large fetch holds its event loop >100 ms
     logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
-    return KafkaConsumer(
-        **client_config(kafka),
-        group_id=None,
-        enable_auto_commit=False,
-        client_id="finradar-ingest",
-        max_partition_fetch_bytes=16 * 1024 * 1024,
-        fetch_max_bytes=64 * 1024 * 1024,
-        receive_message_max_bytes=128 * 1024 * 1024,
-        # a poll right after a seek has no fetch in flight and sleeps this long: keep it short
-        retry_backoff_ms=20,
-    )
+    try:
+        return KafkaConsumer(
+            **client_config(kafka),
+            group_id=None,
+            enable_auto_commit=False,
+            client_id="finradar-ingest",
+            max_partition_fetch_bytes=16 * 1024 * 1024,
+            fetch_max_bytes=64 * 1024 * 1024,
+            receive_message_max_bytes=128 * 1024 * 1024,
+            # a poll right after a seek has no fetch in flight and sleeps this long
+            retry_backoff_ms=20,
+        )
+    except KafkaError as exc:
+        raise connection_error(kafka, exc) from None
 
 
 def reachable(bootstrap: str, timeout_s: float = 2.0) -> bool:
@@ -96,10 +113,8 @@ def producer(kafka: KafkaSettings, client_id: str, **config: Any) -> KafkaProduc
     """A producer; a broker that cannot be reached is one clear line."""
     try:
         return KafkaProducer(**client_config(kafka), client_id=client_id, **config)
-    except KafkaError:
-        raise FinradarError(
-            f"no Kafka broker at {kafka.bootstrap} (start one with 'finradar infra up')"
-        ) from None
+    except KafkaError as exc:
+        raise connection_error(kafka, exc) from None
 
 
 def protocol_client(kafka: KafkaSettings, client_id: str, **config: Any) -> KafkaNetClient:
@@ -107,14 +122,18 @@ def protocol_client(kafka: KafkaSettings, client_id: str, **config: Any) -> Kafk
     try:
         return KafkaNetClient(**client_config(kafka), client_id=client_id, **config)
     except KafkaError as exc:
-        raise FinradarError(f"no Kafka broker at {kafka.bootstrap}: {exc}") from None
+        raise connection_error(kafka, exc) from None
 
 
 def admin(
     kafka: KafkaSettings, client_id: str = "finradar-infra", **config: Any
 ) -> KafkaAdminClient:
-    """An admin client (topics, a readiness check); raises kafka-python's errors."""
-    return KafkaAdminClient(**client_config(kafka), client_id=client_id, **config)
+    """An admin client (topics, a readiness check). One that cannot connect is a
+    ``FinradarError`` saying why (``TransientError`` if no broker answers)."""
+    try:
+        return KafkaAdminClient(**client_config(kafka), client_id=client_id, **config)
+    except KafkaError as exc:
+        raise connection_error(kafka, exc) from None
 
 
 class OffsetsClient:
@@ -132,7 +151,7 @@ class OffsetsClient:
                 request_timeout_ms=15000,
             )
         except KafkaError as exc:
-            raise TransientError(f"cannot reach Kafka at {kafka.bootstrap}: {exc}") from None
+            raise connection_error(kafka, exc) from None
 
     def partitions(self, topics: Iterable[str]) -> list[TopicPartition]:
         """Every partition of ``topics``, in order; a missing topic is an error."""

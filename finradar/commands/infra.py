@@ -15,6 +15,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = p.add_subparsers(dest="infra_command", metavar="ACTION", parser_class=type(p))
     sub.required = True
     up = sub.add_parser("up", help="start the broker (if needed) and create the topics")
+    up.add_argument(
+        "--secure",
+        action="store_true",
+        help="a new broker storage is made secure: TLS on every listener, SASL_SSL with "
+        "SCRAM-SHA-512 for clients (mutual TLS on kafka.mtls_port), a throwaway CA; the "
+        "client settings go to var/kafka/secure/client.toml, which finradar then uses",
+    )
     up.set_defaults(handler=run_up)
     down = sub.add_parser("down", help="stop the broker (harmless if it is not running)")
     down.add_argument("--purge", action="store_true", help="also delete the broker's data")
@@ -31,7 +38,7 @@ def _broker() -> Any:
 
 
 def run_up(args: argparse.Namespace) -> int:
-    print(_broker().up().line())
+    print(_broker().up(secure=args.secure).line())
     return 0
 
 

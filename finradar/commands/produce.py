@@ -114,6 +114,8 @@ def run(args: argparse.Namespace) -> int:
     kafka = get_settings().kafka
     try:
         ensure_topics(kafka)
+    except FinradarError:
+        raise  # why the broker could not be used, in one line
     except Exception as exc:  # kafka-python raises several unrelated error types here
         raise FinradarError(
             f"cannot reach Kafka at {kafka.bootstrap}: {exc} (start it with 'finradar infra up')"
