@@ -90,6 +90,8 @@ class KafkaSettings(BaseModel):
     ssl_keyfile: Path | None = None
     ssl_key_password: Secret | None = None
     ssl_check_hostname: bool = True
+    # how long a client tries to reach the broker before it fails (and says why)
+    connect_timeout_s: float = Field(30.0, gt=0)
 
     @model_validator(mode="after")
     def _complete(self) -> KafkaSettings:

@@ -59,6 +59,7 @@ def client_config(kafka: KafkaSettings) -> dict[str, Any]:
     config: dict[str, Any] = {
         "bootstrap_servers": kafka.bootstrap,
         "security_protocol": kafka.security_protocol,
+        "bootstrap_timeout_ms": int(kafka.connect_timeout_s * 1000),
     }
     if kafka.tls:
         config["ssl_check_hostname"] = kafka.ssl_check_hostname
@@ -112,7 +113,7 @@ def reachable(bootstrap: str, timeout_s: float = 2.0) -> bool:
 def producer(kafka: KafkaSettings, client_id: str, **config: Any) -> KafkaProducer:
     """A producer; a broker that cannot be reached is one clear line."""
     try:
-        return KafkaProducer(**client_config(kafka), client_id=client_id, **config)
+        return KafkaProducer(**{**client_config(kafka), "client_id": client_id, **config})
     except KafkaError as exc:
         raise connection_error(kafka, exc) from None
 
@@ -120,7 +121,7 @@ def producer(kafka: KafkaSettings, client_id: str, **config: Any) -> KafkaProduc
 def protocol_client(kafka: KafkaSettings, client_id: str, **config: Any) -> KafkaNetClient:
     """kafka-python's network client, for a producer that builds its own record batches."""
     try:
-        return KafkaNetClient(**client_config(kafka), client_id=client_id, **config)
+        return KafkaNetClient(**{**client_config(kafka), "client_id": client_id, **config})
     except KafkaError as exc:
         raise connection_error(kafka, exc) from None
 
@@ -131,7 +132,7 @@ def admin(
     """An admin client (topics, a readiness check). One that cannot connect is a
     ``FinradarError`` saying why (``TransientError`` if no broker answers)."""
     try:
-        return KafkaAdminClient(**client_config(kafka), client_id=client_id, **config)
+        return KafkaAdminClient(**{**client_config(kafka), "client_id": client_id, **config})
     except KafkaError as exc:
         raise connection_error(kafka, exc) from None
 
