@@ -3,6 +3,9 @@
 Extensions are loaded by path from the installed ``duckdb-extension-*`` packages (DuckDB's
 signed binaries), with auto-install and auto-load off, so nothing is downloaded at run time.
 The SQLite catalog lets a reader process attach while a writer commits.
+
+A read-only session (``connect(settings, read_only=True)``) is read-only by construction, by
+DuckDB's own switches, not by looking at the SQL: see ``connect``.
 """
 
 from __future__ import annotations
@@ -11,11 +14,14 @@ import contextlib
 import importlib
 import os
 import sqlite3
+import stat
 import uuid
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any, NoReturn
 
 import duckdb
+import fsspec
 
 from finradar.errors import FinradarError
 from finradar.settings import Settings
@@ -46,8 +52,11 @@ def load_extensions(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def one_line(message: object) -> str:
-    """A DuckDB error (multi-line, with a caret under the position) as one line."""
-    lines = (line.strip() for line in str(message).splitlines())
+    """A DuckDB error (multi-line, with a caret under the position) as one line. An error
+    raised in Python code DuckDB called (``WarehouseFiles``) loses the stack DuckDB appends."""
+    lines = [line.strip() for line in str(message).splitlines()]
+    if "At:" in lines:
+        lines = lines[: lines.index("At:")]
     kept = [line for line in lines if line and set(line) != {"^"}]
     return " ".join(" ".join(kept).split())
 
@@ -66,7 +75,7 @@ def use_wal(catalog: Path) -> None:
         pass  # busy: another process is creating it at this moment, and switches it
 
 
-def _attach_options(data: Path) -> list[str]:
+def _attach_options(data: Path | str) -> list[str]:
     return [f"DATA_PATH '{data}/'", "METADATA_CATALOG 'ducklake_meta'"]
 
 
@@ -106,6 +115,12 @@ def connect(
     The first writer creates the catalog and data folder. A read-only session needs an
     existing catalog. ``as_of`` (a snapshot id or a time) attaches the warehouse read-only
     as it was then.
+
+    A read-only session can only read the warehouse: it is set up (extensions loaded, the
+    warehouse attached READ_ONLY and selected) and then closed with DuckDB's own switches, so
+    that no file can be written, no file outside the warehouse's data folder read, no
+    extension installed or loaded, and no setting changed; its in-memory default database is
+    detached. See ``read_only_session``.
     """
     catalog = settings.catalog_path
     data = settings.data_path
@@ -122,19 +137,72 @@ def connect(
         data.mkdir(parents=True, exist_ok=True)
         create_catalog(catalog, data)
     data.mkdir(parents=True, exist_ok=True)
+    if read_only:
+        return read_only_session(settings, as_of)
     con = duckdb.connect(config=session_config(settings))
     con.execute("set enable_progress_bar = false")  # it is drawn into logs too
     load_extensions(con)
+    _attach(con, settings, _attach_options(data), as_of=None)
+    return con
+
+
+def read_only_session(
+    settings: Settings, as_of: int | datetime | None = None
+) -> duckdb.DuckDBPyConnection:
+    """The warehouse attached READ_ONLY (as of ``as_of``) in a session locked against change.
+
+    In this order, because each switch closes what the next steps need:
+
+    1. the session starts with no spill folder (DuckDB may write where it spills), auto-install
+       and auto-load of extensions off, community extensions and persistent secrets refused;
+    2. the ducklake and sqlite extensions are loaded by path;
+    3. the data folder is registered as ``WarehouseFiles`` (read-only) and made the only
+       ``allowed_directories`` entry: DuckDB lets a session write wherever it may read, so the
+       local folder itself is never allowed;
+    4. ``enable_external_access = false``: from now on no file outside the allowed folder can
+       be read or written and no extension loaded. It is switched off before the attach, as
+       switching it off adds every attached database's file (the catalog) to
+       ``allowed_paths``, where COPY could overwrite it;
+    5. the catalog is attached READ_ONLY (its data path through ``WarehouseFiles``), selected
+       with USE, and the default in-memory database ``memory`` is detached;
+    6. ``lock_configuration = true``: no setting can be changed any more (but ``threads``,
+       see ``READ_ONLY_SETTABLE``), so none of the above can be undone.
+    """
+    data = settings.data_path.resolve()
+    files = WarehouseFiles(data)
+    con = duckdb.connect(config=read_only_config(settings))
+    try:
+        con.execute("set enable_progress_bar = false")
+        load_extensions(con)
+        con.register_filesystem(files)
+        con.execute(f"SET allowed_directories = [{sql_text(files.url(data))}]")
+        con.execute(f"SET allowed_configs = [{', '.join(map(sql_text, READ_ONLY_SETTABLE))}]")
+        con.execute("SET enable_external_access = false")
+        options = [*_attach_options(files.url(data)), "OVERRIDE_DATA_PATH true", "READ_ONLY"]
+        _attach(con, settings, options, as_of)
+        con.execute("DETACH memory")
+        con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _attach(
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    options: list[str],
+    as_of: int | datetime | None,
+) -> None:
+    """Attach the warehouse's catalog with ``options`` (as of ``as_of``) and select it."""
+    catalog = settings.catalog_path
     name = settings.warehouse.catalog_name
-    options = _attach_options(data)
-    if read_only:
-        options.append("READ_ONLY")
     where = str(catalog)
     if isinstance(as_of, int):
-        options.append(f"SNAPSHOT_VERSION {as_of}")
+        options = [*options, f"SNAPSHOT_VERSION {as_of}"]
         where += f" as of snapshot {as_of}"
     elif as_of is not None:
-        options.append(f"SNAPSHOT_TIME '{as_of.isoformat()}'")
+        options = [*options, f"SNAPSHOT_TIME '{as_of.isoformat()}'"]
         where += f" as of {as_of.isoformat()}"
     try:
         con.execute(f"ATTACH 'ducklake:sqlite:{catalog}' AS {name} ({', '.join(options)})")
@@ -142,7 +210,99 @@ def connect(
         con.close()
         raise FinradarError(f"cannot attach the warehouse at {where}: {one_line(exc)}") from None
     con.execute(f"USE {name}")
-    return con
+
+
+def sql_text(text: str) -> str:
+    """``text`` as an SQL string literal."""
+    return "'" + text.replace("'", "''") + "'"
+
+
+# Settings a read-only session may still change: the number of threads reaches no file,
+# database or extension (an analyst may give cores back to a running ingest).
+READ_ONLY_SETTABLE = ("threads",)
+
+
+def read_only_config(settings: Settings) -> dict[str, str]:
+    """A read-only session's DuckDB settings at start (``read_only_session`` locks them)."""
+    return {
+        "memory_limit": settings.warehouse.memory_limit,
+        # no spill folder: DuckDB allows a session to write files where it spills
+        "temp_directory": "",
+        "autoinstall_known_extensions": "false",
+        "autoload_known_extensions": "false",
+        "allow_community_extensions": "false",
+        "allow_unsigned_extensions": "false",
+        "allow_persistent_secrets": "false",
+    }
+
+
+WAREHOUSE_FILES_PROTOCOL = "finradar-warehouse"
+
+
+class WarehouseFiles(fsspec.AbstractFileSystem):
+    """The warehouse's data folder as a read-only session reaches it: its files can be listed
+    and read; nothing can be written, truncated, moved or removed, and no path outside the
+    folder is served (whatever DuckDB's own check let through).
+
+    Registered with DuckDB under ``finradar-warehouse://``: the folder ``/x/data`` is
+    ``finradar-warehouse:///x/data``.
+    """
+
+    protocol = WAREHOUSE_FILES_PROTOCOL
+    cachable = False  # fsspec would hand one session's instance (and root) to another
+
+    def __init__(self, root: Path) -> None:
+        super().__init__()
+        self.root = root.resolve()
+
+    def url(self, path: Path) -> str:
+        """The URL of ``path`` (a folder or file under the root) in this file system."""
+        return f"{self.protocol}://{path}"
+
+    @classmethod
+    def _strip_protocol(cls, path: Any) -> str:
+        text = str(path)
+        prefix = f"{cls.protocol}://"
+        if text.startswith(prefix):
+            text = text[len(prefix) :]
+        return text.rstrip("/") or "/"
+
+    def unstrip_protocol(self, name: str) -> str:
+        return f"{self.protocol}://{self._strip_protocol(name)}"
+
+    def _local(self, path: str) -> Path:
+        local = Path(self._strip_protocol(path)).resolve()
+        if not local.is_relative_to(self.root):
+            raise PermissionError(f"{path} is outside the warehouse's data folder")
+        return local
+
+    def _entry(self, local: Path) -> dict[str, Any]:
+        status = local.stat()
+        kind = "directory" if stat.S_ISDIR(status.st_mode) else "file"
+        return {"name": str(local), "size": status.st_size, "type": kind, "mtime": status.st_mtime}
+
+    def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
+        local = self._local(path)
+        children = sorted(local.iterdir()) if local.is_dir() else [local]
+        entries = [self._entry(child) for child in children]
+        return entries if detail else [entry["name"] for entry in entries]
+
+    def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
+        return self._entry(self._local(path))
+
+    def modified(self, path: str) -> datetime:
+        return datetime.fromtimestamp(self.info(path)["mtime"], tz=UTC)
+
+    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
+        if mode != "rb":
+            self._refuse(path)
+        return open(self._local(path), "rb")
+
+    def _refuse(self, path: Any, *args: Any, **kwargs: Any) -> NoReturn:
+        raise PermissionError(f"the warehouse is read-only in this session: {path}")
+
+    mkdir = makedirs = rmdir = touch = _refuse
+    rm = rm_file = _rm = mv = cp_file = put_file = pipe_file = _refuse
 
 
 def session_config(settings: Settings) -> dict[str, str]:
