@@ -38,9 +38,10 @@ DEFAULT_PII_HASH_KEY = "finradar-local-development-key"
 
 class Secret(SecretStr):
     """A secret setting. Pickled (into a Beam pipeline, for a worker or a job server) it is
-    only the name of the environment variable that holds it, and is read from that variable
-    where it is unpickled: the value never travels inside a pipeline.
-    ``secrets_in_environment`` puts the values there for the workers a pass starts."""
+    only the name of the environment variable that holds it; unpickled, it reads that
+    variable when its value is first asked for, where the step runs: the value never
+    travels inside a pipeline. ``secrets_in_environment`` puts the values there for the
+    workers a pass starts."""
 
     env_name: str | None = None
 
@@ -49,16 +50,29 @@ class Secret(SecretStr):
             raise TypeError("a secret with no environment variable cannot be pickled")
         return secret_from_environment, (self.env_name,)
 
+    def get_secret_value(self) -> str:
+        if self._secret_value is None:  # a reference, not read yet
+            assert self.env_name is not None
+            value = os.environ.get(self.env_name)
+            if value is None:
+                raise FinradarError(
+                    f"the secret {self.env_name} is not set in the environment of this process"
+                )
+            self._secret_value = value
+        return self._secret_value
+
+    def __len__(self) -> int:
+        return len(self.get_secret_value())
+
+    def _display(self) -> str:
+        return "**********"
+
 
 def secret_from_environment(env_name: str) -> Secret:
-    """The secret held by ``env_name`` in this process's environment (where a pickled
-    ``Secret`` is resolved)."""
-    value = os.environ.get(env_name)
-    if value is None:
-        raise FinradarError(
-            f"the secret {env_name} is not set in the environment of this worker process"
-        )
-    secret = Secret(value)
+    """A reference to the secret that ``env_name`` holds, read when first used (where a
+    pickled ``Secret`` is unpickled)."""
+    secret = Secret.__new__(Secret)
+    secret._secret_value = None  # type: ignore[assignment]
     secret.env_name = env_name
     return secret
 
