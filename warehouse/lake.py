@@ -225,7 +225,7 @@ READ_ONLY_SETTABLE = ("threads",)
 def read_only_config(settings: Settings) -> dict[str, str]:
     """A read-only session's DuckDB settings at start (``read_only_session`` locks them)."""
     return {
-        "memory_limit": settings.warehouse.memory_limit,
+        **session_config(settings),
         # no spill folder: DuckDB allows a session to write files where it spills
         "temp_directory": "",
         "autoinstall_known_extensions": "false",
