@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 from contracts.spec import topics_of
 from finradar.commands.serve import prefect_api
 from finradar.errors import FinradarError
-from finradar.settings import get_settings
+from finradar.settings import get_settings, require_private_pii_key
 
 
 def _offset(text: str) -> int:
@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
         topics_of(args.topic)  # a wrong name fails here, in one line, before Prefect starts
     except ValueError as exc:
         raise FinradarError(str(exc)) from None
+    require_private_pii_key(get_settings())  # before any server or flow starts
     with prefect_api(get_settings(), temporary=True):
         # lazy: Prefect reads its settings when first imported, after prefect_api set them
         from flows.backfill import backfill

@@ -7,7 +7,7 @@ import signal
 import sys
 
 from finradar.commands.serve import prefect_api
-from finradar.settings import get_settings
+from finradar.settings import get_settings, require_private_pii_key
 
 
 def _positive(text: str) -> int:
@@ -38,6 +38,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 def run(args: argparse.Namespace) -> int:
     settings = get_settings()
+    require_private_pii_key(settings)  # before any server or flow starts
     with prefect_api(settings, temporary=True):
         # lazy: Prefect reads its settings when first imported, after prefect_api set them
         from flows.follow import follow, request_stop

@@ -9,7 +9,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from finradar.errors import FinradarError
-from finradar.settings import get_settings
+from finradar.settings import get_settings, require_private_pii_key
 from pipelines.progress import StagedProgress
 
 
@@ -55,6 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from pipelines.ingest import run_once
 
     settings = get_settings()
+    require_private_pii_key(settings)  # before any server or flow starts
     progress = _Progress(settings.staging_dir)
     try:
         summary = run_once(settings, on_plan=progress.plan)

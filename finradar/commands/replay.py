@@ -6,7 +6,7 @@ import argparse
 import json
 
 from finradar.commands.serve import prefect_api
-from finradar.settings import get_settings
+from finradar.settings import get_settings, require_private_pii_key
 
 
 def _reason(text: str) -> str:
@@ -43,6 +43,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    require_private_pii_key(get_settings())  # before any server or flow starts
     with prefect_api(get_settings(), temporary=True):
         # lazy: Prefect reads its settings when first imported, after prefect_api set them
         from flows.replay import replay

@@ -7,7 +7,7 @@ import signal
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from finradar.settings import Settings, export_prefect_env, get_settings
+from finradar.settings import Settings, export_prefect_env, get_settings, require_private_pii_key
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -55,6 +55,7 @@ def prefect_api(settings: Settings, temporary: bool = False) -> Iterator[str | N
 def run(args: argparse.Namespace) -> int:
     _stop_on_sigterm()
     settings = get_settings()
+    require_private_pii_key(settings)  # before any server or flow starts
     with prefect_api(settings) as api_url:
         every = settings.prefect
         print(f"Prefect server: {api_url}", flush=True)

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import pickle
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 
 from finradar.errors import FinradarError
-from finradar.settings import load_settings
+from finradar.settings import load_settings, require_private_pii_key, secrets_in_environment
 
 
 def test_defaults_point_into_the_project(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -55,3 +59,86 @@ def test_no_other_module_reads_the_environment() -> None:
             if "os.environ" in text or "os.getenv" in text:
                 offenders.append(str(path.relative_to(root)))
     assert offenders == []
+
+
+def test_kafka_security_settings_are_checked_together() -> None:
+    with pytest.raises(FinradarError, match="needs sasl_username and sasl_password"):
+        load_settings(kafka={"security_protocol": "SASL_SSL", "sasl_username": "u"})
+    with pytest.raises(FinradarError, match="go together"):
+        load_settings(kafka={"security_protocol": "SSL", "ssl_certfile": "/c.pem"})
+    with pytest.raises(FinradarError, match="invalid setting kafka.security_protocol"):
+        load_settings(kafka={"security_protocol": "TLS"})
+    kafka = load_settings(
+        kafka={"security_protocol": "SASL_SSL", "sasl_username": "u", "sasl_password": "p"}
+    ).kafka
+    assert kafka.sasl and kafka.tls and kafka.sasl_mechanism == "SCRAM-SHA-512"
+
+
+def test_a_pickled_secret_is_a_reference_read_where_it_is_used(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("FINRADAR_KAFKA__SASL_PASSWORD", raising=False)
+    settings = load_settings(
+        kafka={"security_protocol": "SASL_PLAINTEXT", "sasl_username": "u", "sasl_password": "s3"},
+        ingest={"pii_hash_key": "k3y-of-this-test"},
+    )
+    data = pickle.dumps(settings)
+    assert b"s3" not in data.replace(b"FINRADAR", b"") and b"k3y-of-this-test" not in data
+    copy = pickle.loads(data)  # no environment needed until the value is asked for
+    assert "s3" not in repr(copy) and "s3" not in str(copy.kafka.sasl_password)
+    with pytest.raises(FinradarError, match="FINRADAR_KAFKA__SASL_PASSWORD is not set"):
+        copy.kafka.sasl_password.get_secret_value()
+    with secrets_in_environment(settings):
+        assert pickle.loads(data).kafka.sasl_password.get_secret_value() == "s3"
+    assert "FINRADAR_KAFKA__SASL_PASSWORD" not in os.environ  # restored
+
+
+def test_the_local_secured_brokers_client_settings_sit_under_the_users(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FINRADAR_CONFIG", raising=False)
+    client = tmp_path / "var" / "kafka" / "secure" / "client.toml"
+    client.parent.mkdir(parents=True)
+    client.write_text(
+        '[kafka]\nsecurity_protocol = "SASL_SSL"\nsasl_username = "finradar"\n'
+        'sasl_password = "pw"\nssl_cafile = "/x/ca.pem"\n'
+    )
+    settings = load_settings(var_dir=tmp_path / "var", kafka={"port": 19092})
+    assert settings.kafka.security_protocol == "SASL_SSL"
+    assert settings.kafka.port == 19092  # merged, not replaced
+    assert settings.kafka.sasl_password is not None
+    assert settings.kafka.sasl_password.env_name == "FINRADAR_KAFKA__SASL_PASSWORD"
+    mine = load_settings(var_dir=tmp_path / "var", kafka={"security_protocol": "PLAINTEXT"})
+    assert mine.kafka.security_protocol == "PLAINTEXT"  # the user's own setting wins
+    assert load_settings(var_dir=tmp_path / "other").kafka.security_protocol == "PLAINTEXT"
+
+
+def test_the_public_default_pii_key_is_refused_unless_allowed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("FINRADAR_INGEST__PII_HASH_KEY", raising=False)
+    settings = load_settings()
+    assert settings.uses_default_pii_key
+    with pytest.raises(FinradarError, match="public default key"):
+        require_private_pii_key(settings)
+    require_private_pii_key(load_settings(ingest={"allow_default_pii_key": True}))
+    require_private_pii_key(load_settings(ingest={"pii_hash_key": "my-own-key"}))
+
+
+def test_ingest_and_replay_refuse_the_default_pii_key_in_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "FINRADAR_INGEST__PII_HASH_KEY"}
+    env["FINRADAR_VAR_DIR"] = str(tmp_path / "var")
+    for command in (["ingest", "--once"], ["replay"], ["follow", "--max-passes", "1"]):
+        result = subprocess.run(
+            [sys.executable, "-m", "finradar", *command],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert result.returncode == 1, result.stderr
+        lines = result.stderr.strip().splitlines()
+        assert len(lines) == 1 and "public default key" in lines[0], result.stderr
+    assert not (tmp_path / "var" / "warehouse").exists()  # refused before anything was made
