@@ -4,6 +4,10 @@ One query (or several statements; the last one that returns rows is printed) run
 DuckLake warehouse attached READ_ONLY and prints as a table, CSV or one JSON array. Without a
 query it reads stdin, or opens an interactive session when stdin is a terminal. Printing is in
 ``finradar.commands.sql_output``, the session in ``finradar.commands.sql_repl``.
+
+The session is ``warehouse.lake.connect(read_only=True)``'s, locked by DuckDB's own switches:
+a statement that would write a file, read one outside the warehouse, attach a DuckDB file,
+load an extension or change a setting fails in DuckDB, and its error is printed as one line.
 """
 
 from __future__ import annotations
@@ -33,6 +37,9 @@ examples:
 
 In the interactive session statements end with ';'; .tables lists the warehouse's tables and
 views, .quit (or Ctrl-D) leaves.
+
+The session only reads: writing files (COPY, EXPORT), reading files outside the warehouse,
+attaching DuckDB database files, INSTALL/LOAD and SET (but threads) are refused by DuckDB.
 """
 
 
