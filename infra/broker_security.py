@@ -12,7 +12,10 @@ under ``var/kafka/secure/`` (files readable by their owner only):
 * ``client.toml``: the ``[kafka]`` settings of the project's clients (SASL_SSL with
   SCRAM-SHA-512, the CA): ``finradar.settings`` reads it under the user's own settings;
 * ``client-mtls.toml``: the same for mutual TLS, to use with ``FINRADAR_CONFIG``;
-* ``server.secrets``: the passwords the broker's configuration needs.
+* ``server.secrets``: the passwords the broker's configuration needs;
+* ``compose.env`` and ``compose-client.properties``: the same for the Docker broker of
+  ``infra/compose.secure.yaml`` (the keystore's password; the mutual-TLS client properties
+  of Kafka's tools inside the compose network).
 
 The SCRAM user is created by Kafka's own storage tool (``--add-scram``) when the storage is
 formatted. Certificates come from ``openssl`` (Debian's).
@@ -94,6 +97,8 @@ def secure_material(settings: Settings) -> SecureMaterial:
     _certificates(partial, settings.kafka.host, material.keystore_password)
     _write_private(partial / "client.toml", _client_toml(material, settings, mtls=False))
     _write_private(partial / "client-mtls.toml", _client_toml(material, settings, mtls=True))
+    _write_private(partial / "compose.env", _compose_env(material))
+    _write_private(partial / "compose-client.properties", _COMPOSE_CLIENT)
     # last: its presence says the material is complete
     _write_private(
         partial / "server.secrets",
@@ -118,8 +123,9 @@ def _subject_alt_name(host: str) -> str:
     try:
         ipaddress.ip_address(host)
     except ValueError:
-        return f"DNS:{host},DNS:localhost,IP:127.0.0.1"
-    return f"IP:{host},DNS:localhost"
+        return f"DNS:{host},DNS:localhost,DNS:kafka,IP:127.0.0.1"
+    # DNS:kafka: the broker's name inside infra/compose.secure.yaml's network
+    return f"IP:{host},DNS:localhost,DNS:kafka"
 
 
 def _openssl(folder: Path, *args: str) -> None:
@@ -179,6 +185,25 @@ def _pkcs12(folder: Path, password: str) -> None:
     )  # fmt: skip
     if proc.returncode != 0:
         raise FinradarError(f"openssl pkcs12 failed: {proc.stderr.strip()}")
+
+
+_COMPOSE_CLIENT = """\
+security.protocol=SSL
+ssl.truststore.type=PEM
+ssl.truststore.location=/secure/ca.pem
+ssl.keystore.type=PEM
+ssl.keystore.certificate.chain=/secure/client.pem
+ssl.keystore.key=/secure/client.key
+"""
+
+
+def _compose_env(material: SecureMaterial) -> str:
+    """The Docker broker's secrets, for ``env_file`` in ``infra/compose.secure.yaml``."""
+    return (
+        f"KAFKA_SSL_KEYSTORE_PASSWORD={material.keystore_password}\n"
+        f"KAFKA_SSL_KEY_PASSWORD={material.keystore_password}\n"
+        f"FINRADAR_SCRAM_PASSWORD={material.client_password}\n"
+    )
 
 
 def _client_toml(material: SecureMaterial, settings: Settings, mtls: bool) -> str:

@@ -23,6 +23,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "client settings go to var/kafka/secure/client.toml, which finradar then uses",
     )
     up.set_defaults(handler=run_up)
+    files = sub.add_parser(
+        "secure-files",
+        help="write the secured broker's CA, keystore and client settings to "
+        "var/kafka/secure without starting a broker (for infra/compose.secure.yaml)",
+    )
+    files.set_defaults(handler=run_secure_files)
     down = sub.add_parser("down", help="stop the broker (harmless if it is not running)")
     down.add_argument("--purge", action="store_true", help="also delete the broker's data")
     down.set_defaults(handler=run_down)
@@ -39,6 +45,14 @@ def _broker() -> Any:
 
 def run_up(args: argparse.Namespace) -> int:
     print(_broker().up(secure=args.secure).line())
+    return 0
+
+
+def run_secure_files(args: argparse.Namespace) -> int:
+    # lazy: the CLI starts without Kafka's client
+    from infra.broker_security import secure_material
+
+    print(f"secured broker files in {secure_material(get_settings()).folder}")
     return 0
 
 

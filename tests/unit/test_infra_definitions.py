@@ -51,3 +51,39 @@ def test_cluster_ids_never_look_like_an_option(monkeypatch) -> None:
     cluster_id = broker.new_cluster_id()
     assert not cluster_id.startswith("-") and len(cluster_id) == 22
     assert base64.urlsafe_b64decode(cluster_id + "==") == plain.bytes
+
+
+def _property_of(env_name: str) -> str:
+    """The broker property an apache/kafka image variable sets (its naming: '.' → '_',
+    '_' → '__', '-' → '___')."""
+    name = env_name.removeprefix("KAFKA_").lower()
+    return name.replace("___", "-").replace("__", "\0").replace("_", ".").replace("\0", "_")
+
+
+def test_the_secured_compose_broker_is_configured_like_the_local_one() -> None:
+    """The security properties of ``compose.secure.yaml`` are those of the local secured
+    broker's template (same listeners' protections, SASL mechanisms, stores)."""
+    import yaml
+
+    compose = yaml.safe_load((INFRA / "compose.secure.yaml").read_text())
+    environment = compose["services"]["kafka"]["environment"]
+    template = (INFRA / "kafka" / "server-secure.properties.template").read_text()
+    local = dict(
+        line.split("=", 1) for line in template.splitlines() if line and not line.startswith("#")
+    )
+    security = {
+        _property_of(k): str(v)
+        for k, v in environment.items()
+        if any(word in k for word in ("SSL", "SASL", "CLIENT_AUTH"))
+    }
+    assert "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config" in security
+    for prop, value in security.items():
+        if prop.startswith("listener.name.internal."):
+            continue  # the compose network's own listener (the local broker's is MTLS)
+        assert prop in local, prop
+        if "${" not in local[prop] and "location" not in prop:
+            assert local[prop] == value, prop
+    # every protection of the local template is in the compose file too
+    for prop in local:
+        if prop.startswith(("ssl.", "sasl.", "listener.name.")) and "password" not in prop:
+            assert prop in security, prop

@@ -66,7 +66,7 @@ def test_kafka_security_settings_are_checked_together() -> None:
         load_settings(kafka={"security_protocol": "SASL_SSL", "sasl_username": "u"})
     with pytest.raises(FinradarError, match="go together"):
         load_settings(kafka={"security_protocol": "SSL", "ssl_certfile": "/c.pem"})
-    with pytest.raises(FinradarError, match="invalid setting kafka.security_protocol"):
+    with pytest.raises(FinradarError, match=r"invalid setting kafka\.security_protocol"):
         load_settings(kafka={"security_protocol": "TLS"})
     kafka = load_settings(
         kafka={"security_protocol": "SASL_SSL", "sasl_username": "u", "sasl_password": "p"}
