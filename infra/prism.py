@@ -27,7 +27,7 @@ from collections.abc import Iterator, Mapping
 from pathlib import Path
 
 from finradar.errors import FinradarError
-from finradar.settings import Settings, child_env
+from finradar.settings import Settings, child_env, secrets_in_environment
 from infra.broker import one_at_a_time
 
 PRISM_PACKAGE = "github.com/apache/beam/sdks/v2/go/cmd/prism"
@@ -179,10 +179,12 @@ def worker_pool(
     """A pool of SDK worker processes for the ``EXTERNAL`` environment, listening on
     ``host`` only, stopped (with its workers) on exit; yields its address, the
     ``--environment_config`` of the runs that use it. The workers are started with the
-    ``python`` found on PATH: this interpreter's ``bin`` comes first."""
+    ``python`` found on PATH: this interpreter's ``bin`` comes first. The settings' secrets
+    are in the pool's environment: its workers read them there (``Secret``)."""
     port = port or free_port(host)
     bin_dir = str(Path(sys.executable).parent)
-    env = child_env(PATH=os.pathsep.join([bin_dir, child_env().get("PATH", "")]))
+    with secrets_in_environment(settings):
+        env = child_env(PATH=os.pathsep.join([bin_dir, child_env().get("PATH", "")]))
     env.pop("PYTHONHOME", None)
     cmd = [sys.executable, "-c", _WORKER_POOL_MAIN, host, str(port)]
     with _child(cmd, settings.var / "prism" / "worker_pool.log", port, "the worker pool", env):
