@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from contracts.decoding import MAX_DEPTH, MAX_SAFE_INTEGER, Decoded, Reason, decode, printable
+from contracts.personal_data import holds_email, shown, withheld_if_personal
 from contracts.spec import (
     FUTURE_TOLERANCE_HOURS,
     MAX_MESSAGE_BYTES,
@@ -67,9 +68,8 @@ __all__ = [
     "internal_error",
 ]
 
-# bounded parts (RFC 5321 lengths) keep the scan linear on megabyte values
-EMAIL_PATTERN = r"[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63})+"
-EMAIL = re.compile(EMAIL_PATTERN)
+# A reason's detail quotes a value through ``shown``: a value holding personal data
+# (``contracts.personal_data``) is withheld, so no reason echoes it.
 _PATTERNS: dict[str, re.Pattern[str]] = {}
 
 
@@ -119,19 +119,21 @@ def _check(f: Field, value: Any, path: str, out: list[Reason]) -> None:
             return
         if f.enum is not None:
             if value not in codes(f.enum):
-                out.append(Reason("unknown_enum", f"{path}: {value!r} is not a {f.enum}"))
+                out.append(Reason("unknown_enum", f"{path}: {shown(value)} is not a {f.enum}"))
             return
         if f.min_length is not None and len(value) < f.min_length:
             out.append(Reason("out_of_range", f"{path}: shorter than {f.min_length}"))
         if f.max_length is not None and len(value) > f.max_length:
             out.append(Reason("out_of_range", f"{path}: longer than {f.max_length}"))
         if f.pattern is not None and not compiled_pattern(f.pattern).match(value):
-            out.append(Reason("invalid_format", f"{path}: {value[:80]!r} is not a valid {kind}"))
+            out.append(
+                Reason("invalid_format", f"{path}: {shown(value, 80)} is not a valid {kind}")
+            )
             return
         if kind == "date" and not _valid_date(value):
-            out.append(Reason("invalid_format", f"{path}: {value!r} is not a calendar date"))
+            out.append(Reason("invalid_format", f"{path}: {shown(value)} is not a calendar date"))
         elif kind == "timestamp" and parse_timestamp(value) is None:
-            out.append(Reason("invalid_format", f"{path}: {value!r} is not an RFC 3339 time"))
+            out.append(Reason("invalid_format", f"{path}: {shown(value)} is not an RFC 3339 time"))
         return
     # integer / number
     if not _is_number(value) or (kind == "integer" and not _is_integral(value)):
@@ -195,7 +197,7 @@ def check_event(
     if event_type is None:
         out.append(Reason("missing_field", "event_type is required"))
     elif contract is None:
-        out.append(Reason("unknown_enum", f"event_type: {event_type!r} is not an event_type"))
+        out.append(Reason("unknown_enum", f"event_type: {shown(event_type)} is not an event_type"))
     if by_topic is not None and contract is not None and contract is not by_topic:
         out.append(
             Reason(
@@ -243,8 +245,8 @@ def _spend_rules(payload: dict[str, Any], out: list[Reason]) -> None:
         out.append(
             Reason(
                 "technology_without_frontier",
-                f"payload.technology {payload['technology']!r} with spend_class "
-                f"{payload.get('spend_class')!r}",
+                f"payload.technology {shown(payload['technology'])} with spend_class "
+                f"{shown(payload.get('spend_class'))}",
             )
         )
 
@@ -256,7 +258,7 @@ def survey_rules(
     questions and options; personal data) appended to ``out``."""
     for name in ("respondent_id", "department"):
         v = payload.get(name)
-        if isinstance(v, str) and EMAIL.search(v):
+        if isinstance(v, str) and holds_email(v):
             out.append(Reason("personal_data_in_clear", f"payload.{name} holds an e-mail address"))
     survey_id, wave = payload.get("survey_id"), payload.get("wave")
     answers = payload.get("answers")
@@ -264,10 +266,15 @@ def survey_rules(
         return
     survey = catalog.get(survey_id)
     if survey is None:
-        out.append(Reason("unknown_survey", f"payload.survey_id {survey_id!r} is not defined"))
+        out.append(Reason("unknown_survey", f"payload.survey_id {shown(survey_id)} is not defined"))
         return
     if isinstance(wave, str) and wave not in survey.waves:
-        out.append(Reason("unknown_survey", f"payload.wave {wave!r} of {survey_id} is not defined"))
+        out.append(
+            Reason(
+                "unknown_survey",
+                f"payload.wave {shown(wave)} of {survey_id} is not defined",
+            )
+        )
     seen: set[str] = set()
     for i, answer in enumerate(answers):
         if not isinstance(answer, dict):
@@ -277,15 +284,20 @@ def survey_rules(
         if not isinstance(qid, str):
             continue
         if qid in seen:
-            out.append(Reason("duplicate_question", f"{path}: {qid} answered twice"))
+            out.append(
+                Reason("duplicate_question", f"{path}: {shown(qid, quoted=False)} answered twice")
+            )
         seen.add(qid)
         question = survey.questions.get(qid)
         if question is None:
-            out.append(Reason("unknown_question", f"{path}: {qid!r} is not in {survey_id}"))
+            out.append(Reason("unknown_question", f"{path}: {shown(qid)} is not in {survey_id}"))
             continue
         if kind != question.kind:
             out.append(
-                Reason("answer_kind_mismatch", f"{path}: {qid} is {question.kind}, answered {kind}")
+                Reason(
+                    "answer_kind_mismatch",
+                    f"{path}: {qid} is {question.kind}, answered {shown(kind, quoted=False)}",
+                )
             )
             continue
         options = answer.get("options")
@@ -300,7 +312,7 @@ def survey_rules(
             for opt in options:
                 if isinstance(opt, str) and opt not in question.options:
                     out.append(
-                        Reason("unknown_option", f"{path}: {opt!r} is not an option of {qid}")
+                        Reason("unknown_option", f"{path}: {shown(opt)} is not an option of {qid}")
                     )
         elif kind == "score" and answer.get("score") is None:
             out.append(Reason("missing_field", f"{path}.score is required for a score answer"))
@@ -311,7 +323,7 @@ def survey_rules(
 def internal_error(stage: str, exc: BaseException) -> Reason:
     """The reason of a message on which a stage failed: it waits in quarantine (and can be
     replayed once the defect is fixed) instead of stopping the pass."""
-    message = printable(" ".join(str(exc).split()))[:200]
+    message = printable(withheld_if_personal(" ".join(str(exc).split())))[:200]
     return Reason("internal_error", f"{stage}: {type(exc).__name__}: {message}")
 
 

@@ -22,6 +22,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.personal_data import shown, withheld_if_personal
 from contracts.spec import MAX_MESSAGE_BYTES
 
 MAX_DEPTH = 32  # objects and arrays inside each other; the contract itself nests five deep
@@ -64,7 +65,7 @@ def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     if len(obj) != len(pairs):
         seen: set[str] = set()
         key = next(k for k, _ in pairs if k in seen or seen.add(k))  # type: ignore[func-returns-value]
-        raise _Rejected("duplicate_key", f"key {key[:80]!r} appears twice in one object")
+        raise _Rejected("duplicate_key", f"key {shown(key, 80)} appears twice in one object")
     return obj
 
 
@@ -118,7 +119,7 @@ def _lone_surrogate_at(node: Any) -> str | None:
             try:
                 item.encode("utf-8")
             except UnicodeEncodeError:
-                return printable(where) or "the value"
+                return printable(withheld_if_personal(where)) or "the value"
         elif isinstance(item, dict):
             for k, v in item.items():
                 path = f"{where}.{k}" if where else k

@@ -23,7 +23,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
-from contracts.checks import EMAIL, Reason, internal_error
+from contracts.checks import Reason, internal_error
 from contracts.export.gx_suites import (
     ANSWER_SUITE,
     FUTURE_PARAMETER,
@@ -35,6 +35,7 @@ from contracts.export.gx_suites import (
     suites_of,
 )
 from contracts.flatten import flatten_answers, flatten_columns, flatten_event
+from contracts.personal_data import EMAIL
 from contracts.spec import FUTURE_TOLERANCE_HOURS, contracts
 from contracts.survey_catalog import SurveyCatalog, survey_catalog
 from finradar.errors import TransientError

@@ -32,9 +32,10 @@ import apache_beam as beam
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from contracts.checks import EMAIL_PATTERN, Reason, decode, internal_error
+from contracts.checks import Reason, decode, internal_error
 from contracts.decoding import printable
 from contracts.flatten import flatten_answers, flatten_columns, flatten_event
+from contracts.personal_data import EMAIL_PATTERN
 from contracts.spec import contracts
 from contracts.taxonomy import unit_scale
 from finradar.settings import Secret
