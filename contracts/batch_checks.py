@@ -87,6 +87,16 @@ class TypeBatch:
         return {position: j for j, position in enumerate(self.positions)}
 
 
+def value_at(event: dict[str, Any], path: str) -> Any:
+    """The value of an event's field at a column's path (``"payload.amount"``, an envelope
+    field by its name), as the columns of ``TypeBatch`` hold it: None where absent."""
+    name, _, child = path.partition(".")
+    value = event.get(name)
+    if not child:
+        return value
+    return value.get(child) if type(value) is dict else None
+
+
 def check_values(
     values: Sequence[bytes | None], topics: Sequence[str], now: datetime
 ) -> list[Verdict]:

@@ -39,7 +39,9 @@ QUARANTINE_SCHEMA = pa.schema(
         ("message_key", pa.string()),
         ("raw_value", pa.binary()),  # the bytes as received (personal data redacted, see below)
         ("raw_sha256", pa.string()),  # SHA-256 of the bytes as received, before any redaction
-        ("redacted", pa.bool_()),  # e-mail addresses in raw_value replaced by their keyed hash
+        # personal data (contracts.personal_data) in raw_value or message_key replaced by its
+        # keyed hash: the message is no longer the one sent, and is never replayed
+        ("redacted", pa.bool_()),
         ("event_id", pa.string()),
         ("event_type", pa.string()),
         ("reason_code", pa.string()),

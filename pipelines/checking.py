@@ -28,7 +28,13 @@ from pipelines.batches import CheckedBatch, RecordBatch
 from pipelines.coders import outputs_batches
 from pipelines.failpoints import kill_at
 from pipelines.gx_pool import shared_pool
-from pipelines.gx_runner import OUTSIDE_FAULTS, SuiteRunner, shared_runner, validate_isolating
+from pipelines.gx_runner import (
+    OUTSIDE_FAULTS,
+    SuiteRunner,
+    for_validation,
+    shared_runner,
+    validate_isolating,
+)
 
 
 def check_batch(records: list[KafkaRecord], now: datetime) -> CheckedBatch:
@@ -48,10 +54,14 @@ def check_batch(records: list[KafkaRecord], now: datetime) -> CheckedBatch:
 
 def validate_batch(batch: CheckedBatch, runner: SuiteRunner, now: datetime) -> CheckedBatch:
     """Run the GX suites of each event type over the batch's valid events in this process;
-    an event GX fails on is rejected as ``internal_error``, the others keep GX's verdicts."""
+    an event GX fails on is rejected as ``internal_error``, the others keep GX's verdicts.
+    GX sees no personal value (``for_validation``)."""
     for event_type, indexes in _by_type(batch):
-        columns = batch.columns(event_type, indexes)
-        events = [batch.valid[i] for i in indexes]
+        events, columns = for_validation(
+            [batch.valid[i] for i in indexes],
+            [batch.records[i].value for i in indexes],
+            batch.columns(event_type, indexes),
+        )
         result = validate_isolating(
             lambda part, t=event_type, whole=events, c=columns: runner.validate(
                 t, part, now=now, columns=c if part is whole else None
@@ -136,7 +146,9 @@ class _ValidateInPoolFn(beam.DoFn):
         pool = shared_pool(self.workers)
         jobs = []
         for event_type, indexes in _by_type(batch):
-            events = [batch.valid[i] for i in indexes]
+            events, _ = for_validation(
+                [batch.valid[i] for i in indexes], [batch.records[i].value for i in indexes]
+            )
             for suite in suites_of(event_type):
                 future = pool.submit(event_type, events, self.now, suite)
                 jobs.append(_Job(event_type, indexes, events, suite, future))

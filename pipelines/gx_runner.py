@@ -10,10 +10,12 @@ failed. ``result_format=COMPLETE`` with an index column gives the full failing-r
 from __future__ import annotations
 
 import hashlib
+import hmac
 import json
 import re
+import secrets
 from collections import defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import BrokenExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
@@ -23,6 +25,7 @@ from typing import Any
 import pandas as pd
 import yaml
 
+from contracts.batch_checks import value_at
 from contracts.checks import Reason, internal_error
 from contracts.export.gx_suites import (
     ANSWER_SUITE,
@@ -35,7 +38,7 @@ from contracts.export.gx_suites import (
     suites_of,
 )
 from contracts.flatten import flatten_answers, flatten_columns, flatten_event
-from contracts.personal_data import EMAIL
+from contracts.personal_data import holds_email, may_hold_personal_data, redact_event
 from contracts.spec import FUTURE_TOLERANCE_HOURS, contracts
 from contracts.survey_catalog import SurveyCatalog, survey_catalog
 from finradar.errors import TransientError
@@ -381,6 +384,46 @@ def validate_isolating(
         return BatchValidation(failures, first.suites + second.suites)
 
 
+# GX keeps the values that fail an expectation in each result (``unexpected_list``,
+# ``partial_unexpected_list``/``_counts``, ``unexpected_index_list``: var/gx and its Data
+# Docs), so personal values are replaced before they reach it, by a keyed hash under a key
+# of this process alone that is never stored: nothing in a result leads back to the value,
+# and one value gives one marker within a pass (uniqueness expectations keep their verdicts)
+_MARKER_KEY = secrets.token_bytes(32)
+
+
+def validation_marker(value: str) -> str:
+    """What GX sees of a personal value (``for_validation``)."""
+    digest = hmac.new(_MARKER_KEY, value.encode("utf-8", "surrogatepass"), hashlib.sha256)
+    return "redacted:" + digest.hexdigest()[:32]
+
+
+def for_validation(
+    events: list[dict[str, Any]],
+    values: Sequence[bytes | None],
+    columns: dict[str, list[Any]] | None = None,
+) -> tuple[list[dict[str, Any]], dict[str, list[Any]] | None]:
+    """The events as GX may see them: each one whose message (``values``, its bytes) holds
+    personal data with every personal value replaced whole by ``validation_marker``
+    (``contracts.personal_data.redact_event``); and their field columns (by path, as
+    ``CheckedBatch.columns`` gives them: changed in place) to match. The contract check
+    has already passed every value replaced, which GX then does not see."""
+    out = events
+    for j, (event, value) in enumerate(zip(events, values, strict=True)):
+        if not may_hold_personal_data(value):
+            continue
+        redacted, changed = redact_event(event, validation_marker)
+        if not changed:
+            continue
+        if out is events:
+            out = list(events)
+        out[j] = redacted
+        if columns is not None:
+            for path, column in columns.items():
+                column[j] = value_at(redacted, path)
+    return out, columns
+
+
 _runners: dict[tuple[str | None, int], SuiteRunner] = {}
 SETUP_WAIT_S = 300.0  # a runner's setup takes seconds; a first one (GX's import) tens
 
@@ -458,12 +501,13 @@ def event_frame(
             ]
     if event_type == "survey_response":
         frame["survey_wave_key"] = frame["survey_id"].astype(str) + "|" + frame["wave"].astype(str)
+        # the field's name, not its value: a failing row's value is kept in the result
         frame["respondent_email_in"] = [
             next(
                 (
-                    v
-                    for v in (e.get("payload", {}).get(k) for k in ("respondent_id", "department"))
-                    if isinstance(v, str) and EMAIL.search(v)
+                    k
+                    for k in ("respondent_id", "department")
+                    if isinstance(v := e.get("payload", {}).get(k), str) and holds_email(v)
                 ),
                 None,
             )

@@ -3,13 +3,18 @@
 ``Normalise`` turns a ``CheckedBatch`` into one Arrow table per staging table:
 
 * ``raw.<event table>``: flattened contract fields, ``amount_yi`` (amount × unit scale in 亿
-  of the original currency), Kafka coordinates, ``content_sha256`` and the original JSON;
-  personal data (``respondent_email``) becomes a keyed HMAC-SHA256 and is removed from
-  ``raw_json``.
+  of the original currency), Kafka coordinates, ``content_sha256`` and the original JSON.
+  Personal data (``contracts.personal_data``: e-mail addresses and phone numbers in any
+  string of the event, keys included, and declared personal fields such as
+  ``respondent_email``) is replaced whole by its keyed HMAC-SHA256 (``pii_hash``) in every
+  column, in ``raw_json`` (the redacted event, encoded again) and in the message key.
 * ``raw.survey_answers``: one row per answer of each valid survey response.
 * ``_valid``: the landing candidates with their hashes (duplicates and conflicts by
   ``event_id`` are decided at commit, against everything landed before).
-* ``quarantine``: every rejected record with its bytes and all its reasons.
+* ``quarantine``: every rejected record with its bytes and all its reasons (redacted the
+  same way: a message that does not decode keeps its bytes with each JSON string token,
+  or run of text, that holds personal data replaced by its hash; a reason that would
+  quote personal data does not).
 * ``_reads``: records read per partition (the accounting's ``consumed``).
 * ``_dq_results``: the GX outcomes of the batch.
 
@@ -21,7 +26,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import re
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
@@ -29,13 +33,23 @@ from pathlib import Path
 from typing import Any
 
 import apache_beam as beam
+import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from contracts.batch_checks import value_at
 from contracts.checks import Reason, decode, internal_error
 from contracts.decoding import printable
 from contracts.flatten import flatten_answers, flatten_columns, flatten_event
-from contracts.personal_data import EMAIL_PATTERN
+from contracts.personal_data import (
+    WITHHELD,
+    holds_personal_bytes,
+    holds_personal_data,
+    may_hold_personal_data,
+    redact_bytes,
+    redact_event,
+    redact_json,
+)
 from contracts.spec import contracts
 from contracts.taxonomy import unit_scale
 from finradar.settings import Secret
@@ -46,7 +60,6 @@ from pipelines.batches import CheckedBatch
 
 YI = 1e8
 StagingRows = list[tuple[str, dict[str, Any]]]  # (staging table, row) of one record
-EMAIL_BYTES = re.compile(EMAIL_PATTERN.encode())
 
 
 class Normaliser:
@@ -64,17 +77,74 @@ class Normaliser:
         }
 
     def pii_hash(self, value: str) -> str:
+        """The keyed hash that replaces a personal value (trimmed and lower-cased first, so
+        that one address gives one hash however it is written)."""
         digest = hmac.new(self.pii_key, value.strip().lower().encode("utf-8"), hashlib.sha256)
         return "hmac-sha256:" + digest.hexdigest()
 
-    def redact(self, value: bytes) -> bytes:
-        """E-mail addresses in raw bytes replaced by their keyed hash."""
-        return EMAIL_BYTES.sub(lambda m: self.pii_hash(m.group().decode()).encode(), value)
+    def stored_event(self, value: bytes, event: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+        """A valid message's event and bytes as they are kept: unchanged when it holds no
+        personal data, else the event with every personal value replaced whole by its hash
+        (``contracts.personal_data.redact_event``) and the bytes with the same strings
+        replaced (``redact_json``: number texts stay as sent, whose digits the warehouse
+        reads)."""
+        if not may_hold_personal_data(value):
+            return event, value
+        redacted, changed = redact_event(event, self.pii_hash)
+        if not changed:
+            return event, value
+        return redacted, self._redacted_bytes(value, redacted)
 
-    def stored_bytes(self, value: bytes) -> tuple[bytes, bool]:
-        """The bytes to keep of a message, and whether an e-mail address was redacted."""
-        redacted = b"@" in value and bool(EMAIL_BYTES.search(value))
-        return (self.redact(value) if redacted else value), redacted
+    def _redacted_bytes(self, value: bytes, redacted: dict[str, Any]) -> bytes:
+        """The bytes of a message whose decoded event holds personal data, with the strings
+        replaced that ``redact_event`` replaced in ``redacted``; or ``redacted`` encoded
+        again, if those bytes do not decode to it (a declared personal field that is not a
+        string)."""
+        try:
+            text, _ = redact_json(value.decode("utf-8"), self.pii_hash)
+            if orjson.loads(text) == redacted:
+                return text.encode("utf-8")
+        except (UnicodeError, orjson.JSONDecodeError):
+            pass
+        return orjson.dumps(redacted)
+
+    def stored_bytes(self, value: bytes) -> tuple[bytes, bool, dict[str, Any] | None]:
+        """The bytes to keep of a rejected message, whether personal data was replaced in
+        them, and the event they decode to (redacted), if any. A message that decodes is
+        redacted as a valid one is; one that does not keeps its bytes with each string
+        or run of text that holds personal data replaced by its hash
+        (``contracts.personal_data.redact_bytes``)."""
+        try:
+            event = decode(value).event
+        except Exception:  # whatever the value, the quarantine row is built
+            event = None
+        if not may_hold_personal_data(value):
+            return value, False, event
+        if event is None:
+            kept, changed = redact_bytes(value, self.pii_hash)
+            return kept, changed, None
+        redacted, changed = redact_event(event, self.pii_hash)
+        if not changed:
+            return value, False, event
+        return self._redacted_bytes(value, redacted), True, redacted
+
+    def message_key(self, key: bytes | None) -> tuple[str | None, bool]:
+        """The message key as kept (text), and whether it held personal data, which its
+        keyed hash then replaces whole."""
+        if key is None:
+            return None, False
+        text = key.decode("utf-8", "replace")
+        if holds_personal_bytes(key):
+            return self.pii_hash(text), True
+        return text, False
+
+    def reason_detail(self, detail: str) -> str:
+        """A reason's detail as kept: the checks never quote personal data
+        (``contracts.personal_data.shown``); a detail that does anyway is withheld."""
+        detail = printable(detail)
+        if may_hold_personal_data(detail.encode()) and holds_personal_data(detail):
+            return WITHHELD
+        return detail
 
     def tables(self, batch: CheckedBatch) -> dict[str, pa.Table]:
         """The batch's staging tables. An event type whose events the batch check gathered
@@ -120,9 +190,22 @@ class Normaliser:
         contract = contracts()[event_type]
         records = [batch.records[i] for i in indexes]
         values = [r.value or b"" for r in records]
-        kept = [self.stored_bytes(v) for v in values]
+        events: list[dict[str, Any]] = []
+        kept: list[bytes] = []
+        for j, (value, i) in enumerate(zip(values, indexes, strict=True)):
+            event, stored = self.stored_event(value, batch.valid[i])
+            if stored is not value:  # the event holds personal data: its columns too
+                for path, column in columns.items():
+                    column[j] = value_at(event, path)
+            events.append(event)
+            kept.append(stored)
         shas = [hashlib.sha256(v).hexdigest() for v in values]
-        keys = [_key_text(r.key) for r in records]
+        stored_keys = [self.message_key(r.key) for r in records]
+        keys = [k for k, _ in stored_keys]
+        redacted = [
+            stored is not value or key_redacted
+            for stored, value, (_, key_redacted) in zip(kept, values, stored_keys, strict=True)
+        ]
         coordinates = {
             "kafka_topic": [r.topic for r in records],
             "kafka_partition": [r.partition for r in records],
@@ -132,10 +215,6 @@ class Normaliser:
         if event_type == "spend_disclosure":
             scales = [self.scales[unit] for unit in row["unit"]]
             row["amount_yi"] = [a * s / YI for a, s in zip(row["amount"], scales, strict=True)]
-        if "respondent_email_hash" in row:
-            row["respondent_email_hash"] = [
-                None if v is None else self.pii_hash(str(v)) for v in row["respondent_email_hash"]
-            ]
         n = len(records)
         row.update(
             coordinates,
@@ -144,7 +223,7 @@ class Normaliser:
             ingested_at=[self.ingested_at] * n,
             batch_id=[self.batch_id] * n,
             content_sha256=shas,
-            raw_json=[k.decode("utf-8") for k, _ in kept],
+            raw_json=[k.decode("utf-8") for k in kept],
         )
         tables = {contract.table: _table(row, self.schemas[contract.table])}
         valid = {
@@ -155,14 +234,14 @@ class Normaliser:
             **coordinates,
             "kafka_timestamp": row["kafka_timestamp"],
             "message_key": keys,
-            "raw_value": [k for k, _ in kept],
-            "redacted": [r for _, r in kept],
+            "raw_value": kept,
+            "redacted": redacted,
         }
         tables["_valid"] = _table(valid, self.schemas["_valid"])
         if event_type == "survey_response":
             answers: list[dict[str, Any]] = []
-            for r, i in zip(records, indexes, strict=True):
-                for answer in flatten_answers(batch.valid[i]):
+            for r, event in zip(records, events, strict=True):
+                for answer in flatten_answers(event):
                     answer.update(
                         batch_id=self.batch_id,
                         kafka_topic=r.topic,
@@ -203,9 +282,10 @@ class Normaliser:
 
     def _event_rows(self, r: KafkaRecord, event: dict[str, Any]) -> StagingRows:
         """The staging rows of one valid record: its raw table's, ``_valid``'s, its answers'."""
-        key = _key_text(r.key)
+        key, key_redacted = self.message_key(r.key)
         value = r.value or b""
-        safe_value, redacted = self.stored_bytes(value)
+        event, safe_value = self.stored_event(value, event)
+        redacted = safe_value is not value or key_redacted
         contract = contracts()[event["event_type"]]
         row = flatten_event(event, contract)
         for name in self.integer_fields[contract.event_type]:
@@ -213,8 +293,6 @@ class Normaliser:
                 row[name] = int(row[name])
         if contract.event_type == "spend_disclosure":
             row["amount_yi"] = row["amount"] * self.scales[row["unit"]] / YI
-        if "respondent_email_hash" in row and row["respondent_email_hash"] is not None:
-            row["respondent_email_hash"] = self.pii_hash(str(row["respondent_email_hash"]))
         sha = hashlib.sha256(value).hexdigest()
         row.update(
             kafka_topic=r.topic,
@@ -258,24 +336,29 @@ class Normaliser:
         return rows
 
     def _quarantine_row(self, r: KafkaRecord, reasons: list[Reason]) -> dict[str, Any]:
-        """A rejected record with its bytes (e-mail addresses redacted) and every reason."""
+        """A rejected record with its bytes and every reason, personal data redacted
+        (``stored_bytes``, ``message_key``, ``reason_detail``)."""
         value = r.value or b""
-        kept, redacted = self.stored_bytes(value)
-        event_id, event_type = _peek(value)
+        kept, redacted, event = self.stored_bytes(value)
+        key, key_redacted = self.message_key(r.key)
+        event_id, event_type = _peek(event)
+        details = [self.reason_detail(x.detail) for x in reasons]
         return {
             "kafka_topic": r.topic,
             "kafka_partition": r.partition,
             "kafka_offset": r.offset,
             "kafka_timestamp": r.timestamp_ms,
-            "message_key": _key_text(r.key),
+            "message_key": key,
             "raw_value": kept,
             "raw_sha256": hashlib.sha256(value).hexdigest(),
-            "redacted": redacted,
+            "redacted": redacted or key_redacted,
             "event_id": event_id,
             "event_type": event_type,
             "reason_code": reasons[0].code,
-            "reason_detail": printable(reasons[0].detail),
-            "reasons": [{"code": x.code, "detail": printable(x.detail)} for x in reasons],
+            "reason_detail": details[0],
+            "reasons": [
+                {"code": x.code, "detail": d} for x, d in zip(reasons, details, strict=True)
+            ],
         }
 
 
@@ -300,10 +383,6 @@ def _concatenated(parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
         name: tables[0] if len(tables) == 1 else pa.concat_tables(tables)
         for name, tables in by_name.items()
     }
-
-
-def _key_text(key: bytes | None) -> str | None:
-    return key.decode("utf-8", "replace") if key is not None else None
 
 
 def _refused_rows(
@@ -381,13 +460,9 @@ def _dq_rows(batch: CheckedBatch) -> list[dict[str, Any]]:
     ]
 
 
-def _peek(value: bytes) -> tuple[str | None, str | None]:
-    """event_id and event_type of a rejected value, when it decodes to an object that has
-    them (the strict decode: whatever the value, this returns)."""
-    try:
-        event = decode(value).event
-    except Exception:
-        return None, None
+def _peek(event: dict[str, Any] | None) -> tuple[str | None, str | None]:
+    """event_id and event_type of a rejected value's event (redacted), if it decoded to
+    an object that has them."""
     if event is None:
         return None, None
     event_id, event_type = event.get("event_id"), event.get("event_type")
