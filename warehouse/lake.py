@@ -108,7 +108,11 @@ def create_catalog(catalog: Path, data: Path) -> None:
 
 
 def connect(
-    settings: Settings, *, read_only: bool = False, as_of: int | datetime | None = None
+    settings: Settings,
+    *,
+    read_only: bool = False,
+    as_of: int | datetime | None = None,
+    catalog_copy: Path | None = None,
 ) -> duckdb.DuckDBPyConnection:
     """Open an in-memory DuckDB session with the warehouse attached and selected.
 
@@ -120,7 +124,8 @@ def connect(
     warehouse attached READ_ONLY and selected) and then closed with DuckDB's own switches, so
     that no file can be written, no file outside the warehouse's data folder read, no
     extension installed or loaded, and no setting changed; its in-memory default database is
-    detached. See ``read_only_session``.
+    detached. See ``read_only_session``. ``catalog_copy``: a read-only session attaches this
+    copy of the catalog (``catalog_image``) instead of the catalog itself.
     """
     catalog = settings.catalog_path
     data = settings.data_path
@@ -136,9 +141,9 @@ def connect(
             )
         data.mkdir(parents=True, exist_ok=True)
         create_catalog(catalog, data)
-    data.mkdir(parents=True, exist_ok=True)
     if read_only:
-        return read_only_session(settings, as_of)
+        return read_only_session(settings, as_of, catalog_copy)
+    data.mkdir(parents=True, exist_ok=True)
     con = duckdb.connect(config=session_config(settings))
     con.execute("set enable_progress_bar = false")  # it is drawn into logs too
     load_extensions(con)
@@ -147,7 +152,7 @@ def connect(
 
 
 def read_only_session(
-    settings: Settings, as_of: int | datetime | None = None
+    settings: Settings, as_of: int | datetime | None = None, catalog_copy: Path | None = None
 ) -> duckdb.DuckDBPyConnection:
     """The warehouse attached READ_ONLY (as of ``as_of``) in a session locked against change.
 
@@ -179,7 +184,8 @@ def read_only_session(
         con.execute(f"SET allowed_configs = [{', '.join(map(sql_text, READ_ONLY_SETTABLE))}]")
         con.execute("SET enable_external_access = false")
         options = [*_attach_options(files.url(data)), "OVERRIDE_DATA_PATH true", "READ_ONLY"]
-        _attach(con, settings, options, as_of)
+        metadata = None if catalog_copy is None else f"sqlite:{catalog_copy}"
+        _attach(con, settings, options, as_of, metadata)
         con.execute("DETACH memory")
         con.execute("SET lock_configuration = true")
     except BaseException:
@@ -193,9 +199,12 @@ def _attach(
     settings: Settings,
     options: list[str],
     as_of: int | datetime | None,
+    metadata: str | None = None,
 ) -> None:
-    """Attach the warehouse's catalog with ``options`` (as of ``as_of``) and select it."""
+    """Attach the warehouse's catalog with ``options`` (as of ``as_of``) and select it.
+    ``metadata``: the catalog database to attach instead of the SQLite catalog itself."""
     catalog = settings.catalog_path
+    spec = metadata or f"sqlite:{catalog}"
     name = settings.warehouse.catalog_name
     where = str(catalog)
     if isinstance(as_of, int):
@@ -205,11 +214,28 @@ def _attach(
         options = [*options, f"SNAPSHOT_TIME '{as_of.isoformat()}'"]
         where += f" as of {as_of.isoformat()}"
     try:
-        con.execute(f"ATTACH 'ducklake:sqlite:{catalog}' AS {name} ({', '.join(options)})")
+        con.execute(f"ATTACH 'ducklake:{spec}' AS {name} ({', '.join(options)})")
     except duckdb.Error as exc:
         con.close()
         raise FinradarError(f"cannot attach the warehouse at {where}: {one_line(exc)}") from None
     con.execute(f"USE {name}")
+
+
+def catalog_image(settings: Settings) -> bytes:
+    """The catalog as one consistent SQLite database image (SQLite's backup API copies one
+    read transaction: a commit running meanwhile is in it whole or not at all), marked as a
+    rollback-journal database, so that reading it needs no -wal or -shm file beside it."""
+    source = sqlite3.connect(f"file:{settings.catalog_path}?mode=ro", uri=True)
+    try:
+        with contextlib.closing(sqlite3.connect(":memory:")) as copy:
+            source.backup(copy)
+            image = bytearray(copy.serialize())
+    except sqlite3.Error as exc:
+        raise FinradarError(f"cannot read the catalog {settings.catalog_path}: {exc}") from None
+    finally:
+        source.close()
+    image[18:20] = b"\x01\x01"  # the header's file format versions: 1 = legacy, not WAL
+    return bytes(image)
 
 
 def sql_text(text: str) -> str:

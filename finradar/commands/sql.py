@@ -16,6 +16,7 @@ import argparse
 import os
 import sys
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from finradar.commands.sql_output import FORMATS, Result, fetch, relations, write_result
@@ -96,13 +97,15 @@ def run(args: argparse.Namespace) -> int:
     # lazy: the CLI starts without DuckDB and the warehouse's modules
     import duckdb
 
-    from finradar.commands.sql_repl import interactive
+    from finradar.commands.sql_repl import HISTORY_FILE, interactive
     from warehouse.lake import one_line
 
     settings = get_settings()
     query: str | None = args.query
     if query is None and sys.stdin.isatty():
-        con = open_warehouse(settings, args.as_of)
+        con = open_warehouse(
+            settings, args.as_of, confined=True, history=settings.var / HISTORY_FILE
+        )
         try:
             return interactive(con, settings, args.as_of, args.format)
         finally:
@@ -111,7 +114,7 @@ def run(args: argparse.Namespace) -> int:
         query = sys.stdin.read()
     if not query.strip():
         raise FinradarError("no SQL given (pass it as an argument or on stdin)")
-    con = open_warehouse(settings, args.as_of)
+    con = open_warehouse(settings, args.as_of, confined=True)
     try:
         last: Result | None = None
         # Each result is fetched before the next statement runs, so it shows the state it saw.
@@ -135,13 +138,25 @@ def _silence_stdout() -> None:
     os.dup2(devnull, sys.stdout.fileno())
 
 
-def open_warehouse(settings: Settings, as_of: int | datetime | None) -> duckdb.DuckDBPyConnection:
-    """The warehouse attached read-only, optionally as of a snapshot id or time."""
+def open_warehouse(
+    settings: Settings,
+    as_of: int | datetime | None,
+    *,
+    confined: bool = False,
+    history: Path | None = None,
+) -> duckdb.DuckDBPyConnection:
+    """The warehouse attached read-only, optionally as of a snapshot id or time. ``confined``
+    (the command's own process: for good, it ends with the command): this process is first
+    confined to reading (``sql_sandbox``)."""
     # lazy: the CLI starts without DuckDB and the warehouse's modules
+    from finradar.commands.sql_sandbox import confine
     from warehouse.lake import connect
 
+    if not settings.catalog_path.exists():
+        raise FinradarError(f"no warehouse at {settings.catalog_path}; run an ingest first")
     try:
-        return connect(settings, read_only=True, as_of=as_of)
+        copy = confine(settings, history) if confined else None
+        return connect(settings, read_only=True, as_of=as_of, catalog_copy=copy)
     except FinradarError as exc:
         if as_of is None or not settings.catalog_path.exists():
             raise

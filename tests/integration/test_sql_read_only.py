@@ -297,44 +297,34 @@ def test_warehouse_files_serve_only_reads_inside_the_data_folder(tmp_path: Path)
 # loaded) opens files with SQLite's own file I/O, and storage extensions attach whatever path
 # they are given, so enable_external_access does not stop them. Pinned here so that a fix
 # shows (strict: these fail once the statement is refused).
-SQLITE_HOLE = "the sqlite extension opens files itself, past enable_external_access"
-
-
-@pytest.fixture
-def small_lake(tmp_path: Path) -> Lake:
-    settings = load_settings(var_dir=tmp_path / "var")
-    insert(settings, "spend_disclosures", [spend("c1", ENTITY, "2001", "1")])
-    outside = tmp_path / "outside"
-    outside.mkdir()
-    duckdb.sql(f"copy (select 42 as answer) to '{outside / 'outside.parquet'}'")
-    return Lake(settings, outside, 0)
-
-
-@pytest.mark.xfail(strict=True, reason=SQLITE_HOLE)
-def test_attaching_the_catalog_read_write_is_refused(small_lake: Lake) -> None:
-    before = warehouse_state(small_lake.settings)
-    data = small_lake.settings.data_path.resolve()
+def test_attaching_the_catalog_read_write_is_refused(lake: Lake) -> None:
+    before = warehouse_state(lake.settings)
+    data = lake.settings.data_path.resolve()
     statement = (
-        f"attach 'ducklake:sqlite:{small_lake.settings.catalog_path}' as rw "
+        f"attach 'ducklake:sqlite:{lake.settings.catalog_path}' as rw "
         f"(data_path '{data}/'); delete from rw.raw.spend_disclosures"
     )
-    one_error_line(run_sql(small_lake, statement))
-    assert warehouse_state(small_lake.settings) == before
+    one_error_line(run_sql(lake, statement))
+    assert warehouse_state(lake.settings) == before
+    # the catalog as a plain SQLite database: the session has no sqlite extension
+    statement = (
+        f"attach 'sqlite:{lake.settings.catalog_path}' as rw; delete from rw.ducklake_snapshot"
+    )
+    one_error_line(run_sql(lake, statement))
+    assert warehouse_state(lake.settings) == before
 
 
-@pytest.mark.xfail(strict=True, reason=SQLITE_HOLE)
-def test_attaching_a_new_sqlite_file_is_refused(small_lake: Lake) -> None:
-    new = small_lake.outside / "new.sqlite"
+def test_attaching_a_new_sqlite_file_is_refused(lake: Lake) -> None:
+    new = lake.outside / "new.sqlite"
     statement = f"attach 'sqlite:{new}' as n; create table n.t as select 1 as a"
-    one_error_line(run_sql(small_lake, statement))
+    one_error_line(run_sql(lake, statement))
     assert not new.exists()
 
 
-@pytest.mark.xfail(strict=True, reason=SQLITE_HOLE)
-def test_reading_a_sqlite_file_outside_the_warehouse_is_refused(small_lake: Lake) -> None:
-    other = small_lake.outside / "other.sqlite"
+def test_reading_a_sqlite_file_outside_the_warehouse_is_refused(lake: Lake) -> None:
+    other = lake.outside / "other.sqlite"
     with contextlib.closing(sqlite3.connect(other)) as db:
         db.execute("create table t (secret text)")
         db.execute("insert into t values ('outside')")
         db.commit()
-    one_error_line(run_sql(small_lake, f"select * from sqlite_scan('{other}', 't')"))
+    one_error_line(run_sql(lake, f"select * from sqlite_scan('{other}', 't')"))
