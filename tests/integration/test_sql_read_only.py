@@ -220,6 +220,9 @@ def test_marts_raw_and_snapshots_read(lake: Lake) -> None:
     assert int(raw_rows) == FIRST_ROWS + LATER_ROWS
     assert in_marts == "true"
     assert int(snaps) == warehouse_state(lake.settings)["snapshots"]
+    # the session's private copy of the catalog went with its process
+    sessions = lake.settings.var / "sql-sessions"
+    assert sessions.is_dir() and list(sessions.iterdir()) == []
 
 
 def test_as_of_an_earlier_snapshot_still_reads_it(lake: Lake) -> None:
