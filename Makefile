@@ -53,6 +53,9 @@ format: install
 # Benchmarks against a baseline in the same run (million-event runs; not part of `make test`).
 # Figures go to var/bench/<date>.json as well. BENCH_N=100000 for a short run.
 BENCH_N ?= 1000000
+# synthetic data only: a key of their own for the personal-data hash (ingest refuses the
+# public default one); yours, if FINRADAR_INGEST__PII_HASH_KEY is set
+bench fuzz: export FINRADAR_INGEST__PII_HASH_KEY ?= finradar-bench-and-fuzz-key
 bench: install
 	$(BIN)/finradar infra up
 	$(BIN)/python -m tests.bench.bench_produce $(BENCH_N)
