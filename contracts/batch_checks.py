@@ -39,6 +39,7 @@ import pyarrow.compute as pc
 
 from contracts.checks import Reason, check_value, parse_timestamp, survey_rules
 from contracts.decoding import MAX_SAFE_INTEGER
+from contracts.personal_data import may_hold_personal_data
 from contracts.spec import (
     FUTURE_TOLERANCE_HOURS,
     MAX_MESSAGE_BYTES,
@@ -79,12 +80,29 @@ class TypeBatch:
     # per event: ``"…":`` tokens in its bytes, keys of its envelope and objects, and how many
     # of those the contract does not declare
     key_tokens: list[int] = field(default_factory=list)
+    # per event: whether its bytes may hold personal data (``may_hold_personal_data``),
+    # read once here for the steps after the check
+    suspect: list[bool] = field(default_factory=list)
     keys: list[int] = field(default_factory=list)
     unknown: list[int] = field(default_factory=list)
 
     def where(self) -> dict[int, int]:
         """Each event's index in this batch by its position in the whole batch."""
         return {position: j for j, position in enumerate(self.positions)}
+
+
+def suspects(
+    screened: TypeBatch | None, positions: Sequence[int], values: Sequence[bytes | None]
+) -> list[bool]:
+    """Whether the message at each position of a batch (its bytes in ``values``) may hold
+    personal data: as the batch check noted it for the events it screened, else read now."""
+    where = screened.where() if screened is not None else {}
+    return [
+        screened.suspect[where[i]]
+        if screened is not None and i in where
+        else may_hold_personal_data(value)
+        for i, value in zip(positions, values, strict=True)
+    ]
 
 
 def value_at(event: dict[str, Any], path: str) -> Any:
@@ -143,6 +161,7 @@ def screen_batch(
         batch.positions.append(i)
         batch.events.append(event)
         batch.key_tokens.append(len(_KEY_TOKEN.findall(value)))  # type: ignore[arg-type]
+        batch.suspect.append(may_hold_personal_data(value))
     catalog = survey_catalog()
     for batch in batches.values():
         _gather(batch)

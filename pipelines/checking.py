@@ -19,7 +19,7 @@ import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils.windowed_value import WindowedValue
 
-from contracts.batch_checks import checked
+from contracts.batch_checks import checked, suspects
 from contracts.export.gx_suites import suites_of
 from handoff.records import KafkaRecord
 from handoff.validation import BatchValidation
@@ -59,7 +59,7 @@ def validate_batch(batch: CheckedBatch, runner: SuiteRunner, now: datetime) -> C
     for event_type, indexes in _by_type(batch):
         events, columns = for_validation(
             [batch.valid[i] for i in indexes],
-            [batch.records[i].value for i in indexes],
+            _suspects(batch, event_type, indexes),
             batch.columns(event_type, indexes),
         )
         result = validate_isolating(
@@ -106,6 +106,11 @@ def _by_type(batch: CheckedBatch) -> list[tuple[str, list[int]]]:
     return sorted(by_type.items())
 
 
+def _suspects(batch: CheckedBatch, event_type: str, indexes: list[int]) -> list[bool]:
+    values = [batch.records[i].value for i in indexes]
+    return suspects(batch.screened.get(event_type), indexes, values)
+
+
 def _apply(batch: CheckedBatch, event_type: str, indexes: list[int], result: Any) -> None:
     for row, reasons in result.failures.items():
         batch.reject(indexes[row], reasons)
@@ -147,7 +152,7 @@ class _ValidateInPoolFn(beam.DoFn):
         jobs = []
         for event_type, indexes in _by_type(batch):
             events, _ = for_validation(
-                [batch.valid[i] for i in indexes], [batch.records[i].value for i in indexes]
+                [batch.valid[i] for i in indexes], _suspects(batch, event_type, indexes)
             )
             for suite in suites_of(event_type):
                 future = pool.submit(event_type, events, self.now, suite)

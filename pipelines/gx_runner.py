@@ -38,7 +38,7 @@ from contracts.export.gx_suites import (
     suites_of,
 )
 from contracts.flatten import flatten_answers, flatten_columns, flatten_event
-from contracts.personal_data import holds_email, may_hold_personal_data, redact_event
+from contracts.personal_data import holds_email, redact_event
 from contracts.spec import FUTURE_TOLERANCE_HOURS, contracts
 from contracts.survey_catalog import SurveyCatalog, survey_catalog
 from finradar.errors import TransientError
@@ -400,17 +400,17 @@ def validation_marker(value: str) -> str:
 
 def for_validation(
     events: list[dict[str, Any]],
-    values: Sequence[bytes | None],
+    suspect: Sequence[bool],
     columns: dict[str, list[Any]] | None = None,
 ) -> tuple[list[dict[str, Any]], dict[str, list[Any]] | None]:
-    """The events as GX may see them: each one whose message (``values``, its bytes) holds
-    personal data with every personal value replaced whole by ``validation_marker``
-    (``contracts.personal_data.redact_event``); and their field columns (by path, as
-    ``CheckedBatch.columns`` gives them: changed in place) to match. The contract check
-    has already passed every value replaced, which GX then does not see."""
+    """The events as GX may see them: each one whose message may hold personal data
+    (``suspect``: ``contracts.batch_checks.suspects``) with every personal value replaced
+    whole by ``validation_marker`` (``contracts.personal_data.redact_event``); and their
+    field columns (by path, as ``CheckedBatch.columns`` gives them: changed in place) to
+    match. The contract check has passed every value replaced, which GX then does not see."""
     out = events
-    for j, (event, value) in enumerate(zip(events, values, strict=True)):
-        if not may_hold_personal_data(value):
+    for j, (event, maybe) in enumerate(zip(events, suspect, strict=True)):
+        if not maybe:
             continue
         redacted, changed = redact_event(event, validation_marker)
         if not changed:

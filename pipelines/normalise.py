@@ -37,7 +37,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from contracts.batch_checks import value_at
+from contracts.batch_checks import suspects, value_at
 from contracts.checks import Reason, decode, internal_error
 from contracts.decoding import printable
 from contracts.flatten import flatten_answers, flatten_columns, flatten_event
@@ -60,6 +60,7 @@ from pipelines.batches import CheckedBatch
 
 YI = 1e8
 StagingRows = list[tuple[str, dict[str, Any]]]  # (staging table, row) of one record
+KEYS_KEPT = 100_000
 
 
 class Normaliser:
@@ -71,6 +72,8 @@ class Normaliser:
         self.pii_key = pii_key
         self.schemas = staging_schemas()
         self.scales = unit_scale()
+        # the keys are few (an entity's id each): each is read for personal data once
+        self.keys: dict[bytes, tuple[str, bool]] = {}
         self.integer_fields = {
             c.event_type: [f.name for f in c.payload.fields if f.kind == "integer"]
             for c in contracts().values()
@@ -82,13 +85,15 @@ class Normaliser:
         digest = hmac.new(self.pii_key, value.strip().lower().encode("utf-8"), hashlib.sha256)
         return "hmac-sha256:" + digest.hexdigest()
 
-    def stored_event(self, value: bytes, event: dict[str, Any]) -> tuple[dict[str, Any], bytes]:
+    def stored_event(
+        self, value: bytes, event: dict[str, Any], suspect: bool | None = None
+    ) -> tuple[dict[str, Any], bytes]:
         """A valid message's event and bytes as they are kept: unchanged when it holds no
         personal data, else the event with every personal value replaced whole by its hash
         (``contracts.personal_data.redact_event``) and the bytes with the same strings
         replaced (``redact_json``: number texts stay as sent, whose digits the warehouse
-        reads)."""
-        if not may_hold_personal_data(value):
+        reads). ``suspect``: whether the bytes may hold personal data, if known."""
+        if not (may_hold_personal_data(value) if suspect is None else suspect):
             return event, value
         redacted, changed = redact_event(event, self.pii_hash)
         if not changed:
@@ -118,7 +123,7 @@ class Normaliser:
             event = decode(value).event
         except Exception:  # whatever the value, the quarantine row is built
             event = None
-        if not may_hold_personal_data(value):
+        if not may_hold_personal_data(value, fields=event is not None):
             return value, False, event
         if event is None:
             kept, changed = redact_bytes(value, self.pii_hash)
@@ -133,10 +138,14 @@ class Normaliser:
         keyed hash then replaces whole."""
         if key is None:
             return None, False
-        text = key.decode("utf-8", "replace")
-        if holds_personal_bytes(key):
-            return self.pii_hash(text), True
-        return text, False
+        kept = self.keys.get(key)
+        if kept is None:
+            if len(self.keys) >= KEYS_KEPT:
+                self.keys.clear()
+            text = key.decode("utf-8", "replace")
+            personal = holds_personal_bytes(key)
+            kept = self.keys[key] = (self.pii_hash(text) if personal else text), personal
+        return kept
 
     def reason_detail(self, detail: str) -> str:
         """A reason's detail as kept: the checks never quote personal data
@@ -192,8 +201,9 @@ class Normaliser:
         values = [r.value or b"" for r in records]
         events: list[dict[str, Any]] = []
         kept: list[bytes] = []
+        suspect = suspects(batch.screened.get(event_type), indexes, values)
         for j, (value, i) in enumerate(zip(values, indexes, strict=True)):
-            event, stored = self.stored_event(value, batch.valid[i])
+            event, stored = self.stored_event(value, batch.valid[i], suspect[j])
             if stored is not value:  # the event holds personal data: its columns too
                 for path, column in columns.items():
                     column[j] = value_at(event, path)

@@ -247,6 +247,8 @@ def test_the_pre_filter_flags_each_way_in() -> None:
     ):
         assert may_hold_personal_data(value), value
     assert not may_hold_personal_data(b'{"event_id":"syn-42-000086102","amount":163.74}')
+    # a message that does not decode has no fields: only its text counts
+    assert not may_hold_personal_data(b'{"respondent_email":"anonymous"', fields=False)
 
 
 def test_a_compatibility_character_is_flagged_only_when_it_folds_into_what_matters() -> None:

@@ -13,8 +13,9 @@ import orjson
 import pyarrow as pa
 import pytest
 
+from contracts.batch_checks import suspects
 from contracts.corpus.seed_surveys import survey_events
-from contracts.personal_data import WITHHELD
+from contracts.personal_data import WITHHELD, may_hold_personal_data
 from contracts.spec import contracts
 from contracts.synthetic import SyntheticStream
 from handoff.records import KafkaRecord
@@ -196,9 +197,10 @@ def test_gx_sees_no_personal_value_and_keeps_none(checked: CheckedBatch, tmp_pat
     assert {100, 101, 104} <= set(indexes)
     events = [checked.valid[i] for i in indexes]
     columns = checked.columns("spend_disclosure", indexes)
-    seen, seen_columns = for_validation(
-        events, [checked.records[i].value for i in indexes], columns
-    )
+    values = [checked.records[i].value for i in indexes]
+    suspect = suspects(screened, indexes, values)
+    assert suspect == [may_hold_personal_data(v) for v in values] and any(suspect)
+    seen, seen_columns = for_validation(events, suspect, columns)
     assert seen is not events and events[0] is seen[0]  # copies of the redacted ones only
     assert not found_in(json.dumps(seen, ensure_ascii=False))
     assert seen_columns is not None and not found_in(json.dumps(seen_columns, default=str))
