@@ -21,11 +21,19 @@ LANDING_COLUMNS: tuple[tuple[str, pa.DataType, str], ...] = (
     ("kafka_partition", pa.int32(), "partition"),
     ("kafka_offset", pa.int64(), "offset"),
     ("kafka_timestamp", pa.timestamp("ms", tz="UTC"), "broker or producer timestamp"),
-    ("message_key", pa.string(), "the message key (subject.entity_id)"),
+    (
+        "message_key",
+        pa.string(),
+        "the message key (subject.entity_id); its keyed hash if it holds personal data",
+    ),
     ("ingested_at", pa.timestamp("us", tz="UTC"), "when the batch landed"),
     ("batch_id", pa.string(), "the ingest batch that landed the row"),
     ("content_sha256", pa.string(), "SHA-256 of the message value as received"),
-    ("raw_json", pa.string(), "the original JSON text (personal data replaced by its keyed hash)"),
+    (
+        "raw_json",
+        pa.string(),
+        "the JSON text as received, each string holding personal data replaced by its keyed hash",
+    ),
 )
 # Columns the ingest derives while normalising, per event type.
 DERIVED_COLUMNS: dict[str, tuple[tuple[str, pa.DataType, str], ...]] = {
