@@ -14,16 +14,17 @@ A **string** is personal when, read as text, it holds
    * a landline (``LANDLINE_PATTERN``): an area code ``0`` + 2-3 digits (second digit 1-9)
      followed by a space, a hyphen or enclosed in parentheses (``010-``, ``0755 ``,
      ``(021)``), or after ``+86``/``0086`` with its ``0`` dropped or written ``(0)``
-     (``+86 10 ``, ``0086 (0)10``); then a
-     local number of 7-8 digits starting 2-9, optionally split 3-4 or 4-4 by a space or
-     hyphen (``010-8888 8888``, ``0755-2345678``). The area code's separator is required:
-     ``01088888888`` is a zero-padded number, not a landline;
+     (``+86 10 ``, ``0086 (0)10``); then a local number of 7-8 digits starting 2-9,
+     optionally split 3-4 or 4-4 by a space or hyphen (``010-8888 8888``,
+     ``0755-2345678``). The area code's separator is required: ``01088888888`` is a
+     zero-padded number, not a landline;
 
-   each standing apart (``BOUNDARY``): not touching an ASCII letter or digit on either side
-   (``ID13812345678``, ``913812345678`` and hex digests are not phone numbers), not the
-   digits of a decimal or grouped amount (``0.13812345678``, ``13812345678.5``), and, for
-   a landline, not a segment joined by ``-`` or ``_`` to an ASCII letter or digit, which
-   is how identifiers join parts (``r-010-20250101``, a UUID's ``-0101-2345-6789-``).
+   each standing apart (``BOUNDARY_BEFORE``, ``BOUNDARY_AFTER``): not touching an ASCII
+   letter or digit on either side (``ID13812345678``, ``913812345678`` and hex digests are
+   not phone numbers), not the digits of a decimal or grouped amount (``0.13812345678``,
+   ``13812345678.5``), and, for a landline, not a segment joined by ``-`` or ``_`` to an
+   ASCII letter or digit, which is how identifiers join parts (``r-010-20250101``, a
+   UUID's ``-0101-2345-6789-``).
    Any other neighbour counts as a boundary: CJK text (``手机13812345678``), spaces,
    punctuation, an identifier's ``.``/``:``/``-`` next to a mobile number
    (``cn.person.13812345678``: the mobile shape is specific enough that an identifier
@@ -44,9 +45,12 @@ words, is not recognised; a value of the shapes above that is not a phone number
 11-digit identifier starting 13-19 standing alone) is taken as one.
 
 Where finradar applies it: every string of an event, keys included, at any depth
-(``redact_event``); the Kafka message key; the bytes of a message that does not decode
-(``redact_bytes``); and the details of a quarantine reason (``shown``). A personal value
-is replaced whole by its keyed hash, never only the part that matched.
+(``redact_event``, and ``redact_json`` for its bytes); the Kafka message key; the bytes of
+a message that does not decode (``redact_bytes``); the details of a quarantine reason
+(``shown``); and what Great Expectations is given to validate. A personal value is
+replaced whole by its keyed hash (``hmac-sha256:<hex>``, ``pipelines.normalise``), never
+only the part that matched. ``may_hold_personal_data`` keeps the common message, which
+holds none, off that work.
 """
 
 from __future__ import annotations
@@ -87,7 +91,6 @@ LANDLINE_PATTERN = (
     rf"{BOUNDARY_BEFORE}(?<![0-9A-Za-z][-_]){_AREA}{_LOCAL}{BOUNDARY_AFTER}(?![-_][0-9A-Za-z])"
 )
 PHONE = re.compile(f"{MOBILE_PATTERN}|{LANDLINE_PATTERN}")
-BOUNDARY = (BOUNDARY_BEFORE, BOUNDARY_AFTER)
 # A part every phone match holds, led by a literal: searching for these is fast (a search
 # for ``PHONE`` itself, which starts with look-behinds, tries every position: 25 µs a
 # kilobyte), and only text that holds one can match ``PHONE``.
@@ -396,9 +399,9 @@ def _storable(text: str) -> str:
 
 def redact_bytes(value: bytes, hasher: Hasher) -> tuple[bytes, bool]:
     """The bytes of a message that does not decode, redacted as ``redact_json`` redacts
-    such text (bytes that are not UTF-8 are kept as they are around what is replaced), and each
-    run of UTF-16 text in them (ASCII characters with NUL bytes) that holds personal data
-    replaced by its hash."""
+    such text (bytes that are not UTF-8 stay as they are around what is replaced), and
+    each run of UTF-16 text in them (ASCII characters with NUL bytes) that holds personal
+    data replaced by its hash."""
     text = value.decode("utf-8", "surrogateescape")
     redacted, changed = redact_json(text, hasher, decodes=False)
     out = redacted.encode("utf-8", "surrogateescape") if changed else value

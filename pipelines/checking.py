@@ -4,7 +4,8 @@
 semantic rules (``contracts.checks``), per record of a batch.
 ``ValidateWithSuites``: the GX suites of each event type over the batch's valid events at
 once (pandas frames); every row a suite rejects is moved to ``rejected`` with the reason
-code of every expectation it failed.
+code of every expectation it failed. GX is given no personal value
+(``pipelines.gx_runner.for_validation``): its results keep the values they reject.
 """
 
 from __future__ import annotations

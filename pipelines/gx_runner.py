@@ -4,7 +4,9 @@ Events are flattened into pandas frames (one row per event, per answer, per sele
 option), each suite of ``contracts.export.gx_suites`` is validated once per batch with the
 pandas datasource (GX's SQL datasource on DuckDB is broken, see the research notes), and
 every failing row is traced back to its event with the reason codes of every expectation it
-failed. ``result_format=COMPLETE`` with an index column gives the full failing-row lists.
+failed. ``result_format=COMPLETE`` with an index column gives the full failing-row lists,
+which a result keeps with their values (``var/gx`` and its Data Docs): the ingest gives
+GX its events through ``for_validation``, personal values replaced.
 """
 
 from __future__ import annotations
