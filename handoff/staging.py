@@ -38,7 +38,9 @@ QUARANTINE_SCHEMA = pa.schema(
         ("kafka_timestamp", pa.timestamp("ms", tz="UTC")),
         ("message_key", pa.string()),
         ("raw_value", pa.binary()),  # the bytes as received (personal data redacted, see below)
-        ("raw_sha256", pa.string()),  # SHA-256 of the bytes as received, before any redaction
+        # SHA-256 of the bytes as received, before any redaction (keyed, ``hmac-sha256:``, when
+        # they held personal data: a plain hash of them could be matched by guessing)
+        ("raw_sha256", pa.string()),
         # personal data (contracts.personal_data) in raw_value or message_key replaced by its
         # keyed hash: the message is no longer the one sent, and is never replayed
         ("redacted", pa.bool_()),

@@ -85,6 +85,15 @@ class Normaliser:
         digest = hmac.new(self.pii_key, value.strip().lower().encode("utf-8"), hashlib.sha256)
         return "hmac-sha256:" + digest.hexdigest()
 
+    def bytes_hash(self, value: bytes, personal: bool) -> str:
+        """The hash kept of a message's bytes as received: SHA-256, or, when they held
+        personal data (``personal``), an HMAC-SHA256 under the personal-data key: a plain
+        hash of bytes around a guessable address or number could be matched by trying
+        candidates. Either way one message gives one hash (duplicates are still found)."""
+        if personal:
+            return "hmac-sha256:" + hmac.new(self.pii_key, value, hashlib.sha256).hexdigest()
+        return hashlib.sha256(value).hexdigest()
+
     def stored_event(
         self, value: bytes, event: dict[str, Any], suspect: bool | None = None
     ) -> tuple[dict[str, Any], bytes]:
@@ -209,7 +218,7 @@ class Normaliser:
                     column[j] = value_at(event, path)
             events.append(event)
             kept.append(stored)
-        shas = [hashlib.sha256(v).hexdigest() for v in values]
+        shas = [self.bytes_hash(v, s is not v) for v, s in zip(values, kept, strict=True)]
         stored_keys = [self.message_key(r.key) for r in records]
         keys = [k for k, _ in stored_keys]
         redacted = [
@@ -303,7 +312,7 @@ class Normaliser:
                 row[name] = int(row[name])
         if contract.event_type == "spend_disclosure":
             row["amount_yi"] = row["amount"] * self.scales[row["unit"]] / YI
-        sha = hashlib.sha256(value).hexdigest()
+        sha = self.bytes_hash(value, safe_value is not value)
         row.update(
             kafka_topic=r.topic,
             kafka_partition=r.partition,
@@ -360,7 +369,7 @@ class Normaliser:
             "kafka_timestamp": r.timestamp_ms,
             "message_key": key,
             "raw_value": kept,
-            "raw_sha256": hashlib.sha256(value).hexdigest(),
+            "raw_sha256": self.bytes_hash(value, redacted),
             "redacted": redacted or key_redacted,
             "event_id": event_id,
             "event_type": event_type,

@@ -28,7 +28,11 @@ LANDING_COLUMNS: tuple[tuple[str, pa.DataType, str], ...] = (
     ),
     ("ingested_at", pa.timestamp("us", tz="UTC"), "when the batch landed"),
     ("batch_id", pa.string(), "the ingest batch that landed the row"),
-    ("content_sha256", pa.string(), "SHA-256 of the message value as received"),
+    (
+        "content_sha256",
+        pa.string(),
+        "SHA-256 of the message value as received (when it held personal data: its HMAC-SHA256 under the personal-data key, hmac-sha256:<hex>)",
+    ),
     (
         "raw_json",
         pa.string(),
