@@ -31,7 +31,8 @@ LANDING_COLUMNS: tuple[tuple[str, pa.DataType, str], ...] = (
     (
         "content_sha256",
         pa.string(),
-        "SHA-256 of the message value as received (when it held personal data: its HMAC-SHA256 under the personal-data key, hmac-sha256:<hex>)",
+        "SHA-256 of the message value as received (when it held personal data: its "
+        "HMAC-SHA256 under the personal-data key, hmac-sha256:<hex>)",
     ),
     (
         "raw_json",
