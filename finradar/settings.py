@@ -152,6 +152,9 @@ class WarehouseSettings(BaseModel):
     # a row group of its own (a 300,000-event commit held 260 MB less on one thread than on
     # two, for half a second more)
     commit_threads: int = Field(1, ge=1)
+    # finradar sql confines its process with Linux Landlock; without Landlock it refuses to
+    # run unless this is set (its session is then closed by DuckDB's switches only)
+    allow_unconfined_sql: bool = False
 
 
 class PrefectSettings(BaseModel):
@@ -354,9 +357,16 @@ def allow_default_pii_key_here() -> Settings:
     return get_settings()
 
 
+KAFKA_SECURITY_FIELDS = frozenset(
+    name for name in KafkaSettings.model_fields if name.startswith(("security_", "sasl_", "ssl_"))
+)
+
+
 class LocalBrokerClientSource(PydanticBaseSettingsSource):
     """The client settings ``finradar infra up --secure`` wrote for the local secured broker
-    (``var/kafka/secure/client.toml``), under whatever the sources before it set."""
+    (``var/kafka/secure/client.toml``): all of them or none. They apply when the sources
+    before set no security setting of their own and point at that broker (its host and
+    port), never to another broker."""
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False  # the whole file is read in __call__
@@ -369,7 +379,15 @@ class LocalBrokerClientSource(PydanticBaseSettingsSource):
         if not path.is_file():
             return {}
         with path.open("rb") as fh:
-            return tomllib.load(fh)
+            written = tomllib.load(fh)
+        above = state.get("kafka") or {}
+        if KAFKA_SECURITY_FIELDS & set(above):
+            return {}
+        fields = KafkaSettings.model_fields
+        wanted = [str(above.get(k, fields[k].default)) for k in ("host", "port")]
+        if wanted != [str(written["kafka"].get(k)) for k in ("host", "port")]:
+            return {}
+        return written
 
 
 def _secrets_in(model: BaseModel) -> Iterator[Secret]:

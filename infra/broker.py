@@ -33,11 +33,13 @@ from kafka.errors import KafkaError
 from finradar.errors import FinradarError, TransientError
 from finradar.settings import Settings
 from infra.broker_security import (
+    SECURED_MARKER,
     SecureMaterial,
     is_secured,
     load_material,
     secure_folder,
     secure_material,
+    storage_arguments_file,
 )
 from infra.kafka_clients import admin
 from infra.topics import ensure_topics
@@ -179,15 +181,31 @@ class LocalBroker:
             return
         self.data_dir.mkdir(parents=True, exist_ok=True)
         cluster_id = new_cluster_id()
-        cmd = self._java(
+        arguments = [
             "kafka.tools.StorageTool", "format", "--standalone",
             "-t", cluster_id, "-c", str(config),
-            # the SCRAM users of a secured broker, created by Kafka's own tool
-            *(material.scram_arguments() if material else ()),
-        )  # fmt: skip
-        proc = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        ]  # fmt: skip
+        if material is None:
+            proc = subprocess.run(
+                self._java(*arguments), capture_output=True, text=True, check=False
+            )
+        else:
+            # the SCRAM user of a secured broker, created by Kafka's own tool; its password
+            # in a Java argument file, not on a command line ('ps' shows those to everyone)
+            argfile = storage_arguments_file(material, [*arguments, *material.scram_arguments()])
+            try:
+                proc = subprocess.run(
+                    self._java(f"@{argfile}"), capture_output=True, text=True, check=False
+                )
+            finally:
+                argfile.unlink(missing_ok=True)
         if proc.returncode != 0:
-            raise FinradarError(f"formatting Kafka storage failed:\n{proc.stdout}{proc.stderr}")
+            output = proc.stdout + proc.stderr
+            if material is not None:
+                output = output.replace(material.client_password, "**********")
+            raise FinradarError(f"formatting Kafka storage failed:\n{output}")
+        if material is not None:
+            (self.data_dir / SECURED_MARKER).write_text("SASL_SSL with SCRAM users\n")
 
     # ---- process ----------------------------------------------------------------------
     def _read_pid(self) -> int | None:
@@ -265,7 +283,7 @@ class LocalBroker:
     def _secure_material(self, secure: bool) -> SecureMaterial | None:
         """The secured storage's material (made now for a new ``secure`` storage)."""
         if is_secured(self.settings):
-            material = load_material(self.settings)
+            material = load_material(secure_folder(self.settings))
         elif not secure:
             return None
         elif self.formatted:

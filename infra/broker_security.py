@@ -13,9 +13,14 @@ under ``var/kafka/secure/`` (files readable by their owner only):
   SCRAM-SHA-512, the CA): ``finradar.settings`` reads it under the user's own settings;
 * ``client-mtls.toml``: the same for mutual TLS, to use with ``FINRADAR_CONFIG``;
 * ``server.secrets``: the passwords the broker's configuration needs;
-* ``compose.env`` and ``compose-client.properties``: the same for the Docker broker of
-  ``infra/compose.secure.yaml`` (the keystore's password; the mutual-TLS client properties
-  of Kafka's tools inside the compose network).
+* ``compose.env``, ``compose-client.properties`` and ``compose-scram.properties``: for the
+  Docker broker of ``infra/compose.secure.yaml`` (the keystore's password, the mutual-TLS
+  client properties of Kafka's tools inside the compose network, the SCRAM user's
+  credentials), written by ``finradar infra secure-files`` to a folder of their own
+  (``compose_folder``), never read by the local broker or its clients.
+
+The storage tool gets the SCRAM password in a Java argument file (mode 600, removed after),
+never on a command line another local user could read.
 
 The SCRAM user is created by Kafka's own storage tool (``--add-scram``) when the storage is
 formatted. Certificates come from ``openssl`` (Debian's).
@@ -67,28 +72,39 @@ class SecureMaterial:
         return args
 
 
+# written into the broker's data folder once its storage was formatted with the SCRAM user:
+# the storage, not the presence of certificates, says whether the broker is secured
+SECURED_MARKER = "finradar-secured"
+
+
 def secure_folder(settings: Settings) -> Path:
     return settings.var / LOCAL_BROKER_CLIENT_FILE.parent
 
 
+def compose_folder(settings: Settings) -> Path:
+    """The Docker broker's material (``infra/compose.secure.yaml`` mounts it)."""
+    return settings.kafka_dir / "compose-secure"
+
+
 def is_secured(settings: Settings) -> bool:
     """Whether the local broker's storage was made secure (``infra up --secure``)."""
-    return (secure_folder(settings) / "server.secrets").is_file()
+    marker = settings.kafka_dir / "data" / SECURED_MARKER
+    return marker.is_file() and (secure_folder(settings) / "server.secrets").is_file()
 
 
-def load_material(settings: Settings) -> SecureMaterial:
-    folder = secure_folder(settings)
+def load_material(folder: Path) -> SecureMaterial:
     values = json.loads((folder / "server.secrets").read_text("utf-8"))
     return SecureMaterial(folder, values["keystore_password"], values["client_password"])
 
 
-def secure_material(settings: Settings) -> SecureMaterial:
-    """The secured broker's files, made now if they are not there yet (see the module)."""
-    if is_secured(settings):
-        return load_material(settings)
+def secure_material(settings: Settings, folder: Path | None = None) -> SecureMaterial:
+    """The secured broker's files in ``folder`` (default: the local broker's), made now if
+    they are not there yet (see the module)."""
+    folder = folder or secure_folder(settings)
+    if (folder / "server.secrets").is_file():
+        return load_material(folder)
     if shutil.which("openssl") is None:
         raise FinradarError("openssl is not installed; 'infra up --secure' needs it (Debian)")
-    folder = secure_folder(settings)
     shutil.rmtree(folder, ignore_errors=True)
     partial = folder.with_name(folder.name + ".partial")
     shutil.rmtree(partial, ignore_errors=True)
@@ -99,6 +115,7 @@ def secure_material(settings: Settings) -> SecureMaterial:
     _write_private(partial / "client-mtls.toml", _client_toml(material, settings, mtls=True))
     _write_private(partial / "compose.env", _compose_env(material))
     _write_private(partial / "compose-client.properties", _COMPOSE_CLIENT)
+    _write_private(partial / "compose-scram.properties", _compose_scram(material))
     # last: its presence says the material is complete
     _write_private(
         partial / "server.secrets",
@@ -202,14 +219,29 @@ def _compose_env(material: SecureMaterial) -> str:
     return (
         f"KAFKA_SSL_KEYSTORE_PASSWORD={material.keystore_password}\n"
         f"KAFKA_SSL_KEY_PASSWORD={material.keystore_password}\n"
-        f"FINRADAR_SCRAM_PASSWORD={material.client_password}\n"
     )
+
+
+def _compose_scram(material: SecureMaterial) -> str:
+    """``kafka-configs --add-config-file``: the SCRAM user's credentials, from a file."""
+    password = material.client_password
+    return ",".join(f"{m}=[password={password}]" for m in SCRAM_MECHANISMS) + "\n"
+
+
+def storage_arguments_file(material: SecureMaterial, arguments: list[str]) -> Path:
+    """A Java argument file (``java @file``, mode 600) holding ``arguments``: the storage
+    tool's, with the SCRAM password, off the command line."""
+    path = material.folder / "storage-tool.args"
+    lines = ['"' + a.replace("\\", "\\\\").replace('"', '\\"') + '"' for a in arguments]
+    _write_private(path, "\n".join(lines) + "\n")
+    return path
 
 
 def _client_toml(material: SecureMaterial, settings: Settings, mtls: bool) -> str:
     folder = material.folder
     if mtls:
         kafka = {
+            "host": settings.kafka.host,
             "port": settings.kafka.mtls_port,
             "security_protocol": "SSL",
             "ssl_cafile": str(folder / "ca.pem"),
@@ -218,6 +250,9 @@ def _client_toml(material: SecureMaterial, settings: Settings, mtls: bool) -> st
         }
     else:
         kafka = {
+            # the broker these settings are for: they apply to no other (``finradar.settings``)
+            "host": settings.kafka.host,
+            "port": settings.kafka.port,
             "security_protocol": "SASL_SSL",
             "sasl_mechanism": SCRAM_MECHANISMS[0],
             "sasl_username": CLIENT_USER,

@@ -82,8 +82,8 @@ def _tls_error(
                 f"(kafka.ssl_certfile): {reason}"
             )
         return FinradarError(f"TLS with {where} failed: {reason}")
-    except OSError as exc:
-        return FinradarError(f"TLS with {where} failed: {exc}")
+    except OSError as exc:  # a timeout, a reset: a broker still starting, a network fault
+        return TransientError(f"TLS with {where} failed: {exc}")
     return None
 
 

@@ -221,23 +221,6 @@ def _attach(
     con.execute(f"USE {name}")
 
 
-def catalog_image(settings: Settings) -> bytes:
-    """The catalog as one consistent SQLite database image (SQLite's backup API copies one
-    read transaction: a commit running meanwhile is in it whole or not at all), marked as a
-    rollback-journal database, so that reading it needs no -wal or -shm file beside it."""
-    source = sqlite3.connect(f"file:{settings.catalog_path}?mode=ro", uri=True)
-    try:
-        with contextlib.closing(sqlite3.connect(":memory:")) as copy:
-            source.backup(copy)
-            image = bytearray(copy.serialize())
-    except sqlite3.Error as exc:
-        raise FinradarError(f"cannot read the catalog {settings.catalog_path}: {exc}") from None
-    finally:
-        source.close()
-    image[18:20] = b"\x01\x01"  # the header's file format versions: 1 = legacy, not WAL
-    return bytes(image)
-
-
 def sql_text(text: str) -> str:
     """``text`` as an SQL string literal."""
     return "'" + text.replace("'", "''") + "'"

@@ -25,8 +25,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     up.set_defaults(handler=run_up)
     files = sub.add_parser(
         "secure-files",
-        help="write the secured broker's CA, keystore and client settings to "
-        "var/kafka/secure without starting a broker (for infra/compose.secure.yaml)",
+        help="write a secured Docker broker's CA, keystore and client settings to "
+        "var/kafka/compose-secure (for infra/compose.secure.yaml; its clients: "
+        "FINRADAR_CONFIG=var/kafka/compose-secure/client.toml)",
     )
     files.set_defaults(handler=run_secure_files)
     down = sub.add_parser("down", help="stop the broker (harmless if it is not running)")
@@ -50,9 +51,10 @@ def run_up(args: argparse.Namespace) -> int:
 
 def run_secure_files(args: argparse.Namespace) -> int:
     # lazy: the CLI starts without Kafka's client
-    from infra.broker_security import secure_material
+    from infra.broker_security import compose_folder, secure_material
 
-    print(f"secured broker files in {secure_material(get_settings()).folder}")
+    settings = get_settings()
+    print(f"secured broker files in {secure_material(settings, compose_folder(settings)).folder}")
     return 0
 
 

@@ -94,11 +94,9 @@ def parse_as_of(value: str) -> int | datetime:
 
 
 def run(args: argparse.Namespace) -> int:
-    # lazy: the CLI starts without DuckDB and the warehouse's modules
-    import duckdb
-
-    from finradar.commands.sql_repl import HISTORY_FILE, interactive
-    from warehouse.lake import one_line
+    # lazy: the CLI starts without DuckDB and the warehouse's modules (and DuckDB is
+    # imported only once the process is confined: see ``sql_sandbox``)
+    from finradar.commands.sql_sandbox import HISTORY_FILE
 
     settings = get_settings()
     query: str | None = args.query
@@ -106,6 +104,8 @@ def run(args: argparse.Namespace) -> int:
         con = open_warehouse(
             settings, args.as_of, confined=True, history=settings.var / HISTORY_FILE
         )
+        from finradar.commands.sql_repl import interactive
+
         try:
             return interactive(con, settings, args.as_of, args.format)
         finally:
@@ -115,6 +115,10 @@ def run(args: argparse.Namespace) -> int:
     if not query.strip():
         raise FinradarError("no SQL given (pass it as an argument or on stdin)")
     con = open_warehouse(settings, args.as_of, confined=True)
+    import duckdb
+
+    from warehouse.lake import one_line
+
     try:
         last: Result | None = None
         # Each result is fetched before the next statement runs, so it shows the state it saw.
@@ -150,12 +154,13 @@ def open_warehouse(
     confined to reading (``sql_sandbox``)."""
     # lazy: the CLI starts without DuckDB and the warehouse's modules
     from finradar.commands.sql_sandbox import confine
-    from warehouse.lake import connect
 
     if not settings.catalog_path.exists():
         raise FinradarError(f"no warehouse at {settings.catalog_path}; run an ingest first")
+    copy = confine(settings, history) if confined else None
+    from warehouse.lake import connect  # lazy: only now may DuckDB start its threads
+
     try:
-        copy = confine(settings, history) if confined else None
         return connect(settings, read_only=True, as_of=as_of, catalog_copy=copy)
     except FinradarError as exc:
         if as_of is None or not settings.catalog_path.exists():

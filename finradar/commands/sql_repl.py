@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, TextIO
 import duckdb
 
 from finradar.commands.sql_output import fetch, relations, write_result
+from finradar.commands.sql_sandbox import HISTORY_FILE
 from warehouse.lake import one_line
 
 if TYPE_CHECKING:
@@ -22,7 +23,6 @@ if TYPE_CHECKING:
 
 PROMPT = "finradar> "
 CONTINUATION = "     ...> "
-HISTORY_FILE = "sql_history"
 HISTORY_LENGTH = 1000
 
 REPL_HELP = """\
@@ -133,10 +133,12 @@ def interactive(
         readline = None  # type: ignore[assignment]
 
     history = settings.var / HISTORY_FILE
+    known = 0
     if readline is not None:
         readline.set_history_length(HISTORY_LENGTH)
         with contextlib.suppress(OSError):
             readline.read_history_file(history)
+        known = readline.get_current_history_length()
     name = settings.warehouse.catalog_name
     when = "" if as_of is None else f" as of {as_of}"
     print(
@@ -148,7 +150,9 @@ def interactive(
         repl(con, input, sys.stdout, sys.stderr, fmt=fmt, catalog=name)
     finally:
         if readline is not None:
+            # appended in place: the confined process may write that file, not replace it
             with contextlib.suppress(OSError):
-                history.parent.mkdir(parents=True, exist_ok=True)
-                readline.write_history_file(history)
+                added = readline.get_current_history_length() - known
+                if added > 0:
+                    readline.append_history_file(added, history)
     return 0

@@ -12,8 +12,11 @@ reading Python, its packages, the system's libraries and the warehouse's data fo
   for reading or writing, by anything in the process (DuckDB, SQLite, Python);
 * the interactive session may still write its history file.
 
-Without Landlock (not Linux, a kernel before 5.13) ``confine`` returns None and the session
-is only as closed as DuckDB's switches make it (the stderr line says so).
+Without Landlock (not Linux, a kernel before 5.13, a seccomp profile that refuses it)
+``confine`` refuses to open the session, unless ``warehouse.allow_unconfined_sql``: then it
+returns None and the session is only as closed as DuckDB's switches make it (a stderr line
+says so). Nothing here imports DuckDB: importing it starts a thread, and Landlock confines
+only the threads started after it.
 """
 
 from __future__ import annotations
@@ -25,11 +28,13 @@ import shutil
 import sys
 from pathlib import Path
 
+from finradar.errors import FinradarError
 from finradar.settings import PROJECT_ROOT, Settings
-from infra.landlock import restrict_files
-from warehouse.lake import catalog_image
+from infra.landlock import abi_version, restrict_files
+from warehouse.catalog_copy import catalog_image
 
 SESSIONS = "sql-sessions"
+HISTORY_FILE = "sql_history"  # the interactive session's, under var/
 # what a Python process, DuckDB and its extensions read: never a user's files or var/
 SYSTEM_PATHS = ("/usr", "/lib", "/lib64", "/etc", "/proc", "/sys", "/dev")
 PACKAGES = ("finradar", "contracts", "handoff", "infra", "warehouse", "pipelines", "flows")
@@ -37,7 +42,23 @@ PACKAGES = ("finradar", "contracts", "handoff", "infra", "warehouse", "pipelines
 
 def confine(settings: Settings, history: Path | None = None) -> Path | None:
     """Confine this process to reading (see the module); returns the private copy of the
-    catalog the session must attach, or None when the kernel cannot confine it."""
+    catalog the session must attach, or None when the kernel cannot confine it and
+    ``warehouse.allow_unconfined_sql`` allows that."""
+    if abi_version() == 0:
+        if not settings.warehouse.allow_unconfined_sql:
+            raise FinradarError(
+                "this kernel has no Landlock, so finradar sql cannot confine itself to reading "
+                "(set warehouse.allow_unconfined_sql = true to rely on DuckDB's switches only)"
+            )
+        print(
+            "finradar: warning: no Landlock: the session is read-only by DuckDB's switches "
+            "only (see docs/security.md)",
+            file=sys.stderr,
+        )
+        return None
+    if len(os.listdir("/proc/self/task")) != 1:
+        # a thread started before would not be confined (DuckDB's, once imported)
+        raise FinradarError("finradar sql: a thread runs before the confinement (a bug)")
     folder = settings.var / SESSIONS
     _remove_stale(folder)
     own = folder / str(os.getpid())
@@ -57,13 +78,7 @@ def confine(settings: Settings, history: Path | None = None) -> Path | None:
     ]
     writable = [history] if history is not None else []
     if not restrict_files(readable, writable, removable=[folder]):
-        shutil.rmtree(own, ignore_errors=True)
-        print(
-            "finradar: warning: this kernel has no Landlock: the session is read-only by "
-            "DuckDB's switches only (see docs/security.md)",
-            file=sys.stderr,
-        )
-        return None
+        raise FinradarError("Landlock refused to confine finradar sql")
     return copy
 
 

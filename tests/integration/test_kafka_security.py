@@ -7,7 +7,6 @@ from __future__ import annotations
 import base64
 import bz2
 import json
-import os
 import subprocess
 import sys
 import zlib
@@ -207,11 +206,16 @@ def test_no_pickled_step_carries_a_secret(secured: Settings, tmp_path: Path) -> 
 
 
 def test_the_secured_storage_stays_secured(secured: Settings) -> None:
-    """A later plain ``infra up`` of the same storage keeps it secured."""
+    """A later plain ``infra up`` of the same storage keeps it secured: its clients still
+    use SASL_SSL, and a PLAINTEXT client is still refused."""
     result = _run(secured, "infra", "up")
     assert result.returncode == 0, result.stderr
     assert "accepting connections" in result.stdout
-    assert os.environ.get("FINRADAR_KAFKA__SASL_PASSWORD") is None
+    line = _one_line_failure(
+        secured, "produce", "--corpus", "seeds", FINRADAR_KAFKA__SECURITY_PROTOCOL="PLAINTEXT"
+    )
+    assert "expects TLS" in line
+    assert (secured.var / "kafka" / "data" / "finradar-secured").is_file()
 
 
 def test_no_secret_in_logs_artifacts_errors_or_help(secured: Settings) -> None:

@@ -10,7 +10,7 @@ import pytest
 
 from infra.landlock import abi_version
 
-pytestmark = pytest.mark.skipif(abi_version() == 0, reason="this kernel has no Landlock")
+NO_LANDLOCK = pytest.mark.skipif(abi_version() == 0, reason="this kernel has no Landlock")
 
 CHILD = """
 import sys
@@ -37,6 +37,7 @@ for attempt in (
 """
 
 
+@NO_LANDLOCK
 def test_a_confined_process_reads_what_it_was_given_and_nothing_else(tmp_path: Path) -> None:
     allowed, outside = tmp_path / "allowed", tmp_path / "outside"
     allowed.mkdir()
@@ -56,3 +57,19 @@ def test_a_confined_process_reads_what_it_was_given_and_nothing_else(tmp_path: P
     assert writable.read_text() == "written"
     assert (allowed / "in.txt").read_text() == "inside"
     assert not (allowed / "new.txt").exists()
+
+
+def test_without_landlock_finradar_sql_refuses_unless_allowed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from finradar.commands import sql_sandbox
+    from finradar.errors import FinradarError
+    from finradar.settings import load_settings
+
+    monkeypatch.setattr(sql_sandbox, "abi_version", lambda: 0)
+    settings = load_settings(var_dir=tmp_path / "var")
+    with pytest.raises(FinradarError, match="cannot confine itself"):
+        sql_sandbox.confine(settings)
+    allowed = load_settings(var_dir=tmp_path / "var", warehouse={"allow_unconfined_sql": True})
+    assert sql_sandbox.confine(allowed) is None  # and nothing was confined: this test goes on
+    assert (tmp_path / "x").write_text("still writable")

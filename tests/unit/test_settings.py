@@ -100,16 +100,22 @@ def test_the_local_secured_brokers_client_settings_sit_under_the_users(
     client = tmp_path / "var" / "kafka" / "secure" / "client.toml"
     client.parent.mkdir(parents=True)
     client.write_text(
-        '[kafka]\nsecurity_protocol = "SASL_SSL"\nsasl_username = "finradar"\n'
-        'sasl_password = "pw"\nssl_cafile = "/x/ca.pem"\n'
+        '[kafka]\nhost = "127.0.0.1"\nport = 19092\nsecurity_protocol = "SASL_SSL"\n'
+        'sasl_username = "finradar"\nsasl_password = "pw"\nssl_cafile = "/x/ca.pem"\n'
     )
-    settings = load_settings(var_dir=tmp_path / "var", kafka={"port": 19092})
+    settings = load_settings(var_dir=tmp_path / "var", kafka={"port": 19092, "heap": "1g"})
     assert settings.kafka.security_protocol == "SASL_SSL"
-    assert settings.kafka.port == 19092  # merged, not replaced
+    assert settings.kafka.heap == "1g"  # merged with the user's, not replaced
     assert settings.kafka.sasl_password is not None
     assert settings.kafka.sasl_password.env_name == "FINRADAR_KAFKA__SASL_PASSWORD"
-    mine = load_settings(var_dir=tmp_path / "var", kafka={"security_protocol": "PLAINTEXT"})
-    assert mine.kafka.security_protocol == "PLAINTEXT"  # the user's own setting wins
+    # the user's own security settings: none of the file's (not its CA either)
+    mine = load_settings(
+        var_dir=tmp_path / "var", kafka={"port": 19092, "security_protocol": "SSL"}
+    )
+    assert mine.kafka.security_protocol == "SSL" and mine.kafka.ssl_cafile is None
+    # another broker: none of them
+    other = load_settings(var_dir=tmp_path / "var", kafka={"port": 29092})
+    assert other.kafka.security_protocol == "PLAINTEXT" and other.kafka.sasl_username is None
     assert load_settings(var_dir=tmp_path / "other").kafka.security_protocol == "PLAINTEXT"
 
 
