@@ -133,14 +133,36 @@ def test_mutual_tls_clients(secured: Settings) -> None:
         "seeds",
         FINRADAR_KAFKA__PORT=str(secured.kafka.mtls_port),
         FINRADAR_KAFKA__SECURITY_PROTOCOL="SSL",
+        FINRADAR_KAFKA__SSL_CAFILE=str(secured.kafka.ssl_cafile),
     )
     assert "requires a client certificate" in line
+
+
+def _own_settings(secured: Settings, **changed: object) -> dict[str, str]:
+    """The secured broker's client settings as a user's own (environment variables), with
+    ``changed``: set above them, the local broker's client file applies no more."""
+    kafka = secured.kafka
+    assert kafka.sasl_password is not None
+    fields = {
+        "security_protocol": kafka.security_protocol,
+        "sasl_mechanism": kafka.sasl_mechanism,
+        "sasl_username": kafka.sasl_username,
+        "sasl_password": kafka.sasl_password.get_secret_value(),
+        "ssl_cafile": kafka.ssl_cafile,
+        **changed,
+    }
+    return {f"FINRADAR_KAFKA__{name.upper()}": str(value) for name, value in fields.items()}
+
+
+def test_the_users_own_settings_reach_the_broker(secured: Settings) -> None:
+    """The same settings set by the user (the local client file then applies no more)."""
+    _ok(secured, "produce", "--corpus", "seeds", **_own_settings(secured))
 
 
 def test_a_wrong_password_is_one_line(secured: Settings) -> None:
     for command in (("produce", "--corpus", "seeds"), ("ingest", "--once")):
         line = _one_line_failure(
-            secured, *command, FINRADAR_KAFKA__SASL_PASSWORD="not-the-password"
+            secured, *command, **_own_settings(secured, sasl_password="not-the-password")
         )
         assert "refused the SCRAM-SHA-512 login of user 'finradar'" in line
 
@@ -155,7 +177,7 @@ def test_an_unknown_ca_is_one_line(secured: Settings, tmp_path: Path) -> None:
         check=True, capture_output=True,
     )  # fmt: skip
     for command in (("produce", "--corpus", "seeds"), ("ingest", "--once")):
-        line = _one_line_failure(secured, *command, FINRADAR_KAFKA__SSL_CAFILE=str(other_ca))
+        line = _one_line_failure(secured, *command, **_own_settings(secured, ssl_cafile=other_ca))
         assert "presented a certificate not trusted by" in line
 
 
@@ -231,6 +253,7 @@ def test_no_secret_in_logs_artifacts_errors_or_help(secured: Settings) -> None:
         secured.var / "kafka/secure/client.toml",
         secured.var / "kafka/secure/server.secrets",
         secured.var / "kafka/secure/compose.env",
+        secured.var / "kafka/secure/compose-scram.properties",
         secured.var / "kafka/config/server.properties",
     }
     scanned = 0
