@@ -50,6 +50,29 @@ class Secret(SecretStr):
             raise TypeError("a secret with no environment variable cannot be pickled")
         return secret_from_environment, (self.env_name,)
 
+    def _copy(self) -> Secret:
+        copy = Secret.__new__(Secret)
+        copy._secret_value = self._secret_value
+        copy.env_name = self.env_name
+        return copy
+
+    # a copy in this process keeps the value (only a pickle becomes a reference)
+    def __copy__(self) -> Secret:
+        return self._copy()
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Secret:
+        return self._copy()
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Secret):
+            return False
+        if self._secret_value is None or other._secret_value is None:
+            return self.env_name == other.env_name and self._secret_value is other._secret_value
+        return super().__eq__(other)
+
+    def __hash__(self) -> int:
+        return hash((Secret, self.env_name))
+
     def get_secret_value(self) -> str:
         if self._secret_value is None:  # a reference, not read yet
             assert self.env_name is not None
@@ -212,7 +235,7 @@ class IngestSettings(BaseModel):
     # HMAC-SHA256 key for personal data (e-mail addresses, phone numbers). The default is
     # public (it is in this file): an ingest refuses it unless ``allow_default_pii_key``,
     # since the hash of a guessable address is only as private as the key.
-    pii_hash_key: Secret = Secret(DEFAULT_PII_HASH_KEY)
+    pii_hash_key: Secret = Field(default_factory=lambda: Secret(DEFAULT_PII_HASH_KEY))
     allow_default_pii_key: bool = False
     # Crash-test hook: SIGKILL the ingest process at this point (tests only; see
     # pipelines/failpoints.py). One of: gx_setup, staged, data_docs, in_transaction, committed.

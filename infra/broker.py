@@ -316,7 +316,8 @@ class LocalBroker:
                 self._wait_ready(current.pid)
             ensure_topics(self.kafka)
             return self.status()
-        for port in (self.kafka.port, self.kafka.controller_port):
+        ports = (self.kafka.port, self.kafka.controller_port)
+        for port in (*ports, self.kafka.mtls_port) if material else ports:
             if self._port_open(port):
                 raise FinradarError(
                     f"port {self.kafka.host}:{port} is already taken by another process; "
