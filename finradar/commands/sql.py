@@ -104,6 +104,7 @@ def run(args: argparse.Namespace) -> int:
         con = open_warehouse(
             settings, args.as_of, confined=True, history=settings.var / HISTORY_FILE
         )
+        # lazy: the session's module imports DuckDB, which the confinement must come before
         from finradar.commands.sql_repl import interactive
 
         try:
@@ -115,8 +116,10 @@ def run(args: argparse.Namespace) -> int:
     if not query.strip():
         raise FinradarError("no SQL given (pass it as an argument or on stdin)")
     con = open_warehouse(settings, args.as_of, confined=True)
+    # lazy: importing DuckDB starts a thread, which the confinement must come before
     import duckdb
 
+    # lazy: imports DuckDB (see above)
     from warehouse.lake import one_line
 
     try:
@@ -158,7 +161,8 @@ def open_warehouse(
     if not settings.catalog_path.exists():
         raise FinradarError(f"no warehouse at {settings.catalog_path}; run an ingest first")
     copy = confine(settings, history) if confined else None
-    from warehouse.lake import connect  # lazy: only now may DuckDB start its threads
+    # lazy: only now may DuckDB start its threads
+    from warehouse.lake import connect
 
     try:
         return connect(settings, read_only=True, as_of=as_of, catalog_copy=copy)
