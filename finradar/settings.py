@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import tomllib
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from functools import cache
 from pathlib import Path
@@ -145,9 +145,9 @@ class KafkaSettings(BaseModel):
     def updated(self, fields: dict[str, Any]) -> KafkaSettings:
         """These settings with ``fields`` set (validated; secrets named as in ``Settings``)."""
         kafka = KafkaSettings.model_validate({**self.model_dump(), **fields})
-        for name in ("sasl_password", "ssl_key_password"):
+        for name in type(kafka).model_fields:
             secret = getattr(kafka, name)
-            if secret is not None:
+            if isinstance(secret, Secret):
                 secret.env_name = f"{ENV_PREFIX}KAFKA__{name}".upper()
         return kafka
 
@@ -385,11 +385,26 @@ KAFKA_SECURITY_FIELDS = frozenset(
 )
 
 
+def local_broker_client(above: Mapping[str, Any], var: Path) -> dict[str, Any]:
+    """The ``[kafka]`` settings ``finradar infra up --secure`` wrote under ``var`` for the
+    local secured broker, if they apply under the kafka settings ``above`` (set by a higher
+    source): all of them or none; only when ``above`` sets no security setting of its own
+    and points at that broker (its host and port), never at another."""
+    path = var / LOCAL_BROKER_CLIENT_FILE
+    if not path.is_file() or KAFKA_SECURITY_FIELDS & set(above):
+        return {}
+    with path.open("rb") as fh:
+        written = tomllib.load(fh)["kafka"]
+    fields = KafkaSettings.model_fields
+    wanted = [str(above.get(k, fields[k].default)) for k in ("host", "port")]
+    if wanted != [str(written.get(k)) for k in ("host", "port")]:
+        return {}
+    return dict(written)
+
+
 class LocalBrokerClientSource(PydanticBaseSettingsSource):
-    """The client settings ``finradar infra up --secure`` wrote for the local secured broker
-    (``var/kafka/secure/client.toml``): all of them or none. They apply when the sources
-    before set no security setting of their own and point at that broker (its host and
-    port), never to another broker."""
+    """The client settings of the local secured broker (``local_broker_client``), under
+    whatever the sources before it set."""
 
     def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
         return None, field_name, False  # the whole file is read in __call__
@@ -398,19 +413,8 @@ class LocalBrokerClientSource(PydanticBaseSettingsSource):
         state = self.current_state
         home = Path(state.get("home") or PROJECT_ROOT)
         var = Path(state.get("var_dir") or home / "var")
-        path = var / LOCAL_BROKER_CLIENT_FILE
-        if not path.is_file():
-            return {}
-        with path.open("rb") as fh:
-            written = tomllib.load(fh)
-        above = state.get("kafka") or {}
-        if KAFKA_SECURITY_FIELDS & set(above):
-            return {}
-        fields = KafkaSettings.model_fields
-        wanted = [str(above.get(k, fields[k].default)) for k in ("host", "port")]
-        if wanted != [str(written["kafka"].get(k)) for k in ("host", "port")]:
-            return {}
-        return written
+        kafka = local_broker_client(state.get("kafka") or {}, var)
+        return {"kafka": kafka} if kafka else {}
 
 
 def _secrets_in(model: BaseModel) -> Iterator[Secret]:

@@ -21,7 +21,6 @@ import signal
 import socket
 import subprocess
 import time
-import tomllib
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -31,7 +30,7 @@ from string import Template
 from kafka.errors import KafkaError
 
 from finradar.errors import FinradarError, TransientError
-from finradar.settings import Settings
+from finradar.settings import Settings, local_broker_client
 from infra.broker_security import (
     SECURED_MARKER,
     SecureMaterial,
@@ -294,14 +293,11 @@ class LocalBroker:
             )
         else:
             material = secure_material(self.settings)
-        # the clients of this broker: what 'infra up --secure' wrote, under the user's own
-        self.kafka = self.settings.kafka.updated(self._client_fields(material))
+        # the clients of this broker: what 'infra up --secure' wrote, if it applies under
+        # the user's own settings (as finradar.settings reads it)
+        own = self.settings.kafka.model_dump(exclude_defaults=True)
+        self.kafka = self.settings.kafka.updated(local_broker_client(own, self.settings.var))
         return material
-
-    def _client_fields(self, material: SecureMaterial) -> dict[str, object]:
-        if self.settings.kafka.security_protocol != "PLAINTEXT":
-            return {}  # the user's own security settings win
-        return dict(tomllib.loads((material.folder / "client.toml").read_text("utf-8"))["kafka"])
 
     def _up(self, secure: bool) -> BrokerStatus:
         material = self._secure_material(secure)
