@@ -39,6 +39,7 @@ from infra.broker_security import (
     secure_folder,
     secure_material,
     storage_arguments_file,
+    write_private,
 )
 from infra.kafka_clients import admin
 from infra.topics import ensure_topics
@@ -157,10 +158,7 @@ class LocalBroker:
             }
         path = self.config_dir / "server.properties"
         # it may hold the keystore's password: readable by its owner only
-        path.unlink(missing_ok=True)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(template.substitute(values))
+        write_private(path, template.substitute(values))
         return path
 
     def _java(self, *args: str) -> list[str]:

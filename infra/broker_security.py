@@ -111,13 +111,14 @@ def secure_material(settings: Settings, folder: Path | None = None) -> SecureMat
     partial.mkdir(parents=True, mode=0o700)
     material = SecureMaterial(folder, secrets.token_urlsafe(24), secrets.token_urlsafe(24))
     _certificates(partial, settings.kafka.host, material.keystore_password)
-    _write_private(partial / "client.toml", _client_toml(material, settings, mtls=False))
-    _write_private(partial / "client-mtls.toml", _client_toml(material, settings, mtls=True))
-    _write_private(partial / "compose.env", _compose_env(material))
-    _write_private(partial / "compose-client.properties", _COMPOSE_CLIENT)
-    _write_private(partial / "compose-scram.properties", _compose_scram(material))
+    write_private(partial / "client.toml", _client_toml(material, settings, mtls=False))
+    write_private(partial / "client-mtls.toml", _client_toml(material, settings, mtls=True))
+    if folder == compose_folder(settings):  # the Docker broker's own files, there only
+        write_private(partial / "compose.env", _compose_env(material))
+        write_private(partial / "compose-client.properties", _COMPOSE_CLIENT)
+        write_private(partial / "compose-scram.properties", _compose_scram(material))
     # last: its presence says the material is complete
-    _write_private(
+    write_private(
         partial / "server.secrets",
         json.dumps(
             {
@@ -130,7 +131,10 @@ def secure_material(settings: Settings, folder: Path | None = None) -> SecureMat
     return material
 
 
-def _write_private(path: Path, text: str) -> None:
+def write_private(path: Path, text: str) -> None:
+    """Write ``text`` to ``path``, readable and writable by its owner only (from the start:
+    never a moment with wider permissions)."""
+    path.unlink(missing_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
         fh.write(text)
@@ -233,7 +237,7 @@ def storage_arguments_file(material: SecureMaterial, arguments: list[str]) -> Pa
     tool's, with the SCRAM password, off the command line."""
     path = material.folder / "storage-tool.args"
     lines = ['"' + a.replace("\\", "\\\\").replace('"', '\\"') + '"' for a in arguments]
-    _write_private(path, "\n".join(lines) + "\n")
+    write_private(path, "\n".join(lines) + "\n")
     return path
 
 

@@ -252,8 +252,6 @@ def test_no_secret_in_logs_artifacts_errors_or_help(secured: Settings) -> None:
     stores = {
         secured.var / "kafka/secure/client.toml",
         secured.var / "kafka/secure/server.secrets",
-        secured.var / "kafka/secure/compose.env",
-        secured.var / "kafka/secure/compose-scram.properties",
         secured.var / "kafka/config/server.properties",
     }
     scanned = 0

@@ -87,3 +87,26 @@ def test_the_secured_compose_broker_is_configured_like_the_local_one() -> None:
     for prop in local:
         if prop.startswith(("ssl.", "sasl.", "listener.name.")) and "password" not in prop:
             assert prop in security, prop
+
+
+def test_the_docker_brokers_files_are_its_own(tmp_path: Path) -> None:
+    """``finradar infra secure-files`` writes the Docker broker's secrets to a folder the
+    local broker and its clients never read; the local broker's material has none of them."""
+    import shutil
+
+    import pytest
+
+    from finradar.settings import load_settings
+    from infra.broker_security import compose_folder, secure_folder, secure_material
+
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl is not installed")
+    settings = load_settings(var_dir=tmp_path / "var")
+    docker = secure_material(settings, compose_folder(settings)).folder
+    local = secure_material(settings).folder
+    compose_files = {"compose.env", "compose-client.properties", "compose-scram.properties"}
+    assert compose_files <= {p.name for p in docker.iterdir()}
+    assert not compose_files & {p.name for p in local.iterdir()}
+    assert local == secure_folder(settings) != docker
+    assert "[password=" in (docker / "compose-scram.properties").read_text()
+    assert {p.stat().st_mode & 0o777 for p in docker.iterdir()} == {0o600}
