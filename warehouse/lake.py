@@ -14,14 +14,11 @@ import contextlib
 import importlib
 import os
 import sqlite3
-import stat
 import uuid
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
-from typing import Any, NoReturn
 
 import duckdb
-import fsspec
 
 from finradar.errors import FinradarError
 from finradar.settings import Settings
@@ -53,7 +50,7 @@ def load_extensions(con: duckdb.DuckDBPyConnection) -> None:
 
 def one_line(message: object) -> str:
     """A DuckDB error (multi-line, with a caret under the position) as one line. An error
-    raised in Python code DuckDB called (``WarehouseFiles``) loses the stack DuckDB appends."""
+    raised in Python code DuckDB called loses the stack DuckDB appends."""
     lines = [line.strip() for line in str(message).splitlines()]
     if "At:" in lines:
         lines = lines[: lines.index("At:")]
@@ -161,29 +158,32 @@ def read_only_session(
     1. the session starts with no spill folder (DuckDB may write where it spills), auto-install
        and auto-load of extensions off, community extensions and persistent secrets refused;
     2. the ducklake and sqlite extensions are loaded by path;
-    3. the data folder is registered as ``WarehouseFiles`` (read-only) and made the only
-       ``allowed_directories`` entry: DuckDB lets a session write wherever it may read, so the
-       local folder itself is never allowed;
+    3. the data folder is made the only ``allowed_directories`` entry;
     4. ``enable_external_access = false``: from now on no file outside the allowed folder can
        be read or written and no extension loaded. It is switched off before the attach, as
        switching it off adds every attached database's file (the catalog) to
        ``allowed_paths``, where COPY could overwrite it;
-    5. the catalog is attached READ_ONLY (its data path through ``WarehouseFiles``), selected
-       with USE, and the default in-memory database ``memory`` is detached;
+    5. the catalog is attached READ_ONLY, selected with USE, and the default in-memory
+       database ``memory`` is detached;
     6. ``lock_configuration = true``: no setting can be changed any more (but ``threads``,
        see ``READ_ONLY_SETTABLE``), so none of the above can be undone.
+
+    DuckDB lets a session write wherever it may read, so a ``COPY ... TO`` a path inside the
+    data folder is not refused by these switches; ``finradar sql`` runs its session in a
+    process the kernel confines to reading that folder (``finradar.commands.sql_sandbox``).
+    The data files are read by DuckDB's own file system: a file system written in Python
+    (fsspec) could refuse those writes too, but DuckDB then holds the GIL while it drops a
+    half-read result and waits for its threads, which wait for the GIL (the session hangs).
     """
     data = settings.data_path.resolve()
-    files = WarehouseFiles(data)
     con = duckdb.connect(config=read_only_config(settings))
     try:
         con.execute("set enable_progress_bar = false")
         load_extensions(con)
-        con.register_filesystem(files)
-        con.execute(f"SET allowed_directories = [{sql_text(files.url(data))}]")
+        con.execute(f"SET allowed_directories = [{sql_text(f'{data}/')}]")
         con.execute(f"SET allowed_configs = [{', '.join(map(sql_text, READ_ONLY_SETTABLE))}]")
         con.execute("SET enable_external_access = false")
-        options = [*_attach_options(files.url(data)), "OVERRIDE_DATA_PATH true", "READ_ONLY"]
+        options = [*_attach_options(data), "OVERRIDE_DATA_PATH true", "READ_ONLY"]
         metadata = None if catalog_copy is None else f"sqlite:{catalog_copy}"
         _attach(con, settings, options, as_of, metadata)
         con.execute("DETACH memory")
@@ -243,75 +243,6 @@ def read_only_config(settings: Settings) -> dict[str, str]:
         "allow_unsigned_extensions": "false",
         "allow_persistent_secrets": "false",
     }
-
-
-WAREHOUSE_FILES_PROTOCOL = "finradar-warehouse"
-
-
-class WarehouseFiles(fsspec.AbstractFileSystem):
-    """The warehouse's data folder as a read-only session reaches it: its files can be listed
-    and read; nothing can be written, truncated, moved or removed, and no path outside the
-    folder is served (whatever DuckDB's own check let through).
-
-    Registered with DuckDB under ``finradar-warehouse://``: the folder ``/x/data`` is
-    ``finradar-warehouse:///x/data``.
-    """
-
-    protocol = WAREHOUSE_FILES_PROTOCOL
-    cachable = False  # fsspec would hand one session's instance (and root) to another
-
-    def __init__(self, root: Path) -> None:
-        super().__init__()
-        self.root = root.resolve()
-
-    def url(self, path: Path) -> str:
-        """The URL of ``path`` (a folder or file under the root) in this file system."""
-        return f"{self.protocol}://{path}"
-
-    @classmethod
-    def _strip_protocol(cls, path: Any) -> str:
-        text = str(path)
-        prefix = f"{cls.protocol}://"
-        if text.startswith(prefix):
-            text = text[len(prefix) :]
-        return text.rstrip("/") or "/"
-
-    def unstrip_protocol(self, name: str) -> str:
-        return f"{self.protocol}://{self._strip_protocol(name)}"
-
-    def _local(self, path: str) -> Path:
-        local = Path(self._strip_protocol(path)).resolve()
-        if not local.is_relative_to(self.root):
-            raise PermissionError(f"{path} is outside the warehouse's data folder")
-        return local
-
-    def _entry(self, local: Path) -> dict[str, Any]:
-        status = local.stat()
-        kind = "directory" if stat.S_ISDIR(status.st_mode) else "file"
-        return {"name": str(local), "size": status.st_size, "type": kind, "mtime": status.st_mtime}
-
-    def ls(self, path: str, detail: bool = True, **kwargs: Any) -> list[Any]:
-        local = self._local(path)
-        children = sorted(local.iterdir()) if local.is_dir() else [local]
-        entries = [self._entry(child) for child in children]
-        return entries if detail else [entry["name"] for entry in entries]
-
-    def info(self, path: str, **kwargs: Any) -> dict[str, Any]:
-        return self._entry(self._local(path))
-
-    def modified(self, path: str) -> datetime:
-        return datetime.fromtimestamp(self.info(path)["mtime"], tz=UTC)
-
-    def _open(self, path: str, mode: str = "rb", **kwargs: Any) -> Any:
-        if mode != "rb":
-            self._refuse(path)
-        return open(self._local(path), "rb")
-
-    def _refuse(self, path: Any, *args: Any, **kwargs: Any) -> NoReturn:
-        raise PermissionError(f"the warehouse is read-only in this session: {path}")
-
-    mkdir = makedirs = rmdir = touch = _refuse
-    rm = rm_file = _rm = mv = cp_file = put_file = pipe_file = _refuse
 
 
 def session_config(settings: Settings) -> dict[str, str]:
