@@ -17,6 +17,9 @@ from typing import Any, Literal
 from contracts.topics import load_topics
 
 SCHEMA_VERSION = 1
+# A minor revision only adds optional fields: its events stay schema_version 1 on the wire and
+# a v1 consumer ignores what it does not know. 1.1: payload.measure of a spend disclosure.
+CONTRACT_REVISION = "1.1"
 MAX_MESSAGE_BYTES = 1024 * 1024  # larger values are quarantined as ``oversize``
 FUTURE_TOLERANCE_HOURS = 24  # occurred_at more than this after ingestion is ``future_timestamp``
 
@@ -114,6 +117,14 @@ SPEND_PAYLOAD = Field(
         _s("scope", True, "the source's spend label", enum="scope"),
         _s("spend_class", True, enum="spend_class"),
         _s("technology", doc="only with spend_class = frontier", enum="spend_technology"),
+        _s(
+            "measure",
+            doc="v1.1: the source's own name for what it measures (its definition, e.g. "
+            "金融机构人工智能类产品资金投入); figures of different measures are different series "
+            "and never restate each other. Absent: not stated",
+            min_length=1,
+            max_length=200,
+        ),
         Field("amount", "number", True, exclusive_minimum=0),
         _s("currency", True, enum="currency"),
         _s("unit", True, enum="unit"),

@@ -10,7 +10,8 @@ from __future__ import annotations
 import duckdb
 import pyarrow as pa
 
-from contracts.export.ddl import create_table, raw_ddl
+from contracts.export.arrow import raw_schemas
+from contracts.export.ddl import create_table, duckdb_type, raw_ddl
 from handoff.staging import QUARANTINE_SCHEMA
 
 TS = pa.timestamp("us", tz="UTC")
@@ -203,9 +204,28 @@ def create_all(con: duckdb.DuckDBPyConnection) -> None:
     for schema in SCHEMAS:
         con.execute(f"create schema if not exists {schema}")
     con.execute(ddl())
+    add_new_columns(con)
     con.execute("commit")
     no_inlining_of_structs(con)
     bounded_row_groups(con)
+
+
+def add_new_columns(con: duckdb.DuckDBPyConnection) -> None:
+    """Add the columns a minor revision of the contract (or a new ops column) brought to a
+    warehouse created before it; older rows read NULL there. Columns are only ever added."""
+    wanted = {f"raw.{table}": schema for table, schema in raw_schemas().items()} | TABLES
+    catalog = con.execute("select current_database()").fetchone()[0]
+    present: dict[str, set[str]] = {}
+    for schema_name, table, column in con.execute(
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "where table_catalog = ?",
+        [catalog],
+    ).fetchall():
+        present.setdefault(f"{schema_name}.{table}", set()).add(column)
+    for name, schema in wanted.items():
+        for f in schema:
+            if f.name not in present.get(name, {f.name}):
+                con.execute(f"alter table {name} add column {f.name} {duckdb_type(f.type)}")
 
 
 ROW_GROUP_BYTES = "32MB"

@@ -82,6 +82,8 @@ def _spend_events(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
             }
             if series.get("technology"):
                 payload["technology"] = series["technology"]
+            if series.get("measure"):
+                payload["measure"] = series["measure"]
             payload["amount"] = point["amount"]
             payload["currency"] = point.get(
                 "currency", series.get("currency", defaults["currency"])

@@ -11,7 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from contracts.spec import SCHEMA_VERSION, Field, contracts
+from contracts.spec import CONTRACT_REVISION, SCHEMA_VERSION, Field, contracts
 from contracts.taxonomy import codes
 
 SCHEMA_FILE = Path(__file__).resolve().parents[1] / "generated" / "event-contract-v1.schema.json"
@@ -72,7 +72,7 @@ def json_schema() -> dict[str, Any]:
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "$id": "https://finradar.dev/schemas/event-contract-v1.schema.json",
-        "title": f"finradar event contract v{SCHEMA_VERSION}",
+        "title": f"finradar event contract v{CONTRACT_REVISION} (schema_version {SCHEMA_VERSION})",
         "description": "Generated from contracts/spec.py (python -m contracts.export).",
         "oneOf": [{"$ref": f"#/$defs/{name}"} for name in defs],
         "$defs": defs,

@@ -22,6 +22,7 @@ create table if not exists raw.spend_disclosures (
     scope varchar not null,
     spend_class varchar not null,
     technology varchar,
+    measure varchar,
     amount double not null,
     currency varchar not null,
     unit varchar not null,

@@ -63,7 +63,10 @@ def _extremes(f: Field) -> list[Any]:
     if f.pattern is not None:
         return PATTERN_EXTREMES[f.pattern]
     if f.kind == "string":
-        return [t for t in TEXT_EXTREMES if len(t) >= (f.min_length or 0)]
+        texts = TEXT_EXTREMES
+        if f.max_length is not None:  # the longest text allowed, and the extremes that fit
+            texts = [*(t for t in texts if len(t) <= f.max_length), "中" * f.max_length]
+        return [t for t in texts if len(t) >= (f.min_length or 0)]
     if f.kind == "integer":
         low = int(f.minimum) if f.minimum is not None else -MAX_SAFE_INTEGER
         high = int(f.maximum) if f.maximum is not None else MAX_SAFE_INTEGER

@@ -62,6 +62,9 @@ def spend(
     bound: str | None = None,
     vintage: date = date(2025, 4, 1),
     unit: str = "yi",
+    currency: str = "CNY",
+    measure: str | None = None,
+    source_document: str = "hand-made",
     level: str = "segment",
     institution_type: str = "bank",
     batch_id: str = "b1",
@@ -73,6 +76,7 @@ def spend(
     scale = {"yuan": 1e-8, "wan": 1e-4, "yi": 1.0, "wan_yi": 1e4}[unit]
     return {
         **_landing(event_id, "spend_disclosure", batch_id),
+        "source_document": source_document,
         **_subject(entity_id, level, institution_type),
         "fiscal_period": fiscal_period,
         "status": status,
@@ -80,8 +84,9 @@ def spend(
         "scope": scope,
         "spend_class": spend_class,
         "technology": technology,
+        "measure": measure,
         "amount": float(amount),
-        "currency": "CNY",
+        "currency": currency,
         "unit": unit,
         "bound": bound,
         "reported_yoy": float(reported_yoy) if reported_yoy is not None else None,
@@ -179,7 +184,9 @@ def insert(settings: Settings, table: str, rows: list[dict[str, Any]]) -> None:
     con = open_lake(settings)
     try:
         con.register("new_rows", data)
-        in_transaction(con, lambda: con.execute(f"insert into raw.{table} select * from new_rows"))
+        in_transaction(
+            con, lambda: con.execute(f"insert into raw.{table} by name select * from new_rows")
+        )
     finally:
         con.close()
 
