@@ -24,10 +24,10 @@ QUERIES: dict[str, str] = {
         from marts.spend_group_rollup
         order by group_id, scope, fiscal_period, status
     """,
-    # actual spend rolled up by segment (type × tier)
+    # actual spend rolled up by segment (type × tier), never across currencies
     "segment_rollup": """
-        select e.institution_type, e.tier, s.fiscal_period, count(*) as institutions,
-               sum(s.amount_yi) as total_yi
+        select e.institution_type, e.tier, s.fiscal_period, s.currency,
+               count(*) as institutions, sum(s.amount_yi) as total_yi
         from marts.spend_series as s
         inner join marts.dim_entity as e using (entity_id)
         where s.spend_class = 'total' and s.technology is null and s.status = 'actual'

@@ -252,3 +252,28 @@ def test_the_reports_stated_shares_hold(warehouse) -> None:
                 assert share < claim.get("max_excl", 2), where
                 checked += 1
     assert checked >= 20
+
+
+def test_printed_cagrs_come_out_within_one_measure_and_projection(warehouse) -> None:
+    """R002 prints CAGRs over 2024e-2029e for AI products (30.36%) and over 2024e-2028e for
+    insurance (14.83%). R003's 金融场景AI投入 (254.4 亿 in 2020e) is another measure and its
+    insurance forecasts another projection: neither joins R002's series any more (they gave
+    -4.90% and 13.06%)."""
+    growth = rows(
+        warehouse,
+        """select entity_id, technology, start_period, end_period, round(cagr, 4)
+           from marts.spend_growth
+           where status = 'forecast' and periods > 0
+             and (entity_id = 'cn.industry.all_fi' and technology = 'ai'
+                  or entity_id = 'cn.segment.insurance' and spend_class = 'total')
+           order by all""",
+    )
+    assert growth == [
+        ("cn.industry.all_fi", "ai", "2024", "2029", 0.3036),
+        ("cn.segment.insurance", None, "2020", "2022", round((534 / 382) ** 0.5 - 1, 4)),
+        ("cn.segment.insurance", None, "2024", "2028", 0.1483),
+    ]
+    assert rows(
+        warehouse,
+        "select count(*) from marts.spend_growth where series_break and cagr is not null",
+    ) == [(0,)]

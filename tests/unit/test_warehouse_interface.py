@@ -49,6 +49,7 @@ RULES = {
     "scope_mixed_rollup",
     "scale_outlier",
     "restated",
+    "currency_conflict",
 }
 
 

@@ -491,3 +491,150 @@ def test_an_empty_warehouse_refreshes_without_findings(tmp_settings: Settings) -
     summary = refresh(tmp_settings)
     assert summary.findings == 0
     assert query(tmp_settings, "select count(*) from marts.spend_series") == [(0,)]
+
+
+# ------------------------------------------------------- a figure's identity: measure, currency
+
+
+def test_a_figure_in_another_currency_is_another_figure(tmp_settings: Settings) -> None:
+    """ICBC's 2019 total in USD neither restates its CNY figure nor drops it from the CNY
+    roll-up; both are kept and named by a finding, an error when the numbers are equal."""
+    from contracts.registry import entities
+
+    group = "cn.group.six_state_owned_banks"
+    members = entities()[group]["members"]
+    icbc = members[0]
+    rows = [
+        spend(f"m{i}", m, "2019", "100", level="institution", vintage=date(2020, 4, 1))
+        for i, m in enumerate(members)
+    ]
+    rows.append(
+        spend(
+            "usd",
+            icbc,
+            "2019",
+            "25.2",
+            currency="USD",
+            level="institution",
+            vintage=date(2021, 4, 1),
+        )
+    )
+    rows += [
+        spend("same-cny", "seg", "2019", "33.4"),
+        spend("same-usd", "seg", "2019", "33.4", currency="USD"),
+    ]
+    insert(tmp_settings, "spend_disclosures", rows)
+    refresh(tmp_settings)
+    assert query(
+        tmp_settings,
+        f"select currency, amount_yi, is_restated from marts.spend_series "
+        f"where entity_id = '{icbc}' order by currency",
+    ) == [("CNY", 100.0, False), ("USD", 25.2, False)]
+    assert findings(tmp_settings, "restated") == []
+    assert query(
+        tmp_settings,
+        f"select currency, members_reported, members_total_yi from marts.spend_group_rollup "
+        f"where group_id = '{group}' order by currency",
+    ) == [("CNY", 6, 600.0), ("USD", 1, 25.2)]
+    conflicts = query(
+        tmp_settings,
+        "select entity_id, severity, list_sort(event_ids), detail from dq.findings "
+        "where rule_id = 'currency_conflict' order by entity_id",
+    )
+    assert [c[:3] for c in conflicts] == [
+        (icbc, "warning", ["m0", "usd"]),
+        ("seg", "error", ["same-cny", "same-usd"]),
+    ]
+    assert "100.0 亿 CNY and 25.2 亿 USD" in conflicts[0][3]
+
+
+AI_PRODUCTS = ["43.0", "55.8", "72.1", "93.8", "122.2", "161.9"]  # R002, 2024e-2029e
+INSURANCE = ["586.7", "672.9", "771.3", "881.5", "1020.1"]  # R002, 2024e-2028e
+
+
+def test_series_never_cross_measures_or_forecast_vintages(tmp_settings: Settings) -> None:
+    """The seeds' two wrong CAGRs: R003's 金融场景AI投入 (2020e) joined R002's 人工智能类产品
+    (2024e-2029e) into one series (-4.90%, printed 30.36%); insurance forecasts of a 2021 and a
+    2025 report made one series 2020-2028 (13.06%, printed 14.83% over 2024-2028)."""
+    r003, r002 = date(2021, 6, 1), date(2025, 4, 1)
+    ai = {"scope": "tech", "spend_class": "frontier", "technology": "ai", "status": "forecast"}
+    rows = [
+        spend(
+            "r003-ai-20",
+            "fi",
+            "2020",
+            "254.4",
+            **ai,
+            measure="金融场景AI投入总规模",
+            vintage=r003,
+            source_document="R003",
+        ),
+    ]
+    for year, amount in zip(range(2024, 2030), AI_PRODUCTS, strict=True):
+        rows.append(
+            spend(
+                f"r002-ai-{year}",
+                "fi",
+                str(year),
+                amount,
+                **ai,
+                measure="金融业人工智能类产品投入",
+                vintage=r002,
+                source_document="R002",
+            )
+        )
+    for year, amount in (("2020", "382"), ("2022", "534")):
+        rows.append(
+            spend(
+                f"r003-ins-{year}",
+                "ins",
+                year,
+                amount,
+                status="forecast",
+                vintage=r003,
+                source_document="R003",
+            )
+        )
+    for year, amount in zip(range(2024, 2029), INSURANCE, strict=True):
+        rows.append(
+            spend(
+                f"r002-ins-{year}",
+                "ins",
+                str(year),
+                amount,
+                status="forecast",
+                vintage=r002,
+                source_document="R002",
+            )
+        )
+    # actuals of two documents that state no measure: a possible break, no CAGR given
+    rows += [
+        spend("r003-ins-18", "ins", "2018", "268", vintage=r003, source_document="R003"),
+        spend("r002-ins-23", "ins", "2023", "517.6", vintage=r002, source_document="R002"),
+    ]
+    # the same stated measure in two documents is one series
+    rows += [
+        spend("d1", "bank", "2018", "100", measure="科技投入", source_document="D1"),
+        spend("d2", "bank", "2020", "121", measure="科技投入", source_document="D2"),
+    ]
+    insert(tmp_settings, "spend_disclosures", rows)
+    refresh(tmp_settings)
+    growth = query(
+        tmp_settings,
+        """select entity_id, status, measure, forecast_vintage, start_period, end_period,
+                  source_documents, series_break, round(cagr, 4)
+           from marts.spend_growth order by all""",
+    )
+    assert growth == [
+        ("bank", "actual", "科技投入", None, "2018", "2020", 2, False, 0.1),
+        ("fi", "forecast", "金融业人工智能类产品投入", r002, "2024", "2029", 1, False, 0.3036),
+        ("fi", "forecast", "金融场景AI投入总规模", r003, "2020", "2020", 1, False, None),
+        ("ins", "actual", None, None, "2018", "2023", 2, True, None),
+        ("ins", "forecast", None, r003, "2020", "2022", 1, False, round((534 / 382) ** 0.5 - 1, 4)),
+        ("ins", "forecast", None, r002, "2024", "2028", 1, False, 0.1483),
+    ]
+    # a year-over-year growth never compares two measures
+    assert query(
+        tmp_settings,
+        "select previous_event_id from marts.spend_series where event_id = 'r002-ai-2025'",
+    ) == [("r002-ai-2024",)]

@@ -16,9 +16,10 @@ select
     entity_id,
     fiscal_period,
     format(
-        '{} {} {}{} {} {}: {} 亿 (vintage {}) restated as {} 亿 (vintage {})',
-        entity_id, scope, spend_class, coalesce(' ' || technology, ''), fiscal_period, status,
-        earlier_yi, earlier_vintage, amount_yi, vintage
+        '{} {} {}{}{} {} {}: {} 亿 {} (vintage {}) restated as {} 亿 {} (vintage {})',
+        entity_id, scope, spend_class, coalesce(' ' || technology, ''),
+        coalesce(' "' || measure || '"', ''), fiscal_period, status,
+        earlier_yi, currency, earlier_vintage, amount_yi, currency, vintage
     ) as detail,
     [earlier_event_id, event_id] as event_ids
 from vintages

@@ -77,7 +77,7 @@ def spend_section(con: duckdb.DuckDBPyConnection) -> str:
         f"""select fiscal_period, replace(entity_id, 'cn.segment.', ''), amount_yi, status
             from marts.spend_series
             where entity_id in ({segments}) and spend_class = 'total' and technology is null
-              and period_kind = 'year'
+              and period_kind = 'year' and currency = 'CNY'
             order by fiscal_period, entity_id""",
     )
     spend = grouped_columns(
@@ -109,14 +109,15 @@ def spend_section(con: duckdb.DuckDBPyConnection) -> str:
             join reference.group_members m on m.member_id = s.entity_id
             left join marts.dim_entity e on e.entity_id = s.entity_id
             where m.group_id = '{SIX_BANKS}' and s.fiscal_period = '2019'
-              and s.spend_class = 'total' and s.technology is null
+              and s.spend_class = 'total' and s.technology is null and s.currency = 'CNY'
             order by s.amount_yi desc""",
     )
     rollup = _rows(
         con,
         f"""select members_total_yi, group_reported_yi, scopes_mixed
             from marts.spend_group_rollup
-            where group_id = '{SIX_BANKS}' and fiscal_period = '2019' and status = 'actual'""",
+            where group_id = '{SIX_BANKS}' and fiscal_period = '2019' and status = 'actual'
+              and currency = 'CNY'""",
     )
     note = ""
     if rollup:

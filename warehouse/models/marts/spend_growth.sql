@@ -1,30 +1,49 @@
--- Compound annual growth of each yearly spend series, between its first and last year with a level.
--- grain: entity × scope × spend_class × technology × status (yearly figures, latest vintage; lower bounds left out), currency beside
+-- Compound annual growth of each yearly spend series, between its first and last year with a level; a series never crosses measures, currencies or (for estimates and forecasts) the vintage that projected it.
+-- grain: entity × scope × spend_class × technology × measure × currency × status × forecast_vintage (yearly figures, latest vintage; lower bounds left out)
 -- columns:
+--   measure: the source's own name for what it measures; NULL: not stated
+--   forecast_vintage: for estimates and forecasts, the vintage (as-of date) of the projection: one report's forecasts form a series, another report's another. NULL for actuals, whose series runs across vintages (each year at its latest)
 --   start_period, end_period: the first and last year of the series
 --   periods: years between them (end - start)
 --   points: yearly figures in the series
---   start_yi, end_yi: the levels the growth is computed from
---   cagr: (end_yi / start_yi) ^ (1 / periods) - 1; NULL for a single year
+--   start_yi, end_yi: the levels the growth is computed from, in 亿 of currency
+--   source_documents: how many documents the series' points come from
+--   series_break: the points come from several documents and none states its measure, so they may measure different things: no cagr is given
+--   cagr: (end_yi / start_yi) ^ (1 / periods) - 1; NULL for a single year or a series_break
 with yearly as (
-    select *
+    select
+        *,
+        case when status <> 'actual' then vintage end as forecast_vintage
     from marts.spend_series
     where period_kind = 'year' and bound in ('exact', 'approx')
+),
+
+series as (
+    select
+        entity_id,
+        scope,
+        spend_class,
+        technology,
+        measure,
+        currency,
+        status,
+        forecast_vintage,
+        min(fiscal_period) as start_period,
+        max(fiscal_period) as end_period,
+        max(fiscal_year) - min(fiscal_year) as periods,
+        count(*) as points,
+        arg_min(amount_yi, fiscal_year) as start_yi,
+        arg_max(amount_yi, fiscal_year) as end_yi,
+        count(distinct source_document) as source_documents
+    from yearly
+    group by entity_id, scope, spend_class, technology, measure, currency, status, forecast_vintage
 )
 
 select
-    entity_id,
-    scope,
-    spend_class,
-    technology,
-    status,
-    currency,
-    min(fiscal_period) as start_period,
-    max(fiscal_period) as end_period,
-    max(fiscal_year) - min(fiscal_year) as periods,
-    count(*) as points,
-    arg_min(amount_yi, fiscal_year) as start_yi,
-    arg_max(amount_yi, fiscal_year) as end_yi,
-    case when periods > 0 then pow(end_yi / start_yi, 1.0 / periods) - 1 end as cagr
-from yearly
-group by entity_id, scope, spend_class, technology, status, currency
+    * exclude (source_documents),
+    source_documents,
+    measure is null and source_documents > 1 as series_break,
+    case
+        when periods > 0 and not series_break then pow(end_yi / start_yi, 1.0 / periods) - 1
+    end as cagr
+from series

@@ -1,7 +1,9 @@
 -- Spend figures at their latest vintage, with year-over-year growth computed from the levels beside the growth the source states.
--- grain: entity × scope × spend_class × technology × fiscal_period × status (latest vintage)
+-- grain: entity × scope × spend_class × technology × measure × currency × fiscal_period × status (latest vintage)
 -- columns:
 --   technology: NULL = all technologies of the spend class
+--   measure: the source's own name for what it measures; NULL: not stated. A series (and its yoy) never crosses measures
+--   amount_yi: in 亿 of currency (亿元, 亿美元): compare and add only within one currency
 --   yoy: amount / the same series' amount one year earlier - 1. An actual compares with the previous actual only; an estimate or forecast with the previous period's actual if there is one, else its estimate, else its forecast. NULL when either figure is a bound (gt, gte) or absent
 --   yoy_low, yoy_high: the range yoy can take given the rounding of both printed levels
 --   yoy_gap: reported_yoy - yoy
@@ -26,6 +28,7 @@ previous as (
         and prev.scope = cur.scope
         and prev.spend_class = cur.spend_class
         and prev.technology is not distinct from cur.technology
+        and prev.measure is not distinct from cur.measure
         and prev.currency = cur.currency
         and prev.period_kind = cur.period_kind
         and prev.fiscal_year = cur.fiscal_year - 1
@@ -56,6 +59,7 @@ select
     scope,
     spend_class,
     technology,
+    measure,
     fiscal_period,
     status,
     vintage,

@@ -1,10 +1,11 @@
 -- Every landed spend figure, typed and in 亿 of its currency, with the rounding its printed digits carry and its place among the vintages of its key.
--- grain: one row per spend_disclosure event: entity × scope × spend_class × technology × fiscal_period × status × vintage
+-- grain: one row per spend_disclosure event: entity × scope × spend_class × technology × measure × currency × fiscal_period × status × vintage
 -- columns:
---   figure_key: entity, scope, spend_class, technology, fiscal_period and status, joined with '|': a later vintage of the same key restates the earlier
+--   measure: the source's own name for what it measures (contract v1.1); NULL: not stated
+--   figure_key: entity, scope, spend_class, technology, measure, currency, fiscal_period and status, joined with '|': a later vintage of the same key restates the earlier (the same thing measured in the same currency; a figure in another currency or of another measure is another figure)
 --   fiscal_year: the calendar year of fiscal_period
 --   period_kind: year, half or quarter
---   amount_yi: amount in 亿 of the original currency
+--   amount_yi: amount in 亿 of currency (亿元 for CNY, 亿美元 for USD): never added across currencies
 --   amount_yi_rounding: half a unit of the amount's last printed digit, in 亿 (163.74 carries ±0.005)
 --   reported_yoy_rounding: half a unit of reported_yoy's last printed digit (0.191 carries ±0.0005)
 --   vintage_rank: 1 for the latest vintage of the key, 2 for the one before, …
@@ -20,6 +21,7 @@ with figures as (
         scope,
         spend_class,
         technology,
+        measure,
         fiscal_period,
         cast(left(fiscal_period, 4) as integer) as fiscal_year,
         case
@@ -55,8 +57,10 @@ with figures as (
 with_rounding as (
     select
         *,
-        concat_ws('|', entity_id, scope, spend_class, coalesce(technology, '-'), fiscal_period, status)
-            as figure_key,
+        concat_ws(
+            '|', entity_id, scope, spend_class, coalesce(technology, '-'), coalesce(measure, '-'),
+            currency, fiscal_period, status
+        ) as figure_key,
         0.5 * pow(10, -(case when amount_text like '%.%'
             then length(amount_text) - strpos(amount_text, '.') else 0 end))
             * amount_yi / amount as amount_yi_rounding,
