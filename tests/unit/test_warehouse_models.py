@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 
 from finradar.settings import Settings
 from tests.unit.warehouse_inputs import insert, insert_responses, milestone, query, response, spend
@@ -297,6 +297,32 @@ def test_stage_ratings_maturity_marts(tmp_settings: Settings) -> None:
         "select capabilities_rated, maturity_index, as_of from marts.institution_maturity "
         "where entity_id = 'bank9'",
     ) == [(1, 75.0, date(2024, 1, 1))]
+
+
+def test_a_survey_answer_is_dated_in_its_producers_time_zone(tmp_settings: Settings) -> None:
+    """A response written at 2025-04-01T00:00:00+08:00 (2025-03-31 16:00 UTC) rates on
+    1 April, the day its producer meant, whatever the session's time zone."""
+    beijing = timezone(timedelta(hours=8))
+    insert_responses(
+        tmp_settings,
+        [
+            response(
+                "r1",
+                "p1",
+                [_stage_answer("stage_bank_risk_control", "mature")],
+                entity_id="bank1",
+                survey_id="capability-maturity-2025",
+                occurred_at=datetime(2025, 4, 1, tzinfo=beijing),
+            )
+        ],
+    )
+    refresh(tmp_settings)
+    assert query(tmp_settings, "select rated_on from staging.stage_ratings") == [
+        (date(2025, 4, 1),)
+    ]
+    assert query(tmp_settings, "select as_of from marts.institution_maturity") == [
+        (date(2025, 4, 1),)
+    ]
 
 
 def test_cluster_thresholds(tmp_settings: Settings) -> None:

@@ -146,7 +146,8 @@ def response(
         "survey_id": survey_id,
         "wave": wave,
         "respondent_id": respondent_id,
-        "raw_json": json.dumps({"event_id": event_id}),
+        # occurred_at as the producer wrote it, with its own offset
+        "raw_json": json.dumps({"event_id": event_id, "occurred_at": occurred_at.isoformat()}),
     }
     rows = [
         {

@@ -2,7 +2,7 @@
 -- grain: one row per institution × capability (institution-level subjects; a capability whose latest stage is retired is left out)
 -- columns:
 --   rating_source: milestone or survey
---   rated_on: the milestone's effective_date, or the date the survey response occurred
+--   rated_on: the milestone's effective_date, or the date the survey response occurred (in its producer's time zone)
 --   event_id: the event the rating comes from
 with milestones as (
     select
@@ -27,7 +27,7 @@ survey_stages as (
         stage,
         stage_ordinal,
         'survey' as rating_source,
-        cast(occurred_at as date) as rated_on,
+        occurred_on as rated_on,
         occurred_at,
         event_id
     from staging.survey_answers

@@ -1,10 +1,20 @@
 -- Every answer of every landed survey response, with its question's kind and rated capability, marked when a later response of the same respondent supersedes it.
 -- grain: one row per survey_response event × answered question
 -- columns:
+--   occurred_on: the date of occurred_at in the producer's own time zone (the offset it was written with): a response at 2025-04-01T00:00+08:00 is of 1 April, not of the UTC day before
 --   is_latest_response: the respondent's latest response to this survey and wave (later occurred_at wins)
 --   capability: the capability a stage question rates (reference.survey_questions)
 --   stage_ordinal: 1–5 for a stage answer, NULL otherwise or for retired
-with responses as (
+with offsets as (
+    select
+        *,
+        regexp_extract(
+            raw_json, '"occurred_at"\s*:\s*"[^"]*?([+-][0-9]{2}:[0-9]{2})"', 1
+        ) as utc_offset
+    from raw.survey_responses
+),
+
+responses as (
     select
         event_id,
         survey_id,
@@ -14,10 +24,18 @@ with responses as (
         institution_type,
         department,
         occurred_at,
+        cast(
+            (occurred_at at time zone 'UTC')
+            + to_minutes(case when utc_offset = '' then 0 else
+                (case when utc_offset[1] = '-' then -1 else 1 end)
+                * (cast(utc_offset[2:3] as integer) * 60 + cast(utc_offset[5:6] as integer))
+            end)
+            as date
+        ) as occurred_on,
         row_number() over (
             partition by survey_id, wave, respondent_id order by occurred_at desc, event_id desc
         ) = 1 as is_latest_response
-    from raw.survey_responses
+    from offsets
 )
 
 select
@@ -29,6 +47,7 @@ select
     r.institution_type,
     r.department,
     r.occurred_at,
+    r.occurred_on,
     r.is_latest_response,
     a.answer_index,
     a.question_id,
