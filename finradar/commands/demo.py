@@ -101,7 +101,8 @@ def _headlines(settings: Settings) -> None:
     try:
         rollup = con.execute(
             "select members_total_yi, scopes_mixed from marts.spend_group_rollup "
-            "where group_id = 'cn.group.six_state_owned_banks' and fiscal_period = '2019'"
+            "where group_id = 'cn.group.six_state_owned_banks' and fiscal_period = '2019' "
+            "and status = 'actual' and currency = 'CNY'"
         ).fetchone()
         share = con.execute(
             "select frontier_share from marts.spend_frontier_share "
@@ -109,7 +110,7 @@ def _headlines(settings: Settings) -> None:
         ).fetchone()
         leaders = con.execute(
             "select count(*) filter (where cluster = 'leaders'), count(*) "
-            "from marts.capability_maturity where institutions >= 10"
+            "from marts.capability_maturity where cluster is not null"
         ).fetchone()
     finally:
         con.close()

@@ -36,10 +36,10 @@ QUERIES: dict[str, str] = {
         order by all
     """,
     "maturity_by_type": """
-        select institution_type, capability, institutions, median_stage,
+        select panel, institution_type, capability, institutions, median_stage,
                share_at_or_beyond_scaled
         from marts.capability_maturity
-        order by institution_type, capability
+        order by panel, institution_type, capability
     """,
     "findings_by_rule": """
         select rule_id, severity, count(*) as findings, count(distinct entity_id) as entities

@@ -208,6 +208,7 @@ def test_capability_clusters_match_the_report(warehouse) -> None:
            from reference.survey_questions q
            join marts.capability_maturity m
              on m.capability = q.capability and m.institution_type = q.institution_types[1]
+             and m.panel = q.survey_id || '/2025'
            where q.survey_id = 'capability-maturity-2025'""",
     )
     assert len(got) == 20
@@ -218,7 +219,8 @@ def _share(warehouse, institution_type: str, capability: str, stages: list[str])
     return rows(
         warehouse,
         """select sum(share) from marts.maturity_distribution
-           where institution_type = ? and capability = ? and stage in (select unnest(?))""",
+           where panel = 'capability-maturity-2025/2025'
+             and institution_type = ? and capability = ? and stage in (select unnest(?))""",
         institution_type,
         capability,
         stages,
@@ -235,7 +237,8 @@ def test_the_reports_stated_shares_hold(warehouse) -> None:
     (beyond,) = rows(
         warehouse,
         """select share_at_or_beyond_scaled from marts.capability_maturity
-           where institution_type = 'bank' and capability = 'risk_control'""",
+           where panel = 'capability-maturity-2025/2025'
+             and institution_type = 'bank' and capability = 'risk_control'""",
     )[0]
     assert beyond > 0.8
     checked = 0
@@ -277,3 +280,18 @@ def test_printed_cagrs_come_out_within_one_measure_and_projection(warehouse) -> 
         warehouse,
         "select count(*) from marts.spend_growth where series_break and cagr is not null",
     ) == [(0,)]
+
+
+def test_a_5g_pilot_does_not_lower_icbcs_channel_rating(warehouse) -> None:
+    """R003's ICBC 5G outlets and 5G bank (2019-2020 pilots) are 5G's milestones; the channel
+    capability stays at its most advanced technology's stage. Panels stay apart: the
+    milestones, and the 2025 survey wave."""
+    assert rows(
+        warehouse,
+        """select stage, technology from staging.stage_ratings
+           where panel = 'milestones' and entity_id = 'cn.bank.icbc'
+             and capability = 'channel_linkage'""",
+    ) == [("scaled_deployment", "other")]
+    assert rows(
+        warehouse, "select list(distinct panel order by panel) from marts.institution_maturity"
+    ) == [(["capability-maturity-2025/2025", "milestones"],)]

@@ -240,6 +240,9 @@ def _stage_answer(question: str, stage: str) -> dict:
     return {"question_id": question, "kind": "stage", "stage": stage}
 
 
+PANEL = "capability-maturity-2025/2025"
+
+
 def test_stage_ratings_maturity_marts(tmp_settings: Settings) -> None:
     q = "stage_bank_risk_control"
     stages = ["mature"] * 5 + ["iteration"] * 2 + ["scaled_deployment"] * 2 + ["exploration"]
@@ -254,7 +257,7 @@ def test_stage_ratings_maturity_marts(tmp_settings: Settings) -> None:
         for i, s in enumerate(stages)
     ]
     insert_responses(tmp_settings, responses)
-    # a milestone outranks the survey answer of the same institution; the latest one counts
+    # milestones are a panel of their own: they never outrank a survey answer, nor it them
     insert(
         tmp_settings,
         "deployment_milestones",
@@ -265,38 +268,103 @@ def test_stage_ratings_maturity_marts(tmp_settings: Settings) -> None:
         ],
     )
     refresh(tmp_settings)
-    ratings = dict(query(tmp_settings, "select entity_id, stage from staging.stage_ratings"))
-    assert ratings["bank9"] == "mature" and "bank8" not in ratings and len(ratings) == 9
-    ordinals = sorted([4] * 6 + [5] * 2 + [3])
+    ratings = query(
+        tmp_settings,
+        "select panel, entity_id, stage from staging.stage_ratings where entity_id in "
+        "('bank8', 'bank9') order by all",
+    )
+    assert ratings == [
+        (PANEL, "bank8", "scaled_deployment"),
+        (PANEL, "bank9", "exploration"),
+        ("milestones", "bank9", "mature"),
+    ]
+    ordinals = sorted([4] * 5 + [5] * 2 + [3] * 2 + [2])
     n = len(ordinals)
     mean = sum(ordinals) / n
     m2 = sum((x - mean) ** 2 for x in ordinals) / n
     m3 = sum((x - mean) ** 3 for x in ordinals) / n
     row = query(
         tmp_settings,
-        """select institutions, median_stage, round(share_at_or_beyond_scaled, 6),
+        """select panel, institutions, median_stage, round(share_at_or_beyond_scaled, 6),
                   round(skewness, 6), cluster
-           from marts.capability_maturity where capability = 'risk_control'""",
+           from marts.capability_maturity where capability = 'risk_control' order by panel""",
     )
     skew = m3 / m2**1.5
-    assert row == [(9, 4, 1.0, round(skew, 6), "explorers" if skew > 0.3 else "tackling")]
+    cluster = "leaders" if skew < -0.3 else "explorers" if skew > 0.3 else "tackling"
+    assert row == [
+        (PANEL, 10, 4, 0.9, round(skew, 6), cluster),
+        # one institution: no cluster
+        ("milestones", 1, 4, 1.0, None, None),
+    ]
     dist = query(
         tmp_settings,
-        """select stage, institutions, round(share, 4) from marts.maturity_distribution
-           where capability = 'risk_control' order by stage_ordinal""",
+        f"""select stage, institutions, round(share, 4) from marts.maturity_distribution
+           where capability = 'risk_control' and panel = '{PANEL}' order by stage_ordinal""",
     )
     assert dist == [
         ("planning", 0, 0.0),
-        ("exploration", 0, 0.0),
-        ("scaled_deployment", 1, round(1 / 9, 4)),
-        ("mature", 6, round(6 / 9, 4)),
-        ("iteration", 2, round(2 / 9, 4)),
+        ("exploration", 1, 0.1),
+        ("scaled_deployment", 2, 0.2),
+        ("mature", 5, 0.5),
+        ("iteration", 2, 0.2),
     ]
     assert query(
         tmp_settings,
-        "select capabilities_rated, maturity_index, as_of from marts.institution_maturity "
-        "where entity_id = 'bank9'",
-    ) == [(1, 75.0, date(2024, 1, 1))]
+        "select panel, capabilities_rated, maturity_index, as_of from marts.institution_maturity "
+        "where entity_id = 'bank9' order by panel",
+    ) == [(PANEL, 1, 25.0, date(2025, 4, 1)), ("milestones", 1, 75.0, date(2024, 1, 1))]
+
+
+def test_a_new_technology_does_not_undo_a_capabilitys_maturity(tmp_settings: Settings) -> None:
+    """ICBC's channels: mature with AI, then a 5G pilot in the same capability. The pilot is
+    5G's latest milestone, not the capability's stage; a technology retired drops out."""
+    insert(
+        tmp_settings,
+        "deployment_milestones",
+        [
+            milestone("ai", "icbc", "channel_linkage", "mature", date(2019, 1, 1)),
+            milestone(
+                "5g", "icbc", "channel_linkage", "exploration", date(2021, 6, 1), technology="5g"
+            ),
+            milestone(
+                "bc1", "icbc", "risk_control", "mature", date(2018, 1, 1), technology="blockchain"
+            ),
+            milestone(
+                "bc2", "icbc", "risk_control", "retired", date(2020, 1, 1), technology="blockchain"
+            ),
+            milestone("ai2", "icbc", "risk_control", "exploration", date(2016, 1, 1)),
+        ],
+    )
+    refresh(tmp_settings)
+    assert query(
+        tmp_settings,
+        "select capability, stage, technology, event_id from staging.stage_ratings order by 1",
+    ) == [("channel_linkage", "mature", "ai", "ai"), ("risk_control", "exploration", "ai", "ai2")]
+
+
+def test_no_cluster_for_the_catch_all_type(tmp_settings: Settings) -> None:
+    stages = ["mature"] * 8 + ["planning"] * 4
+    for institution_type in ("other", "bank"):
+        insert(
+            tmp_settings,
+            "deployment_milestones",
+            [
+                milestone(
+                    f"{institution_type}{i}",
+                    f"{institution_type}{i}",
+                    "risk_control",
+                    s,
+                    date(2020, 1, 1),
+                    institution_type=institution_type,
+                )
+                for i, s in enumerate(stages)
+            ],
+        )
+    refresh(tmp_settings)
+    assert query(
+        tmp_settings,
+        "select institution_type, institutions, cluster from marts.capability_maturity order by 1",
+    ) == [("bank", 12, "leaders"), ("other", 12, None)]
 
 
 def test_a_survey_answer_is_dated_in_its_producers_time_zone(tmp_settings: Settings) -> None:

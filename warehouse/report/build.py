@@ -136,19 +136,19 @@ def spend_section(con: duckdb.DuckDBPyConnection) -> str:
 def maturity_section(con: duckdb.DuckDBPyConnection) -> str:
     rows = _rows(
         con,
-        """select m.institution_type, m.capability, m.cluster, m.skewness,
+        """select m.panel, m.institution_type, m.capability, m.cluster, m.skewness,
                   list(d.share order by d.stage_ordinal)
            from marts.capability_maturity m
-           join marts.maturity_distribution d using (institution_type, capability)
-           where m.institutions >= 10
-           group by all order by m.institution_type, m.skewness""",
+           join marts.maturity_distribution d using (panel, institution_type, capability)
+           where m.cluster is not null
+           group by all order by m.panel, m.institution_type, m.skewness""",
     )
     chart = stacked_shares(
         "maturity",
-        "Capability maturity: institutions by lifecycle stage",
+        "Capability maturity: institutions by lifecycle stage, per panel",
         [
-            (f"{t} · {c} · {cluster} (g1 {skew:+.2f})", shares)
-            for t, c, cluster, skew, shares in rows
+            (f"{panel} · {t} · {c} · {cluster} (g1 {skew:+.2f})", shares)
+            for panel, t, c, cluster, skew, shares in rows
         ],
         STAGES,
         note="leaders: g1 < −0.3; explorers: g1 > 0.3; tackling otherwise",

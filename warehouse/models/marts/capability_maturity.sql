@@ -1,14 +1,16 @@
--- How far each capability has matured per institution type: the spread of institutions over the five-stage lifecycle, summarised and clustered as the 2025 report does.
--- grain: institution_type × capability
+-- How far each capability has matured per institution type within one panel: the spread of institutions over the five-stage lifecycle, summarised and clustered as the 2025 report does.
+-- grain: panel × institution_type × capability
 -- columns:
+--   panel: a survey's wave (survey_id/wave) or 'milestones' (staging.stage_ratings): panels are never pooled
 --   institutions: distinct institutions rated (staging.stage_ratings)
 --   median_stage: the median stage ordinal (the lower middle value for an even count), 1–5
 --   mean_stage: the mean stage ordinal
 --   share_at_or_beyond_scaled: share of institutions at scaled_deployment (3) or later
 --   skewness: Fisher–Pearson population skewness g1 = m3 / m2^1.5 of the stage ordinals; NULL when all share one stage
---   cluster: leaders (先行派, g1 < -0.3: most institutions late), explorers (探索派, g1 > 0.3), tackling (攻坚派) otherwise
+--   cluster: leaders (先行派, g1 < -0.3: most institutions late), explorers (探索派, g1 > 0.3), tackling (攻坚派) otherwise; NULL under 10 institutions (the shape of fewer says little) and for the catch-all type other (not one population)
 with moments as (
     select
+        panel,
         institution_type,
         capability,
         count(*) as institutions,
@@ -17,7 +19,7 @@ with moments as (
         avg(case when stage_ordinal >= 3 then 1.0 else 0.0 end) as share_at_or_beyond_scaled,
         list(stage_ordinal) as ordinals
     from staging.stage_ratings
-    group by institution_type, capability
+    group by panel, institution_type, capability
 ),
 
 central as (
@@ -29,6 +31,7 @@ central as (
 )
 
 select
+    panel,
     institution_type,
     capability,
     institutions,
@@ -37,6 +40,7 @@ select
     share_at_or_beyond_scaled,
     case when m2 > 0 then m3 / pow(m2, 1.5) end as skewness,
     case
+        when institutions < 10 or institution_type = 'other' then null
         when skewness < -0.3 then 'leaders'
         when skewness > 0.3 then 'explorers'
         else 'tackling'

@@ -1,11 +1,13 @@
--- One maturity score per institution: its mean stage over the capabilities it is rated in, on a 0–100 scale.
--- grain: one row per institution with at least one rating
+-- One maturity score per institution and panel: its mean stage over the capabilities it is rated in, on a 0–100 scale.
+-- grain: one row per panel × institution with at least one rating in it
 -- columns:
+--   panel: a survey's wave (survey_id/wave) or 'milestones' (staging.stage_ratings): compare institutions within one panel
 --   capabilities_rated: capabilities with a rating (staging.stage_ratings)
 --   mean_stage: mean stage ordinal, 1–5
 --   maturity_index: (mean_stage - 1) / 4 × 100, so planning everywhere is 0 and iteration everywhere is 100
 --   as_of: the date of the newest rating it rests on
 select
+    panel,
     entity_id,
     any_value(institution_type) as institution_type,
     count(*) as capabilities_rated,
@@ -13,4 +15,4 @@ select
     (avg(stage_ordinal) - 1) / 4 * 100 as maturity_index,
     max(rated_on) as as_of
 from staging.stage_ratings
-group by entity_id
+group by panel, entity_id

@@ -1,9 +1,10 @@
--- How many institutions of a type stand at each stage of a capability, every stage listed even when empty.
--- grain: institution_type × capability × stage (the five lifecycle stages)
+-- How many institutions of a type stand at each stage of a capability within one panel, every stage listed even when empty.
+-- grain: panel × institution_type × capability × stage (the five lifecycle stages)
 -- columns:
+--   panel: a survey's wave (survey_id/wave) or 'milestones' (staging.stage_ratings)
 --   stage_ordinal: 1–5
 --   institutions: institutions whose rating is this stage
---   share: institutions / all institutions of the type rated in the capability
+--   share: institutions / all institutions of the type rated in the capability in the panel
 with stages as (
     select code as stage, ordinal as stage_ordinal
     from reference.taxonomy_terms
@@ -11,27 +12,30 @@ with stages as (
 ),
 
 rated as (
-    select distinct institution_type, capability from staging.stage_ratings
+    select distinct panel, institution_type, capability from staging.stage_ratings
 ),
 
 counts as (
-    select institution_type, capability, stage, count(*) as institutions
+    select panel, institution_type, capability, stage, count(*) as institutions
     from staging.stage_ratings
-    group by institution_type, capability, stage
+    group by panel, institution_type, capability, stage
 )
 
 select
+    r.panel,
     r.institution_type,
     r.capability,
     s.stage,
     s.stage_ordinal,
     coalesce(c.institutions, 0) as institutions,
     coalesce(c.institutions, 0)
-        / sum(coalesce(c.institutions, 0)) over (partition by r.institution_type, r.capability)
+        / sum(coalesce(c.institutions, 0))
+            over (partition by r.panel, r.institution_type, r.capability)
         as share
 from rated as r
 cross join stages as s
 left join counts as c
-    on c.institution_type = r.institution_type
+    on c.panel = r.panel
+    and c.institution_type = r.institution_type
     and c.capability = r.capability
     and c.stage = s.stage
