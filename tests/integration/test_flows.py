@@ -112,7 +112,8 @@ def test_ingest_leaves_its_summary_and_quarantine_reasons(flow_runs) -> None:
 def test_refresh_leaves_findings_by_rule(flow_runs) -> None:
     findings = flow_runs["refresh"]["findings_by_rule"]
     # the seed reports' own errors are among them
-    assert findings["yoy_mismatch"] >= 15 and findings["scope_mixed_rollup"] == 1
+    assert findings["yoy_shifted"] >= 3 and findings["yoy_mismatch"] >= 3
+    assert findings["scope_mixed_rollup"] == 1 and findings["copied_figure"] >= 1
     assert f"`yoy_mismatch` | {findings['yoy_mismatch']}" in _artifact("refresh-summary")
 
 

@@ -95,14 +95,23 @@ def test_r002_segment_series_and_shifted_growth_labels(warehouse) -> None:
         assert series == [
             (str(2023 + i), "actual" if i == 0 else "forecast", a) for i, a in enumerate(amounts)
         ]
-        # the printed labels sit one year early: recomputed growth disagrees 2024–2028
+        # the printed labels sit one year early: one yoy_shifted finding for the series
+        # (labels 2023-2027 are the growth of 2024-2028), and the 2028 label matches nothing
+        shifted = rows(
+            warehouse,
+            "select fiscal_period, detail from dq.findings where rule_id = 'yoy_shifted' "
+            "and entity_id = ?",
+            entity,
+        )
+        assert len(shifted) == 1 and shifted[0][0] == "2023", shifted
+        assert "labels of 2023, 2024, 2025, 2026, 2027 are the growth of 2024" in shifted[0][1]
         fired = rows(
             warehouse,
             "select fiscal_period from dq.findings where rule_id = 'yoy_mismatch' "
             "and entity_id = ? order by 1",
             entity,
         )
-        assert fired == [(str(y),) for y in range(2024, 2029)]
+        assert fired == [("2028",)]
         # each label printed for year y is the growth of year y + 1, to its printed digit
         reported = dict(
             rows(
@@ -138,7 +147,12 @@ def test_no_yoy_mismatch_where_the_reports_agree(warehouse) -> None:
 def test_findings_by_rule(warehouse) -> None:
     assert dict(
         rows(warehouse, "select rule_id, count(*) from dq.findings group by 1 order by 1")
-    ) == {"scope_mixed_rollup": 1, "yoy_mismatch": 15}
+    ) == {"copied_figure": 1, "scope_mixed_rollup": 1, "yoy_mismatch": 3, "yoy_shifted": 3}
+    # C15 of the fact sheets: consumer finance's and insurance's 2018 AI spend are both 34.6
+    assert rows(
+        warehouse,
+        "select list_sort(event_ids) from dq.findings where rule_id = 'copied_figure'",
+    ) == [(["seed-003-chart21-insurance-ai-2018", "seed-003-chart29-consumer-finance-ai-2018"],)]
     assert rows(
         warehouse,
         "select entity_id, fiscal_period from dq.findings where rule_id = ?",

@@ -50,6 +50,8 @@ RULES = {
     "scale_outlier",
     "restated",
     "currency_conflict",
+    "yoy_shifted",
+    "copied_figure",
 }
 
 

@@ -732,3 +732,55 @@ def test_series_never_cross_measures_or_forecast_vintages(tmp_settings: Settings
         tmp_settings,
         "select previous_event_id from marts.spend_series where event_id = 'r002-ai-2025'",
     ) == [("r002-ai-2024",)]
+
+
+def test_growth_labels_one_period_early_are_one_finding(tmp_settings: Settings) -> None:
+    levels = ["100", "110", "121", "133.1", "146.41"]
+    rows = [
+        # each label is the growth of the year after; the last one matches nothing
+        spend(f"s{y}", "seg", str(y), a, reported_yoy=g, status="forecast")
+        for y, a, g in zip(
+            range(2020, 2025), levels, ["0.1", "0.1", "0.1", "0.1", "0.3"], strict=True
+        )
+    ]
+    # one label off in another series is a yoy_mismatch, not a shift
+    rows += [
+        spend("o1", "other", "2020", "100"),
+        spend("o2", "other", "2021", "110", reported_yoy="0.2"),
+    ]
+    insert(tmp_settings, "spend_disclosures", rows)
+    refresh(tmp_settings)
+    # growth 10% a year: labels 2020-2023 fit their own year too, so nothing is shifted
+    assert findings(tmp_settings, "yoy_shifted") == []
+    assert [f[:2] for f in findings(tmp_settings, "yoy_mismatch")] == [
+        ("other", "2021"),
+        ("seg", "2024"),
+    ]
+
+
+def test_shifted_labels_and_copied_figures(tmp_settings: Settings) -> None:
+    rows = [
+        spend(f"s{y}", "seg", str(y), a, reported_yoy=g, status="forecast")
+        for y, a, g in zip(
+            range(2020, 2025),
+            ["100", "110", "132", "171.6", "240.24"],
+            ["0.1", "0.2", "0.3", "0.4", "0.9"],
+            strict=True,
+        )
+    ]
+    # one document, one period: the same 34.6 for two entities; 100 for two is round
+    rows += [
+        spend("c1", "a", "2018", "34.6", source_document="D"),
+        spend("c2", "b", "2018", "34.6", source_document="D"),
+        spend("c3", "c", "2018", "34.6", source_document="E"),
+        spend("r1", "a", "2019", "100", source_document="D"),
+        spend("r2", "b", "2019", "100", source_document="D"),
+    ]
+    insert(tmp_settings, "spend_disclosures", rows)
+    refresh(tmp_settings)
+    # labels 2020-2023 are the growth of 2021-2024; 2024's label matches nothing
+    assert findings(tmp_settings, "yoy_shifted") == [
+        ("seg", "2020", ["s2020", "s2021", "s2022", "s2023", "s2024"])
+    ]
+    assert [f[:2] for f in findings(tmp_settings, "yoy_mismatch")] == [("seg", "2024")]
+    assert findings(tmp_settings, "copied_figure") == [("a", "2018", ["c1", "c2"])]
