@@ -18,7 +18,8 @@ from contracts.topics import load_topics
 
 SCHEMA_VERSION = 1
 # A minor revision only adds optional fields: its events stay schema_version 1 on the wire and
-# a v1 consumer ignores what it does not know. 1.1: payload.measure of a spend disclosure.
+# a v1 consumer ignores what it does not know. 1.1: payload.measure of a spend disclosure,
+# source.provenance of every event.
 CONTRACT_REVISION = "1.1"
 MAX_MESSAGE_BYTES = 1024 * 1024  # larger values are quarantined as ``oversize``
 FUTURE_TOLERANCE_HOURS = 24  # occurred_at more than this after ingestion is ``future_timestamp``
@@ -84,6 +85,13 @@ SOURCE = Field(
         _s("document", True, "the report or filing"),
         _s("locator", doc="page, chart or line in the document"),
         Field("published_on", "date", doc="publication date", pattern=DATE_PATTERN),
+        _s(
+            "provenance",
+            doc="v1.1: reported (as the source published it; also when absent), constructed "
+            "(rebuilt so that it aggregates to what the source published, e.g. respondent-level "
+            "answers behind printed shares) or synthetic (generated, never a source's)",
+            enum="provenance",
+        ),
     ),
 )
 

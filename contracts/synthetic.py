@@ -164,6 +164,7 @@ class SyntheticStream:
                 "publisher": "finradar synthetic",
                 "document": f"synthetic annual report {year}",
                 "locator": f"p.{1 + _below(rng, 300)}",
+                "provenance": "synthetic",
             },
             "subject": {
                 "entity_id": inst.entity_id,

@@ -339,6 +339,8 @@ def _event(
             "document": survey["document"],
             "locator": SOURCE_LOCATOR[survey_id],
             "published_on": published_on,
+            # the report prints aggregates only: these answers are rebuilt to match them
+            "provenance": "constructed",
         },
         "subject": {
             "entity_id": entity["entity_id"],

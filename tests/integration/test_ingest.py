@@ -248,3 +248,19 @@ def test_a_lag_check_beside_follow_leaves_follow_clients_closable(stack: Setting
     plan_ranges(settings, shared=True)
     close_shared_clients()
     assert kafka_threads() == before
+
+
+def test_synthetic_events_are_marked_synthetic_in_the_marts(stack, reference):
+    from warehouse.refresh import refresh
+
+    settings, _ = reference
+    refresh(settings)
+    con = connect(settings, read_only=True)
+    try:
+        marked = con.execute(
+            "select source_document like 'synthetic %', is_synthetic, count(*) "
+            "from marts.spend_series group by all order by all"
+        ).fetchall()
+    finally:
+        con.close()
+    assert [(generated, flag) for generated, flag, _ in marked] == [(False, False), (True, True)]

@@ -309,3 +309,18 @@ def test_a_5g_pilot_does_not_lower_icbcs_channel_rating(warehouse) -> None:
     assert rows(
         warehouse, "select list(distinct panel order by panel) from marts.institution_maturity"
     ) == [(["capability-maturity-2025/2025", "milestones"],)]
+
+
+def test_constructed_survey_answers_are_marked_and_reported_figures_are_not(warehouse) -> None:
+    """The 122 respondents are rebuilt from R002's printed aggregates (constructed); the
+    reports' spend figures are as published."""
+    assert rows(
+        warehouse,
+        "select distinct is_constructed, is_synthetic from marts.survey_option_shares "
+        "union select distinct is_constructed, is_synthetic from marts.capability_maturity "
+        "where panel <> 'milestones'",
+    ) == [(True, False)]
+    assert rows(
+        warehouse,
+        "select count(*) from marts.spend_series where is_constructed or is_synthetic",
+    ) == [(0,)]

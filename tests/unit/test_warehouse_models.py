@@ -784,3 +784,41 @@ def test_shifted_labels_and_copied_figures(tmp_settings: Settings) -> None:
     ]
     assert [f[:2] for f in findings(tmp_settings, "yoy_mismatch")] == [("seg", "2024")]
     assert findings(tmp_settings, "copied_figure") == [("a", "2018", ["c1", "c2"])]
+
+
+def test_synthetic_and_constructed_data_are_marked_through_to_the_marts(
+    tmp_settings: Settings,
+) -> None:
+    insert(
+        tmp_settings,
+        "spend_disclosures",
+        [
+            spend("r20", "seg", "2020", "100"),
+            spend("s21", "seg", "2021", "110", provenance="synthetic"),
+            spend("r19", "other", "2019", "50", provenance="reported"),
+        ],
+    )
+    insert_responses(
+        tmp_settings,
+        [
+            response(
+                "q1",
+                "p1",
+                [{"question_id": "genai_attitude", "kind": "single", "options": ["positive"]}],
+                provenance="constructed",
+            ),
+        ],
+    )
+    refresh(tmp_settings)
+    assert query(
+        tmp_settings,
+        "select event_id, is_synthetic, is_constructed from marts.spend_series order by 1",
+    ) == [("r19", False, False), ("r20", False, False), ("s21", True, False)]
+    assert query(
+        tmp_settings,
+        "select entity_id, is_synthetic from marts.spend_growth order by 1",
+    ) == [("other", False), ("seg", True)]
+    assert query(
+        tmp_settings,
+        "select distinct is_synthetic, is_constructed from marts.survey_option_shares",
+    ) == [(False, True)]

@@ -65,6 +65,7 @@ def spend(
     currency: str = "CNY",
     measure: str | None = None,
     source_document: str = "hand-made",
+    provenance: str | None = None,
     level: str = "segment",
     institution_type: str = "bank",
     batch_id: str = "b1",
@@ -77,6 +78,7 @@ def spend(
     return {
         **_landing(event_id, "spend_disclosure", batch_id),
         "source_document": source_document,
+        "source_provenance": provenance,
         **_subject(entity_id, level, institution_type),
         "fiscal_period": fiscal_period,
         "status": status,
@@ -135,6 +137,7 @@ def response(
     survey_id: str = "fintech-practice-2025",
     wave: str = "2025",
     occurred_at: datetime = OCCURRED,
+    provenance: str | None = None,
     batch_id: str = "b1",
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """A survey response row and its answer rows (``raw.survey_answers``)."""
@@ -143,6 +146,7 @@ def response(
         **_landing(event_id, "survey_response", batch_id),
         **_subject(entity_id, "institution", institution_type),
         "occurred_at": occurred_at,
+        "source_provenance": provenance,
         "survey_id": survey_id,
         "wave": wave,
         "respondent_id": respondent_id,

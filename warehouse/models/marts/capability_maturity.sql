@@ -7,6 +7,7 @@
 --   mean_stage: the mean stage ordinal
 --   share_at_or_beyond_scaled: share of institutions at scaled_deployment (3) or later
 --   skewness: Fisher–Pearson population skewness g1 = m3 / m2^1.5 of the stage ordinals; NULL when all share one stage
+--   is_synthetic, is_constructed: any rating it rests on is synthetic, or constructed (source.provenance)
 --   cluster: leaders (先行派, g1 < -0.3: most institutions late), explorers (探索派, g1 > 0.3), tackling (攻坚派) otherwise; NULL under 10 institutions (the shape of fewer says little) and for the catch-all type other (not one population)
 with moments as (
     select
@@ -17,7 +18,9 @@ with moments as (
         quantile_disc(stage_ordinal, 0.5) as median_stage,
         avg(stage_ordinal) as mean_stage,
         avg(case when stage_ordinal >= 3 then 1.0 else 0.0 end) as share_at_or_beyond_scaled,
-        list(stage_ordinal) as ordinals
+        list(stage_ordinal) as ordinals,
+        bool_or(is_synthetic) as is_synthetic,
+        bool_or(is_constructed) as is_constructed
     from staging.stage_ratings
     group by panel, institution_type, capability
 ),
@@ -44,5 +47,7 @@ select
         when skewness < -0.3 then 'leaders'
         when skewness > 0.3 then 'explorers'
         else 'tackling'
-    end as cluster
+    end as cluster,
+    is_synthetic,
+    is_constructed
 from central

@@ -2,6 +2,7 @@
 -- grain: institution_type × capability × sourcing (NULL sourcing = not stated)
 -- columns:
 --   cases: published case counts (case_count) plus one per institution deployment (entity × technology × capability × product at its latest milestone) that reached exploration or beyond and is not retired
+--   is_synthetic, is_constructed: any milestone it rests on is synthetic, or constructed (source.provenance)
 --   share_of_type: cases / all cases of the institution type with a stated sourcing (NULL for unstated sourcing)
 with institution_deployments as (
     select *
@@ -14,17 +15,23 @@ with institution_deployments as (
 ),
 
 landed as (
-    select institution_type, capability, sourcing, cases
+    select institution_type, capability, sourcing, cases, is_synthetic, is_constructed
     from staging.deployment_milestones
     where level <> 'institution' and stage_ordinal >= 2
     union all
-    select institution_type, capability, sourcing, 1 as cases
+    select institution_type, capability, sourcing, 1 as cases, is_synthetic, is_constructed
     from institution_deployments
     where stage_ordinal >= 2
 ),
 
 by_cell as (
-    select institution_type, capability, sourcing, cast(sum(cases) as bigint) as cases
+    select
+        institution_type,
+        capability,
+        sourcing,
+        cast(sum(cases) as bigint) as cases,
+        bool_or(is_synthetic) as is_synthetic,
+        bool_or(is_constructed) as is_constructed
     from landed
     group by institution_type, capability, sourcing
 )
@@ -36,5 +43,7 @@ select
     cases,
     case when sourcing is not null then
         cases / sum(cases) filter (where sourcing is not null) over (partition by institution_type)
-    end as share_of_type
+    end as share_of_type,
+    is_synthetic,
+    is_constructed
 from by_cell

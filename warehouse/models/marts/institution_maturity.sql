@@ -5,6 +5,7 @@
 --   capabilities_rated: capabilities with a rating (staging.stage_ratings)
 --   mean_stage: mean stage ordinal, 1–5
 --   maturity_index: (mean_stage - 1) / 4 × 100, so planning everywhere is 0 and iteration everywhere is 100
+--   is_synthetic, is_constructed: any rating it rests on is synthetic, or constructed (source.provenance)
 --   as_of: the date of the newest rating it rests on
 select
     panel,
@@ -13,6 +14,8 @@ select
     count(*) as capabilities_rated,
     avg(stage_ordinal) as mean_stage,
     (avg(stage_ordinal) - 1) / 4 * 100 as maturity_index,
-    max(rated_on) as as_of
+    max(rated_on) as as_of,
+    bool_or(is_synthetic) as is_synthetic,
+    bool_or(is_constructed) as is_constructed
 from staging.stage_ratings
 group by panel, entity_id

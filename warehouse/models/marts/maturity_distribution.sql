@@ -4,6 +4,7 @@
 --   panel: a survey's wave (survey_id/wave) or 'milestones' (staging.stage_ratings)
 --   stage_ordinal: 1–5
 --   institutions: institutions whose rating is this stage
+--   is_synthetic, is_constructed: any rating it rests on is synthetic, or constructed (source.provenance)
 --   share: institutions / all institutions of the type rated in the capability in the panel
 with stages as (
     select code as stage, ordinal as stage_ordinal
@@ -12,7 +13,14 @@ with stages as (
 ),
 
 rated as (
-    select distinct panel, institution_type, capability from staging.stage_ratings
+    select
+        panel,
+        institution_type,
+        capability,
+        bool_or(is_synthetic) as is_synthetic,
+        bool_or(is_constructed) as is_constructed
+    from staging.stage_ratings
+    group by panel, institution_type, capability
 ),
 
 counts as (
@@ -31,7 +39,9 @@ select
     coalesce(c.institutions, 0)
         / sum(coalesce(c.institutions, 0))
             over (partition by r.panel, r.institution_type, r.capability)
-        as share
+        as share,
+    r.is_synthetic,
+    r.is_constructed
 from rated as r
 cross join stages as s
 left join counts as c

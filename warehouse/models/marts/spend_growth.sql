@@ -9,6 +9,7 @@
 --   start_yi, end_yi: the levels the growth is computed from, in 亿 of currency
 --   source_documents: how many documents the series' points come from
 --   series_break: the points come from several documents and none states its measure, so they may measure different things: no cagr is given
+--   is_synthetic, is_constructed: any figure it rests on is synthetic, or constructed (source.provenance)
 --   cagr: (end_yi / start_yi) ^ (1 / periods) - 1; NULL for a single year or a series_break
 with yearly as (
     select
@@ -34,7 +35,9 @@ series as (
         count(*) as points,
         arg_min(amount_yi, fiscal_year) as start_yi,
         arg_max(amount_yi, fiscal_year) as end_yi,
-        count(distinct source_document) as source_documents
+        count(distinct source_document) as source_documents,
+        bool_or(is_synthetic) as is_synthetic,
+        bool_or(is_constructed) as is_constructed
     from yearly
     group by entity_id, scope, spend_class, technology, measure, currency, status, forecast_vintage
 )

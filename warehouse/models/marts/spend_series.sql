@@ -9,6 +9,7 @@
 --   yoy_gap: reported_yoy - yoy
 --   is_restated: an earlier vintage of the same figure exists
 --   previous_period, previous_status, previous_event_id: the figure yoy compares with
+--   is_synthetic, is_constructed: the figure's source.provenance (synthetic: generated; constructed: rebuilt to match published figures)
 with latest as (
     select * from staging.spend_disclosures where is_latest_vintage
 ),
@@ -90,5 +91,7 @@ select
     previous_event_id,
     event_id,
     source_document,
-    source_locator
+    source_locator,
+    is_synthetic,
+    is_constructed
 from with_growth

@@ -5,15 +5,22 @@
 --   selected: respondents who chose the option
 --   share: selected / respondents
 --   published_share: the share printed in the report, over those asked (reference.survey_options)
+--   is_synthetic, is_constructed: any answer it counts is synthetic, or constructed (source.provenance)
 --   published_share_of_all: a share the report states over all respondents instead
 with answers as (
-    select survey_id, wave, question_id, respondent_id, options
+    select survey_id, wave, question_id, respondent_id, options, is_synthetic, is_constructed
     from staging.survey_answers
     where is_latest_response and kind in ('single', 'multi')
 ),
 
 asked as (
-    select survey_id, wave, question_id, count(distinct respondent_id) as respondents
+    select
+        survey_id,
+        wave,
+        question_id,
+        count(distinct respondent_id) as respondents,
+        bool_or(is_synthetic) as is_synthetic,
+        bool_or(is_constructed) as is_constructed
     from answers
     group by survey_id, wave, question_id
 ),
@@ -37,7 +44,9 @@ select
     coalesce(c.selected, 0) / a.respondents as share,
     o.published_share,
     o.published_share_of_all,
-    o.position as option_position
+    o.position as option_position,
+    a.is_synthetic,
+    a.is_constructed
 from asked as a
 inner join reference.survey_options as o
     on o.survey_id = a.survey_id and o.question_id = a.question_id

@@ -3,6 +3,7 @@
 -- columns:
 --   respondents: respondents who answered the question (latest response per respondent)
 --   mean_score: mean of the scores in [0, 1]
+--   is_synthetic, is_constructed: any answer it counts is synthetic, or constructed (source.provenance)
 --   published_mean: the mean printed in the report (reference.survey_questions)
 select
     a.survey_id,
@@ -10,7 +11,9 @@ select
     a.question_id,
     count(distinct a.respondent_id) as respondents,
     avg(a.score) as mean_score,
-    any_value(q.published_mean) as published_mean
+    any_value(q.published_mean) as published_mean,
+    bool_or(a.is_synthetic) as is_synthetic,
+    bool_or(a.is_constructed) as is_constructed
 from staging.survey_answers as a
 left join reference.survey_questions as q
     on q.survey_id = a.survey_id and q.question_id = a.question_id

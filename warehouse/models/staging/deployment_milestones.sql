@@ -3,6 +3,8 @@
 -- columns:
 --   stage_ordinal: 1 (planning) to 5 (iteration); NULL for retired
 --   cases: case_count, 1 when the event does not count cases
+--   is_synthetic: source.provenance is synthetic (generated data, never a source's)
+--   is_constructed: source.provenance is constructed (rebuilt to aggregate to what a source published)
 select
     m.event_id,
     m.entity_id,
@@ -24,6 +26,8 @@ select
     m.source_publisher,
     m.source_document,
     m.source_locator,
+    coalesce(m.source_provenance = 'synthetic', false) as is_synthetic,
+    coalesce(m.source_provenance = 'constructed', false) as is_constructed,
     m.occurred_at,
     m.kafka_topic,
     m.kafka_partition,

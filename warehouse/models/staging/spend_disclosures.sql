@@ -1,6 +1,8 @@
 -- Every landed spend figure, typed and in 亿 of its currency, with the rounding its printed digits carry and its place among the vintages of its key.
 -- grain: one row per spend_disclosure event: entity × scope × spend_class × technology × measure × currency × fiscal_period × status × vintage
 -- columns:
+--   is_synthetic: source.provenance is synthetic (generated data, never a source's)
+--   is_constructed: source.provenance is constructed (rebuilt to aggregate to what a source published)
 --   measure: the source's own name for what it measures (contract v1.1); NULL: not stated
 --   figure_key: entity, scope, spend_class, technology, measure, currency, fiscal_period and status, joined with '|': a later vintage of the same key restates the earlier (the same thing measured in the same currency; a figure in another currency or of another measure is another figure)
 --   fiscal_year: the calendar year of fiscal_period
@@ -46,6 +48,8 @@ with figures as (
         source_publisher,
         source_document,
         source_locator,
+        coalesce(source_provenance = 'synthetic', false) as is_synthetic,
+        coalesce(source_provenance = 'constructed', false) as is_constructed,
         occurred_at,
         kafka_topic,
         kafka_partition,

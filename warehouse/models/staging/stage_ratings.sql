@@ -6,6 +6,7 @@
 --   technology: the technology whose milestone gives the rating; NULL for a survey answer
 --   rated_on: the milestone's effective_date, or the date the survey response occurred (in its producer's time zone)
 --   event_id: the event the rating comes from
+--   is_synthetic, is_constructed: the provenance of that event (staging.deployment_milestones, staging.survey_answers)
 with latest_per_technology as (
     select *
     from staging.deployment_milestones
@@ -27,7 +28,9 @@ milestones as (
         'milestone' as rating_source,
         technology,
         effective_date as rated_on,
-        event_id
+        event_id,
+        is_synthetic,
+        is_constructed
     from latest_per_technology
     -- a technology whose latest milestone is retired no longer stands anywhere on the lifecycle
     where stage_ordinal is not null
@@ -48,7 +51,9 @@ survey_stages as (
         'survey' as rating_source,
         null::varchar as technology,
         occurred_on as rated_on,
-        event_id
+        event_id,
+        is_synthetic,
+        is_constructed
     from staging.survey_answers
     where kind = 'stage' and is_latest_response and stage_ordinal is not null
     qualify row_number() over (

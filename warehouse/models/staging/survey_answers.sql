@@ -2,6 +2,8 @@
 -- grain: one row per survey_response event × answered question
 -- columns:
 --   occurred_on: the date of occurred_at in the producer's own time zone (the offset it was written with): a response at 2025-04-01T00:00+08:00 is of 1 April, not of the UTC day before
+--   is_synthetic: source.provenance is synthetic (generated data, never a source's)
+--   is_constructed: source.provenance is constructed (rebuilt to aggregate to what a source published)
 --   is_latest_response: the respondent's latest response to this survey and wave (later occurred_at wins)
 --   capability: the capability a stage question rates (reference.survey_questions)
 --   stage_ordinal: 1–5 for a stage answer, NULL otherwise or for retired
@@ -24,6 +26,8 @@ responses as (
         institution_type,
         department,
         occurred_at,
+        coalesce(source_provenance = 'synthetic', false) as is_synthetic,
+        coalesce(source_provenance = 'constructed', false) as is_constructed,
         cast(
             (occurred_at at time zone 'UTC')
             + to_minutes(case when utc_offset = '' then 0 else
@@ -48,6 +52,8 @@ select
     r.department,
     r.occurred_at,
     r.occurred_on,
+    r.is_synthetic,
+    r.is_constructed,
     r.is_latest_response,
     a.answer_index,
     a.question_id,
