@@ -52,6 +52,8 @@ RULES = {
     "currency_conflict",
     "yoy_shifted",
     "copied_figure",
+    "survey_share_not_integral",
+    "survey_shares_sum",
 }
 
 

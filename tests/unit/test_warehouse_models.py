@@ -822,3 +822,80 @@ def test_synthetic_and_constructed_data_are_marked_through_to_the_marts(
         tmp_settings,
         "select distinct is_synthetic, is_constructed from marts.survey_option_shares",
     ) == [(False, True)]
+
+
+def test_survey_integrity_rules_are_silent_on_the_shipped_surveys_and_fire_on_a_bad_one(
+    tmp_settings: Settings,
+) -> None:
+    """genai_attitude prints 80.3% / 14.8% / 4.9%: whole numbers of 122 respondents (98, 18,
+    6), and they add up to 100%. The same shares over 10 respondents are no whole numbers."""
+    answers = [("positive", 98), ("reserved", 18), ("negative", 6)]
+    panel = [option for option, n in answers for _ in range(n)]
+
+    def respond(count: int) -> None:
+        insert_responses(
+            tmp_settings,
+            [
+                response(
+                    f"q{i}",
+                    f"p{i}",
+                    [{"question_id": "genai_attitude", "kind": "single", "options": [panel[i]]}],
+                )
+                for i in range(count)
+            ],
+        )
+
+    respond(len(panel))
+    refresh(tmp_settings)
+    assert query(
+        tmp_settings,
+        "select count(*) from dq.findings where rule_id like 'survey_%'",
+    ) == [(0,)]
+    # a later wave of 10 respondents under the same printed shares
+    insert_responses(
+        tmp_settings,
+        [
+            response(
+                f"w{i}",
+                f"w{i}",
+                [{"question_id": "genai_attitude", "kind": "single", "options": ["positive"]}],
+                wave="2026",
+            )
+            for i in range(10)
+        ],
+    )
+    refresh(tmp_settings)
+    fired = query(
+        tmp_settings,
+        "select entity_id, fiscal_period from dq.findings "
+        "where rule_id = 'survey_share_not_integral' order by 1",
+    )
+    assert fired == [
+        ("fintech-practice-2025/genai_attitude/negative", "2026"),
+        ("fintech-practice-2025/genai_attitude/positive", "2026"),
+        ("fintech-practice-2025/genai_attitude/reserved", "2026"),
+    ]
+
+
+def test_survey_shares_that_do_not_add_up_are_a_finding() -> None:
+    """On a hand-made definition (the shipped ones add up): 60.0% + 30.0% + 5.0% of a
+    single-choice question miss 100% by more than three half-digits; 33.3% × 3 do not."""
+    import duckdb
+
+    from warehouse.model_files import checks
+
+    (check,) = [c for c in checks() if c.rule_id == "survey_shares_sum"]
+    con = duckdb.connect()
+    con.execute("create schema reference")
+    con.execute(
+        "create table reference.survey_questions as select * from (values "
+        "('s', 'bad', 'single', 1), ('s', 'thirds', 'single', 1), ('s', 'many', 'multi', 1)) "
+        "t(survey_id, question_id, kind, published_decimals)"
+    )
+    con.execute(
+        "create table reference.survey_options as select * from (values "
+        "('s', 'bad', 0.6), ('s', 'bad', 0.3), ('s', 'bad', 0.05), "
+        "('s', 'thirds', 0.333), ('s', 'thirds', 0.333), ('s', 'thirds', 0.333), "
+        "('s', 'many', 0.9), ('s', 'many', 0.8)) t(survey_id, question_id, published_share)"
+    )
+    assert con.execute(f"select entity_id from ({check.sql})").fetchall() == [("s/bad",)]
