@@ -8,7 +8,6 @@ volume goes through ``infra.bulk_producer`` from several processes at once
 
 from __future__ import annotations
 
-import json
 import multiprocessing as mp
 import sys
 import time
@@ -20,6 +19,7 @@ from typing import Any
 from tqdm import tqdm
 
 from contracts.corpus import seed_corpus
+from contracts.corpus.printed import corpus_json
 from contracts.spec import topics_by_event_type
 from contracts.synthetic import CHUNK, SyntheticStream
 from finradar.errors import FinradarError
@@ -98,8 +98,7 @@ def corpus_messages() -> Iterator[tuple[str, bytes, bytes]]:
     """The seed corpus as Kafka messages: topic of its event type, entity key, compact JSON."""
     topics = topics_by_event_type()
     for e in seed_corpus():
-        value = json.dumps(e, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
-        yield topics[e["event_type"]], e["subject"]["entity_id"].encode("utf-8"), value
+        yield topics[e["event_type"]], e["subject"]["entity_id"].encode("utf-8"), corpus_json(e)
 
 
 def _synthetic_worker(

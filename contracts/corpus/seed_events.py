@@ -12,8 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from contracts.corpus.printed import load_printed
 from contracts.registry import subject
 
 FIGURES_DIR = Path(__file__).with_name("seed_figures")
@@ -142,7 +141,8 @@ def spend_and_deployment_events() -> list[dict[str, Any]]:
     """Every seed ``spend_disclosure`` and ``deployment_milestone`` event, report by report."""
     events: list[dict[str, Any]] = []
     for path in report_files():
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        # numbers keep their printed digits (0.080 is not 0.08): checks read precision from them
+        doc = load_printed(path.read_text(encoding="utf-8"))
         events.extend(_spend_events(doc))
         events.extend(_milestone_events(doc))
     return events

@@ -12,6 +12,7 @@ import pytest
 from kafka import KafkaConsumer, TopicPartition
 
 from contracts.corpus import seed_corpus
+from contracts.corpus.printed import corpus_json
 from contracts.spec import contracts
 from tests.fixtures.contract import invalid_fixtures, spec_example
 
@@ -81,7 +82,7 @@ def test_produce_corpus_then_plain_read_returns_exactly_the_corpus(kafka_bootstr
         (
             topics[e["event_type"]],
             e["subject"]["entity_id"],
-            json.dumps(e, ensure_ascii=False, separators=(",", ":")),
+            corpus_json(e).decode(),
         )
         for e in corpus
     )

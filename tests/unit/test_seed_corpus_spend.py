@@ -117,3 +117,31 @@ def test_locators_point_into_the_reports(events):
     for e in events:
         assert e["source"]["locator"], e["event_id"]
         assert e["source"]["published_on"] == e["occurred_at"][:10]
+
+
+def test_printed_digits_reach_the_wire(events):
+    """YAML reads 0.080 as 0.08: the corpus keeps the printed text, so the message says
+    0.080 (±0.0005) and not 0.08 (±0.005); other numbers are written as before."""
+    import json
+    import re
+
+    from contracts.corpus.printed import corpus_json
+
+    texts = {e["event_id"]: corpus_json(e).decode() for e in events}
+    assert '"reported_yoy":0.080' in texts["seed-002-bank-tech-2024"]
+    assert '"amount":81.80' in texts["seed-003-chart16-psbc-2019"]
+    for event in events:
+        assert json.loads(texts[event["event_id"]]) == event
+    # every number on the wire as the YAML printed it: no digit dropped or added
+    for path in report_files():
+        printed = set(
+            re.findall(
+                r"(?:amount|reported_yoy|revenue_share): (-?[0-9.]+)", path.read_text("utf-8")
+            )
+        )
+        wire = set(
+            re.findall(
+                r'"(?:amount|reported_yoy|revenue_share)":(-?[0-9.]+)', "".join(texts.values())
+            )
+        )
+        assert printed <= wire | {p for p in printed if "." not in p}, path.name
