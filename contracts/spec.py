@@ -19,7 +19,7 @@ from contracts.topics import load_topics
 SCHEMA_VERSION = 1
 # A minor revision only adds optional fields: its events stay schema_version 1 on the wire and
 # a v1 consumer ignores what it does not know. 1.1: payload.measure of a spend disclosure,
-# source.provenance of every event.
+# source.provenance of every event, payload.stated_cagr and stated_cagr_from of a spend figure.
 CONTRACT_REVISION = "1.1"
 MAX_MESSAGE_BYTES = 1024 * 1024  # larger values are quarantined as ``oversize``
 FUTURE_TOLERANCE_HOURS = 24  # occurred_at more than this after ingestion is ``future_timestamp``
@@ -139,6 +139,17 @@ SPEND_PAYLOAD = Field(
         _s("bound", enum="bound", default="exact"),
         Field("revenue_share", "number", doc="share of operating revenue", minimum=0, maximum=1),
         Field("reported_yoy", "number", doc="growth as the source states it"),
+        Field(
+            "stated_cagr",
+            "number",
+            doc="v1.1: a compound annual growth rate the source states for this series, from "
+            "stated_cagr_from to this figure's period",
+        ),
+        _s(
+            "stated_cagr_from",
+            doc="v1.1: the first period of stated_cagr's span, as the source gives it",
+            pattern=FISCAL_PERIOD_PATTERN,
+        ),
         Field("tech_headcount", "integer", doc="technology staff", minimum=0),
         Field("tech_headcount_share", "number", doc="share of all staff", minimum=0, maximum=1),
     ),

@@ -26,6 +26,8 @@ SPEND_POINT_FIELDS = (
     "reported_yoy",
     "tech_headcount",
     "tech_headcount_share",
+    "stated_cagr",
+    "stated_cagr_from",
 )
 MILESTONE_FIELDS = (
     "technology",

@@ -30,6 +30,8 @@ create table if not exists raw.spend_disclosures (
     bound varchar,
     revenue_share double,
     reported_yoy double,
+    stated_cagr double,
+    stated_cagr_from varchar,
     tech_headcount bigint,
     tech_headcount_share double,
     amount_yi double,

@@ -148,12 +148,21 @@ def test_findings_by_rule(warehouse) -> None:
     assert dict(
         rows(warehouse, "select rule_id, count(*) from dq.findings group by 1 order by 1")
     ) == {
+        "cagr_mismatch": 3,
         "copied_figure": 1,
         "scope_mixed_rollup": 1,
         "survey_share_not_integral": 2,
         "yoy_mismatch": 3,
         "yoy_shifted": 3,
     }
+    # 002-004 #2: the segments' CAGRs stand under 2023-2028 titles but cover 2024E-2028E; the
+    # AI (30.36%), GenAI (46.5%) and big data (22.2%) CAGRs over 2024E-2029E hold
+    cagrs = rows(
+        warehouse,
+        "select entity_id, detail from dq.findings where rule_id = 'cagr_mismatch' order by 1",
+    )
+    assert [entity for entity, _ in cagrs] == sorted(R002_SEGMENTS)
+    assert all("for 2023→2028" in d and "it is the CAGR of 2024→2028" in d for _, d in cagrs)
     # R002 prints 31.2% (the fact sheets' n = 38: 38 / 122 = 31.15%) and 85.3% (104 / 122 =
     # 85.25%): no whole number of its 122 respondents rounds to either
     assert rows(

@@ -54,6 +54,7 @@ RULES = {
     "copied_figure",
     "survey_share_not_integral",
     "survey_shares_sum",
+    "cagr_mismatch",
 }
 
 

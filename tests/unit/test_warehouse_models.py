@@ -899,3 +899,29 @@ def test_survey_shares_that_do_not_add_up_are_a_finding() -> None:
         "('s', 'many', 0.9), ('s', 'many', 0.8)) t(survey_id, question_id, published_share)"
     )
     assert con.execute(f"select entity_id from ({check.sql})").fetchall() == [("s/bad",)]
+
+
+def test_a_stated_cagr_is_checked_over_its_stated_span(tmp_settings: Settings) -> None:
+    """A CAGR stated for 2020→2023 is compared with the levels of 2020 and 2023 at their
+    printed precision; the detail names the span whose levels do give it."""
+    rows = [
+        spend("a20", "seg", "2020", "100.0"),
+        spend("a21", "seg", "2021", "110.0"),
+        spend("a22", "seg", "2022", "121.0"),
+        # 10% a year throughout: no span gives the 12.0% stated for 2020→2023
+        spend("a23", "seg", "2023", "133.1", stated_cagr="0.120", stated_cagr_from="2020"),
+        spend("b22", "other", "2022", "100.0"),
+        spend("b23", "other", "2023", "120.0", stated_cagr="0.200", stated_cagr_from="2022"),
+        # a span whose start the series does not have cannot be checked
+        spend("c23", "third", "2023", "120", stated_cagr="0.5", stated_cagr_from="2019"),
+    ]
+    insert(tmp_settings, "spend_disclosures", rows)
+    refresh(tmp_settings)
+    fired = query(
+        tmp_settings,
+        "select entity_id, fiscal_period, list_sort(event_ids), detail from dq.findings "
+        "where rule_id = 'cagr_mismatch'",
+    )
+    assert [f[:3] for f in fired] == [("seg", "2023", ["a20", "a23"])]
+    assert "stated CAGR 12.00% for 2020→2023 but its levels give 10.00%" in fired[0][3]
+    assert "it is the CAGR of" not in fired[0][3]

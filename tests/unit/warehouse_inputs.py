@@ -66,13 +66,17 @@ def spend(
     measure: str | None = None,
     source_document: str = "hand-made",
     provenance: str | None = None,
+    stated_cagr: str | None = None,
+    stated_cagr_from: str | None = None,
     level: str = "segment",
     institution_type: str = "bank",
     batch_id: str = "b1",
 ) -> dict[str, Any]:
     """A spend figure; ``amount`` and ``reported_yoy`` as printed (strings)."""
-    payload_text = f'"amount": {amount}' + (
-        f', "reported_yoy": {reported_yoy}' if reported_yoy is not None else ""
+    payload_text = (
+        f'"amount": {amount}'
+        + (f', "reported_yoy": {reported_yoy}' if reported_yoy is not None else "")
+        + (f', "stated_cagr": {stated_cagr}' if stated_cagr is not None else "")
     )
     scale = {"yuan": 1e-8, "wan": 1e-4, "yi": 1.0, "wan_yi": 1e4}[unit]
     return {
@@ -92,6 +96,8 @@ def spend(
         "unit": unit,
         "bound": bound,
         "reported_yoy": float(reported_yoy) if reported_yoy is not None else None,
+        "stated_cagr": float(stated_cagr) if stated_cagr is not None else None,
+        "stated_cagr_from": stated_cagr_from,
         "amount_yi": float(amount) * scale,
         "raw_json": "{" + f'"event_id": "{event_id}", "payload": {{{payload_text}}}' + "}",
     }

@@ -10,6 +10,8 @@
 --   amount_yi: amount in 亿 of currency (亿元 for CNY, 亿美元 for USD): never added across currencies
 --   amount_yi_rounding: half a unit of the amount's last printed digit, in 亿 (163.74 carries ±0.005)
 --   reported_yoy_rounding: half a unit of reported_yoy's last printed digit (0.191 carries ±0.0005)
+--   stated_cagr, stated_cagr_from: a CAGR the source states for the series from stated_cagr_from to this period (contract v1.1)
+--   stated_cagr_rounding: half a unit of stated_cagr's last printed digit
 --   vintage_rank: 1 for the latest vintage of the key, 2 for the one before, …
 --   is_latest_vintage: vintage_rank = 1
 --   vintages: how many vintages the key has
@@ -40,11 +42,14 @@ with figures as (
         coalesce(bound, 'exact') as bound,
         revenue_share,
         reported_yoy,
+        stated_cagr,
+        stated_cagr_from,
         tech_headcount,
         tech_headcount_share,
         -- the wire's number text is the printed precision; a decoded double has lost it
         regexp_extract(raw_json, '"amount"\s*:\s*(-?[0-9][0-9.eE+-]*)', 1) as amount_text,
         regexp_extract(raw_json, '"reported_yoy"\s*:\s*(-?[0-9][0-9.eE+-]*)', 1) as reported_yoy_text,
+        regexp_extract(raw_json, '"stated_cagr"\s*:\s*(-?[0-9][0-9.eE+-]*)', 1) as stated_cagr_text,
         source_publisher,
         source_document,
         source_locator,
@@ -71,12 +76,16 @@ with_rounding as (
         case when reported_yoy is not null then
             0.5 * pow(10, -(case when reported_yoy_text like '%.%'
                 then length(reported_yoy_text) - strpos(reported_yoy_text, '.') else 0 end))
-        end as reported_yoy_rounding
+        end as reported_yoy_rounding,
+        case when stated_cagr is not null then
+            0.5 * pow(10, -(case when stated_cagr_text like '%.%'
+                then length(stated_cagr_text) - strpos(stated_cagr_text, '.') else 0 end))
+        end as stated_cagr_rounding
     from figures
 )
 
 select
-    * exclude (amount_text, reported_yoy_text),
+    * exclude (amount_text, reported_yoy_text, stated_cagr_text),
     row_number() over (
         partition by figure_key order by vintage desc, occurred_at desc, event_id desc
     ) as vintage_rank,

@@ -1,0 +1,73 @@
+-- cagr_mismatch: a compound annual growth rate the source states (stated_cagr, over stated_cagr_from to the figure's period) that the series' levels at the ends of that span cannot produce, whatever their rounding. The detail names the span whose levels do give it, if one does.
+with stated as (
+    select * from marts.spend_series where stated_cagr is not null
+),
+
+-- each earlier level of the same series (one measure, one currency), as a possible start
+starts as (
+    select
+        s.event_id,
+        b.fiscal_period as start_period,
+        b.event_id as start_event_id,
+        s.fiscal_year - b.fiscal_year as years,
+        pow(s.amount_yi / b.amount_yi, 1.0 / years) - 1 as cagr,
+        pow((s.amount_yi - s.amount_yi_rounding) / (b.amount_yi + b.amount_yi_rounding), 1.0 / years)
+            - 1 as cagr_low,
+        pow((s.amount_yi + s.amount_yi_rounding) / (b.amount_yi - b.amount_yi_rounding), 1.0 / years)
+            - 1 as cagr_high
+    from stated as s
+    inner join marts.spend_series as b
+        on b.entity_id = s.entity_id
+        and b.scope = s.scope
+        and b.spend_class = s.spend_class
+        and b.technology is not distinct from s.technology
+        and b.measure is not distinct from s.measure
+        and b.currency = s.currency
+        and b.period_kind = s.period_kind
+        and substr(b.fiscal_period, 5) = substr(s.fiscal_period, 5)
+        and b.fiscal_year < s.fiscal_year
+        and b.bound in ('exact', 'approx')
+    qualify row_number() over (
+        partition by s.event_id, b.fiscal_period
+        order by b.status = 'actual' desc, b.vintage desc, b.event_id
+    ) = 1
+),
+
+fits as (
+    select
+        s.event_id,
+        x.start_period,
+        x.start_event_id,
+        x.cagr,
+        x.cagr_low,
+        x.cagr_high,
+        s.stated_cagr + s.stated_cagr_rounding >= x.cagr_low
+            and s.stated_cagr - s.stated_cagr_rounding <= x.cagr_high as fits
+    from stated as s
+    inner join starts as x on x.event_id = s.event_id
+)
+
+select
+    'cagr_mismatch' as rule_id,
+    'error' as severity,
+    s.entity_id,
+    s.fiscal_period,
+    format(
+        '{} {} {}{} {}: stated CAGR {:.2f}% for {}→{} but its levels give {:.2f}% (rounding allows {:.2f}% to {:.2f}%){}',
+        s.entity_id, s.scope, s.spend_class, coalesce(' ' || s.technology, ''), s.currency,
+        s.stated_cagr * 100, s.stated_cagr_from, s.fiscal_period, f.cagr * 100,
+        f.cagr_low * 100, f.cagr_high * 100,
+        coalesce(
+            '; it is the CAGR of '
+            || (
+                select string_agg(o.start_period || '→' || s.fiscal_period, ', ')
+                from fits as o
+                where o.event_id = s.event_id and o.fits
+            ),
+            ''
+        )
+    ) as detail,
+    [f.start_event_id, s.event_id] as event_ids
+from stated as s
+inner join fits as f on f.event_id = s.event_id and f.start_period = s.stated_cagr_from
+where not f.fits
