@@ -88,6 +88,10 @@ def survey_questions() -> pa.Table:
                     "published_mean": d.get("published_mean"),
                     "published_decimals": d.get("published_decimals"),
                     "published_cluster": d.get("published_cluster"),
+                    # the printed sample size, for a question put to the whole sample
+                    "published_base": None
+                    if d.get("asked_if")
+                    else (survey.definition.get("sample") or {}).get("respondents"),
                 }
             )
     return pa.Table.from_pylist(
@@ -105,6 +109,7 @@ def survey_questions() -> pa.Table:
                 ("published_mean", pa.float64()),
                 ("published_decimals", pa.int32()),
                 ("published_cluster", pa.string()),
+                ("published_base", pa.int64()),
             ]
         ),
     )
