@@ -822,6 +822,22 @@ def test_synthetic_and_constructed_data_are_marked_through_to_the_marts(
         tmp_settings,
         "select distinct is_synthetic, is_constructed from marts.survey_option_shares",
     ) == [(False, True)]
+    # every mart but the entity dimension carries the two flags
+    marts = query(
+        tmp_settings,
+        "select table_name from information_schema.tables where table_schema = 'marts' "
+        "and table_name not in ('dim_entity') order by 1",
+    )
+    for (mart,) in marts:
+        columns = {
+            c
+            for (c,) in query(
+                tmp_settings,
+                f"select column_name from information_schema."
+                f"columns where table_schema = 'marts' and table_name = '{mart}'",
+            )
+        }
+        assert {"is_synthetic", "is_constructed"} <= columns, mart
 
 
 def test_survey_integrity_rules_are_silent_on_the_shipped_surveys(tmp_settings: Settings) -> None:

@@ -8,6 +8,7 @@
 --   scopes_mixed: the members' figures carry different scopes
 --   member_scopes: the scopes added
 --   rounding_yi: the rounding the compared figures carry together
+--   is_synthetic, is_constructed: any figure it rests on is synthetic, or constructed (source.provenance)
 with groups as (
     select entity_id as group_id, members
     from staging.entities
@@ -26,7 +27,7 @@ totals as (
 
 group_figures as (
     select t.entity_id as group_id, t.scope, t.fiscal_period, t.status, t.currency, t.amount_yi,
-        t.amount_yi_rounding, t.event_id
+        t.amount_yi_rounding, t.event_id, t.is_synthetic, t.is_constructed
     from totals as t
     inner join groups as g on g.group_id = t.entity_id
 ),
@@ -58,7 +59,9 @@ member_figures as (
         t.scope,
         t.amount_yi,
         t.amount_yi_rounding,
-        t.event_id
+        t.event_id,
+        t.is_synthetic,
+        t.is_constructed
     from frames as f
     inner join membership as m on m.group_id = f.group_id
     inner join totals as t
@@ -83,7 +86,9 @@ rolled as (
         sum(amount_yi) as members_total_yi,
         sum(amount_yi_rounding) as members_rounding_yi,
         list(distinct scope order by scope) as member_scopes,
-        list(event_id order by event_id) as member_event_ids
+        list(event_id order by event_id) as member_event_ids,
+        bool_or(is_synthetic) as is_synthetic,
+        bool_or(is_constructed) as is_constructed
     from member_figures
     group by group_id, frame_scope, fiscal_period, status, currency
 )
@@ -104,7 +109,9 @@ select
     r.member_scopes,
     coalesce(r.members_rounding_yi, 0) + coalesce(gf.amount_yi_rounding, 0) as rounding_yi,
     gf.event_id as group_event_id,
-    r.member_event_ids
+    r.member_event_ids,
+    coalesce(r.is_synthetic, false) or coalesce(gf.is_synthetic, false) as is_synthetic,
+    coalesce(r.is_constructed, false) or coalesce(gf.is_constructed, false) as is_constructed
 from frames as f
 inner join groups as g on g.group_id = f.group_id
 left join rolled as r

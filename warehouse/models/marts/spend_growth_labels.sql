@@ -4,6 +4,7 @@
 --   fits_own: reported_yoy meets [yoy_low, yoy_high] within its own rounding; NULL when the figure has no computed yoy
 --   next_period, next_event_id: the figure whose growth is computed from this one (the same series, one period on)
 --   fits_next: reported_yoy meets the next figure's growth range within its rounding; NULL without a next figure
+--   is_synthetic, is_constructed: the labelled figure's source.provenance
 --   series_shifted: at least two labels of the series fit the next period's growth and not their own: the series' labels sit one period early (yoy_shifted), and those labels are not counted as yoy_mismatch
 with labelled as (
     select * from marts.spend_series where reported_yoy is not null
@@ -42,6 +43,8 @@ fits as (
         l.yoy,
         l.yoy_low,
         l.yoy_high,
+        l.is_synthetic,
+        l.is_constructed,
         f.next_period,
         f.next_event_id,
         case when l.yoy_low is not null then
