@@ -264,3 +264,20 @@ def test_synthetic_events_are_marked_synthetic_in_the_marts(stack, reference):
     finally:
         con.close()
     assert [(generated, flag) for generated, flag, _ in marked] == [(False, False), (True, True)]
+
+
+def test_synthetic_institutions_raise_no_copied_figure(stack, reference):
+    """The synthetic stream's institutions share one document a year and repeat amounts by
+    chance: copied_figure reads segments, industries and groups only (the seeds' C15)."""
+    from warehouse.refresh import refresh
+
+    settings, _ = reference
+    refresh(settings)
+    con = connect(settings, read_only=True)
+    try:
+        copied = con.execute(
+            "select entity_id from dq.findings where rule_id = 'copied_figure'"
+        ).fetchall()
+    finally:
+        con.close()
+    assert copied == [("cn.segment.consumer_finance",)]

@@ -768,13 +768,16 @@ def test_shifted_labels_and_copied_figures(tmp_settings: Settings) -> None:
             strict=True,
         )
     ]
-    # one document, one period: the same 34.6 for two entities; 100 for two is round
+    # one document, one period: the same 34.6 for two segments; 100 for two is round
     rows += [
         spend("c1", "a", "2018", "34.6", source_document="D"),
         spend("c2", "b", "2018", "34.6", source_document="D"),
         spend("c3", "c", "2018", "34.6", source_document="E"),
         spend("r1", "a", "2019", "100", source_document="D"),
         spend("r2", "b", "2019", "100", source_document="D"),
+        # two institutions of one league table coincide by chance
+        spend("i1", "bank1", "2018", "34.6", source_document="D", level="institution"),
+        spend("i2", "bank2", "2018", "34.6", source_document="D", level="institution"),
     ]
     insert(tmp_settings, "spend_disclosures", rows)
     refresh(tmp_settings)

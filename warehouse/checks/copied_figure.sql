@@ -1,4 +1,4 @@
--- copied_figure: one document gives the same amount to different entities for the same period, status, spend class, technology and currency: possibly a value copied from one chart into another (warning). Round amounts (printed to no better than ±0.5%, e.g. 100) are left out: they coincide honestly.
+-- copied_figure: one document gives the same amount to different segments, industries or groups for the same period, status, spend class, technology and currency: possibly a value copied from one chart into another (warning). Left out, as they coincide honestly: round amounts (printed to no better than ±0.5%, e.g. 100), and institutions' figures (a document listing hundreds of institutions repeats three-digit amounts by chance).
 with figures as (
     select
         s.*,
@@ -22,7 +22,7 @@ copies as (
         list(distinct entity_id order by entity_id) as entities,
         list(event_id order by entity_id, event_id) as event_ids
     from figures
-    where relative_rounding < 0.005
+    where relative_rounding < 0.005 and level <> 'institution'
     group by source_document, fiscal_period, status, spend_class, technology, currency, amount, unit
     having count(distinct entity_id) > 1
 )
