@@ -17,14 +17,7 @@ starts as (
             - 1 as cagr_high
     from stated as s
     inner join marts.spend_series as b
-        on b.entity_id = s.entity_id
-        and b.scope = s.scope
-        and b.spend_class = s.spend_class
-        and b.technology is not distinct from s.technology
-        and b.measure is not distinct from s.measure
-        and b.currency = s.currency
-        and b.period_kind = s.period_kind
-        and substr(b.fiscal_period, 5) = substr(s.fiscal_period, 5)
+        on b.series_key = s.series_key
         and b.fiscal_year < s.fiscal_year
         and b.bound in ('exact', 'approx')
     qualify row_number() over (

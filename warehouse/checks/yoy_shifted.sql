@@ -13,4 +13,4 @@ select
     list_sort(list_distinct(flatten(list([event_id, next_event_id])))) as event_ids
 from marts.spend_growth_labels
 where series_shifted and fits_next and not coalesce(fits_own, false)
-group by entity_id, scope, spend_class, technology, measure, currency
+group by series_key, entity_id, scope, spend_class, technology, currency

@@ -33,6 +33,7 @@ fits as (
         l.technology,
         l.measure,
         l.currency,
+        l.series_key,
         l.fiscal_period,
         l.status,
         l.event_id,
@@ -61,7 +62,6 @@ fits as (
 
 select
     *,
-    count(*) filter (where fits_next and not coalesce(fits_own, false)) over (
-        partition by entity_id, scope, spend_class, technology, measure, currency
-    ) >= 2 as series_shifted
+    count(*) filter (where fits_next and not coalesce(fits_own, false))
+        over (partition by series_key) >= 2 as series_shifted
 from fits

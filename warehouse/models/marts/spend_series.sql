@@ -8,6 +8,7 @@
 --   yoy_low, yoy_high: the range yoy can take given the rounding of both printed levels
 --   yoy_gap: reported_yoy - yoy
 --   is_restated: an earlier vintage of the same figure exists
+--   series_key: the series the figure belongs to (staging.spend_disclosures)
 --   stated_cagr, stated_cagr_from, stated_cagr_rounding: a CAGR the source states for the series from stated_cagr_from to this period, and half its last printed digit (cagr_mismatch checks it)
 --   previous_period, previous_status, previous_event_id: the figure yoy compares with
 --   is_synthetic, is_constructed: the figure's source.provenance (synthetic: generated; constructed: rebuilt to match published figures)
@@ -26,15 +27,8 @@ previous as (
         prev.bound as previous_bound
     from latest as cur
     inner join latest as prev
-        on prev.entity_id = cur.entity_id
-        and prev.scope = cur.scope
-        and prev.spend_class = cur.spend_class
-        and prev.technology is not distinct from cur.technology
-        and prev.measure is not distinct from cur.measure
-        and prev.currency = cur.currency
-        and prev.period_kind = cur.period_kind
+        on prev.series_key = cur.series_key
         and prev.fiscal_year = cur.fiscal_year - 1
-        and substr(prev.fiscal_period, 5) = substr(cur.fiscal_period, 5)
     -- forecasts never feed an actual
     where cur.status <> 'actual' or prev.status = 'actual'
     qualify row_number() over (
@@ -86,6 +80,7 @@ select
     stated_cagr_rounding,
     fiscal_year,
     period_kind,
+    series_key,
     level,
     institution_type,
     tech_headcount,
