@@ -46,8 +46,8 @@ select
     s.entity_id,
     s.fiscal_period,
     format(
-        '{} {} {}{} {}: stated CAGR {:.2f}% for {}→{} but its levels give {:.2f}% (rounding allows {:.2f}% to {:.2f}%){}',
-        s.entity_id, s.scope, s.spend_class, coalesce(' ' || s.technology, ''), s.currency,
+        '{} {}: stated CAGR {:.2f}% for {}→{} but its levels give {:.2f}% (rounding allows {:.2f}% to {:.2f}%){}',
+        s.series_label, s.currency,
         s.stated_cagr * 100, s.stated_cagr_from, s.fiscal_period, f.cagr * 100,
         f.cagr_low * 100, f.cagr_high * 100,
         coalesce(

@@ -12,6 +12,7 @@ conflicts as (
         measure,
         fiscal_period,
         status,
+        any_value(series_label) as series_label,
         list(format('{} 亿 {}', amount_yi, currency) order by currency) as amounts,
         list(event_id order by currency, event_id) as event_ids,
         count(distinct amount_yi) = 1 as same_number
@@ -26,9 +27,8 @@ select
     entity_id,
     fiscal_period,
     format(
-        '{} {} {}{}{} {} {}: {} — {}',
-        entity_id, scope, spend_class, coalesce(' ' || technology, ''),
-        coalesce(' "' || measure || '"', ''), fiscal_period, status,
+        '{} {} {}: {} — {}',
+        series_label, fiscal_period, status,
         array_to_string(amounts, ' and '),
         case when same_number
             then 'the same number in two currencies: one of them is mislabelled'

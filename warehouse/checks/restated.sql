@@ -16,9 +16,8 @@ select
     entity_id,
     fiscal_period,
     format(
-        '{} {} {}{}{} {} {}: {} 亿 {} (vintage {}) restated as {} 亿 {} (vintage {})',
-        entity_id, scope, spend_class, coalesce(' ' || technology, ''),
-        coalesce(' "' || measure || '"', ''), fiscal_period, status,
+        '{} {} {}: {} 亿 {} (vintage {}) restated as {} 亿 {} (vintage {})',
+        series_label, fiscal_period, status,
         earlier_yi, currency, earlier_vintage, amount_yi, currency, vintage
     ) as detail,
     [earlier_event_id, event_id] as event_ids

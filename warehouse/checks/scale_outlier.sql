@@ -51,8 +51,8 @@ select
     entity_id,
     fiscal_period,
     format(
-        '{} {} {}{} {}: {} 亿 is {:.0f}× {}, {} 亿: a unit error?',
-        entity_id, scope, spend_class, coalesce(' ' || technology, ''), fiscal_period,
+        '{} {}: {} 亿 is {:.0f}× {}, {} 亿: a unit error?',
+        series_label, fiscal_period,
         amount_yi, greatest(amount_yi / reference_yi, reference_yi / amount_yi), reference_label,
         reference_yi
     ) as detail,

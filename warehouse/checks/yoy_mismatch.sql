@@ -6,8 +6,8 @@ select
     entity_id,
     fiscal_period,
     format(
-        '{} {} {}{} {}: reported growth {:.2f}% but {} → {} gives {:.2f}% (rounding allows {:.2f}% to {:.2f}%)',
-        entity_id, scope, spend_class, coalesce(' ' || technology, ''), status,
+        '{} {}: reported growth {:.2f}% but {} → {} gives {:.2f}% (rounding allows {:.2f}% to {:.2f}%)',
+        series_label, status,
         reported_yoy * 100, previous_period, fiscal_period, yoy * 100, yoy_low * 100, yoy_high * 100
     ) as detail,
     [previous_event_id, event_id] as event_ids

@@ -34,6 +34,7 @@ fits as (
         l.measure,
         l.currency,
         l.series_key,
+        l.series_label,
         l.fiscal_period,
         l.status,
         l.event_id,

@@ -8,7 +8,7 @@
 --   yoy_low, yoy_high: the range yoy can take given the rounding of both printed levels
 --   yoy_gap: reported_yoy - yoy
 --   is_restated: an earlier vintage of the same figure exists
---   series_key: the series the figure belongs to (staging.spend_disclosures)
+--   series_key, series_label: the series the figure belongs to, and its name in words (staging.spend_disclosures)
 --   stated_cagr, stated_cagr_from, stated_cagr_rounding: a CAGR the source states for the series from stated_cagr_from to this period, and half its last printed digit (cagr_mismatch checks it)
 --   previous_period, previous_status, previous_event_id: the figure yoy compares with
 --   is_synthetic, is_constructed: the figure's source.provenance (synthetic: generated; constructed: rebuilt to match published figures)
@@ -81,6 +81,7 @@ select
     fiscal_year,
     period_kind,
     series_key,
+    series_label,
     level,
     institution_type,
     tech_headcount,

@@ -7,6 +7,7 @@
 --   figure_key: entity, scope, spend_class, technology, measure, currency, fiscal_period and status, joined with '|': a later vintage of the same key restates the earlier (the same thing measured in the same currency; a figure in another currency or of another measure is another figure)
 --   fiscal_year: the calendar year of fiscal_period
 --   period_kind: year, half or quarter
+--   series_label: entity, scope, spend_class, technology and "measure" in words, as findings name a figure
 --   series_key: entity, scope, spend_class, technology, measure, currency, period kind and the half or quarter, joined with '|': the series a figure belongs to (growth, CAGRs and growth labels never leave it)
 --   amount_yi: amount in 亿 of currency (亿元 for CNY, 亿美元 for USD): never added across currencies
 --   amount_yi_rounding: half a unit of the amount's last printed digit, in 亿 (163.74 carries ±0.005)
@@ -75,6 +76,8 @@ with_rounding as (
             '|', entity_id, scope, spend_class, coalesce(technology, '-'), coalesce(measure, '-'),
             currency, period_kind, substr(fiscal_period, 5)
         ) as series_key,
+        concat_ws(' ', entity_id, scope, spend_class, technology, '"' || measure || '"')
+            as series_label,
         0.5 * pow(10, -(case when amount_text like '%.%'
             then length(amount_text) - strpos(amount_text, '.') else 0 end))
             * amount_yi / amount as amount_yi_rounding,
