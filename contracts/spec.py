@@ -20,7 +20,9 @@ SCHEMA_VERSION = 1
 # A minor revision only adds optional fields: its events stay schema_version 1 on the wire and
 # a v1 consumer ignores what it does not know. 1.1: payload.measure of a spend disclosure,
 # source.provenance of every event, payload.stated_cagr and stated_cagr_from of a spend figure.
-CONTRACT_REVISION = "1.1"
+# 1.2: the observation event type (its own topic): market sizes and KPIs as the source prints
+# them; the level ``market``, the institution type ``other``.
+CONTRACT_REVISION = "1.2"
 MAX_MESSAGE_BYTES = 1024 * 1024  # larger values are quarantined as ``oversize``
 FUTURE_TOLERANCE_HOURS = 24  # occurred_at more than this after ingestion is ``future_timestamp``
 
@@ -219,6 +221,77 @@ SURVEY_PAYLOAD = Field(
 )
 
 
+OBSERVATION_PAYLOAD = Field(
+    "payload",
+    "object",
+    True,
+    "v1.2: one printed figure that is not an institution's technology spend: a market size, a "
+    "KPI, a rate, a share of a stated base, a growth rate or a stated CAGR, in the source's own "
+    "unit and at its printed precision",
+    fields=(
+        _s(
+            "measure",
+            True,
+            "the source's own name for what it measures (e.g. 中国金融云市场规模); figures of "
+            "different measures never compare",
+            min_length=1,
+            max_length=200,
+        ),
+        _s("metric", True, "what kind of number value is", enum="observation_metric"),
+        _s(
+            "fiscal_period",
+            doc="YYYY, YYYYH1/H2 or YYYYQ1-Q4; absent: the source states no period",
+            pattern=FISCAL_PERIOD_PATTERN,
+        ),
+        _s(
+            "span_from",
+            doc="the first period of a cagr's (or a multi-period growth's) span, as stated",
+            pattern=FISCAL_PERIOD_PATTERN,
+        ),
+        _s("status", True, enum="status"),
+        Field("vintage", "date", True, "as-of date of the figure", pattern=DATE_PATTERN),
+        Field("value", "number", True, "as printed; the lower end of a printed range"),
+        Field("value_high", "number", doc="the upper end of a printed range (73%～80%)"),
+        _s("bound", enum="bound", default="exact"),
+        _s(
+            "unit",
+            True,
+            "the source's own unit as printed: 亿元, 亿美元, 万亿元, %, 人, 个, 台, 倍, PB …",
+            min_length=1,
+            max_length=20,
+        ),
+        _s("currency", doc="the currency of a money unit", enum="currency"),
+        _s("presentation", doc="where the document prints it", enum="presentation"),
+        _s(
+            "cited_source",
+            doc="the data source the document cites for this figure (IDC, Gartner, 信通院 …)",
+            max_length=200,
+        ),
+        _s(
+            "part_of",
+            doc="the measure of the whole this figure is a part of (same entity, period, unit)",
+            max_length=200,
+        ),
+        _s(
+            "base_measure",
+            doc="share or rate: what it is a share of (the denominator's measure)",
+            max_length=200,
+        ),
+        Field(
+            "base_count",
+            "integer",
+            doc="share: the stated size of its base (respondents, events)",
+            minimum=1,
+        ),
+        _s(
+            "numerator_measure",
+            doc="share: the measure of its numerator, when the source names one",
+            max_length=200,
+        ),
+    ),
+)
+
+
 def envelope(event_type: str, payload: Field) -> Field:
     """The whole event of one type: envelope fields, source, subject and payload."""
     return Field(
@@ -260,12 +333,13 @@ _PAYLOADS = {
     "spend_disclosure": (SPEND_PAYLOAD, "spend_disclosures", {}),
     "deployment_milestone": (DEPLOYMENT_PAYLOAD, "deployment_milestones", {}),
     "survey_response": (SURVEY_PAYLOAD, "survey_responses", {"answers": "survey_answers"}),
+    "observation": (OBSERVATION_PAYLOAD, "observations", {}),
 }
 
 
 @cache
 def contracts() -> dict[str, EventContract]:
-    """The three contracts by event type, with their topics from ``contracts/topics.yaml``."""
+    """The contracts by event type, with their topics from ``contracts/topics.yaml``."""
     topics = {t.event_type: t.name for t in load_topics()}
     if set(topics) != set(_PAYLOADS):
         raise ValueError(f"contracts/topics.yaml event types {sorted(topics)} != contract types")

@@ -3,9 +3,9 @@
 A population of institutions by type and tier (counts and spend levels calibrated on the
 seed figures: the six large state-owned banks spend 50-180 亿 each in 2019, the banking
 segment 2,658.5 亿 in 2023, insurers 517.6 亿, securities firms 421.6 亿) emits spend,
-deployment and survey events. A fraction ``bad_rate`` of messages is replaced by a bad record
-of one of ``BAD_CLASSES``; each message says which class it is and what the platform is
-expected to do with it, so a test can account for every one.
+deployment, survey and observation (institution KPI) events. A fraction ``bad_rate`` of
+messages is replaced by a bad record of one of ``BAD_CLASSES``; each message says which class
+it is and what the platform is expected to do with it, so a test can account for every one.
 
 The stream is cut into chunks of ``CHUNK`` messages, each generated from its own seed, so any
 chunk can be produced by any process and the whole stream is the same for one seed.
@@ -24,7 +24,20 @@ from contracts.survey_catalog import SurveyCatalog, survey_catalog
 from contracts.taxonomy import codes
 
 CHUNK = 10_000
-EVENT_MIX = (("spend_disclosure", 0.6), ("deployment_milestone", 0.3), ("survey_response", 0.1))
+EVENT_MIX = (
+    ("spend_disclosure", 0.55),
+    ("deployment_milestone", 0.3),
+    ("survey_response", 0.1),
+    ("observation", 0.05),
+)
+# institution KPIs an observation reports: (measure, metric, unit, low, high, decimals)
+KPIS: tuple[tuple[str, str, str, float, float, int], ...] = (
+    ("智能化网点数", "level", "个", 50, 20000, 0),
+    ("手机银行月活跃用户", "level", "万户", 10, 20000, 1),
+    ("科技人员占比", "rate", "%", 0.5, 9.0, 2),
+    ("业务线上化率", "rate", "%", 40, 99.9, 1),
+    ("智能客服替代率", "rate", "%", 20, 95, 1),
+)
 
 # (institution_type, tier, count, mean 2019 spend in 亿)
 POPULATION: tuple[tuple[str, str, int, float], ...] = (
@@ -177,6 +190,8 @@ class SyntheticStream:
             event["payload"] = self._spend(rng, inst, year, event["occurred_at"][:10])
         elif event_type == "deployment_milestone":
             event["payload"] = self._milestone(rng, year)
+        elif event_type == "observation":
+            event["payload"] = self._observation(rng, year, event["occurred_at"][:10])
         else:
             event["payload"] = self._survey(rng, event_id)
         return event
@@ -218,6 +233,20 @@ class SyntheticStream:
         if rng.random() < 0.5:
             payload["sourcing"] = pick(codes("sourcing"))
         return payload
+
+    def _observation(self, rng: random.Random, year: int, vintage: str) -> dict[str, Any]:
+        measure, metric, unit, low, high, decimals = KPIS[_below(rng, len(KPIS))]
+        value = round(rng.uniform(low, high), decimals)
+        return {
+            "measure": measure,
+            "metric": metric,
+            "fiscal_period": str(year),
+            "status": "actual" if year <= LAST_ACTUAL_YEAR else "forecast",
+            "vintage": vintage,
+            "value": int(value) if decimals == 0 else value,
+            "unit": unit,
+            "presentation": "text",
+        }
 
     def _survey(self, rng: random.Random, event_id: str) -> dict[str, Any]:
         questions = list(self.survey.questions.values())

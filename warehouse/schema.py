@@ -172,6 +172,7 @@ GRAINS = {
     "raw.deployment_milestones": "one row per landed deployment_milestone event",
     "raw.survey_responses": "one row per landed survey_response event",
     "raw.survey_answers": "one row per answer of a landed survey_response (event × question)",
+    "raw.observations": "one row per landed observation event (contract v1.2)",
     "quarantine.events": "one row per message not landed: its bytes, first reason and all reasons",
     "ops.kafka_offsets": "one row per topic × partition: the next offset to read",
     "ops.partition_batches": "one row per ingest batch × topic × partition: offsets and accounting",

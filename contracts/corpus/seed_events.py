@@ -1,9 +1,10 @@
-"""Spend and deployment events of the seed reports, built from ``seed_figures/r00*_*.yaml``.
+"""Spend, deployment and observation events of the seed reports, from ``seed_figures/r00*_*.yaml``.
 
 Each figure file holds one report's printed figures (see the row format in
 ``r000_iresearch_ai_finance_2022.yaml``): spend series become one ``spend_disclosure`` per
-point, milestones one ``deployment_milestone`` each, and case tables one milestone per
-non-zero cell with its ``case_count``. Figures are kept exactly as printed, errors included.
+point, milestones one ``deployment_milestone`` each, case tables one milestone per non-zero
+cell with its ``case_count``, and observation series one ``observation`` per point (contract
+v1.2). Figures are kept exactly as printed, errors included.
 """
 
 from __future__ import annotations
@@ -105,6 +106,67 @@ def _spend_events(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
             yield event
 
 
+OBSERVATION_FIELDS = (
+    "measure",
+    "metric",
+    "fiscal_period",
+    "span_from",
+    "status",
+    "value",
+    "value_high",
+    "bound",
+    "unit",
+    "currency",
+    "presentation",
+    "cited_source",
+    "part_of",
+    "base_measure",
+    "base_count",
+    "numerator_measure",
+)
+
+
+def observation_event_id(report_id: str, series: dict[str, Any], point: dict[str, Any]) -> str:
+    """``seed-<report>-<slug>-<period or undated>-<metric>[-<tag>]``: a point's ``tag`` tells
+    apart two points of one series, period and metric (a chart's and the text's)."""
+    merged = {**series, **point}
+    parts = [
+        "seed",
+        report_id,
+        series["slug"],
+        str(merged.get("fiscal_period") or "undated"),
+        merged["metric"],
+    ]
+    if point.get("tag"):
+        parts.append(str(point["tag"]))
+    return "-".join(parts)
+
+
+def _observation_events(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    report = doc["report"]
+    for series in doc.get("observations") or []:
+        for point in series["points"]:
+            merged = {**series, **point}
+            payload: dict[str, Any] = {"vintage": str(report["published_on"])}
+            for name in OBSERVATION_FIELDS:
+                value = merged.get(name)
+                if value is None:
+                    continue
+                payload[name] = str(value) if name in ("fiscal_period", "span_from") else value
+            event = _envelope(
+                report,
+                observation_event_id(str(report["id"]), series, point),
+                "observation",
+                merged["entity_id"],
+                merged["locator"],
+            )
+            provenance = merged.get("provenance")
+            if provenance:
+                event["source"]["provenance"] = provenance
+            event["payload"] = payload
+            yield event
+
+
 def _milestone(
     report: dict[str, Any], event_id: str, row: dict[str, Any], extra: dict[str, Any]
 ) -> dict[str, Any]:
@@ -140,11 +202,13 @@ def _milestone_events(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
 
 
 def spend_and_deployment_events() -> list[dict[str, Any]]:
-    """Every seed ``spend_disclosure`` and ``deployment_milestone`` event, report by report."""
+    """Every seed ``spend_disclosure``, ``deployment_milestone`` and ``observation`` event,
+    report by report."""
     events: list[dict[str, Any]] = []
     for path in report_files():
         # numbers keep their printed digits (0.080 is not 0.08): checks read precision from them
         doc = load_printed(path.read_text(encoding="utf-8"))
         events.extend(_spend_events(doc))
         events.extend(_milestone_events(doc))
+        events.extend(_observation_events(doc))
     return events

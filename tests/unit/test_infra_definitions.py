@@ -10,12 +10,13 @@ from infra.versions import load_versions
 INFRA = Path(__file__).resolve().parents[2] / "infra"
 
 
-def test_topics_are_the_contracts_three_with_three_partitions() -> None:
+def test_topics_are_the_contracts_four_with_three_partitions() -> None:
     specs = load_topics()
     assert {(s.name, s.event_type) for s in specs} == {
         ("fi.spend.disclosures.v1", "spend_disclosure"),
         ("fi.deployment.milestones.v1", "deployment_milestone"),
         ("fi.survey.responses.v1", "survey_response"),
+        ("fi.observations.v1", "observation"),
     }
     assert all(s.partitions == 3 for s in specs)
     assert all(s.configs["max.message.bytes"] == str(8 * 1024 * 1024) for s in specs)
