@@ -55,6 +55,15 @@ RULES = {
     "survey_share_not_integral",
     "survey_shares_sum",
     "cagr_mismatch",
+    "text_vs_chart",
+    "unit_conflict",
+    "cited_source_conflict",
+    "observation_parts_exceed_whole",
+    "rate_outside_its_parts",
+    "share_base_mismatch",
+    "ratio_denominator",
+    "group_total_covers_fewer_members",
+    "spend_per_staff_outlier",
 }
 
 

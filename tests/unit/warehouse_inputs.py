@@ -70,6 +70,7 @@ def spend(
     stated_cagr_from: str | None = None,
     level: str = "segment",
     institution_type: str = "bank",
+    tech_headcount: int | None = None,
     batch_id: str = "b1",
 ) -> dict[str, Any]:
     """A spend figure; ``amount`` and ``reported_yoy`` as printed (strings)."""
@@ -98,7 +99,62 @@ def spend(
         "reported_yoy": float(reported_yoy) if reported_yoy is not None else None,
         "stated_cagr": float(stated_cagr) if stated_cagr is not None else None,
         "stated_cagr_from": stated_cagr_from,
+        "tech_headcount": tech_headcount,
         "amount_yi": float(amount) * scale,
+        "raw_json": "{" + f'"event_id": "{event_id}", "payload": {{{payload_text}}}' + "}",
+    }
+
+
+def observation(
+    event_id: str,
+    entity_id: str,
+    measure: str,
+    value: str,
+    *,
+    fiscal_period: str | None = "2019",
+    metric: str = "level",
+    unit: str = "亿元",
+    value_high: str | None = None,
+    status: str = "actual",
+    bound: str | None = None,
+    span_from: str | None = None,
+    currency: str | None = None,
+    presentation: str | None = None,
+    cited_source: str | None = None,
+    part_of: str | None = None,
+    base_measure: str | None = None,
+    base_count: int | None = None,
+    numerator_measure: str | None = None,
+    source_document: str = "hand-made",
+    level: str = "market",
+    institution_type: str = "all_financial",
+    batch_id: str = "b1",
+) -> dict[str, Any]:
+    """An observation (contract v1.2); ``value`` and ``value_high`` as printed (strings)."""
+    payload_text = f'"value": {value}' + (
+        f', "value_high": {value_high}' if value_high is not None else ""
+    )
+    return {
+        **_landing(event_id, "observation", batch_id),
+        "source_document": source_document,
+        **_subject(entity_id, level, institution_type),
+        "measure": measure,
+        "metric": metric,
+        "fiscal_period": fiscal_period,
+        "span_from": span_from,
+        "status": status,
+        "vintage": date(2021, 3, 1),
+        "value": float(value),
+        "value_high": float(value_high) if value_high is not None else None,
+        "bound": bound,
+        "unit": unit,
+        "currency": currency,
+        "presentation": presentation,
+        "cited_source": cited_source,
+        "part_of": part_of,
+        "base_measure": base_measure,
+        "base_count": base_count,
+        "numerator_measure": numerator_measure,
         "raw_json": "{" + f'"event_id": "{event_id}", "payload": {{{payload_text}}}' + "}",
     }
 

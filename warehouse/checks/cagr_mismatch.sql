@@ -1,4 +1,4 @@
--- cagr_mismatch: a compound annual growth rate the source states (stated_cagr, over stated_cagr_from to the figure's period) that the series' levels at the ends of that span cannot produce, whatever their rounding. The detail names the span whose levels do give it, if one does.
+-- cagr_mismatch: a compound annual growth rate the source states (a spend figure's stated_cagr over stated_cagr_from to its period, or an observation of metric cagr over span_from to its period) that the series' levels at the ends of that span cannot produce, whatever their rounding. For spend, the detail names the span whose levels do give it, if one does.
 with stated as (
     select * from marts.spend_series where stated_cagr is not null
 ),
@@ -64,3 +64,46 @@ select
 from stated as s
 inner join fits as f on f.event_id = s.event_id and f.start_period = s.stated_cagr_from
 where not f.fits
+union all
+select
+    'cagr_mismatch',
+    'error',
+    c.entity_id,
+    c.fiscal_period,
+    format(
+        '{} {}: stated CAGR {}{}% for {}→{} but its levels {} → {} {} give {:.2f}% (rounding allows {:.2f}% to {:.2f}%)',
+        c.series_label, c.status,
+        case c.bound when 'gt' then '>' when 'gte' then '≥' when 'approx' then '约' else '' end,
+        c.value_printed, c.span_from, c.fiscal_period, b.value_printed, e.value_printed, e.unit,
+        100 * (pow(e.value / b.value, 1.0 / (c.fiscal_year - c.span_from_year)) - 1),
+        100 * (pow((e.value - e.value_rounding) / (b.value + b.value_rounding),
+            1.0 / (c.fiscal_year - c.span_from_year)) - 1),
+        100 * (pow((e.value + e.value_rounding) / (b.value - b.value_rounding),
+            1.0 / (c.fiscal_year - c.span_from_year)) - 1)
+    ),
+    [b.event_id, e.event_id, c.event_id]
+from staging.observations as c
+-- the levels at both ends of the stated span: the same entity and measure, one unit, the
+-- stated document's own where it prints them
+inner join staging.observations as b
+    on b.entity_id = c.entity_id and b.measure = c.measure and b.metric = 'level'
+    and b.fiscal_period = c.span_from and b.bound in ('exact', 'approx')
+inner join staging.observations as e
+    on e.entity_id = c.entity_id and e.measure = c.measure and e.metric = 'level'
+    and e.fiscal_period = c.fiscal_period and e.unit = b.unit and e.bound in ('exact', 'approx')
+where c.metric = 'cagr' and c.span_from is not null and c.unit = '%'
+    and c.fiscal_year > c.span_from_year
+    and b.source_document = c.source_document and e.source_document = c.source_document
+    and (
+        -- exact or approximate: the stated interval and the levels' interval do not meet
+        (c.bound in ('exact', 'approx') and (
+            c.value + c.value_rounding < 100 * (pow((e.value - e.value_rounding)
+                / (b.value + b.value_rounding), 1.0 / (c.fiscal_year - c.span_from_year)) - 1)
+            or c.value - c.value_rounding > 100 * (pow((e.value + e.value_rounding)
+                / (b.value - b.value_rounding), 1.0 / (c.fiscal_year - c.span_from_year)) - 1)
+        ))
+        -- "more than": the levels cannot reach it
+        or (c.bound in ('gt', 'gte') and c.value - c.value_rounding > 100 * (pow(
+            (e.value + e.value_rounding) / (b.value - b.value_rounding),
+            1.0 / (c.fiscal_year - c.span_from_year)) - 1))
+    )

@@ -2,6 +2,7 @@
 -- grain: one row per deployment_milestone event
 -- columns:
 --   stage_ordinal: 1 (planning) to 5 (iteration); NULL for retired
+--   case_count: the counted landing cases as printed; NULL when the event does not count cases
 --   cases: case_count, 1 when the event does not count cases
 --   is_synthetic: source.provenance is synthetic (generated data, never a source's)
 --   is_constructed: source.provenance is constructed (rebuilt to aggregate to what a source published)
@@ -18,6 +19,7 @@ select
     m.effective_date,
     m.date_precision,
     m.sourcing,
+    m.case_count,
     coalesce(m.case_count, 1) as cases,
     m.product,
     m.vendor,

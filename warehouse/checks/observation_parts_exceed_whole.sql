@@ -1,0 +1,51 @@
+-- observation_parts_exceed_whole: parts of a printed whole (observations whose part_of names the whole's measure: the same document, entity, period, unit and status) that add up to more than the whole, beyond the rounding of all of them (operators' base stations counted twice, segments above their market).
+with wholes as (
+    select * from staging.observations
+    where metric = 'level' and bound in ('exact', 'approx')
+),
+
+parts as (
+    select * from staging.observations
+    where part_of is not null and metric = 'level'
+),
+
+summed as (
+    select
+        w.entity_id,
+        w.fiscal_period,
+        w.status,
+        w.unit,
+        w.series_label,
+        w.value as whole,
+        w.value_printed as whole_printed,
+        w.value_rounding as whole_rounding,
+        w.event_id,
+        sum(p.value) as parts_total,
+        sum(case when p.bound in ('exact', 'approx') then p.value_rounding else 0 end)
+            as parts_rounding,
+        list(p.measure || ' ' || p.value_printed order by p.event_id) as parts_printed,
+        list(p.event_id order by p.event_id) as part_event_ids
+    from wholes as w
+    inner join parts as p
+        on p.part_of = w.measure
+        and p.source_document = w.source_document
+        and p.entity_id = w.entity_id
+        and p.fiscal_period is not distinct from w.fiscal_period
+        and p.status = w.status
+        and p.unit = w.unit
+    group by all
+)
+
+select
+    'observation_parts_exceed_whole' as rule_id,
+    'error' as severity,
+    entity_id,
+    fiscal_period,
+    format(
+        '{} {} {}: its parts ({}) add up to {} {}, above the whole {} {}: a part is counted twice or the whole leaves some out',
+        series_label, coalesce(fiscal_period, '(no period)'), status,
+        array_to_string(parts_printed, ', '), round(parts_total, 6), unit, whole_printed, unit
+    ) as detail,
+    list_prepend(event_id, part_event_ids) as event_ids
+from summed
+where parts_total - parts_rounding > whole + whole_rounding

@@ -1,0 +1,143 @@
+-- Every printed figure the events carry, one number each, as the warehouse gives it back: spend amounts, shares, growth labels, CAGRs and headcounts, counted cases and KPIs of milestones, observations' values, and the survey shares and means the respondents' answers give at the report's printed precision.
+-- grain: one row per figure_id (event × field), and per figure_id × wave for survey figures (survey × question × option × published figure)
+-- columns:
+--   figure_id: <event_id>/<field>, <event_id>/kpis/<kpi name>, or survey/<survey_id>/<question_id>[/<option_id>]/published_share|published_mean (contracts/corpus/coverage.py)
+--   field: the payload field (amount, revenue_share, reported_yoy, stated_cagr, tech_headcount, tech_headcount_share, case_count, kpis/<name>, value, value_high, published_share, published_mean)
+--   value: the figure in the field's own unit: spend amounts in their printed unit, spend shares and rates as fractions (2.5% is 0.025), observations as printed (45.49 for 45.49%), survey figures as fractions
+--   unit: the unit of value as the source gives it (亿元 for a spend amount in 亿 CNY, '%', fraction for shares kept as fractions)
+--   source_document: the document that printed it (the survey's id for survey figures)
+--   is_synthetic, is_constructed: the figure's event (or any answer counted) is synthetic or constructed
+with spend as (
+    select
+        event_id,
+        entity_id,
+        fiscal_period,
+        source_document,
+        is_synthetic,
+        is_constructed,
+        unit as amount_unit,
+        currency,
+        amount,
+        revenue_share,
+        reported_yoy,
+        stated_cagr,
+        cast(tech_headcount as double) as tech_headcount,
+        tech_headcount_share
+    from staging.spend_disclosures
+),
+
+spend_figures as (
+    unpivot spend
+    on amount, revenue_share, reported_yoy, stated_cagr, tech_headcount, tech_headcount_share
+    into name field value value
+),
+
+observation_figures as (
+    unpivot (
+        select
+            event_id, entity_id, fiscal_period, source_document, is_synthetic, is_constructed,
+            unit, value, value_high
+        from staging.observations
+    )
+    on value, value_high
+    into name field value value
+),
+
+milestone_cases as (
+    select
+        event_id, entity_id, cast(year(effective_date) as varchar) as fiscal_period,
+        source_document, is_synthetic, is_constructed,
+        'case_count' as field, cast(case_count as double) as value, '个' as unit
+    from staging.deployment_milestones
+    where case_count is not null
+),
+
+milestone_kpis as (
+    select
+        event_id, entity_id, cast(year(effective_date) as varchar) as fiscal_period,
+        source_document, is_synthetic, is_constructed,
+        'kpis/' || kpi.name as field, kpi.value as value, kpi.unit as unit
+    from (select *, unnest(kpis) as kpi from staging.deployment_milestones)
+    where kpi.value is not null
+),
+
+-- a survey figure as the report would print it: rounded to 0.01 % first, then to its digits
+option_figures as (
+    select
+        'survey/' || s.survey_id || '/' || s.question_id || '/' || s.option_id
+            || '/published_share' as figure_id,
+        s.survey_id, s.wave, s.is_synthetic, s.is_constructed,
+        cast(
+            case q.published_decimals
+                when 0 then round(cast(round(s.share * 100, 2) as decimal(12, 2)), 0)
+                when 1 then round(cast(round(s.share * 100, 2) as decimal(12, 2)), 1)
+                else cast(round(s.share * 100, 2) as decimal(12, 2))
+            end as double
+        ) / 100 as value
+    from marts.survey_option_shares as s
+    inner join reference.survey_questions as q
+        on q.survey_id = s.survey_id and q.question_id = s.question_id
+    where s.published_share is not null and s.respondents > 0
+),
+
+mean_figures as (
+    select
+        'survey/' || s.survey_id || '/' || s.question_id || '/published_mean' as figure_id,
+        s.survey_id, s.wave, s.is_synthetic, s.is_constructed,
+        cast(
+            case q.published_decimals
+                when 0 then round(cast(round(s.mean_score * 100, 2) as decimal(12, 2)), 0)
+                when 1 then round(cast(round(s.mean_score * 100, 2) as decimal(12, 2)), 1)
+                else cast(round(s.mean_score * 100, 2) as decimal(12, 2))
+            end as double
+        ) / 100 as value
+    from marts.survey_scores as s
+    inner join reference.survey_questions as q
+        on q.survey_id = s.survey_id and q.question_id = s.question_id
+    where s.published_mean is not null
+)
+
+select
+    event_id || '/' || field as figure_id,
+    event_id,
+    entity_id,
+    fiscal_period,
+    field,
+    value,
+    case
+        when field = 'amount' then concat(
+            case amount_unit when 'yi' then '亿' when 'wan_yi' then '万亿' when 'wan' then '万' else '' end,
+            case currency when 'CNY' then '元' else ' ' || currency end
+        )
+        when field = 'tech_headcount' then '人'
+        else 'fraction'
+    end as unit,
+    source_document,
+    is_synthetic,
+    is_constructed
+from spend_figures
+union all by name
+select
+    event_id || '/' || field as figure_id, event_id, entity_id, fiscal_period, field, value, unit,
+    source_document, is_synthetic, is_constructed
+from observation_figures
+union all by name
+select
+    event_id || '/' || field as figure_id, event_id, entity_id, fiscal_period, field, value, unit,
+    source_document, is_synthetic, is_constructed
+from milestone_cases
+union all by name
+select
+    event_id || '/' || field as figure_id, event_id, entity_id, fiscal_period, field, value, unit,
+    source_document, is_synthetic, is_constructed
+from milestone_kpis
+union all by name
+select
+    figure_id, null as event_id, null as entity_id, wave as fiscal_period, 'published_share' as field,
+    value, 'fraction' as unit, survey_id as source_document, is_synthetic, is_constructed
+from option_figures
+union all by name
+select
+    figure_id, null as event_id, null as entity_id, wave as fiscal_period, 'published_mean' as field,
+    value, 'fraction' as unit, survey_id as source_document, is_synthetic, is_constructed
+from mean_figures

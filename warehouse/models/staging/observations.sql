@@ -1,0 +1,86 @@
+-- Every landed observation (contract v1.2): a market size, KPI, rate, share, growth rate or stated CAGR as the source printed it, with the rounding its printed digits carry.
+-- grain: one row per observation event: entity × measure × metric × unit × fiscal_period × status × vintage (× presentation, for a figure a document prints twice)
+-- columns:
+--   measure: the source's own name for what it measures; figures of different measures never compare
+--   metric: level, share, rate, growth, cagr or multiple
+--   fiscal_period: NULL when the source states no period
+--   value: as printed, in unit (a percentage as 45.49 with unit %); the lower end of a printed range
+--   value_high: the upper end of a printed range; NULL for a single value
+--   value_printed, value_high_printed: the numbers as the wire carries them, with their printed digits (8.0, not 8)
+--   value_rounding: half a unit of value's last printed digit (33.4 carries ±0.05)
+--   value_high_rounding: the same for value_high
+--   value_low_bound, value_high_bound: the interval the printed figure allows: its range widened by the rounding (a range 73–80 gives 72.5 to 80.5)
+--   unit: the source's own unit as printed (亿元, 亿美元, %, 人 …)
+--   presentation: chart, table, text or summary; NULL when not stated
+--   cited_source: the data source the document cites for the figure
+--   part_of: the measure of the whole this figure is a part of (same entity, period and unit)
+--   base_measure, base_count, numerator_measure: what a share is of, the stated size of its base, and its numerator's measure
+--   figure_key: entity, measure, metric, unit, fiscal_period, span_from and status joined with '|': one printed figure (a chart's and the text's copy of it share a key)
+--   series_label: entity and "measure" in words, as findings name a figure
+--   is_synthetic: source.provenance is synthetic (generated data, never a source's)
+--   is_constructed: source.provenance is constructed (rebuilt from printed figures by the source's own stated method)
+with observations as (
+    select
+        event_id,
+        entity_id,
+        level,
+        institution_type,
+        tier,
+        measure,
+        metric,
+        fiscal_period,
+        cast(left(fiscal_period, 4) as integer) as fiscal_year,
+        span_from,
+        cast(left(span_from, 4) as integer) as span_from_year,
+        status,
+        vintage,
+        value,
+        value_high,
+        coalesce(bound, 'exact') as bound,
+        unit,
+        currency,
+        presentation,
+        cited_source,
+        part_of,
+        base_measure,
+        base_count,
+        numerator_measure,
+        -- the wire's number text is the printed precision; a decoded double has lost it
+        regexp_extract(raw_json, '"value"\s*:\s*(-?[0-9][0-9.eE+-]*)', 1) as value_printed,
+        nullif(regexp_extract(raw_json, '"value_high"\s*:\s*(-?[0-9][0-9.eE+-]*)', 1), '')
+            as value_high_printed,
+        source_publisher,
+        source_document,
+        source_locator,
+        coalesce(source_provenance = 'synthetic', false) as is_synthetic,
+        coalesce(source_provenance = 'constructed', false) as is_constructed,
+        occurred_at,
+        kafka_topic,
+        kafka_partition,
+        kafka_offset,
+        ingested_at
+    from raw.observations
+),
+
+with_rounding as (
+    select
+        *,
+        0.5 * pow(10, -(case when value_printed like '%.%'
+            then length(value_printed) - strpos(value_printed, '.') else 0 end)) as value_rounding,
+        case when value_high is not null then
+            0.5 * pow(10, -(case when value_high_printed like '%.%'
+                then length(value_high_printed) - strpos(value_high_printed, '.') else 0 end))
+        end as value_high_rounding
+    from observations
+)
+
+select
+    *,
+    value - value_rounding as value_low_bound,
+    coalesce(value_high + value_high_rounding, value + value_rounding) as value_high_bound,
+    concat_ws(
+        '|', entity_id, measure, metric, unit, coalesce(fiscal_period, '-'),
+        coalesce(span_from, '-'), status
+    ) as figure_key,
+    concat_ws(' ', entity_id, '"' || measure || '"') as series_label
+from with_rounding
