@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from contracts.corpus.coverage import COVERAGE_REPORT
 from finradar.settings import Settings, get_settings, load_settings
 
 # The suite's own key for the personal-data hash (an ingest refuses the public default one);
@@ -53,6 +55,21 @@ def pytest_sessionstart(session: pytest.Session) -> None:
         from infra.broker import LocalBroker
 
         session.config.stash[_broker_was_running] = LocalBroker(get_settings()).status().running
+
+
+_session_started = pytest.StashKey[float]()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.stash[_session_started] = time.time()
+
+
+def pytest_terminal_summary(terminalreporter, exitstatus: int, config: pytest.Config) -> None:  # type: ignore[no-untyped-def]
+    """The fact-sheet coverage the seed-warehouse test measured in this session, if it ran."""
+    started = config.stash.get(_session_started, time.time())
+    if COVERAGE_REPORT.is_file() and COVERAGE_REPORT.stat().st_mtime >= started:
+        terminalreporter.write_sep("-", "fact-sheet coverage")
+        terminalreporter.write(COVERAGE_REPORT.read_text(encoding="utf-8"))
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:

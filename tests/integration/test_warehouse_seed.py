@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from contracts.corpus.coverage import COVERAGE_REPORT, inventory, summary
 from finradar.settings import load_settings
 from infra.producing import corpus_messages, publish
 from pipelines.ingest import run_once
@@ -61,7 +62,7 @@ def rows(warehouse, sql: str, *params) -> list[tuple]:
 
 def test_everything_landed_and_refreshed(warehouse) -> None:
     _, ingest, summary, _ = warehouse
-    assert ingest.consumed == ingest.landed == 408
+    assert ingest.consumed == ingest.landed == 761
     assert "marts.spend_series" in summary.rebuilt and "dq.findings" in summary.rebuilt
 
 
@@ -155,20 +156,63 @@ def test_findings_by_rule(warehouse) -> None:
     )
     assert {rule: int(n) for rule, n in documented} == found
     assert found == {
-        "cagr_mismatch": 3,
+        "cagr_mismatch": 4,
         "copied_figure": 1,
+        "group_total_covers_fewer_members": 1,
+        "observation_parts_exceed_whole": 1,
+        "rate_outside_its_parts": 1,
+        "ratio_denominator": 2,
         "scope_mixed_rollup": 1,
+        "share_base_mismatch": 1,
+        "spend_per_staff_outlier": 1,
+        "text_vs_chart": 2,
         "yoy_mismatch": 3,
         "yoy_shifted": 3,
     }
     # 002-004 #2: the segments' CAGRs stand under 2023-2028 titles but cover 2024E-2028E; the
-    # AI (30.36%), GenAI (46.5%) and big data (22.2%) CAGRs over 2024E-2029E hold
+    # AI (30.36%), GenAI (46.5%) and big data (22.2%) CAGRs over 2024E-2029E hold; 003 C8:
+    # the US robo-advice AUM's 29.3% is 22.7% over 2017-2021 (C7's 100.51% and C13's 26% hold)
     cagrs = rows(
         warehouse,
         "select entity_id, detail from dq.findings where rule_id = 'cagr_mismatch' order by 1",
     )
-    assert [entity for entity, _ in cagrs] == sorted(R002_SEGMENTS)
-    assert all("for 2023→2028" in d and "it is the CAGR of 2024→2028" in d for _, d in cagrs)
+    assert [entity for entity, _ in cagrs] == [*sorted(R002_SEGMENTS), "us.market.robo_advice"]
+    assert all("for 2023→2028" in d and "it is the CAGR of 2024→2028" in d for _, d in cagrs[:3])
+    assert "29.3% for 2017→2021" in cagrs[3][1] and "give 22.70%" in cagrs[3][1]
+    # 003 C3 and 002-004 #7: a ratio on another bank's denominator, a sub-group share
+    ratios = dict(
+        rows(
+            warehouse,
+            "select entity_id, detail from dq.findings where rule_id = 'ratio_denominator'",
+        )
+    )
+    assert "104.4 / 176.33 = 59.21% (cn.bank.ccb's 金融科技投入)" in ratios["cn.bank.icbc"]
+    assert "49.0 / 65.6 = 74.70%" in ratios["cn.industry.all_fi"]
+    # 003 C2, C19 and §2.2; 000-001 §2.4; 002-004 #5, #6 and #12
+    by_rule = dict(
+        rows(
+            warehouse,
+            "select rule_id, string_agg(detail, ' / ') from dq.findings where rule_id in "
+            "('group_total_covers_fewer_members', 'observation_parts_exceed_whole', "
+            "'spend_per_staff_outlier', 'share_base_mismatch', 'text_vs_chart', "
+            "'rate_outside_its_parts') group by 1",
+        )
+    )
+    assert (
+        "62805 is the sum of 5 of its 6 members; cn.bank.psbc"
+        in by_rule["group_total_covers_fewer_members"]
+    )
+    assert (
+        "add up to 75.0 万个, above the whole 50 万个" in by_rule["observation_parts_exceed_whole"]
+    )
+    assert by_rule["spend_per_staff_outlier"].startswith("cn.bank.icbc 2019: 47.1 万 CNY")
+    assert "fits a base of 101" in by_rule["share_base_mismatch"]
+    assert "23.6 % and the text 约25 %" in by_rule["text_vs_chart"]
+    assert "65.6 % and the text 约65.5 %" in by_rule["text_vs_chart"]
+    assert (
+        "73～80 % lies outside its 4 parts' range 61.0 to 71.0 %"
+        in by_rule["rate_outside_its_parts"]
+    )
     # C15 of the fact sheets: consumer finance's and insurance's 2018 AI spend are both 34.6
     assert rows(
         warehouse,
@@ -345,3 +389,49 @@ def test_constructed_survey_answers_are_marked_and_reported_figures_are_not(ware
         warehouse,
         "select count(*) from marts.spend_series where is_constructed or is_synthetic",
     ) == [(0,)]
+
+
+def test_fact_sheet_figures_come_back_at_their_printed_value(warehouse) -> None:
+    """Every fact-sheet figure the inventory says an event carries is given back by
+    marts.reported_figures at its printed value; the share of in-scope figures that do is
+    printed at the end of ``make test`` (tests/conftest.py), with what is left out and why."""
+    given = {
+        figure_id: value
+        for figure_id, value in rows(
+            warehouse, "select figure_id, value from marts.reported_figures"
+        )
+    }
+    wrong, back = [], set()
+    for f in inventory():
+        if f.figure is None:
+            continue
+        value = given.get(f.figure)
+        if value is None or abs(Decimal(str(value)) - f.value) > Decimal("1e-9") * max(
+            1, abs(f.value)
+        ):
+            wrong.append((f.fact_sheet, f.line, f.printed, f.figure, value))
+        else:
+            back.add((f.fact_sheet, f.figure))
+    assert wrong == []
+    lines = ["fact-sheet figures reproduced by the seed warehouse (contracts/corpus/coverage.py):"]
+    in_scope_total = reproduced_total = 0
+    for sheet, _, in_scope, _, left_out in summary():
+        reproduced = sum(1 for s, _ in back if s == sheet)
+        in_scope_total += in_scope
+        reproduced_total += reproduced
+        lines.append(
+            f"  {sheet}: {reproduced} of {in_scope} in-scope figures "
+            f"({reproduced / in_scope:.0%}), {left_out} left out"
+        )
+    lines.append(
+        f"  all: {reproduced_total} of {in_scope_total} ({reproduced_total / in_scope_total:.1%})"
+    )
+    lines.append("  left out, with the reason:")
+    lines += [
+        f"    {f.fact_sheet}:{f.line} {f.printed} ({f.about}): {f.left_out}"
+        for f in inventory()
+        if f.left_out is not None
+    ]
+    COVERAGE_REPORT.parent.mkdir(parents=True, exist_ok=True)
+    COVERAGE_REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    assert reproduced_total / in_scope_total >= 0.70
