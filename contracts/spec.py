@@ -225,9 +225,9 @@ OBSERVATION_PAYLOAD = Field(
     "payload",
     "object",
     True,
-    "v1.2: one printed figure that is not an institution's technology spend: a market size, a "
-    "KPI, a rate, a share of a stated base, a growth rate or a stated CAGR, in the source's own "
-    "unit and at its printed precision",
+    "one printed figure that is not an institution's technology spend (contract v1.2): a market "
+    "size, a KPI, a rate, a share of a stated base, a growth rate or a stated CAGR, in the "
+    "source's own unit and at its printed precision",
     fields=(
         _s(
             "measure",

@@ -12,6 +12,8 @@ from contracts.corpus import seed_corpus
 from contracts.export.arrow import event_columns, raw_schemas
 from contracts.export.ddl import DDL_FILE, duckdb_type, raw_ddl
 from contracts.export.jsonschema import SCHEMA_FILE, json_schema, render
+from contracts.export.markdown import DOCUMENT_FILE
+from contracts.export.markdown import render as render_document
 from contracts.spec import contracts
 from contracts.taxonomy import codes
 from contracts.topics import load_topics
@@ -26,6 +28,16 @@ def test_committed_json_schema_matches_the_contract():
 
 def test_committed_ddl_matches_the_contract():
     assert DDL_FILE.read_text(encoding="utf-8") == raw_ddl(), REGENERATE
+
+
+def test_committed_contract_document_matches_the_contract():
+    assert DOCUMENT_FILE.read_text(encoding="utf-8") == render_document(), REGENERATE
+    # every event type and field appears, observations' included
+    text = DOCUMENT_FILE.read_text(encoding="utf-8")
+    for c in contracts().values():
+        assert f"## `{c.event_type}`" in text and c.topic in text
+        for column in event_columns(c):
+            assert f"`{'.'.join(column.path)}`" in text, column.path
 
 
 @pytest.fixture(scope="module")
