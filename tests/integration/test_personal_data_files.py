@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 
+from contracts.corpus import seed_corpus
 from finradar.settings import Settings, get_settings, load_settings
 from infra.producing import corpus_messages, publish, publish_synthetic
 from tests.fixtures.personal_data import found_in, personal_messages
@@ -136,7 +137,7 @@ def test_the_personal_messages_reached_every_table(passes, broker: Settings) -> 
     from warehouse.lake import connect
 
     summary = passes["ingest"]
-    assert summary["consumed"] == 408 + SYNTHETIC + len(personal_messages())
+    assert summary["consumed"] == len(seed_corpus()) + SYNTHETIC + len(personal_messages())
     con = connect(broker, read_only=True)
     try:
         landed = con.execute(
