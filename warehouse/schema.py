@@ -246,18 +246,21 @@ def bounded_row_groups(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def no_inlining_of_structs(con: duckdb.DuckDBPyConnection) -> None:
-    """Tables with a STRUCT column always write Parquet files. DuckLake 1.5 keeps an insert
-    of fewer than 10 rows in its catalog ("data inlining") and reads STRUCT values back
+    """Tables with a STRUCT or LIST column always write Parquet files. DuckLake 1.5 keeps an
+    insert of fewer than 10 rows in its catalog ("data inlining") and reads STRUCT values back
     wrong: a quote in a string is dropped, and a ``}`` or a final backslash makes every later
     read of the table fail. One quarantined message whose reason quotes such a value would
-    stop ingestion for good. The option is persisted per table in the catalog."""
+    stop ingestion for good. A LIST of strings holding a NUL character (``members:
+    ["a\\u0000b"]``, valid JSON) makes the commit itself fail ("unterminated quoted string"
+    while flushing the inlined rows), so that pass could never land. The option is persisted
+    per table in the catalog."""
     nested = con.execute(
         """
         select distinct c.table_schema, c.table_name
         from information_schema.columns as c
         join information_schema.tables as t using (table_catalog, table_schema, table_name)
         where c.table_catalog = current_database() and t.table_type = 'BASE TABLE'
-          and c.data_type like '%STRUCT%'
+          and (c.data_type like '%STRUCT%' or c.data_type like '%[]')
         """
     ).fetchall()
     catalog = con.execute("select current_database()").fetchone()[0]

@@ -69,3 +69,28 @@ def test_every_message_lands_or_is_quarantined_with_a_reason(
 def _event_id(message: Message) -> str:
     assert message.value is not None
     return str(json.loads(message.value)["event_id"])
+
+
+def test_control_characters_in_list_and_text_fields_land(ingest: InProcessIngest) -> None:
+    """A NUL (valid JSON, ``\\u0000``) inside a list of strings once made the landing commit
+    fail while DuckLake flushed its inlined rows ("unterminated quoted string"), so the pass
+    could never land (found by the property above). Every type's list and text fields hold
+    one now, in a pass of its own on the shared warehouse."""
+    from contracts.corpus import seed_corpus
+
+    nasty = "\u0096\u00cf\u0013\u0000k'\"]},\\"
+    batch = []
+    for event_type in ("spend_disclosure", "deployment_milestone", "observation"):
+        event = json.loads(
+            json.dumps(next(e for e in seed_corpus() if e["event_type"] == event_type))
+        )
+        event["event_id"] = f"nul-{event_type}"
+        event["subject"]["members"] = [nasty, "x"]
+        event["source"]["locator"] = nasty
+        batch.append(Message("valid", event_type, json.dumps(event).encode()))
+    result = ingest.run(batch)
+    assert result.summary.landed == len(batch) and result.summary.quarantined == 0
+    members = ingest.con.execute(
+        "select members from raw.observations where event_id = 'nul-observation'"
+    ).fetchone()[0]
+    assert members == [nasty, "x"]
