@@ -37,7 +37,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from contracts.checks import Reason, check_value, parse_timestamp, survey_rules
+from contracts.checks import Reason, check_value, observation_rules, parse_timestamp, survey_rules
 from contracts.decoding import MAX_SAFE_INTEGER
 from contracts.personal_data import may_hold_personal_data
 from contracts.spec import (
@@ -303,6 +303,10 @@ def _rules(batch: TypeBatch, now: datetime, catalog: SurveyCatalog, ok: list[boo
             e = batch.events[j]
             survey_rules(e["payload"], e.get("subject"), out, catalog)
             ok[j] = not out
+        elif event_type == "observation":
+            found: list[Reason] = []
+            observation_rules(batch.events[j]["payload"], found)
+            ok[j] = not found
 
 
 def _not_version(v: Any) -> bool:

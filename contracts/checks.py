@@ -16,6 +16,7 @@ from typing import Any
 from contracts.decoding import MAX_DEPTH, MAX_SAFE_INTEGER, Decoded, Reason, decode, printable
 from contracts.personal_data import holds_email, shown, withheld_if_personal
 from contracts.spec import (
+    FISCAL_PERIOD_PATTERN,
     FUTURE_TOLERANCE_HOURS,
     MAX_MESSAGE_BYTES,
     SCHEMA_VERSION,
@@ -223,6 +224,8 @@ def check_event(
     if isinstance(payload, dict):
         if contract.event_type == "spend_disclosure":
             _spend_rules(payload, out)
+        elif contract.event_type == "observation":
+            observation_rules(payload, out)
         elif contract.event_type == "survey_response":
             survey_rules(payload, event.get("subject"), out, catalog or survey_catalog())
     occurred = event.get("occurred_at")
@@ -249,6 +252,36 @@ def _spend_rules(payload: dict[str, Any], out: list[Reason]) -> None:
                 f"{shown(payload.get('spend_class'))}",
             )
         )
+
+
+def _period_key(period: str) -> tuple[int, int]:
+    """A fiscal period's end as (year, month): 2019 → (2019, 12), 2020H1 → (2020, 6)."""
+    year, part = int(period[:4]), period[4:]
+    month = {"": 12, "H1": 6, "H2": 12, "Q1": 3, "Q2": 6, "Q3": 9, "Q4": 12}.get(part, 12)
+    return year, month
+
+
+def observation_rules(payload: dict[str, Any], out: list[Reason]) -> None:
+    """An observation's range runs upwards, and a span ends after it starts."""
+    value, high = payload.get("value"), payload.get("value_high")
+    if _is_number(value) and _is_number(high) and high < value:
+        out.append(
+            Reason(
+                "out_of_range",
+                f"payload.value_high {shown(high)} is below payload.value {shown(value)}",
+            )
+        )
+    start, end = payload.get("span_from"), payload.get("fiscal_period")
+    if isinstance(start, str) and isinstance(end, str):
+        pattern = compiled_pattern(FISCAL_PERIOD_PATTERN)
+        if pattern.match(start) and pattern.match(end) and _period_key(start) >= _period_key(end):
+            out.append(
+                Reason(
+                    "out_of_range",
+                    f"payload.span_from {shown(start)} is not before payload.fiscal_period "
+                    f"{shown(end)}",
+                )
+            )
 
 
 def survey_rules(

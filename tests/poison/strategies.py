@@ -2,7 +2,8 @@
 
 ``valid_events`` walks each contract's field declarations (kinds, enums, patterns, bounds,
 required fields) and the rules a schema cannot express (a technology only with frontier
-spend; answers that fit their survey's questions), so its events pass the checker.
+spend; answers that fit their survey's questions; an observation's range running upwards and
+its span ending after it starts), so its events pass the checker.
 ``messages`` then breaks some of them, one class of mutation each (``MUTATIONS``): types,
 bounds, enums, missing fields, unicode, nesting, numbers, timestamps, keys, sizes, raw
 bytes, repeated and conflicting ids. Each message carries its class.
@@ -129,6 +130,16 @@ def valid_event(draw: st.DrawFn, contract: EventContract) -> dict[str, Any]:
     payload = event["payload"]
     if contract.event_type == "spend_disclosure" and payload.get("spend_class") != "frontier":
         payload.pop("technology", None)
+    if contract.event_type == "observation":
+        if payload.get("value_high") is not None and payload["value_high"] < payload["value"]:
+            payload["value"], payload["value_high"] = payload["value_high"], payload["value"]
+        if payload.get("span_from") is not None and payload.get("fiscal_period") is not None:
+            # a span starts in the year before the figure's own period (none before year 0)
+            year = int(payload["fiscal_period"][:4])
+            if year:
+                payload["span_from"] = f"{year - 1:04d}"
+            else:
+                del payload["span_from"]
     if contract.event_type == "survey_response":
         payload.update(draw(_answers()))
         payload.pop("respondent_email", None)

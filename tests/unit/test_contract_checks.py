@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 from datetime import UTC, datetime
 
@@ -62,3 +63,26 @@ def test_timestamp_within_a_day_ahead_is_accepted():
     assert check_event(event, now=NOW) == []
     event["occurred_at"] = "2026-11-27T01:00:00+00:00"
     assert [r.code for r in check_event(event, now=NOW)] == ["future_timestamp"]
+
+
+def test_an_observations_range_runs_upwards_and_its_span_ends_after_it_starts() -> None:
+    base = next(
+        e
+        for e in seed_corpus()
+        if e["event_type"] == "observation" and e["payload"].get("value_high")
+    )
+    topic = contracts()["observation"].topic
+    assert check_event(base, topic) == []
+    upside_down = copy.deepcopy(base)
+    upside_down["payload"]["value_high"] = base["payload"]["value"] - 1
+    backwards = copy.deepcopy(base)
+    backwards["payload"].update(fiscal_period="2017", span_from="2021", metric="cagr")
+    same = copy.deepcopy(base)
+    same["payload"].update(fiscal_period="2020H1", span_from="2020H1", metric="growth")
+    later_half = copy.deepcopy(base)
+    later_half["payload"].update(fiscal_period="2020H2", span_from="2020H1", metric="growth")
+    assert [r.code for r in check_event(upside_down, topic)] == ["out_of_range"]
+    assert "is below payload.value" in check_event(upside_down, topic)[0].detail
+    assert [r.code for r in check_event(backwards, topic)] == ["out_of_range"]
+    assert [r.code for r in check_event(same, topic)] == ["out_of_range"]
+    assert check_event(later_half, topic) == []
