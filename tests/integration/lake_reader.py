@@ -11,16 +11,18 @@ import sys
 import time
 from pathlib import Path
 
+from contracts.spec import contracts
 from finradar.settings import load_settings
 from warehouse.lake import connect
 
-QUERY = """
+RAW = "".join(
+    f"    select kafka_topic, kafka_partition, kafka_offset from raw.{c.table}\n    union all\n"
+    for c in contracts().values()
+)
+QUERY = f"""
 with offsets as (select kafka_topic, kafka_partition, next_offset from ops.kafka_offsets),
 records as (
-    select kafka_topic, kafka_partition, kafka_offset from raw.spend_disclosures
-    union all select kafka_topic, kafka_partition, kafka_offset from raw.deployment_milestones
-    union all select kafka_topic, kafka_partition, kafka_offset from raw.survey_responses
-    union all select kafka_topic, kafka_partition, kafka_offset from quarantine.events
+{RAW}    select kafka_topic, kafka_partition, kafka_offset from quarantine.events
     union all select kafka_topic, kafka_partition, kafka_offset from ops.duplicate_events
 )
 select

@@ -25,6 +25,7 @@ from typing import Any
 
 import pytest
 
+from contracts.spec import contracts
 from finradar.settings import Settings, load_settings
 from infra import prism
 from infra.producing import publish_synthetic
@@ -50,7 +51,7 @@ KAFKA = {"port": 29692, "controller_port": 29693}
 # small batches: the plan's ranges are spread (Reshuffle) and read by the splittable DoFn,
 # the path where a runner with several workers differs from the in-process one
 BATCH_RECORDS = 500
-RAW_TABLES = ("raw.spend_disclosures", "raw.deployment_milestones", "raw.survey_responses")
+RAW_TABLES = tuple(f"raw.{c.table}" for c in contracts().values())
 
 
 @pytest.fixture(scope="session")
