@@ -132,6 +132,11 @@ def _messages() -> list[tuple[str, Any, Message]]:
                 _put(event, path, value)
                 if path == ("payload", "technology") and contract.event_type == "spend_disclosure":
                     event["payload"]["spend_class"] = "frontier"
+                # an observation's range runs upwards and its span ends after it starts
+                if path == ("payload", "value_high") and contract.event_type == "observation":
+                    event["payload"]["value"] = value
+                if path == ("payload", "span_from") and contract.event_type == "observation":
+                    event["payload"].pop("fiscal_period", None)
                 if path != ("event_id",):
                     serial += 1
                     event["event_id"] = f"extreme-{serial}"
