@@ -269,7 +269,8 @@ OBSERVATION_PAYLOAD = Field(
         ),
         _s(
             "part_of",
-            doc="the measure of the whole this figure is a part of (same entity, period, unit)",
+            doc="the measure of the whole this figure is a part of (same entity, period, unit): "
+            "a level adds up to the whole's level, a rate is the rate of a sub-group of it",
             max_length=200,
         ),
         _s(

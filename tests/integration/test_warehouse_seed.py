@@ -210,7 +210,7 @@ def test_findings_by_rule(warehouse) -> None:
     assert "23.6 % and the text 约25 %" in by_rule["text_vs_chart"]
     assert "65.6 % and the text 约65.5 %" in by_rule["text_vs_chart"]
     assert (
-        "73～80 % lies outside its 4 parts' range 61.0 to 71.0 %"
+        "73～80 % lies outside the range of its 4 sub-groups printed beside it, 61.0 to 71.0"
         in by_rule["rate_outside_its_parts"]
     )
     # C15 of the fact sheets: consumer finance's and insurance's 2018 AI spend are both 34.6

@@ -169,7 +169,7 @@ def test_a_whole_rate_outside_its_parts_range(tmp_settings: Settings) -> None:
         ["all", "bank-2022", "fund-2022", "insurance-2022", "securities-2022"]
     ]
     assert (
-        "73～80 % lies outside its 4 parts' range 61.0 to 71.0 %"
+        "lies outside the range of its 4 sub-groups printed beside it, 61.0 to 71.0"
         in found(tmp_settings, "rate_outside_its_parts")[0][1]
     )
 
@@ -348,3 +348,166 @@ def test_printed_growth_of_observations_against_their_levels(tmp_settings: Setti
     insert(tmp_settings, "observations", rows)
     refresh(tmp_settings)
     assert ids(tmp_settings, "yoy_mismatch") == [["cloud-2018", "cloud-2019", "cloud-g"]]
+
+
+def test_a_figure_printed_twice_or_restated_counts_once(tmp_settings: Settings) -> None:
+    """A part, a whole or a level printed in a chart and again in the text, or restated in a
+    later vintage, is one figure to the rules that add, average or pair figures; a printed
+    range is read to its upper end."""
+    rows = [
+        # parts 60 (chart and text) + 30 of a whole 100: not 150
+        observation("w", "m", "whole", "100"),
+        observation("a-chart", "m", "a", "60", part_of="whole", presentation="chart"),
+        observation("a-text", "m", "a", "60", part_of="whole", presentation="text"),
+        observation("b", "m", "b", "30", part_of="whole"),
+        # parts 40 + 38 of a whole printed as 73～80: within it
+        observation("range-w", "r", "whole", "73", value_high="80"),
+        observation("range-a", "r", "a", "40", part_of="whole"),
+        observation("range-b", "r", "b", "38", part_of="whole"),
+        # a whole rate of 50 % beside one sub-group printed twice: no range of sub-groups
+        observation("rate-w", "q", "rate", "50", metric="rate", unit="%"),
+        observation(
+            "rate-a1",
+            "q",
+            "rate a",
+            "60",
+            metric="rate",
+            unit="%",
+            part_of="rate",
+            presentation="chart",
+        ),
+        observation(
+            "rate-a2",
+            "q",
+            "rate a",
+            "60",
+            metric="rate",
+            unit="%",
+            part_of="rate",
+            presentation="text",
+        ),
+        # a CAGR stated as a range, 10～20 %, over levels giving 14.8 %
+        observation("c-2019", "c", "c", "100", fiscal_period="2019"),
+        observation("c-2022", "c", "c", "151.3", fiscal_period="2022"),
+        observation(
+            "c-cagr",
+            "c",
+            "c",
+            "10",
+            value_high="20",
+            metric="cagr",
+            unit="%",
+            fiscal_period="2022",
+            span_from="2019",
+        ),
+        # a CAGR whose end level is printed twice, once wrongly: the right printing clears it
+        observation("d-2019", "d", "d", "100", fiscal_period="2019"),
+        observation("d-2023", "d", "d", "146.4", fiscal_period="2023", presentation="chart"),
+        observation("d-2023t", "d", "d", "200", fiscal_period="2023", presentation="text"),
+        observation(
+            "d-cagr",
+            "d",
+            "d",
+            "10",
+            metric="cagr",
+            unit="%",
+            fiscal_period="2023",
+            span_from="2019",
+        ),
+    ]
+    insert(tmp_settings, "observations", rows)
+    refresh(tmp_settings)
+    assert ids(tmp_settings, "observation_parts_exceed_whole") == []
+    assert ids(tmp_settings, "rate_outside_its_parts") == []
+    assert ids(tmp_settings, "cagr_mismatch") == []
+    # the end level's two printings disagree: that is text_vs_chart's finding
+    assert ids(tmp_settings, "text_vs_chart") == [["d-2023", "d-2023t"]]
+
+
+def test_restated_spend_and_headcounts_count_at_their_latest_vintage(
+    tmp_settings: Settings,
+) -> None:
+    from datetime import date
+
+    from contracts.registry import entities
+
+    group = "cn.group.six_state_owned_banks"
+    members = sorted(entities()[group]["members"])
+    institution = {"level": "institution"}
+    rows = [
+        # a ratio on a denominator restated from 150 to 163.74: 104.4 / 163.74 = 63.76 %
+        spend(
+            "old", "icbc", "2019", "150", measure="投入", vintage=date(2020, 3, 1), **institution
+        ),
+        spend(
+            "new", "icbc", "2019", "163.74", measure="投入", vintage=date(2020, 9, 1), **institution
+        ),
+        # a group headcount 300 whose members 100 (restated, same) and 200 leave four silent
+        spend("g", group, "2019", "600", level="group", tech_headcount=300),
+        spend(
+            "m0",
+            members[0],
+            "2019",
+            "100",
+            vintage=date(2020, 3, 1),
+            tech_headcount=100,
+            **institution,
+        ),
+        spend(
+            "m0b",
+            members[0],
+            "2019",
+            "100",
+            vintage=date(2020, 9, 1),
+            tech_headcount=100,
+            **institution,
+        ),
+        spend("m1", members[1], "2019", "100", tech_headcount=200, **institution),
+    ]
+    insert(tmp_settings, "spend_disclosures", rows)
+    ratio = {"metric": "share", "unit": "%", "level": "institution", "institution_type": "bank"}
+    insert(
+        tmp_settings,
+        "observations",
+        [
+            observation(
+                "num", "icbc", "工资", "104.4", level="institution", institution_type="bank"
+            ),
+            observation(
+                "share",
+                "icbc",
+                "工资占比",
+                "63.76",
+                numerator_measure="工资",
+                base_measure="投入",
+                **ratio,
+            ),
+        ],
+    )
+    refresh(tmp_settings)
+    assert ids(tmp_settings, "ratio_denominator") == []
+    ((event_ids, detail),) = found(tmp_settings, "group_total_covers_fewer_members")
+    assert event_ids == sorted(["g", "m0b", "m1"])
+    assert "the sum of 2 of its 6 members" in detail
+
+
+def test_spend_per_staff_counts_an_institution_once(tmp_settings: Settings) -> None:
+    def bank(event_id: str, name: str, amount: str, staff: int, scope: str = "it") -> dict:
+        return spend(
+            event_id, name, "2019", amount, scope=scope, level="institution", tech_headcount=staff
+        )
+
+    rows = [
+        bank("a", "a", "100", 1000),
+        bank("b", "b", "100", 1000),
+        bank("c-it", "c", "100", 1000),
+        bank("c-tech", "c", "100", 1000, scope="tech"),
+        bank("d", "d", "20", 1000),  # a fifth of its three peers' spend per staff
+    ]
+    insert(tmp_settings, "spend_disclosures", rows)
+    refresh(tmp_settings)
+    # d has three peers (c's two scopes are one institution, not a fourth peer); a, b and c
+    # sit at the median of theirs
+    ((event_ids, detail),) = found(tmp_settings, "spend_per_staff_outlier")
+    assert event_ids == ["a", "b", "c-it", "d"]
+    assert "for its 3 peers" in detail

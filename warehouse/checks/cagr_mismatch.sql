@@ -1,5 +1,54 @@
 -- cagr_mismatch: a compound annual growth rate the source states (a spend figure's stated_cagr over stated_cagr_from to its period, or an observation of metric cagr over span_from to its period) that the series' levels at the ends of that span cannot produce, whatever their rounding. For spend, the detail names the span whose levels do give it, if one does.
-with stated as (
+-- the levels an observation's stated CAGR may start and end on: its document's, of its entity
+-- and measure, the actual one where a period has both, the latest vintage
+with observed_levels as (
+    select * from staging.observations
+    where metric = 'level' and bound in ('exact', 'approx') and fiscal_period is not null
+        and is_latest_vintage
+    qualify dense_rank() over (
+        partition by source_document, entity_id, measure, unit, fiscal_period
+        order by status = 'actual' desc, vintage desc
+    ) = 1
+),
+
+observed_cagrs as (
+    select
+        c.event_id,
+        c.entity_id,
+        c.fiscal_period,
+        c.series_label,
+        c.status,
+        c.bound,
+        c.value_printed,
+        c.span_from,
+        b.value_printed as start_printed,
+        e.value_printed as end_printed,
+        e.unit,
+        [b.event_id, e.event_id] as level_event_ids,
+        (c.period_month - c.span_from_month) / 12.0 as years,
+        100 * (pow(e.value / b.value, 1 / years) - 1) as cagr,
+        100 * (pow((e.value - e.value_rounding) / (b.value + b.value_rounding), 1 / years) - 1)
+            as cagr_low,
+        100 * (pow((e.value + e.value_rounding) / (b.value - b.value_rounding), 1 / years) - 1)
+            as cagr_high,
+        case
+            -- "more than": the levels must be able to reach it
+            when c.bound in ('gt', 'gte') then cagr_high >= c.value_low_bound
+            -- exact, approximate or a range: the stated interval and the levels' one meet
+            else c.value_high_bound >= cagr_low and c.value_low_bound <= cagr_high
+        end as fits
+    from staging.observations as c
+    inner join observed_levels as b
+        on b.source_document = c.source_document and b.entity_id = c.entity_id
+        and b.measure = c.measure and b.fiscal_period = c.span_from
+    inner join observed_levels as e
+        on e.source_document = c.source_document and e.entity_id = c.entity_id
+        and e.measure = c.measure and e.fiscal_period = c.fiscal_period and e.unit = b.unit
+    where c.metric = 'cagr' and c.unit = '%' and c.span_from is not null
+        and c.period_month > c.span_from_month
+),
+
+stated as (
     select * from marts.spend_series where stated_cagr is not null
 ),
 
@@ -68,42 +117,18 @@ union all
 select
     'cagr_mismatch',
     'error',
-    c.entity_id,
-    c.fiscal_period,
+    entity_id,
+    fiscal_period,
     format(
         '{} {}: stated CAGR {}{}% for {}→{} but its levels {} → {} {} give {:.2f}% (rounding allows {:.2f}% to {:.2f}%)',
-        c.series_label, c.status,
-        case c.bound when 'gt' then '>' when 'gte' then '≥' when 'approx' then '约' else '' end,
-        c.value_printed, c.span_from, c.fiscal_period, b.value_printed, e.value_printed, e.unit,
-        100 * (pow(e.value / b.value, 1.0 / (c.fiscal_year - c.span_from_year)) - 1),
-        100 * (pow((e.value - e.value_rounding) / (b.value + b.value_rounding),
-            1.0 / (c.fiscal_year - c.span_from_year)) - 1),
-        100 * (pow((e.value + e.value_rounding) / (b.value - b.value_rounding),
-            1.0 / (c.fiscal_year - c.span_from_year)) - 1)
+        any_value(series_label), any_value(status),
+        case any_value(bound) when 'gt' then '>' when 'gte' then '≥' when 'approx' then '约' else '' end,
+        any_value(value_printed), any_value(span_from), fiscal_period, any_value(start_printed),
+        any_value(end_printed), any_value(unit), any_value(cagr), any_value(cagr_low),
+        any_value(cagr_high)
     ),
-    [b.event_id, e.event_id, c.event_id]
-from staging.observations as c
--- the levels at both ends of the stated span: the same entity and measure, one unit, the
--- stated document's own where it prints them
-inner join staging.observations as b
-    on b.entity_id = c.entity_id and b.measure = c.measure and b.metric = 'level'
-    and b.fiscal_period = c.span_from and b.bound in ('exact', 'approx')
-inner join staging.observations as e
-    on e.entity_id = c.entity_id and e.measure = c.measure and e.metric = 'level'
-    and e.fiscal_period = c.fiscal_period and e.unit = b.unit and e.bound in ('exact', 'approx')
-where c.metric = 'cagr' and c.span_from is not null and c.unit = '%'
-    and c.fiscal_year > c.span_from_year
-    and b.source_document = c.source_document and e.source_document = c.source_document
-    and (
-        -- exact or approximate: the stated interval and the levels' interval do not meet
-        (c.bound in ('exact', 'approx') and (
-            c.value + c.value_rounding < 100 * (pow((e.value - e.value_rounding)
-                / (b.value + b.value_rounding), 1.0 / (c.fiscal_year - c.span_from_year)) - 1)
-            or c.value - c.value_rounding > 100 * (pow((e.value + e.value_rounding)
-                / (b.value - b.value_rounding), 1.0 / (c.fiscal_year - c.span_from_year)) - 1)
-        ))
-        -- "more than": the levels cannot reach it
-        or (c.bound in ('gt', 'gte') and c.value - c.value_rounding > 100 * (pow(
-            (e.value + e.value_rounding) / (b.value - b.value_rounding),
-            1.0 / (c.fiscal_year - c.span_from_year)) - 1))
-    )
+    list_distinct(flatten(list(level_event_ids))) || [event_id]
+from observed_cagrs
+group by event_id, entity_id, fiscal_period
+-- any printing of the two levels (a chart's and the text's) that gives it clears it
+having not bool_or(fits)

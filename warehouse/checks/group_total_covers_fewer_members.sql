@@ -3,7 +3,7 @@ with figures as (
     select source_document, entity_id, fiscal_period, status, 'tech_headcount' as figure,
         cast(tech_headcount as double) as value, 0.5 as rounding, event_id
     from staging.spend_disclosures
-    where tech_headcount is not null
+    where tech_headcount is not null and is_latest_vintage
     union all
     select source_document, entity_id, fiscal_period, status, 'amount ' || scope || ' ' || currency,
         amount_yi, amount_yi_rounding, event_id
@@ -29,7 +29,7 @@ reported as (
         g.value,
         g.rounding,
         g.members_expected,
-        count(f.event_id) as members_reported,
+        count(distinct f.entity_id) as members_reported,
         sum(f.value) as members_total,
         sum(f.rounding) as members_rounding,
         list(f.event_id order by f.entity_id) filter (where f.event_id is not null)

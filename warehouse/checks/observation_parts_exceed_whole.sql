@@ -1,12 +1,22 @@
--- observation_parts_exceed_whole: parts of a printed whole (observations whose part_of names the whole's measure: the same document, entity, period, unit and status) that add up to more than the whole, beyond the rounding of all of them (operators' base stations counted twice, segments above their market).
-with wholes as (
+-- observation_parts_exceed_whole: parts of a printed whole (level observations whose part_of names the whole's measure: the same document, entity, period, unit and status) that add up to more than the whole, beyond the rounding of all of them (operators' base stations counted twice, segments above their market). Each part and the whole count once: a figure printed in a chart and again in the text is one figure (a disagreement between them is text_vs_chart's), and of restated figures the latest vintage counts.
+with printed as (
     select * from staging.observations
-    where metric = 'level' and bound in ('exact', 'approx')
+    where metric = 'level' and is_latest_vintage
+    qualify row_number() over (
+        partition by source_document, entity_id, measure, fiscal_period, status, unit
+        order by vintage desc,
+            case presentation when 'chart' then 1 when 'table' then 2 when 'text' then 3
+                when 'summary' then 4 else 5 end,
+            event_id
+    ) = 1
+),
+
+wholes as (
+    select * from printed where bound in ('exact', 'approx')
 ),
 
 parts as (
-    select * from staging.observations
-    where part_of is not null and metric = 'level'
+    select * from printed where part_of is not null
 ),
 
 summed as (
@@ -16,9 +26,9 @@ summed as (
         w.status,
         w.unit,
         w.series_label,
-        w.value as whole,
         w.value_printed as whole_printed,
-        w.value_rounding as whole_rounding,
+        w.value_high_printed as whole_high_printed,
+        w.value_high_bound as whole_high,
         w.event_id,
         sum(p.value) as parts_total,
         sum(case when p.bound in ('exact', 'approx') then p.value_rounding else 0 end)
@@ -42,10 +52,12 @@ select
     entity_id,
     fiscal_period,
     format(
-        '{} {} {}: its parts ({}) add up to {} {}, above the whole {} {}: a part is counted twice or the whole leaves some out',
+        '{} {} {}: its parts ({}) add up to {} {}, above the whole {}{} {}: a part is counted twice or the whole leaves some out',
         series_label, coalesce(fiscal_period, '(no period)'), status,
-        array_to_string(parts_printed, ', '), round(parts_total, 6), unit, whole_printed, unit
+        array_to_string(parts_printed, ', '), round(parts_total, 6), unit, whole_printed,
+        coalesce('～' || whole_high_printed, ''), unit
     ) as detail,
     list_prepend(event_id, part_event_ids) as event_ids
 from summed
-where parts_total - parts_rounding > whole + whole_rounding
+-- a printed range (73～80) allows up to its upper end
+where parts_total - parts_rounding > whole_high

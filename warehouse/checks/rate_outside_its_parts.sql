@@ -1,12 +1,14 @@
--- rate_outside_its_parts: a rate or share of a whole (all financial institutions' replacement rate) that lies outside the range of the same rate of its parts (banks, insurers, securities firms, funds: observations whose part_of names it, in the same document, entity, period, unit and status). A whole's rate is a weighted mean of its parts' and cannot leave their range.
-with wholes as (
+-- rate_outside_its_parts: a rate of a whole (all financial institutions' replacement rate) that lies outside the range of the same rate of the sub-groups printed beside it (banks, insurers, securities firms, funds: rate observations whose part_of names it, in the same document, entity, period, unit and status). A rate of a whole is a weighted mean of its sub-groups' rates and cannot leave their range, unless the printed sub-groups leave part of the whole out, which the warning says. Each figure counts once (a chart's and the text's copy are one; the latest vintage).
+with printed as (
     select * from staging.observations
-    where metric in ('rate', 'share') and bound in ('exact', 'approx')
-),
-
-parts as (
-    select * from staging.observations
-    where metric in ('rate', 'share') and part_of is not null and bound in ('exact', 'approx')
+    where metric = 'rate' and is_latest_vintage and bound in ('exact', 'approx')
+    qualify row_number() over (
+        partition by source_document, entity_id, measure, fiscal_period, status, unit
+        order by vintage desc,
+            case presentation when 'chart' then 1 when 'table' then 2 when 'text' then 3
+                when 'summary' then 4 else 5 end,
+            event_id
+    ) = 1
 ),
 
 ranged as (
@@ -25,30 +27,30 @@ ranged as (
         max(coalesce(p.value_high, p.value)) as parts_max,
         min(p.value_low_bound) as parts_low,
         max(p.value_high_bound) as parts_high,
-        count(*) as parts,
+        count(distinct p.measure) as parts,
         list(p.event_id order by p.event_id) as part_event_ids
-    from wholes as w
-    inner join parts as p
+    from printed as w
+    inner join printed as p
         on p.part_of = w.measure
-        and p.metric = w.metric
         and p.source_document = w.source_document
         and p.entity_id = w.entity_id
         and p.fiscal_period is not distinct from w.fiscal_period
         and p.status = w.status
         and p.unit = w.unit
     group by all
-    having count(*) >= 2
+    having count(distinct p.measure) >= 2
 )
 
 select
     'rate_outside_its_parts' as rule_id,
-    'error' as severity,
+    'warning' as severity,
     entity_id,
     fiscal_period,
     format(
-        '{} {} {}: {}{} {} lies outside its {} parts'' range {} to {} {}: a whole''s rate is a mean of its parts''',
+        '{} {} {}: {}{} {} lies outside the range of its {} sub-groups printed beside it, {} to {} {}: a weighted mean of theirs cannot, unless they leave part of the whole out',
         series_label, coalesce(fiscal_period, '(no period)'), status,
-        value_printed, coalesce('～' || value_high_printed, ''), unit, parts, parts_min, parts_max, unit
+        value_printed, coalesce('～' || value_high_printed, ''), unit, parts, parts_min, parts_max,
+        unit
     ) as detail,
     list_prepend(event_id, part_event_ids) as event_ids
 from ranged

@@ -1,4 +1,4 @@
--- spend_per_staff_outlier: an institution whose technology spend per technology staff is under half or over twice the median of its peers in the same document and period (same institution type, at least three peers): its headcount (or spend) likely counts something else, and comparing the two across institutions needs a definition.
+-- spend_per_staff_outlier: an institution whose technology spend per technology staff is under half or over twice the median of its peers in the same document and period (same institution type and currency, at least three other institutions; an institution that gives totals of several scopes counts once, by the first of them): its headcount (or spend) likely counts something else, and comparing the two across institutions needs a definition.
 with per_staff as (
     select
         event_id,
@@ -7,11 +7,15 @@ with per_staff as (
         source_document,
         fiscal_period,
         status,
+        scope,
         currency,
         amount_yi * 10000 / tech_headcount as wan_per_staff
     from staging.spend_disclosures
     where level = 'institution' and spend_class = 'total' and tech_headcount > 0
         and is_latest_vintage
+    qualify row_number() over (
+        partition by source_document, entity_id, fiscal_period, status, currency order by scope
+    ) = 1
 ),
 
 peers as (
@@ -22,7 +26,7 @@ peers as (
         s.currency,
         s.wan_per_staff,
         median(p.wan_per_staff) as peer_median,
-        count(p.event_id) as peer_count,
+        count(distinct p.entity_id) as peer_count,
         list(p.event_id order by p.entity_id) as peer_event_ids
     from per_staff as s
     inner join per_staff as p

@@ -15,39 +15,52 @@ from marts.spend_growth_labels
 where not fits_own
     and not (series_shifted and coalesce(fits_next, false))
 union all
--- an observation's printed growth (metric growth) against the levels of its measure: from
--- span_from when stated, else from the same half or quarter of the year before; silent when
--- any printing of the two levels (a chart's and the text's) gives it
+-- an observation's printed growth (metric growth) against the levels of its measure in its
+-- document: from span_from when stated, else from the same half or quarter of the year
+-- before; of a period with both, the actual level, the latest vintage; silent when any
+-- printing of the two levels (a chart's and the text's) gives it
 select
     'yoy_mismatch',
     'error',
     g.entity_id,
     g.fiscal_period,
     format(
-        '{} {}: reported growth {}% but {} → {} gives {:.2f}% ({} → {} {})',
-        g.series_label, g.status, g.value_printed,
+        '{} {}: reported growth {}{}% but {} → {} gives {:.2f}% ({} → {} {})',
+        g.series_label, g.status, g.value_printed, coalesce('～' || g.value_high_printed, ''),
         any_value(b.fiscal_period), g.fiscal_period,
         100 * (any_value(e.value) / any_value(b.value) - 1),
         any_value(b.value_printed), any_value(e.value_printed), any_value(e.unit)
     ),
     list_distinct(flatten([list(b.event_id), list(e.event_id), [g.event_id]]))
 from staging.observations as g
-inner join staging.observations as e
-    on e.entity_id = g.entity_id and e.measure = g.measure and e.metric = 'level'
+inner join (
+    select * from staging.observations
+    where metric = 'level' and bound in ('exact', 'approx') and is_latest_vintage
+    qualify dense_rank() over (
+        partition by source_document, entity_id, measure, unit, fiscal_period
+        order by status = 'actual' desc, vintage desc
+    ) = 1
+) as e
+    on e.entity_id = g.entity_id and e.measure = g.measure
     and e.fiscal_period = g.fiscal_period and e.source_document = g.source_document
-    and e.bound in ('exact', 'approx')
-inner join staging.observations as b
-    on b.entity_id = g.entity_id and b.measure = g.measure and b.metric = 'level'
+inner join (
+    select * from staging.observations
+    where metric = 'level' and bound in ('exact', 'approx') and is_latest_vintage
+    qualify dense_rank() over (
+        partition by source_document, entity_id, measure, unit, fiscal_period
+        order by status = 'actual' desc, vintage desc
+    ) = 1
+) as b
+    on b.entity_id = g.entity_id and b.measure = g.measure
     and b.unit = e.unit and b.source_document = g.source_document
-    and b.bound in ('exact', 'approx')
     and b.fiscal_period = coalesce(
         g.span_from, cast(g.fiscal_year - 1 as varchar) || substr(g.fiscal_period, 5)
     )
 where g.metric = 'growth' and g.unit = '%' and g.bound in ('exact', 'approx')
-group by g.event_id, g.entity_id, g.fiscal_period, g.series_label, g.status, g.value_printed
+group by
+    g.event_id, g.entity_id, g.fiscal_period, g.series_label, g.status, g.value_printed,
+    g.value_high_printed
 having not bool_or(
-    g.value + g.value_rounding
-        >= 100 * ((e.value - e.value_rounding) / (b.value + b.value_rounding) - 1)
-    and g.value - g.value_rounding
-        <= 100 * ((e.value + e.value_rounding) / (b.value - b.value_rounding) - 1)
+    g.value_high_bound >= 100 * ((e.value - e.value_rounding) / (b.value + b.value_rounding) - 1)
+    and g.value_low_bound <= 100 * ((e.value + e.value_rounding) / (b.value - b.value_rounding) - 1)
 )

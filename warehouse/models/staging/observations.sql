@@ -17,6 +17,9 @@
 --   base_measure, base_count, numerator_measure: what a share is of, the stated size of its base, and its numerator's measure
 --   figure_key: entity, measure, metric, unit, fiscal_period, span_from and status joined with '|': one printed figure (a chart's and the text's copy of it share a key)
 --   series_label: entity and "measure" in words, as findings name a figure
+--   period_month, span_from_month: the last month of fiscal_period and of span_from, counted from year 0 (2019 is 2019 × 12 + 12, 2020H1 2020 × 12 + 6): spans of halves and quarters in fractional years
+--   vintage_rank: 1 for the latest vintage of the figure as printed in one place (figure_key × presentation), 2 for the one before, …
+--   is_latest_vintage: vintage_rank = 1; a figure a document prints in a chart and in the text has two latest rows, one per presentation
 --   is_synthetic: source.provenance is synthetic (generated data, never a source's)
 --   is_constructed: source.provenance is constructed (rebuilt from printed figures by the source's own stated method)
 with observations as (
@@ -72,15 +75,31 @@ with_rounding as (
                 then length(value_high_printed) - strpos(value_high_printed, '.') else 0 end))
         end as value_high_rounding
     from observations
+),
+
+keyed as (
+    select
+        *,
+        value - value_rounding as value_low_bound,
+        coalesce(value_high + value_high_rounding, value + value_rounding) as value_high_bound,
+        concat_ws(
+            '|', entity_id, measure, metric, unit, coalesce(fiscal_period, '-'),
+            coalesce(span_from, '-'), status
+        ) as figure_key,
+        concat_ws(' ', entity_id, '"' || measure || '"') as series_label,
+        fiscal_year * 12 + case substr(fiscal_period, 5)
+            when 'H1' then 6 when 'Q1' then 3 when 'Q2' then 6 when 'Q3' then 9 else 12
+        end as period_month,
+        span_from_year * 12 + case substr(span_from, 5)
+            when 'H1' then 6 when 'Q1' then 3 when 'Q2' then 6 when 'Q3' then 9 else 12
+        end as span_from_month
+    from with_rounding
 )
 
 select
     *,
-    value - value_rounding as value_low_bound,
-    coalesce(value_high + value_high_rounding, value + value_rounding) as value_high_bound,
-    concat_ws(
-        '|', entity_id, measure, metric, unit, coalesce(fiscal_period, '-'),
-        coalesce(span_from, '-'), status
-    ) as figure_key,
-    concat_ws(' ', entity_id, '"' || measure || '"') as series_label
-from with_rounding
+    row_number() over (
+        partition by figure_key, presentation order by vintage desc, occurred_at desc, event_id desc
+    ) as vintage_rank,
+    vintage_rank = 1 as is_latest_vintage
+from keyed
