@@ -2,13 +2,7 @@
 -- the levels an observation's stated CAGR may start and end on: its document's, of its entity
 -- and measure, the actual one where a period has both, the latest vintage
 with observed_levels as (
-    select * from staging.observations
-    where metric = 'level' and bound in ('exact', 'approx') and fiscal_period is not null
-        and is_latest_vintage
-    qualify dense_rank() over (
-        partition by source_document, entity_id, measure, unit, fiscal_period
-        order by status = 'actual' desc, vintage desc
-    ) = 1
+    select * from staging.observations where is_period_level
 ),
 
 observed_cagrs as (

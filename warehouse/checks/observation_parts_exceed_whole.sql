@@ -1,14 +1,6 @@
 -- observation_parts_exceed_whole: parts of a printed whole (level observations whose part_of names the whole's measure: the same document, entity, period, unit and status) that add up to more than the whole, beyond the rounding of all of them (operators' base stations counted twice, segments above their market). Each part and the whole count once: a figure printed in a chart and again in the text is one figure (a disagreement between them is text_vs_chart's), and of restated figures the latest vintage counts.
 with printed as (
-    select * from staging.observations
-    where metric = 'level' and is_latest_vintage
-    qualify row_number() over (
-        partition by source_document, entity_id, measure, fiscal_period, status, unit
-        order by vintage desc,
-            case presentation when 'chart' then 1 when 'table' then 2 when 'text' then 3
-                when 'summary' then 4 else 5 end,
-            event_id
-    ) = 1
+    select * from staging.observations where metric = 'level' and is_counted_once
 ),
 
 wholes as (

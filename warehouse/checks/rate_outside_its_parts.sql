@@ -1,14 +1,7 @@
 -- rate_outside_its_parts: a rate of a whole (all financial institutions' replacement rate) that lies outside the range of the same rate of the sub-groups printed beside it (banks, insurers, securities firms, funds: rate observations whose part_of names it, in the same document, entity, period, unit and status). A rate of a whole is a weighted mean of its sub-groups' rates and cannot leave their range, unless the printed sub-groups leave part of the whole out, which the warning says. Each figure counts once (a chart's and the text's copy are one; the latest vintage).
 with printed as (
     select * from staging.observations
-    where metric = 'rate' and is_latest_vintage and bound in ('exact', 'approx')
-    qualify row_number() over (
-        partition by source_document, entity_id, measure, fiscal_period, status, unit
-        order by vintage desc,
-            case presentation when 'chart' then 1 when 'table' then 2 when 'text' then 3
-                when 'summary' then 4 else 5 end,
-            event_id
-    ) = 1
+    where metric = 'rate' and is_counted_once and bound in ('exact', 'approx')
 ),
 
 ranged as (

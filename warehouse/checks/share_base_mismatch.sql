@@ -6,13 +6,7 @@ with shares as (
         value_rounding + case when value_rounding > 0.005 then 0.005 else 0 end as slack
     from staging.observations
     where metric = 'share' and base_count is not null and bound = 'exact' and unit = '%'
-        and value_high is null and is_latest_vintage
-    -- a share printed in a chart and again in the text is one share
-    qualify row_number() over (
-        partition by source_document, entity_id, measure, fiscal_period, status, base_count
-        order by case presentation when 'chart' then 1 when 'table' then 2 when 'text' then 3
-            when 'summary' then 4 else 5 end, event_id
-    ) = 1
+        and value_high is null and is_counted_once
 ),
 
 fits as (

@@ -33,24 +33,10 @@ select
     ),
     list_distinct(flatten([list(b.event_id), list(e.event_id), [g.event_id]]))
 from staging.observations as g
-inner join (
-    select * from staging.observations
-    where metric = 'level' and bound in ('exact', 'approx') and is_latest_vintage
-    qualify dense_rank() over (
-        partition by source_document, entity_id, measure, unit, fiscal_period
-        order by status = 'actual' desc, vintage desc
-    ) = 1
-) as e
+inner join (select * from staging.observations where is_period_level) as e
     on e.entity_id = g.entity_id and e.measure = g.measure
     and e.fiscal_period = g.fiscal_period and e.source_document = g.source_document
-inner join (
-    select * from staging.observations
-    where metric = 'level' and bound in ('exact', 'approx') and is_latest_vintage
-    qualify dense_rank() over (
-        partition by source_document, entity_id, measure, unit, fiscal_period
-        order by status = 'actual' desc, vintage desc
-    ) = 1
-) as b
+inner join (select * from staging.observations where is_period_level) as b
     on b.entity_id = g.entity_id and b.measure = g.measure
     and b.unit = e.unit and b.source_document = g.source_document
     and b.fiscal_period = coalesce(

@@ -20,6 +20,8 @@
 --   period_month, span_from_month: the last month of fiscal_period and of span_from, counted from year 0 (2019 is 2019 × 12 + 12, 2020H1 2020 × 12 + 6): spans of halves and quarters in fractional years
 --   vintage_rank: 1 for the latest vintage of the figure as printed in one place (figure_key × presentation), 2 for the one before, …
 --   is_latest_vintage: vintage_rank = 1; a figure a document prints in a chart and in the text has two latest rows, one per presentation
+--   is_counted_once: the one row of a figure that rules adding or comparing figures count: per document, entity, measure, metric, period, status and unit, the latest vintage, a chart's printing before a table's, the text's or the summary's (their disagreement is text_vs_chart's)
+--   is_period_level: an exact or approximate level that growth and CAGRs start or end on: per document, entity, measure, unit and period, the actual one where the period has an actual and a forecast, the latest vintage (every printing of it)
 --   is_synthetic: source.provenance is synthetic (generated data, never a source's)
 --   is_constructed: source.provenance is constructed (rebuilt from printed figures by the source's own stated method)
 with observations as (
@@ -94,12 +96,36 @@ keyed as (
             when 'H1' then 6 when 'Q1' then 3 when 'Q2' then 6 when 'Q3' then 9 else 12
         end as span_from_month
     from with_rounding
+),
+
+ranked as (
+    select
+        *,
+        row_number() over (
+            partition by figure_key, presentation
+            order by vintage desc, occurred_at desc, event_id desc
+        ) as vintage_rank,
+        vintage_rank = 1 as is_latest_vintage
+    from keyed
 )
 
 select
     *,
     row_number() over (
-        partition by figure_key, presentation order by vintage desc, occurred_at desc, event_id desc
-    ) as vintage_rank,
-    vintage_rank = 1 as is_latest_vintage
-from keyed
+        partition by source_document, entity_id, measure, metric, fiscal_period, status, unit
+        order by vintage desc,
+            case presentation when 'chart' then 1 when 'table' then 2 when 'text' then 3
+                when 'summary' then 4 else 5 end,
+            occurred_at desc, event_id
+    ) = 1 as is_counted_once,
+    coalesce(
+        metric = 'level' and bound in ('exact', 'approx') and is_latest_vintage
+        and fiscal_period is not null
+        and dense_rank() over (
+            partition by source_document, entity_id, measure, metric, unit, fiscal_period,
+                bound in ('exact', 'approx'), is_latest_vintage
+            order by status = 'actual' desc, vintage desc
+        ) = 1,
+        false
+    ) as is_period_level
+from ranked
