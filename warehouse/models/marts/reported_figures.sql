@@ -61,40 +61,47 @@ milestone_kpis as (
     where kpi.value is not null
 ),
 
--- a survey figure as the report would print it: rounded to 0.01 % first, then to its digits
-option_figures as (
+-- the survey figures the respondents' answers give, in percent: option shares and mean scores
+survey_percentages as (
     select
         'survey/' || s.survey_id || '/' || s.question_id || '/' || s.option_id
             || '/published_share' as figure_id,
-        s.survey_id, s.wave, s.is_synthetic, s.is_constructed,
-        cast(
-            case q.published_decimals
-                when 0 then round(cast(round(s.share * 100, 2) as decimal(12, 2)), 0)
-                when 1 then round(cast(round(s.share * 100, 2) as decimal(12, 2)), 1)
-                else cast(round(s.share * 100, 2) as decimal(12, 2))
-            end as double
-        ) / 100 as value
+        'published_share' as field,
+        s.survey_id, s.question_id, s.wave, s.is_synthetic, s.is_constructed,
+        s.share * 100 as percent
     from marts.survey_option_shares as s
-    inner join reference.survey_questions as q
-        on q.survey_id = s.survey_id and q.question_id = s.question_id
     where s.published_share is not null and s.respondents > 0
+    union all
+    select
+        'survey/' || s.survey_id || '/' || s.question_id || '/published_mean',
+        'published_mean',
+        s.survey_id, s.question_id, s.wave, s.is_synthetic, s.is_constructed,
+        s.mean_score * 100
+    from marts.survey_scores as s
+    where s.published_mean is not null
 ),
 
-mean_figures as (
+-- as the report prints them: rounded to 0.01 % first, then to the question's digits
+survey_figures as (
     select
-        'survey/' || s.survey_id || '/' || s.question_id || '/published_mean' as figure_id,
-        s.survey_id, s.wave, s.is_synthetic, s.is_constructed,
+        p.*,
         cast(
             case q.published_decimals
-                when 0 then round(cast(round(s.mean_score * 100, 2) as decimal(12, 2)), 0)
-                when 1 then round(cast(round(s.mean_score * 100, 2) as decimal(12, 2)), 1)
-                else cast(round(s.mean_score * 100, 2) as decimal(12, 2))
+                when 0 then round(cast(round(p.percent, 2) as decimal(12, 2)), 0)
+                when 1 then round(cast(round(p.percent, 2) as decimal(12, 2)), 1)
+                else cast(round(p.percent, 2) as decimal(12, 2))
             end as double
         ) / 100 as value
-    from marts.survey_scores as s
+    from survey_percentages as p
     inner join reference.survey_questions as q
-        on q.survey_id = s.survey_id and q.question_id = s.question_id
-    where s.published_mean is not null
+        on q.survey_id = p.survey_id and q.question_id = p.question_id
+),
+
+-- a spend amount's unit in words, from the contract's unit labels (亿 + 元 = 亿元)
+amount_units as (
+    select code as amount_unit, rtrim(label_zh, '元') as scale_zh
+    from reference.taxonomy_terms
+    where taxonomy = 'unit'
 )
 
 select
@@ -105,10 +112,8 @@ select
     field,
     value,
     case
-        when field = 'amount' then concat(
-            case amount_unit when 'yi' then '亿' when 'wan_yi' then '万亿' when 'wan' then '万' else '' end,
-            case currency when 'CNY' then '元' else ' ' || currency end
-        )
+        when field = 'amount' then
+            trim(u.scale_zh || case currency when 'CNY' then '元' else ' ' || currency end)
         when field = 'tech_headcount' then '人'
         else 'fraction'
     end as unit,
@@ -116,6 +121,7 @@ select
     is_synthetic,
     is_constructed
 from spend_figures
+left join amount_units as u using (amount_unit)
 union all by name
 select
     event_id || '/' || field as figure_id, event_id, entity_id, fiscal_period, field, value, unit,
@@ -133,11 +139,6 @@ select
 from milestone_kpis
 union all by name
 select
-    figure_id, null as event_id, null as entity_id, wave as fiscal_period, 'published_share' as field,
-    value, 'fraction' as unit, survey_id as source_document, is_synthetic, is_constructed
-from option_figures
-union all by name
-select
-    figure_id, null as event_id, null as entity_id, wave as fiscal_period, 'published_mean' as field,
-    value, 'fraction' as unit, survey_id as source_document, is_synthetic, is_constructed
-from mean_figures
+    figure_id, null as event_id, null as entity_id, wave as fiscal_period, field, value,
+    'fraction' as unit, survey_id as source_document, is_synthetic, is_constructed
+from survey_figures
