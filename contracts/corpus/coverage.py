@@ -204,14 +204,29 @@ def summary() -> list[tuple[str, int, int, int, int]]:
     return [(sheet, *counts) for sheet, counts in sorted(rows.items())]  # type: ignore[misc]
 
 
+def carried_by_observations() -> dict[str, int]:
+    """Per fact sheet: the in-scope figures only an ``observation`` event (contract v1.2)
+    carries; the rest were carried by the three event types before it. Counted once each."""
+    observed = {
+        e["event_id"] for e in spend_and_deployment_events() if e["event_type"] == "observation"
+    }
+    counted: dict[str, set[str]] = {}
+    for f in inventory():
+        if f.in_scope and f.figure is not None and f.figure.split("/", 1)[0] in observed:
+            counted.setdefault(f.fact_sheet, set()).add(f.figure)
+    return {sheet: len(figures) for sheet, figures in counted.items()}
+
+
 def main() -> int:
     """``python -m contracts.corpus.coverage [facts_dir]``: coverage and problems."""
     facts = Path(sys.argv[1]) if len(sys.argv) > 1 else None
+    observed = carried_by_observations()
     for sheet, total, in_scope, events, left in summary():
         share = events / in_scope if in_scope else 0.0
+        before = events - observed.get(sheet, 0)
         print(
-            f"{sheet}: {total} figures, {in_scope} in scope, {events} events ({share:.0%}), "
-            f"{left} left out"
+            f"{sheet}: {total} figures, {in_scope} in scope, {events} events ({share:.0%}; "
+            f"{before} ({before / in_scope:.0%}) without observations), {left} left out"
         )
     found = problems(facts)
     for line in found:

@@ -9,7 +9,13 @@ from pathlib import Path
 
 import pytest
 
-from contracts.corpus.coverage import corpus_figures, inventory, problems, summary
+from contracts.corpus.coverage import (
+    carried_by_observations,
+    corpus_figures,
+    inventory,
+    problems,
+    summary,
+)
 
 FACTS = Path(__file__).resolve().parents[3] / "shared" / "domain" / "facts"
 
@@ -48,3 +54,11 @@ def test_the_corpus_carries_most_in_scope_figures() -> None:
     assert in_scope > 550  # the three fact sheets, not a sample of them
     assert carried / in_scope >= 0.70
     assert {f.figure for f in inventory() if f.figure} <= set(corpus_figures())
+
+
+def test_observations_carry_figures_no_other_event_type_could() -> None:
+    observed = carried_by_observations()
+    for sheet, _, _, carried, _ in summary():
+        assert 0 < observed[sheet] <= carried, sheet
+    figures = {f.figure for f in inventory() if f.figure is not None}
+    assert sum(observed.values()) < len(figures)
