@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from contracts.corpus.coverage import COVERAGE_REPORT
 from finradar.settings import Settings, get_settings, load_settings
+from tests.fixtures.coverage_report import COVERAGE_REPORT
 
 # The suite's own key for the personal-data hash (an ingest refuses the public default one);
 # CLI runs in subprocesses inherit it. Tests of the refusal remove it.

@@ -44,8 +44,6 @@ from contracts.corpus.seed_events import spend_and_deployment_events
 from contracts.survey_catalog import SurveyCatalog
 
 INVENTORY_DIR = Path(__file__).with_name("fact_inventory")
-# where the seed-warehouse test writes what it reproduced, for the end of ``make test``
-COVERAGE_REPORT = Path(__file__).resolve().parents[2] / "var" / "test-reports" / "fact-coverage.txt"
 
 
 @dataclass(frozen=True)

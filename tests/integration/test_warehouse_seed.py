@@ -15,10 +15,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from contracts.corpus.coverage import COVERAGE_REPORT, inventory, summary
+from contracts.corpus.coverage import inventory, summary
 from finradar.settings import load_settings
 from infra.producing import corpus_messages, publish
 from pipelines.ingest import run_once
+from tests.fixtures.coverage_report import COVERAGE_REPORT
 from tests.unit.test_seed_corpus_surveys import PUBLISHED_SHARES
 from warehouse.lake import connect
 from warehouse.refresh import refresh
