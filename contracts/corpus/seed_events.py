@@ -15,6 +15,7 @@ from typing import Any
 
 from contracts.corpus.printed import load_printed
 from contracts.registry import subject
+from contracts.spec import contracts
 
 FIGURES_DIR = Path(__file__).with_name("seed_figures")
 PRODUCER = "seed-replay"
@@ -106,23 +107,9 @@ def _spend_events(doc: dict[str, Any]) -> Iterator[dict[str, Any]]:
             yield event
 
 
-OBSERVATION_FIELDS = (
-    "measure",
-    "metric",
-    "fiscal_period",
-    "span_from",
-    "status",
-    "value",
-    "value_high",
-    "bound",
-    "unit",
-    "currency",
-    "presentation",
-    "cited_source",
-    "part_of",
-    "base_measure",
-    "base_count",
-    "numerator_measure",
+# every payload field of an observation but its vintage (the report's publication date)
+OBSERVATION_FIELDS = tuple(
+    f.name for f in contracts()["observation"].payload.fields if f.name != "vintage"
 )
 
 
