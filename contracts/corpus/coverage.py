@@ -41,6 +41,7 @@ from typing import Any
 import yaml
 
 from contracts.corpus.seed_events import spend_and_deployment_events
+from contracts.spec import contracts
 from contracts.survey_catalog import SurveyCatalog
 
 INVENTORY_DIR = Path(__file__).with_name("fact_inventory")
@@ -101,33 +102,25 @@ def inventory() -> tuple[InventoriedFigure, ...]:
     return tuple(figures)
 
 
-SPEND_FIGURE_FIELDS = (
-    "amount",
-    "revenue_share",
-    "reported_yoy",
-    "stated_cagr",
-    "tech_headcount",
-    "tech_headcount_share",
-)
-OBSERVATION_FIGURE_FIELDS = ("value", "value_high")
+def figure_fields(event_type: str) -> tuple[str, ...]:
+    """The payload fields of an event type that hold a printed figure: its numbers (a spend
+    amount and its shares, rates and headcounts; an observation's value, range end and base;
+    a milestone's case count), from the contract. KPIs of a milestone are figures too."""
+    return tuple(
+        f.name
+        for f in contracts()[event_type].payload.fields
+        if f.kind in ("number", "integer")
+    )
 
 
 def _event_figures(event: dict[str, Any]) -> dict[str, Decimal]:
     payload = event["payload"]
-    kind = event["event_type"]
-    names: tuple[str, ...] = ()
-    if kind == "spend_disclosure":
-        names = SPEND_FIGURE_FIELDS
-    elif kind == "observation":
-        names = OBSERVATION_FIGURE_FIELDS
-    elif kind == "deployment_milestone":
-        names = ("case_count",)
     figures = {
         f"{event['event_id']}/{name}": Decimal(str(payload[name]))
-        for name in names
+        for name in figure_fields(event["event_type"])
         if payload.get(name) is not None
     }
-    for kpi in payload.get("kpis") or [] if kind == "deployment_milestone" else []:
+    for kpi in payload.get("kpis") or []:
         if kpi.get("value") is not None:
             figures[f"{event['event_id']}/kpis/{kpi['name']}"] = Decimal(str(kpi["value"]))
     return figures

@@ -436,3 +436,21 @@ def test_fact_sheet_figures_come_back_at_their_printed_value(warehouse) -> None:
     COVERAGE_REPORT.parent.mkdir(parents=True, exist_ok=True)
     COVERAGE_REPORT.write_text("\n".join(lines) + "\n", encoding="utf-8")
     assert reproduced_total / in_scope_total >= 0.70
+
+
+def test_reported_figures_hold_every_figure_field_of_the_contract(warehouse) -> None:
+    """marts.reported_figures unpivots the numeric payload fields by name; the contract's
+    list (contracts/corpus/coverage.py figure_fields) and the mart's must not drift."""
+    from contracts.corpus.coverage import figure_fields
+    from contracts.spec import contracts
+
+    expected = {name for event_type in contracts() for name in figure_fields(event_type)}
+    given = {
+        field
+        for (field,) in rows(
+            warehouse,
+            "select distinct field from marts.reported_figures "
+            "where event_id is not null and field not like 'kpis/%'",
+        )
+    }
+    assert given == expected

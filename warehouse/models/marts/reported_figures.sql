@@ -2,7 +2,7 @@
 -- grain: one row per figure_id (event × field), and per figure_id × wave for survey figures (survey × question × option × published figure)
 -- columns:
 --   figure_id: <event_id>/<field>, <event_id>/kpis/<kpi name>, or survey/<survey_id>/<question_id>[/<option_id>]/published_share|published_mean (contracts/corpus/coverage.py)
---   field: the payload field (amount, revenue_share, reported_yoy, stated_cagr, tech_headcount, tech_headcount_share, case_count, kpis/<name>, value, value_high, published_share, published_mean)
+--   field: the payload field: a numeric field of its event type (contracts/corpus/coverage.py figure_fields: amount, revenue_share, reported_yoy, stated_cagr, tech_headcount, tech_headcount_share, case_count, value, value_high, base_count), kpis/<name>, or published_share, published_mean
 --   value: the figure in the field's own unit: spend amounts in their printed unit, spend shares and rates as fractions (2.5% is 0.025), observations as printed (45.49 for 45.49%), survey figures as fractions
 --   unit: the unit of value as the source gives it (亿元 for a spend amount in 亿 CNY, '%', fraction for shares kept as fractions)
 --   source_document: the document that printed it (the survey's id for survey figures)
@@ -33,14 +33,20 @@ spend_figures as (
 ),
 
 observation_figures as (
-    unpivot (
-        select
-            event_id, entity_id, fiscal_period, source_document, is_synthetic, is_constructed,
-            unit, value, value_high
-        from staging.observations
+    select
+        * exclude (unit),
+        -- a share's stated base is a count, not in the share's unit
+        case when field = 'base_count' then 'count' else unit end as unit
+    from (
+        unpivot (
+            select
+                event_id, entity_id, fiscal_period, source_document, is_synthetic,
+                is_constructed, unit, value, value_high, cast(base_count as double) as base_count
+            from staging.observations
+        )
+        on value, value_high, base_count
+        into name field value value
     )
-    on value, value_high
-    into name field value value
 ),
 
 milestone_cases as (
