@@ -107,9 +107,7 @@ def figure_fields(event_type: str) -> tuple[str, ...]:
     amount and its shares, rates and headcounts; an observation's value, range end and base;
     a milestone's case count), from the contract. KPIs of a milestone are figures too."""
     return tuple(
-        f.name
-        for f in contracts()[event_type].payload.fields
-        if f.kind in ("number", "integer")
+        f.name for f in contracts()[event_type].payload.fields if f.kind in ("number", "integer")
     )
 
 
