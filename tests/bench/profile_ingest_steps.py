@@ -3,7 +3,8 @@
 Times the contract check (the batch check against the per-message checker on the same
 messages, and orjson's decode of the batch with Python's cycle collector running and
 paused), each event type's GX validation (with its fixed cost per call and its cost per
-row, from the whole type and an eighth of it) and normalisation to Arrow — the per-step
+row, from the whole type and an eighth of it), normalisation to Arrow and the staging
+files' write (zstd with dictionaries against LZ4 without) — the per-step
 figures behind the ingest benchmark's rate. The steps run with the collector paused, as
 in the pipeline.
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import io
 import sys
 import tempfile
 import time
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 import orjson
+import pyarrow.parquet as pq
 
 from contracts.checks import check_value
 from contracts.synthetic import SyntheticStream
@@ -80,6 +83,19 @@ def main() -> None:
         stage_batch(Normaliser("profile", now, b"key"), batch, Path(staging))
     seconds = time.perf_counter() - started
     print(f"normalise, stage {seconds:6.2f} s  {1e6 * seconds / n:6.1f} µs/message")
+    tables = Normaliser("profile", now, b"key").tables(batch)
+    for compression, dictionaries in (("zstd", True), ("lz4", False)):
+        started = time.perf_counter()
+        size = 0
+        for table in tables.values():
+            sink = io.BytesIO()
+            pq.write_table(table, sink, compression=compression, use_dictionary=dictionaries)
+            size += sink.tell()
+        seconds = time.perf_counter() - started
+        print(
+            f"stage as {compression:<4} {seconds:6.2f} s  {1e6 * seconds / n:6.1f} µs/message"
+            f"  {size / 2**20:,.0f} MiB (dictionaries {'on' if dictionaries else 'off'})"
+        )
     gc.enable()
 
 

@@ -48,7 +48,7 @@ N_SYNTHETIC = 3_000
 BAD_RATE = 0.02
 SEED = 15
 KAFKA = {"port": 29692, "controller_port": 29693}
-# small batches: the plan's ranges are spread (Reshuffle) and read by the splittable DoFn,
+# small batches: the plan's ranges are shared out per worker (a GroupByKey) and read,
 # the path where a runner with several workers differs from the in-process one
 BATCH_RECORDS = 500
 RAW_TABLES = tuple(f"raw.{c.table}" for c in contracts().values())

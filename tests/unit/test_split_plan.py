@@ -1,4 +1,5 @@
-"""A large backlog is ingested in parts: consecutive, covering the plan exactly once."""
+"""A large backlog is ingested in parts: consecutive, covering the plan exactly once; a
+pass's workers each read an equal share of every partition."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from handoff.records import PartitionRange
-from pipelines.ingest import IngestSummary, split_plan
+from pipelines.ingest import IngestSummary, shares_to_read, split_plan
 
 ranges = st.lists(
     st.builds(
@@ -48,3 +49,25 @@ def test_the_summary_of_parts_adds_them_up() -> None:
     merged = IngestSummary.merged("b", [a, b])
     assert (merged.consumed, merged.landed, merged.duplicates, merged.quarantined) == (9, 7, 1, 1)
     assert merged.by_reason == {"x": 3, "y": 0} and merged.commits == 2
+
+
+@settings(deadline=None)
+@given(plan=ranges, chunk=st.integers(1, 50_000), workers=st.integers(1, 4))
+def test_shares_cover_each_offset_once_and_each_worker_reads_as_much(  # type: ignore[no-untyped-def]
+    plan, chunk, workers
+) -> None:
+    shares = shares_to_read(plan, chunk, workers)
+    assert {k for k, _ in shares} <= set(range(workers))
+    assert all(0 < c.size <= chunk for _, c in shares)
+    for r in plan:
+        pieces = sorted((c for _, c in shares if c.partition == r.partition), key=lambda c: c.start)
+        assert sum(c.size for c in pieces) == r.size
+        if pieces:
+            assert pieces[0].start == r.start and pieces[-1].end == r.end
+            assert all(a.end == b.start for a, b in itertools.pairwise(pieces))
+        # every worker gets as many of this partition's offsets as any other, give or take one
+        per_worker = [
+            sum(c.size for k, c in shares if k == w and c.partition == r.partition)
+            for w in range(workers)
+        ]
+        assert max(per_worker) - min(per_worker) <= 1
