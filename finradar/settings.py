@@ -309,6 +309,11 @@ class Settings(BaseSettings):
         return (self.cache_dir or self.home / ".cache").resolve()
 
     @property
+    def web_assets(self) -> Path:
+        """Local copies of the Data Docs' styling and scripts (``make install`` fetches them)."""
+        return self.cache / "web-assets"
+
+    @property
     def kafka_dir(self) -> Path:
         return self.var / "kafka"
 

@@ -96,7 +96,7 @@ def fetch(cache_dir: Path) -> list[Path]:
 
 def main() -> int:
     try:
-        folders = fetch(get_settings().cache / "web-assets")
+        folders = fetch(get_settings().web_assets)
     except FinradarError as exc:
         print(f"finradar: {exc}", file=sys.stderr)
         return 1

@@ -32,6 +32,7 @@ from pipelines.gx_pool import shared_pool
 from pipelines.gx_runner import (
     OUTSIDE_FAULTS,
     SuiteRunner,
+    build_pages,
     for_validation,
     shared_runner,
     validate_isolating,
@@ -119,10 +120,17 @@ def _apply(batch: CheckedBatch, event_type: str, indexes: list[int], result: Any
 
 
 class _ValidateFn(beam.DoFn):
-    def __init__(self, now: datetime, gx_root: str | None, failpoint: str | None) -> None:
+    def __init__(
+        self,
+        now: datetime,
+        gx_root: str | None,
+        failpoint: str | None,
+        web_assets: str | None = None,
+    ) -> None:
         self.now = now
         self.gx_root = gx_root
         self.failpoint = failpoint
+        self.web_assets = web_assets
         self.runner: Any = None
 
     def setup(self) -> None:
@@ -133,6 +141,11 @@ class _ValidateFn(beam.DoFn):
         with collector_paused():
             validated = validate_batch(batch, self.runner, self.now)
         yield validated
+
+    def finish_bundle(self) -> None:
+        # with ``web_assets``, each worker adds the pages of what it validated
+        if self.web_assets is not None and self.runner.unrendered:
+            build_pages(self.runner, Path(self.web_assets), kill_at(self.failpoint))
 
 
 class _ValidateInPoolFn(beam.DoFn):
@@ -193,7 +206,9 @@ class _Job(NamedTuple):
 class ValidateWithSuites(beam.PTransform):
     """``CheckedBatch`` → ``CheckedBatch``: run the GX suites on the batch's valid events.
 
-    With ``gx_root`` the results are kept in a GX file context there (for Data Docs).
+    With ``gx_root`` the results are kept in a GX file context there (for Data Docs), and
+    with ``web_assets`` as well each bundle ends by adding its pages to the Data Docs (a
+    pass whose commit is made after its worker processes have ended).
     With ``workers`` (no ``gx_root``) the bundle's batches are validated at once in that
     many worker processes (``pipelines.gx_pool``): the short passes of ``follow``.
     """
@@ -204,19 +219,23 @@ class ValidateWithSuites(beam.PTransform):
         gx_root: Path | None = None,
         workers: int = 0,
         failpoint: str | None = None,
+        web_assets: Path | None = None,
     ) -> None:
         super().__init__()
         if gx_root and workers:
             raise ValueError("the worker pool validates without a GX project (no Data Docs)")
+        if web_assets and not gx_root:
+            raise ValueError("Data Docs need a GX project (gx_root)")
         self.now = now
         self.gx_root = str(gx_root) if gx_root else None
         self.workers = workers
         self.failpoint = failpoint  # crash tests (``pipelines.failpoints``)
+        self.web_assets = str(web_assets) if web_assets else None
 
     def expand(self, batches: beam.PCollection) -> beam.PCollection:
         fn: beam.DoFn = (
             _ValidateInPoolFn(self.now, self.workers)
             if self.workers
-            else _ValidateFn(self.now, self.gx_root, self.failpoint)
+            else _ValidateFn(self.now, self.gx_root, self.failpoint, self.web_assets)
         )
         return batches | "Validate with GX suites" >> outputs_batches(beam.ParDo(fn), CheckedBatch)

@@ -49,7 +49,7 @@ from handoff.validation import BatchValidation, ExpectationOutcome, SuiteOutcome
 from pipelines.gx_memo import install as install_gx_memo
 from pipelines.gx_memo import memoised_configurations
 from warehouse.locks import file_lock
-from warehouse.report.data_docs import docs_index
+from warehouse.report.data_docs import docs_index, localise
 
 RESULT_FORMAT = {
     "result_format": "COMPLETE",
@@ -445,6 +445,24 @@ def shared_runner(
         with _project_lock(project_root):
             runner = _runners[key] = SuiteRunner(catalog, project_root, failpoint)
     return runner
+
+
+def build_pages(
+    runner: SuiteRunner, web_assets: Path, hit: Callable[[str], None] = lambda name: None
+) -> Path:
+    """Add the validations ``runner`` stored since its last build to its project's Data Docs
+    (``SuiteRunner.build_data_docs``), served offline with their styling from
+    ``web_assets``; returns the index page. One process at a time: the worker processes of
+    a pass each add their own validations to the one site."""
+    project_root = runner.project_root
+    if project_root is None:
+        raise ValueError("Data Docs need a file context (project_root)")
+    lock = project_root.with_name(f".{project_root.name}.docs.lock")
+    with file_lock(lock, "another process building the Data Docs", wait_s=SETUP_WAIT_S):
+        index = runner.build_data_docs()
+        hit("data_docs")
+        localise(index.parent, web_assets)
+    return index
 
 
 def _project_lock(project_root: Path | None) -> AbstractContextManager[None]:

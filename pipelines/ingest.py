@@ -34,10 +34,22 @@ from finradar.settings import Settings, require_private_pii_key, secrets_in_envi
 from handoff.records import PartitionRange
 from pipelines.checking import DecodeAndCheck, ValidateWithSuites
 from pipelines.kafka_source import ReadKafkaRanges, ReadSmallPass, by_topic, chunks
-from pipelines.land import SUMMARY_FILE, LandInWarehouse, gated_commits
+from pipelines.land import (
+    SUMMARY_FILE,
+    LandInWarehouse,
+    RecordStaged,
+    commit_pass,
+    gated_commits,
+    recorded_staged_files,
+)
 from pipelines.normalise import NormaliseAndStage
 from pipelines.planning import plan_ranges
-from pipelines.runners import lands_in_this_process, pass_runner, pipeline_options
+from pipelines.runners import (
+    commits_after_pipeline,
+    lands_in_this_process,
+    pass_runner,
+    pipeline_options,
+)
 from pipelines.worker_errors import worker_error
 from warehouse.lake import connect
 from warehouse.landing import LandingSummary, land
@@ -162,13 +174,16 @@ def build_pipeline(
     backfill: bool = False,
     gated: bool = False,
     reset: bool = False,
+    commit_after: bool = False,
 ) -> beam.PCollection:
     """The ingest pipeline over ``plan``. A ``follow`` pass (see ``run_once``) reads up to
     the end offsets at the moment the pipeline starts running (``PlanPass``), and keeps its
     GX validation results in the warehouse's ``dq.*`` tables only; any other pass reads
     ``plan`` and keeps its results also in the GX project, whose Data Docs it rebuilds.
     ``backfill``, ``reset``: see ``warehouse.landing``. ``gated``: the commit waits for the pass's
-    commit gate (see ``run_once``)."""
+    commit gate (see ``run_once``). ``commit_after``: the pipeline ends with its staged
+    files recorded (``RecordStaged``), each worker having added its validations to the
+    Data Docs, and the process that runs the pass commits them afterwards."""
     ingest = settings.ingest
     planned = p | "Plan" >> PlanPass(settings, plan, to_end_now=follow)
     if sum(r.size for r in plan) <= ingest.batch_records:
@@ -209,7 +224,12 @@ def build_pipeline(
         >> (
             ValidateWithSuites(started_at, workers=ingest.follow_validators)
             if follow
-            else ValidateWithSuites(started_at, settings.gx_dir, failpoint=ingest.failpoint)
+            else ValidateWithSuites(
+                started_at,
+                settings.gx_dir,
+                failpoint=ingest.failpoint,
+                web_assets=settings.web_assets if commit_after else None,
+            )
         )
         | "Normalise and stage"
         >> NormaliseAndStage(
@@ -219,8 +239,12 @@ def build_pipeline(
             ingest.pii_hash_key,
         )
         | "Land in warehouse"
-        >> LandInWarehouse(
-            settings, batch_id, planned, started_at, run_dir, follow, backfill, gated, reset
+        >> (
+            RecordStaged(planned, run_dir)
+            if commit_after
+            else LandInWarehouse(
+                settings, batch_id, planned, started_at, run_dir, follow, backfill, gated, reset
+            )
         )
     )
 
@@ -308,9 +332,12 @@ def _run_pipeline(
     run_dir = settings.staging_dir / batch_id
     run_dir.mkdir(parents=True)
     options = pipeline_options(settings, sum(r.size for r in plan), commit_gate is not None)
+    commit_after = commits_after_pipeline(options)
     gated = commit_gate is not None and lands_in_this_process(options)
     if gated:
         gate = gated_commits(batch_id, commit_gate)
+    elif commit_after:  # the commit is made here, after the pipeline, inside the gate
+        gate = nullcontext()
     else:  # the commit is made in a worker process: the pass runs inside the gate
         gate = commit_gate() if commit_gate else nullcontext()
     try:
@@ -330,13 +357,29 @@ def _run_pipeline(
                 backfill is not None,
                 gated=gated,
                 reset=reset,
+                commit_after=commit_after,
             )
     except RuntimeError as exc:  # a portable runner's report of a worker's failure
         error = worker_error(exc)
         if error is exc:
             raise
         raise error from exc
-    summary = IngestSummary(**json.loads((run_dir / SUMMARY_FILE).read_text()))
+    if commit_after:
+        landed = commit_pass(
+            settings,
+            batch_id,
+            plan,
+            recorded_staged_files(run_dir),
+            started_at,
+            gate=commit_gate or nullcontext,
+            backfill=backfill is not None,
+            reset=reset,
+            docs_built=True,
+        )
+        # as a pass committed in the pipeline gives it (``summary.json``): the same values
+        summary = IngestSummary(**json.loads(json.dumps(asdict(landed), default=str)))
+    else:
+        summary = IngestSummary(**json.loads((run_dir / SUMMARY_FILE).read_text()))
     shutil.rmtree(run_dir, ignore_errors=True)
     return summary
 

@@ -25,12 +25,13 @@ from handoff.records import PartitionRange
 from handoff.staging import StagedFile
 from pipelines.commit import CommitStaged
 from pipelines.failpoints import kill_at
-from pipelines.gx_runner import shared_runner
+from pipelines.gx_runner import build_pages, shared_runner
 from warehouse.lake import connect, shared_connection
-from warehouse.landing import land
-from warehouse.report.data_docs import localise
+from warehouse.landing import LandingSummary, land
+from warehouse.report.data_docs import docs_index
 
 SUMMARY_FILE = "summary.json"
+STAGED_FILE = "staged.json"
 
 
 class _LandFn(beam.DoFn):
@@ -60,32 +61,17 @@ class _LandFn(beam.DoFn):
     def process(
         self, plan: list[PartitionRange], staged: list[StagedFile]
     ) -> Iterator[dict[str, Any]]:
-        hit = kill_at(self.settings.ingest.failpoint)
-        hit("staged")
-        report = None if self.follow else build_data_docs(self.settings, hit)
-        con = shared_connection(self.settings) if self.follow else connect(self.settings)
-        try:
-            with self._commit_gate():
-                summary = land(
-                    con,
-                    self.batch_id,
-                    plan,
-                    staged,
-                    self.started_at,
-                    runner=self.settings.beam.runner,
-                    retries=self.settings.warehouse.commit_retries,
-                    failpoint=hit,
-                    report_path=str(report) if report else None,
-                    backfill=self.backfill,
-                    reset=self.reset,
-                    # follow's plan created the schema in this same session
-                    ensure_schema=not self.follow,
-                    threads=self.settings.warehouse.commit_threads,
-                )
-            hit("committed")
-        finally:
-            if not self.follow:
-                con.close()
+        summary = commit_pass(
+            self.settings,
+            self.batch_id,
+            plan,
+            staged,
+            self.started_at,
+            gate=self._commit_gate,
+            follow=self.follow,
+            backfill=self.backfill,
+            reset=self.reset,
+        )
         result = asdict(summary)
         Path(self.run_dir, SUMMARY_FILE).write_text(json.dumps(result, default=str))
         yield result
@@ -100,6 +86,86 @@ class _LandFn(beam.DoFn):
                 "by the process that plans the pass)"
             )
         return gate()
+
+
+def commit_pass(
+    settings: Settings,
+    batch_id: str,
+    plan: list[PartitionRange],
+    staged: list[StagedFile],
+    started_at: datetime,
+    *,
+    gate: Callable[[], AbstractContextManager[None]] = contextlib.nullcontext,
+    follow: bool = False,
+    backfill: bool = False,
+    reset: bool = False,
+    docs_built: bool = False,
+) -> LandingSummary:
+    """Commit the pass's staged files: a one-shot pass first adds its GX validations to the
+    Data Docs (unless its workers did: ``docs_built``), then ``warehouse.landing.land`` in
+    one transaction, inside ``gate()``. ``follow`` keeps its warehouse session open."""
+    hit = kill_at(settings.ingest.failpoint)
+    hit("staged")
+    report = None
+    if docs_built:
+        report = docs_index(settings.gx_dir)
+    elif not follow:
+        report = build_data_docs(settings, hit)
+    con = shared_connection(settings) if follow else connect(settings)
+    try:
+        with gate():
+            summary = land(
+                con,
+                batch_id,
+                plan,
+                staged,
+                started_at,
+                runner=settings.beam.runner,
+                retries=settings.warehouse.commit_retries,
+                failpoint=hit,
+                report_path=str(report) if report else None,
+                backfill=backfill,
+                reset=reset,
+                # follow's plan created the schema in this same session
+                ensure_schema=not follow,
+                threads=settings.warehouse.commit_threads,
+            )
+        hit("committed")
+    finally:
+        if not follow:
+            con.close()
+    return summary
+
+
+class _RecordStagedFn(beam.DoFn):
+    """Writes the pass's staged files to ``staged.json`` in the run's folder, for the
+    commit that the process which planned the pass makes once the pipeline has ended
+    (``commit_pass``); its element: the pass's plan."""
+
+    def __init__(self, run_dir: str) -> None:
+        self.run_dir = run_dir
+
+    def process(self, plan: list[PartitionRange], staged: list[StagedFile]) -> Iterator[int]:
+        Path(self.run_dir, STAGED_FILE).write_text(json.dumps([asdict(s) for s in staged]))
+        yield len(staged)
+
+
+class RecordStaged(beam.PTransform):
+    """All ``StagedFile``s of the run → ``staged.json`` in the run's folder (a pass whose
+    worker processes end before its commit: ``pipelines.ingest``)."""
+
+    def __init__(self, planned: beam.PCollection, run_dir: Path) -> None:
+        super().__init__()
+        self.planned = planned
+        self.fn = _RecordStagedFn(str(run_dir))
+
+    def expand(self, staged: beam.PCollection) -> beam.PCollection:
+        return staged | "Record staged files" >> CommitStaged(self.fn, trigger=self.planned)
+
+
+def recorded_staged_files(run_dir: Path) -> list[StagedFile]:
+    """The staged files ``RecordStaged`` wrote for the run."""
+    return [StagedFile(**s) for s in json.loads((run_dir / STAGED_FILE).read_text())]
 
 
 # the commit gates of the passes running in this process, by batch id (``gated_commits``)
@@ -148,7 +214,4 @@ def build_data_docs(settings: Settings, hit: Callable[[str], None] = lambda name
     """Add this process's new GX validations to the Data Docs (the pass's, validated by
     this process's runner of the project), served offline with their styling
     (``warehouse/report/data_docs.py``); returns the index page."""
-    index = shared_runner(settings.gx_dir).build_data_docs()
-    hit("data_docs")
-    localise(index.parent, settings.cache / "web-assets")
-    return index
+    return build_pages(shared_runner(settings.gx_dir), settings.web_assets, hit)

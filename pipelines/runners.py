@@ -63,6 +63,14 @@ def pass_runner(settings: Settings, options: PipelineOptions) -> Any:
     return FnApiRunner(default_environment=_quiet_subprocess_environment(log))
 
 
+def commits_after_pipeline(options: PipelineOptions) -> bool:
+    """Whether the pass commits in this process once its pipeline has ended: the
+    FnApiRunner's own worker processes (``beam.workers``) have then stopped. Committing in
+    one of them kept the other, idle, beside the commit: a 1,000,000-event pass's process
+    tree peaked at 1.82 GiB there (worker 1.04 + idle worker 0.51 + this process 0.27)."""
+    return _own_worker_processes(options.get_all_options())
+
+
 def lands_in_this_process(options: PipelineOptions) -> bool:
     """Whether the runner runs the pipeline's steps in this process: the in-process
     FnApiRunner with no worker processes, or a portable runner's LOOPBACK workers

@@ -1,4 +1,5 @@
-"""The runner of a pass: worker processes for a large pass, with their output in a log."""
+"""The runner of a pass: worker processes for a large pass, with their output in a log, and
+its commit made once they have ended."""
 
 from __future__ import annotations
 
@@ -7,7 +8,12 @@ from pathlib import Path
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
 from finradar.settings import load_settings
-from pipelines.runners import lands_in_this_process, pass_runner, pipeline_options
+from pipelines.runners import (
+    commits_after_pipeline,
+    lands_in_this_process,
+    pass_runner,
+    pipeline_options,
+)
 
 
 def _settings(tmp_path: Path, **beam: object):
@@ -20,6 +26,8 @@ def test_a_large_pass_runs_in_worker_processes_whose_output_goes_to_the_log(tmp_
     every = options.get_all_options()
     assert every["direct_num_workers"] == settings.beam.workers == 2
     assert not lands_in_this_process(options)
+    # the workers stop with the pipeline; this process commits after them
+    assert commits_after_pipeline(options)
     runner = pass_runner(settings, options)
     assert isinstance(runner, FnApiRunner)
     command = runner._default_environment.command_string
@@ -34,6 +42,7 @@ def test_a_small_or_gated_pass_runs_in_this_process(tmp_path):
     for options in (pipeline_options(settings, 999), pipeline_options(settings, 10**6, True)):
         assert options.get_all_options()["direct_num_workers"] == 1
         assert lands_in_this_process(options)
+        assert not commits_after_pipeline(options)
         assert pass_runner(settings, options) == "FnApiRunner"
 
 
@@ -44,5 +53,6 @@ def test_beams_own_running_mode_is_left_to_beam(tmp_path):
     options = pipeline_options(settings, 10**6)
     assert pass_runner(settings, options) == "FnApiRunner"
     assert not lands_in_this_process(options)
+    assert not commits_after_pipeline(options)  # Beam's own mode commits in the pipeline
     one = pipeline_options(_settings(tmp_path, workers=1), 10**6)
     assert lands_in_this_process(one) and pass_runner(settings, one) == "FnApiRunner"
