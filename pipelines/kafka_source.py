@@ -1,8 +1,8 @@
 """A bounded Kafka source for Beam: explicit offset ranges read with kafka-python.
 
 Each element is a ``PartitionRange`` (``handoff.records``) — one topic-partition and the
-offsets ``[start, end)`` to read, cut by the pipeline into chunks (``chunks``) that the
-runner spreads over its workers — read with kafka-python and emitted as batches (lists of
+offsets ``[start, end)`` to read, cut by the pipeline into chunks (``chunks``) of each
+worker's share — read with kafka-python and emitted as batches (lists of
 ``KafkaRecord``) of up to ``batch_records`` messages or ``batch_bytes`` bytes: downstream
 transforms work on batches, never one message at a time. Beam's Java ``ReadFromKafka`` is
 not used.
@@ -16,6 +16,7 @@ from typing import Any
 import apache_beam as beam
 from kafka import TopicPartition
 
+from contracts.spec import MAX_MESSAGE_BYTES
 from finradar.errors import FinradarError, TransientError
 from finradar.settings import KafkaSettings
 from handoff.records import KafkaRecord, PartitionRange
@@ -132,17 +133,25 @@ def _give_up_if_gone(consumer: Any, tp: Any, end: int, empty_polls: int) -> None
 def batched(
     records: Iterable[KafkaRecord], batch_records: int, batch_bytes: int
 ) -> Iterator[RecordBatch]:
-    """Batches of up to ``batch_records`` records or ``batch_bytes`` bytes of values."""
-    batch = RecordBatch()
-    size = 0
+    """Batches of up to ``batch_records`` records or ``batch_bytes`` bytes of values, each in
+    offset order. A value larger than the contract allows (``MAX_MESSAGE_BYTES``: it can
+    only be quarantined, unread) goes to a batch of such values, so that a few of them do
+    not cut the batches of the others short: each batch is a validation per event type,
+    at a fixed cost per call."""
+    batches = {False: RecordBatch(), True: RecordBatch()}
+    sizes = {False: 0, True: 0}
     for record in records:
+        size = len(record.value or b"")
+        oversize = size > MAX_MESSAGE_BYTES
+        batch = batches[oversize]
         batch.append(record)
-        size += len(record.value or b"")
-        if len(batch) >= batch_records or size >= batch_bytes:
+        sizes[oversize] += size
+        if len(batch) >= batch_records or sizes[oversize] >= batch_bytes:
             yield batch
-            batch, size = RecordBatch(), 0
-    if batch:
-        yield batch
+            batches[oversize], sizes[oversize] = RecordBatch(), 0
+    for batch in batches.values():
+        if batch:
+            yield batch
 
 
 def read_ranges(consumer: Any, ranges: Iterable[PartitionRange]) -> list[KafkaRecord]:

@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 import apache_beam as beam
 import pytest
 
+from contracts.spec import MAX_MESSAGE_BYTES
 from contracts.synthetic import SyntheticStream
 from finradar.settings import KafkaSettings
 from handoff.records import KafkaRecord
@@ -40,7 +41,7 @@ def test_batches_round_trip_and_are_sized_from_their_bytes(monkeypatch: pytest.M
         checked.valid,
         checked.rejected,
     )
-    expected = sum(len(r.value or b"") + len(r.key or b"") + 64 for r in records)
+    expected = sum(len(r.value or b"") + len(r.key or b"") + 64 for r in batch)
 
     def no_pickle(*args: object, **kwargs: object) -> bytes:
         raise AssertionError("estimating a batch's size encoded it")
@@ -61,3 +62,22 @@ def test_the_batch_steps_output_batch_coded_collections() -> None:
     for pcoll in (read, small, checked, validated):
         assert isinstance(beam.coders.registry.get_coder(pcoll.element_type), BatchCoder)
     assert read.element_type is RecordBatch and validated.element_type is CheckedBatch
+
+
+def test_values_too_large_for_the_contract_are_batched_apart() -> None:
+    """A few oversize values (quarantined unread) do not cut the other batches short: each
+    record is in one batch, each batch in offset order and within its bounds."""
+    records = _records(2000)
+    oversize = [r for r in records if len(r.value or b"") > MAX_MESSAGE_BYTES]
+    assert len(oversize) >= 2, "the stream should hold oversize values"
+    batches = list(batched(records, 1500, 4 * MAX_MESSAGE_BYTES))
+    assert sorted((r for b in batches for r in b), key=lambda r: r.offset) == records
+    for b in batches:
+        assert [r.offset for r in b] == sorted(r.offset for r in b)
+        big = [len(r.value or b"") > MAX_MESSAGE_BYTES for r in b]
+        assert all(big) or not any(big)
+        assert len(b) <= 1500
+        # a batch ends at the first record that takes it to its bounds
+        assert sum(len(r.value or b"") for r in b[:-1]) < 4 * MAX_MESSAGE_BYTES
+    normal = [b for b in batches if len(b[0].value or b"") <= MAX_MESSAGE_BYTES]
+    assert len(normal[0]) == 1500  # not cut short by the oversize values among them
