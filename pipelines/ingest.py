@@ -7,11 +7,15 @@ a time: a file lock under ``var/`` guards the warehouse against a second ingest 
 
 Pipeline steps (stable labels)::
 
-    Plan ─ Topic ranges | Partition ranges ─ Read Kafka ─ Decode and check ─ Validate with GX
-      ─ Normalise and stage ─ Land in warehouse (Commit staged files, of the plan's ranges)
+    Plan ─ Topic ranges | Partition ranges ─ Share per worker ─ Chunks of a share
+      ─ Read Kafka ─ Decode and check ─ Validate with GX ─ Normalise and stage
+      ─ Land in warehouse (Commit staged files, of the plan's ranges)
 
 The steps are composite transforms of their own modules (``pipelines.kafka_source``,
-``pipelines.checking``, ``pipelines.normalise``, ``pipelines.land``).
+``pipelines.checking``, ``pipelines.normalise``, ``pipelines.land``). A pass on the
+FnApiRunner's worker processes ends *Land in warehouse* by recording its staged files
+instead, and ``run_once`` commits them once the workers have stopped
+(``pipelines.runners.commits_after_pipeline``).
 """
 
 from __future__ import annotations
