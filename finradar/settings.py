@@ -229,9 +229,10 @@ class IngestSettings(BaseModel):
     # processes validating a follow pass's event types at once (GX holds the interpreter)
     follow_validators: int = Field(2, ge=1)
     # bytes of values per batch, a worker's working memory: larger batches pay GX's fixed
-    # cost per validation less often (a 1,000,000-event pass on two workers: 4 MiB 74 s
-    # with the process tree at 1.34 GiB, 6 MiB 66 s at 1.40 GiB, 16 MiB 54 s at 1.70 GiB).
-    # Values too large for the contract, quarantined unread, are batched apart
+    # cost per validation less often (a 1,000,000-event pass on two workers, from
+    # ``python -m tests.bench.ingest_timeline``: 4 MiB 76 s with the process tree at
+    # 1.39 GiB, 6 MiB 67 s at 1.41 GiB, 16 MiB 57 s at 1.86 GiB). Values too large for the
+    # contract, quarantined unread, are batched apart
     batch_bytes: int = Field(6 * 1024 * 1024, ge=1024)
     # how long a one-shot pass (ingest, replay, backfill) waits for the warehouse's other
     # writer before it fails as busy (and is retried); follow lets it have the next turn

@@ -53,7 +53,7 @@ def raw_consume(bootstrap: str) -> tuple[int, float]:
     return n, seconds
 
 
-def _env(settings: Settings) -> dict[str, str]:
+def bench_env(settings: Settings) -> dict[str, str]:
     return {
         **os.environ,
         "FINRADAR_VAR_DIR": str(settings.var),
@@ -62,7 +62,7 @@ def _env(settings: Settings) -> dict[str, str]:
     }
 
 
-def _finradar(*args: str) -> list[str]:
+def finradar_command(*args: str) -> list[str]:
     return [str(Path(sys.executable).with_name("finradar")), *args]
 
 
@@ -95,11 +95,13 @@ def measure(n: int, bad_rate: float, tmp: Path) -> dict[str, Any]:
             "the plain script",
         )
         ingest = _checked(
-            run_tree(_finradar("ingest", "--once", "--json"), _env(settings)), "finradar ingest"
+            run_tree(finradar_command("ingest", "--once", "--json"), bench_env(settings)),
+            "finradar ingest",
         )
         summary = json.loads(ingest.stdout.strip().splitlines()[-1])
         refresh = _checked(
-            run_tree(_finradar("refresh", "--full"), _env(settings)), "finradar refresh"
+            run_tree(finradar_command("refresh", "--full"), bench_env(settings)),
+            "finradar refresh",
         )
         queries = time_queries(settings)
     finally:

@@ -12,12 +12,13 @@ import os
 import resource
 import subprocess
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.worker_logging import SDK_WORKER_MAIN
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass
@@ -29,6 +30,8 @@ class TreeRun:
     stdout: str
     # each process's resident memory at the tree's peak, largest first: (role, bytes)
     at_peak: list[tuple[str, int]]
+    # (seconds since the start, every process then), one entry per sample
+    timeline: list[tuple[float, list[ProcessSample]]] = field(default_factory=list)
 
     @property
     def cpu_share(self) -> float:
@@ -50,8 +53,18 @@ def _children() -> dict[int, list[int]]:
     return tree
 
 
-def _tree_rss(root: int) -> list[tuple[str, int]]:
-    """Each process of the tree under ``root``: its role and resident bytes."""
+@dataclass
+class ProcessSample:
+    """One process of a tree at one moment."""
+
+    pid: int
+    role: str
+    cpu_seconds: float  # since it started (user and system)
+    rss: int
+
+
+def tree_sample(root: int) -> list[ProcessSample]:
+    """Each process of the tree under ``root`` now: role, CPU time so far, resident bytes."""
     tree = _children()
     found, todo = [], [root]
     while todo:
@@ -60,9 +73,11 @@ def _tree_rss(root: int) -> list[tuple[str, int]]:
         try:
             rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
             command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except (OSError, IndexError, ValueError):
             continue
-        found.append((_role(pid == root, command), rss))
+        cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+        found.append(ProcessSample(pid, _role(pid == root, command), cpu, rss))
     return found
 
 
@@ -77,13 +92,16 @@ def _role(is_root: bool, command: list[bytes]) -> str:
 def run_tree(
     command: list[str], env: dict[str, str] | None = None, interval: float = 0.25
 ) -> TreeRun:
-    """Run ``command`` to its end; its figures."""
+    """Run ``command`` to its end; its figures, and the tree sampled every ``interval``."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
     peak, at_peak = 0, []
+    timeline: list[tuple[float, list[ProcessSample]]] = []
     while process.poll() is None:
-        processes = _tree_rss(process.pid)
+        samples = tree_sample(process.pid)
+        timeline.append((time.perf_counter() - started, samples))
+        processes = [(s.role, s.rss) for s in samples]
         if sum(rss for _, rss in processes) > peak:
             peak = sum(rss for _, rss in processes)
             at_peak = sorted((p for p in processes if p[1]), key=lambda p: -p[1])
@@ -92,4 +110,4 @@ def run_tree(
     seconds = time.perf_counter() - started
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
-    return TreeRun(seconds, cpu, peak, process.returncode, stdout, at_peak)
+    return TreeRun(seconds, cpu, peak, process.returncode, stdout, at_peak, timeline)

@@ -1,0 +1,93 @@
+"""Where an ingest pass's time and memory go: its process tree, second by second.
+
+On a broker of its own (the bench's ports) holding N synthetic events (2% bad), runs
+``finradar ingest --once`` on an empty warehouse once per variant (``--variant`` takes
+``FINRADAR_…=value`` settings; none: the defaults), each read of the same events. For each
+run it prints every second's CPU and resident memory per process (the ``finradar``
+process, each Beam worker), the phases (starting, workers busy, the commit after them) and
+the tree's peak: the figures behind the ingest's batch size and commit placement.
+
+    python -m tests.bench.ingest_timeline 1000000 \\
+        --variant FINRADAR_INGEST__BATCH_BYTES=4194304 \\
+        --variant FINRADAR_WAREHOUSE__COMMIT_THREADS=2
+"""
+
+from __future__ import annotations
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from finradar.settings import load_settings
+from infra.broker import LocalBroker
+from infra.producing import publish_synthetic
+from tests.bench.bench_ingest import KAFKA, bench_env, finradar_command
+from tests.bench.process_tree import TreeRun, run_tree
+
+GIB = 1024**3
+WORKER = "Beam worker"
+
+
+def per_second(run: TreeRun) -> list[tuple[int, list[tuple[str, float, float]]]]:
+    """Each whole second of the run: (role, CPU share of one core, GiB) per process."""
+    rows, last, cpu_before = [], -1, {}
+    for seconds, samples in run.timeline:
+        second = int(seconds)
+        if second == last:
+            continue
+        row = []
+        for s in samples:
+            busy = s.cpu_seconds - cpu_before.get(s.pid, (s.cpu_seconds, seconds))[0]
+            span = seconds - cpu_before.get(s.pid, (s.cpu_seconds, seconds))[1]
+            row.append((s.role, busy / span if span else 0.0, s.rss / GIB))
+            cpu_before[s.pid] = (s.cpu_seconds, seconds)
+        rows.append((second, row))
+        last = second
+    return rows
+
+
+def phases(rows: list[tuple[int, list[tuple[str, float, float]]]], total: float) -> str:
+    """Seconds until a worker is busy, with workers busy, and after the last worker."""
+    busy = [t for t, row in rows if any(r == WORKER and cpu > 0.5 for r, cpu, _ in row)]
+    if not busy:
+        return f"in one process: {total:.1f} s"
+    start, end = busy[0], busy[-1] + 1
+    return (
+        f"starting {start} s, workers busy {end - start} s, "
+        f"after the workers {total - end:.1f} s (the commit)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("events", type=int)
+    parser.add_argument("--variant", action="append", default=[], metavar="FINRADAR_X=V")
+    args = parser.parse_args()
+    variants = [[], *[[v] for v in args.variant]]
+    with tempfile.TemporaryDirectory(prefix="finradar-timeline-") as tmp:
+        broker_settings = load_settings(var_dir=Path(tmp) / "broker", kafka=KAFKA)
+        broker = LocalBroker(broker_settings)
+        if not broker.up().managed:
+            raise SystemExit(f"another broker answers on {broker_settings.kafka.bootstrap}")
+        try:
+            publish_synthetic(args.events, 0.02, 7, broker_settings.kafka)
+            for n, variant in enumerate(variants):
+                settings = load_settings(var_dir=Path(tmp) / f"run-{n}", kafka=KAFKA)
+                env = bench_env(settings) | dict(v.split("=", 1) for v in variant)
+                env.setdefault("FINRADAR_INGEST__PII_HASH_KEY", "finradar-timeline-key")
+                run = run_tree(finradar_command("ingest", "--once", "--json"), env)
+                if run.returncode:
+                    raise SystemExit(f"finradar ingest failed: {run.stdout[-500:]}")
+                rows = per_second(run)
+                print(f"\n== {' '.join(variant) or 'defaults'}: {run.seconds:.1f} s")
+                for second, row in rows:
+                    cells = "  ".join(f"{r[:7]} {cpu:4.0%} {gib:.2f}G" for r, cpu, gib in row)
+                    print(f"{second:4d}s  {cells}")
+                print(phases(rows, run.seconds))
+                print(f"peak of the process tree {run.peak_rss_bytes / GIB:.2f} GiB")
+        finally:
+            broker.down(purge=True)
+
+
+if __name__ == "__main__":
+    main()
