@@ -234,6 +234,11 @@ class IngestSettings(BaseModel):
     # 1.39 GiB, 6 MiB 67 s at 1.41 GiB, 16 MiB 57 s at 1.86 GiB). Values too large for the
     # contract, quarantined unread, are batched apart
     batch_bytes: int = Field(6 * 1024 * 1024, ge=1024)
+    # GX validates the frames of many batches at once, when this many frame rows wait in a
+    # worker (an event is a row, a survey response one per answer and selected option too)
+    # and at the end of its work: a validation costs about 0.2 s whatever its size; the
+    # frames cost about 0.6 KB a row while they wait
+    gx_rows: int = Field(100_000, ge=1)
     # how long a one-shot pass (ingest, replay, backfill) waits for the warehouse's other
     # writer before it fails as busy (and is retried); follow lets it have the next turn
     writer_wait_s: float = Field(60.0, ge=0)

@@ -3,7 +3,8 @@
 Raw tables take their columns from ``contracts`` (dates and timestamps as ISO strings: the
 warehouse casts them on insert). A staged quarantine row (``QUARANTINE_SCHEMA``) is a row of
 ``quarantine.events`` without what the warehouse adds when it lands it (``warehouse.schema``).
-The three run-internal tables (``_valid``, ``_reads``, ``_dq_results``) are defined here.
+The run-internal tables (``_valid``, ``_reads``, ``_gx_rejected``, ``_dq_results``) are
+defined here.
 """
 
 from __future__ import annotations
@@ -75,6 +76,16 @@ READS_SCHEMA = pa.schema(
         ("last_offset", pa.int64()),
     ]
 )
+# an event the GX suites rejected (``pipelines.normalise.StageVerdicts``): the commit
+# quarantines its staged ``_valid`` row with these reasons
+GX_REJECTED_SCHEMA = pa.schema(
+    [
+        ("kafka_topic", pa.string()),
+        ("kafka_partition", pa.int32()),
+        ("kafka_offset", pa.int64()),
+        ("reasons", pa.list_(pa.struct([("code", pa.string()), ("detail", pa.string())]))),
+    ]
+)
 DQ_SCHEMA = pa.schema(
     [
         ("chunk_id", pa.string()),
@@ -113,5 +124,6 @@ def staging_schemas() -> dict[str, pa.Schema]:
     schemas["_valid"] = VALID_SCHEMA
     schemas["_reads"] = READS_SCHEMA
     schemas["_dq_results"] = DQ_SCHEMA
+    schemas["_gx_rejected"] = GX_REJECTED_SCHEMA
     schemas["quarantine"] = QUARANTINE_SCHEMA
     return schemas

@@ -1,4 +1,4 @@
-"""What a Great Expectations validation of a batch hands to the staging step."""
+"""What a Great Expectations validation hands to the staging step."""
 
 from __future__ import annotations
 
@@ -35,3 +35,18 @@ class BatchValidation:
 
     failures: dict[int, list[Reason]]
     suites: list[SuiteOutcome]
+
+
+Coordinates = tuple[str, int, int]  # a message's topic, partition and offset
+
+
+@dataclass
+class ValidatedRows:
+    """What the GX suites decided on the events of one or more batches: each event they
+    rejected, by its Kafka coordinates, with the reason of every expectation it failed (in
+    the suites' order), and each suite's outcome. Staged apart from the events themselves
+    (``_gx_rejected``, ``_dq_results``): the commit moves a rejected event from its staged
+    landing candidates to the quarantine."""
+
+    rejected: list[tuple[Coordinates, list[Reason]]] = field(default_factory=list)
+    suites: list[tuple[str, SuiteOutcome]] = field(default_factory=list)  # (contract, outcome)

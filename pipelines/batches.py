@@ -9,7 +9,6 @@ from typing import Any
 from contracts.batch_checks import TypeBatch
 from contracts.checks import Reason
 from handoff.records import KafkaRecord
-from handoff.validation import SuiteOutcome
 
 
 class RecordBatch(list[KafkaRecord]):
@@ -27,7 +26,6 @@ class CheckedBatch:
     records: list[KafkaRecord]
     valid: dict[int, dict[str, Any]] = field(default_factory=dict)
     rejected: dict[int, list[Reason]] = field(default_factory=dict)
-    suites: list[tuple[str, SuiteOutcome]] = field(default_factory=list)  # (contract, outcome)
     # the batch check's field columns of each event type (``contracts.batch_checks``)
     screened: dict[str, TypeBatch] = field(default_factory=dict)
 

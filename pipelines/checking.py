@@ -2,9 +2,10 @@
 
 ``DecodeAndCheck``: size limit, UTF-8, one JSON object, then the contract's structural and
 semantic rules (``contracts.checks``), per record of a batch.
-``ValidateWithSuites``: the GX suites of each event type over the batch's valid events at
-once (pandas frames); every row a suite rejects is moved to ``rejected`` with the reason
-code of every expectation it failed. GX is given no personal value
+``ValidateWithSuites``: the GX suites of each event type over the valid events of many
+batches at once (pandas frames); every event a suite rejects leaves, by its Kafka
+coordinates, with the reason code of every expectation it failed (``ValidatedRows``), for
+the commit to quarantine. GX is given no personal value
 (``pipelines.gx_runner.for_validation``): its results keep the values they reject.
 """
 
@@ -21,13 +22,15 @@ from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils.windowed_value import WindowedValue
 
 from contracts.batch_checks import checked, suspects
+from contracts.checks import Reason
 from contracts.export.gx_suites import suites_of
 from handoff.records import KafkaRecord
-from handoff.validation import BatchValidation
+from handoff.validation import BatchValidation, Coordinates, ValidatedRows
 from pipelines.batch_gc import collector_paused
 from pipelines.batches import CheckedBatch, RecordBatch
 from pipelines.coders import outputs_batches
 from pipelines.failpoints import kill_at
+from pipelines.gx_pending import PendingValidations, rows_between
 from pipelines.gx_pool import shared_pool
 from pipelines.gx_runner import (
     OUTSIDE_FAULTS,
@@ -54,24 +57,53 @@ def check_batch(records: list[KafkaRecord], now: datetime) -> CheckedBatch:
     return batch
 
 
-def validate_batch(batch: CheckedBatch, runner: SuiteRunner, now: datetime) -> CheckedBatch:
-    """Run the GX suites of each event type over the batch's valid events in this process;
-    an event GX fails on is rejected as ``internal_error``, the others keep GX's verdicts.
-    GX sees no personal value (``for_validation``)."""
+def validate_batch(batch: CheckedBatch, runner: SuiteRunner, now: datetime) -> ValidatedRows:
+    """Run the GX suites of each event type over the batch's valid events in this process
+    (what ``Validate with GX`` does for the batches it validates together)."""
+    pending = PendingValidations()
+    wait_for_validation(pending, batch, runner)
+    return validate_pending(pending, runner, now)
+
+
+def wait_for_validation(
+    pending: PendingValidations, batch: CheckedBatch, runner: SuiteRunner
+) -> None:
+    """Add the suites' frames of the batch's valid events to ``pending``. GX sees no
+    personal value (``for_validation``)."""
     for event_type, indexes in _by_type(batch):
         events, columns = for_validation(
             [batch.valid[i] for i in indexes],
             _suspects(batch, event_type, indexes),
             batch.columns(event_type, indexes),
         )
-        result = validate_isolating(
-            lambda part, t=event_type, whole=events, c=columns: runner.validate(
-                t, part, now=now, columns=c if part is whole else None
-            ),
-            events,
+        records = [batch.records[i] for i in indexes]
+        pending.add(
+            event_type,
+            runner.frames(event_type, events, columns=columns),
+            [(r.topic, r.partition, r.offset) for r in records],
         )
-        _apply(batch, event_type, indexes, result)
-    return batch
+
+
+def validate_pending(
+    pending: PendingValidations, runner: SuiteRunner, now: datetime
+) -> ValidatedRows:
+    """Validate every frame waiting in ``pending``, one validation per event type; an
+    event GX fails on is rejected as ``internal_error``, the others keep GX's verdicts."""
+    verdicts = ValidatedRows()
+    for event_type in pending.event_types():
+        frames, coordinates = pending.take(event_type)
+        whole = len(coordinates)
+        result = validate_isolating(
+            lambda part, f=frames, n=whole: runner.validate_frames(
+                f if len(part) == n else rows_between(f, part[0], part[-1] + 1), now
+            ),
+            list(range(whole)),
+        )
+        verdicts.rejected.extend(
+            (coordinates[row], reasons) for row, reasons in sorted(result.failures.items())
+        )
+        verdicts.suites.extend((event_type, s) for s in result.suites)
+    return verdicts
 
 
 class _DecodeAndCheckFn(beam.DoFn):
@@ -113,36 +145,44 @@ def _suspects(batch: CheckedBatch, event_type: str, indexes: list[int]) -> list[
     return suspects(batch.screened.get(event_type), indexes, values)
 
 
-def _apply(batch: CheckedBatch, event_type: str, indexes: list[int], result: Any) -> None:
-    for row, reasons in result.failures.items():
-        batch.reject(indexes[row], reasons)
-    batch.suites.extend((event_type, s) for s in result.suites)
-
-
 class _ValidateFn(beam.DoFn):
+    """Holds the frames of the batches it receives (``PendingValidations``) and validates
+    them once ``rows`` frame rows wait, and when the bundle ends."""
+
     def __init__(
         self,
         now: datetime,
         gx_root: str | None,
         failpoint: str | None,
         web_assets: str | None = None,
+        rows: int = 100_000,
     ) -> None:
         self.now = now
         self.gx_root = gx_root
         self.failpoint = failpoint
         self.web_assets = web_assets
+        self.rows = rows
         self.runner: Any = None
+        self.pending = PendingValidations()
 
     def setup(self) -> None:
         root = Path(self.gx_root) if self.gx_root else None
         self.runner = shared_runner(root, kill_at(self.failpoint))
 
-    def process(self, batch: CheckedBatch) -> Iterator[CheckedBatch]:
-        with collector_paused():
-            validated = validate_batch(batch, self.runner, self.now)
-        yield validated
+    def start_bundle(self) -> None:
+        self.pending = PendingValidations()
 
-    def finish_bundle(self) -> None:
+    def process(self, batch: CheckedBatch) -> Iterator[ValidatedRows]:
+        with collector_paused():
+            wait_for_validation(self.pending, batch, self.runner)
+            if self.pending.rows >= self.rows:
+                yield validate_pending(self.pending, self.runner, self.now)
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        if self.pending.event_types():
+            with collector_paused():
+                verdicts = validate_pending(self.pending, self.runner, self.now)
+            yield GlobalWindows.windowed_value(verdicts)
         # with ``web_assets``, each worker adds the pages of what it validated
         if self.web_assets is not None and self.runner.unrendered:
             build_pages(self.runner, Path(self.web_assets), kill_at(self.failpoint))
@@ -150,13 +190,13 @@ class _ValidateFn(beam.DoFn):
 
 class _ValidateInPoolFn(beam.DoFn):
     """Sends each batch's event types to the worker pool as soon as the batch arrives, so
-    the workers validate while this process reads and checks the next batch; the batches
-    leave, validated, when the bundle ends."""
+    the workers validate while this process reads and checks the next batch; the verdicts
+    leave when the bundle ends."""
 
     def __init__(self, now: datetime, workers: int) -> None:
         self.now = now
         self.workers = workers
-        self.pending: list[tuple[CheckedBatch, list[_Job]]] = []
+        self.pending: list[list[_Job]] = []
 
     def start_bundle(self) -> None:
         self.pending = []
@@ -168,14 +208,19 @@ class _ValidateInPoolFn(beam.DoFn):
             events, _ = for_validation(
                 [batch.valid[i] for i in indexes], _suspects(batch, event_type, indexes)
             )
+            coordinates = [
+                (r.topic, r.partition, r.offset) for r in (batch.records[i] for i in indexes)
+            ]
             for suite in suites_of(event_type):
                 future = pool.submit(event_type, events, self.now, suite)
-                jobs.append(_Job(event_type, indexes, events, suite, future))
-        self.pending.append((batch, jobs))
+                jobs.append(_Job(event_type, coordinates, events, suite, future))
+        self.pending.append(jobs)
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
         pool = shared_pool(self.workers)
-        for batch, jobs in self.pending:
+        for jobs in self.pending:
+            rejected: dict[Coordinates, list[Reason]] = {}
+            verdicts = ValidatedRows()
             for job in jobs:
                 try:
                     result = job.future.result()
@@ -188,8 +233,11 @@ class _ValidateInPoolFn(beam.DoFn):
                         ).result(),
                         job.events,  # as submitted: an earlier suite may have rejected some
                     )
-                _apply(batch, job.event_type, job.indexes, result)
-            yield GlobalWindows.windowed_value(batch)
+                for row, reasons in sorted(result.failures.items()):
+                    rejected.setdefault(job.coordinates[row], []).extend(reasons)
+                verdicts.suites.extend((job.event_type, s) for s in result.suites)
+            verdicts.rejected = list(rejected.items())
+            yield GlobalWindows.windowed_value(verdicts)
         self.pending = []
 
 
@@ -197,20 +245,23 @@ class _Job(NamedTuple):
     """One suite of one event type of a batch, sent to the worker pool."""
 
     event_type: str
-    indexes: list[int]  # the events' positions in the batch
+    coordinates: list[Coordinates]  # of the events, in their order
     events: list[dict[str, Any]]
     suite: str
     future: Future[BatchValidation]
 
 
 class ValidateWithSuites(beam.PTransform):
-    """``CheckedBatch`` → ``CheckedBatch``: run the GX suites on the batch's valid events.
+    """``CheckedBatch`` → ``ValidatedRows``: run the GX suites on the batches' valid events;
+    the verdicts leave apart from the batches (``Stage GX verdicts``), so that one
+    validation covers the frames of many batches (``pipelines.gx_pending``: at least
+    ``rows`` frame rows, or what the bundle holds at its end).
 
     With ``gx_root`` the results are kept in a GX file context there (for Data Docs), and
     with ``web_assets`` as well each bundle ends by adding its pages to the Data Docs (a
     pass whose commit is made after its worker processes have ended).
-    With ``workers`` (no ``gx_root``) the bundle's batches are validated at once in that
-    many worker processes (``pipelines.gx_pool``): the short passes of ``follow``.
+    With ``workers`` (no ``gx_root``) each batch is validated at once in that many worker
+    processes (``pipelines.gx_pool``): the short passes of ``follow``.
     """
 
     def __init__(
@@ -220,6 +271,7 @@ class ValidateWithSuites(beam.PTransform):
         workers: int = 0,
         failpoint: str | None = None,
         web_assets: Path | None = None,
+        rows: int = 100_000,
     ) -> None:
         super().__init__()
         if gx_root and workers:
@@ -231,11 +283,14 @@ class ValidateWithSuites(beam.PTransform):
         self.workers = workers
         self.failpoint = failpoint  # crash tests (``pipelines.failpoints``)
         self.web_assets = str(web_assets) if web_assets else None
+        self.rows = rows
 
     def expand(self, batches: beam.PCollection) -> beam.PCollection:
         fn: beam.DoFn = (
             _ValidateInPoolFn(self.now, self.workers)
             if self.workers
-            else _ValidateFn(self.now, self.gx_root, self.failpoint, self.web_assets)
+            else _ValidateFn(self.now, self.gx_root, self.failpoint, self.web_assets, self.rows)
         )
-        return batches | "Validate with GX suites" >> outputs_batches(beam.ParDo(fn), CheckedBatch)
+        return batches | "Validate with GX suites" >> beam.ParDo(fn).with_output_types(
+            ValidatedRows
+        )

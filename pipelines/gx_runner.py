@@ -233,7 +233,8 @@ class SuiteRunner:
         only: str | None = None,
         columns: dict[str, list[Any]] | None = None,
     ) -> BatchValidation:
-        """Validate a batch of decoded events of one type with its suites.
+        """Validate a batch of decoded events of one type with its suites
+        (``frames``, then ``validate_frames``).
 
         ``screen`` (a context without a GX project only): ask each suite for pass/fail
         first and for the failing rows only when it fails. Same verdicts; a passing suite
@@ -242,11 +243,18 @@ class SuiteRunner:
         suites can run in different worker processes.
         ``columns``: the events' field columns by path, when the batch check gathered them
         (``CheckedBatch.columns``): the frame is built from them, not from each event."""
-        if screen and self.checkpoints:
-            raise ValueError("screening would keep pass/fail-only results for Data Docs")
+        return self.validate_frames(self.frames(event_type, events, only, columns), now, screen)
+
+    def frames(
+        self,
+        event_type: str,
+        events: list[dict[str, Any]],
+        only: str | None = None,
+        columns: dict[str, list[Any]] | None = None,
+    ) -> dict[str, pd.DataFrame]:
+        """The frame of each suite of ``event_type`` (or of ``only``) over the events, by
+        suite; in every frame ``ROW_ID`` is the position of a row's event in ``events``."""
         contract = contracts()[event_type]
-        now = now or datetime.now(UTC)
-        parameters = {FUTURE_PARAMETER: now + timedelta(hours=FUTURE_TOLERANCE_HOURS)}
         wanted = suites_of(event_type) if only is None else [only]
         frames = {}
         if event_type in wanted:
@@ -254,7 +262,18 @@ class SuiteRunner:
         if ANSWER_SUITE in wanted or OPTION_SUITE in wanted:
             answers, options = answer_frames(events, self.catalog)
             frames.update({ANSWER_SUITE: answers, OPTION_SUITE: options})
-        frames = {name: frames[name] for name in wanted}
+        return {name: frames[name] for name in wanted}
+
+    def validate_frames(
+        self, frames: dict[str, pd.DataFrame], now: datetime | None = None, screen: bool = False
+    ) -> BatchValidation:
+        """Validate each frame of ``frames`` with its suite (``frames``' keys): every
+        failing event, by its ``ROW_ID``, with the reason of each expectation it failed,
+        and each suite's outcome."""
+        if screen and self.checkpoints:
+            raise ValueError("screening would keep pass/fail-only results for Data Docs")
+        now = now or datetime.now(UTC)
+        parameters = {FUTURE_PARAMETER: now + timedelta(hours=FUTURE_TOLERANCE_HOURS)}
         failures: dict[int, list[Reason]] = defaultdict(list)
         outcomes = []
         for name, frame in frames.items():

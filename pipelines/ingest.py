@@ -8,8 +8,12 @@ a time: a file lock under ``var/`` guards the warehouse against a second ingest 
 Pipeline steps (stable labels)::
 
     Plan ─ Topic ranges | Partition ranges ─ Share per worker ─ Chunks of a share
-      ─ Read Kafka ─ Decode and check ─ Validate with GX ─ Normalise and stage
+      ─ Read Kafka ─ Decode and check ┬ Normalise and stage ─────────────────┬ Staged files
+                                      └ Validate with GX ─ Stage GX verdicts ┘
       ─ Land in warehouse (Commit staged files, of the plan's ranges)
+
+GX validates the frames of many batches at once (``ingest.gx_rows``): its verdicts are
+staged apart, and the commit quarantines the events it rejected.
 
 The steps are composite transforms of their own modules (``pipelines.kafka_source``,
 ``pipelines.checking``, ``pipelines.normalise``, ``pipelines.land``). A pass on the
@@ -46,7 +50,7 @@ from pipelines.land import (
     gated_commits,
     recorded_staged_files,
 )
-from pipelines.normalise import NormaliseAndStage
+from pipelines.normalise import NormaliseAndStage, StageVerdicts
 from pipelines.planning import plan_ranges
 from pipelines.runners import (
     commits_after_pipeline,
@@ -221,9 +225,12 @@ def build_pipeline(
                 worker_log_level=settings.beam.worker_log_level,
             )
         )
-    return (
-        batches
-        | "Decode and check" >> DecodeAndCheck(started_at)
+    checked = batches | "Decode and check" >> DecodeAndCheck(started_at)
+    staged = checked | "Normalise and stage" >> NormaliseAndStage(
+        run_dir / "tables", batch_id, started_at, ingest.pii_hash_key
+    )
+    verdicts = (
+        checked
         | "Validate with GX"
         >> (
             ValidateWithSuites(started_at, workers=ingest.follow_validators)
@@ -233,15 +240,14 @@ def build_pipeline(
                 settings.gx_dir,
                 failpoint=ingest.failpoint,
                 web_assets=settings.web_assets if commit_after else None,
+                rows=ingest.gx_rows,
             )
         )
-        | "Normalise and stage"
-        >> NormaliseAndStage(
-            run_dir / "tables",
-            batch_id,
-            started_at,
-            ingest.pii_hash_key,
-        )
+        | "Stage GX verdicts" >> StageVerdicts(run_dir / "tables")
+    )
+    return (
+        (staged, verdicts)
+        | "Staged files" >> beam.Flatten()
         | "Land in warehouse"
         >> (
             RecordStaged(planned, run_dir)

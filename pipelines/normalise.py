@@ -16,10 +16,14 @@
   or run of text, that holds personal data replaced by its hash; a reason that would
   quote personal data does not).
 * ``_reads``: records read per partition (the accounting's ``consumed``).
-* ``_dq_results``: the GX outcomes of the batch.
 
 Dates and timestamps stay ISO strings here; the warehouse casts them on insert.
-``StageBatches`` writes each table of a batch to ``<staging>/<table>/<uuid>.parquet``.
+``NormaliseAndStage`` writes each table of a batch to ``<staging>/<table>/<uuid>.parquet``.
+
+``StageVerdicts`` stages what the GX suites decided (``ValidatedRows``, validated over many
+batches at once) the same way: ``_gx_rejected``, each event they rejected by its Kafka
+coordinates with its reasons (the commit quarantines it instead of landing it), and
+``_dq_results``, the suites' outcomes.
 """
 
 from __future__ import annotations
@@ -55,6 +59,7 @@ from contracts.taxonomy import unit_scale
 from finradar.settings import Secret
 from handoff.records import KafkaRecord
 from handoff.staging import StagedFile, staging_schemas
+from handoff.validation import ValidatedRows
 from pipelines.batch_gc import collector_paused
 from pipelines.batches import CheckedBatch
 
@@ -156,14 +161,6 @@ class Normaliser:
             kept = self.keys[key] = (self.pii_hash(text) if personal else text), personal
         return kept
 
-    def reason_detail(self, detail: str) -> str:
-        """A reason's detail as kept: the checks never quote personal data
-        (``contracts.personal_data.shown``); a detail that does anyway is withheld."""
-        detail = printable(detail)
-        if may_hold_personal_data(detail.encode()) and holds_personal_data(detail):
-            return WITHHELD
-        return detail
-
     def tables(self, batch: CheckedBatch) -> dict[str, pa.Table]:
         """The batch's staging tables. An event type whose events the batch check gathered
         as columns is built column by column (``_columnar``); the others, and a type whose
@@ -191,9 +188,9 @@ class Normaliser:
         quarantine = [self._quarantine_row(batch.records[i], rejected[i]) for i in sorted(rejected)]
         if quarantine:
             tables["quarantine"] = _quarantine_table(quarantine, self.schemas["quarantine"])
-        for name, rows in (("_reads", _reads(batch)), ("_dq_results", _dq_rows(batch))):
-            if rows:
-                tables[name] = pa.Table.from_pylist(rows, schema=self.schemas[name])
+        reads = _reads(batch)
+        if reads:
+            tables["_reads"] = pa.Table.from_pylist(reads, schema=self.schemas["_reads"])
         return tables
 
     def _columnar(
@@ -356,12 +353,12 @@ class Normaliser:
 
     def _quarantine_row(self, r: KafkaRecord, reasons: list[Reason]) -> dict[str, Any]:
         """A rejected record with its bytes and every reason, personal data redacted
-        (``stored_bytes``, ``message_key``, ``reason_detail``)."""
+        (``stored_bytes``, ``message_key``, ``kept_detail``)."""
         value = r.value or b""
         kept, redacted, event = self.stored_bytes(value)
         key, key_redacted = self.message_key(r.key)
         event_id, event_type = _peek(event)
-        details = [self.reason_detail(x.detail) for x in reasons]
+        details = [kept_detail(x.detail) for x in reasons]
         return {
             "kafka_topic": r.topic,
             "kafka_partition": r.partition,
@@ -456,14 +453,42 @@ def _reads(batch: CheckedBatch) -> list[dict[str, Any]]:
     ]
 
 
-def _dq_rows(batch: CheckedBatch) -> list[dict[str, Any]]:
-    """The batch's GX outcomes, one row per expectation and suite outcome; each outcome is
-    a chunk of its own (a batch validated again in halves has two outcomes of one suite, and
-    the landing counts ``rows_checked`` once per chunk)."""
-    batch_chunk = uuid.uuid4().hex
+def kept_detail(detail: str) -> str:
+    """A reason's detail as kept: the checks never quote personal data
+    (``contracts.personal_data.shown``); a detail that does anyway is withheld."""
+    detail = printable(detail)
+    if may_hold_personal_data(detail.encode()) and holds_personal_data(detail):
+        return WITHHELD
+    return detail
+
+
+def verdict_tables(verdicts: ValidatedRows) -> dict[str, pa.Table]:
+    """The staging tables of GX's verdicts: ``_gx_rejected`` and ``_dq_results``."""
+    schemas = staging_schemas()
+    rejected = [
+        {
+            "kafka_topic": topic,
+            "kafka_partition": partition,
+            "kafka_offset": offset,
+            "reasons": [{"code": r.code, "detail": kept_detail(r.detail)} for r in reasons],
+        }
+        for (topic, partition, offset), reasons in verdicts.rejected
+    ]
+    tables = {}
+    for name, rows in (("_gx_rejected", rejected), ("_dq_results", _dq_rows(verdicts))):
+        if rows:
+            tables[name] = pa.Table.from_pylist(rows, schema=schemas[name])
+    return tables
+
+
+def _dq_rows(verdicts: ValidatedRows) -> list[dict[str, Any]]:
+    """GX's outcomes, one row per expectation and suite outcome; each outcome is a chunk
+    of its own (a validation run again in halves has two outcomes of one suite, and the
+    landing counts ``rows_checked`` once per chunk)."""
+    chunk = uuid.uuid4().hex
     return [
         {
-            "chunk_id": f"{batch_chunk}-{n}",
+            "chunk_id": f"{chunk}-{n}",
             "contract": contract_name,
             "suite": suite.suite,
             "expectation": o.expectation,
@@ -474,7 +499,7 @@ def _dq_rows(batch: CheckedBatch) -> list[dict[str, Any]]:
             "rows_checked": suite.rows_checked,
             "rows_failed": suite.rows_failed,
         }
-        for n, (contract_name, suite) in enumerate(batch.suites)
+        for n, (contract_name, suite) in enumerate(verdicts.suites)
         for o in suite.outcomes
     ]
 
@@ -513,8 +538,17 @@ class _NormaliseAndStageFn(beam.DoFn):
 
 def stage_batch(normaliser: Normaliser, batch: CheckedBatch, staging: Path) -> list[StagedFile]:
     """Write the batch's staging tables as Parquet files under ``staging/<table>/``."""
+    return _write(normaliser.tables(batch), staging)
+
+
+def stage_verdicts(verdicts: ValidatedRows, staging: Path) -> list[StagedFile]:
+    """Write the staging tables of GX's verdicts under ``staging/<table>/``."""
+    return _write(verdict_tables(verdicts), staging)
+
+
+def _write(tables: dict[str, pa.Table], staging: Path) -> list[StagedFile]:
     staged = []
-    for name, table in normaliser.tables(batch).items():
+    for name, table in tables.items():
         folder = staging / name
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{uuid.uuid4().hex}.parquet"
@@ -536,3 +570,22 @@ class NormaliseAndStage(beam.PTransform):
 
     def expand(self, batches: beam.PCollection) -> beam.PCollection:
         return batches | "Normalise and stage Parquet" >> beam.ParDo(self.fn)
+
+
+class _StageVerdictsFn(beam.DoFn):
+    def __init__(self, staging: str) -> None:
+        self.staging = staging
+
+    def process(self, verdicts: ValidatedRows) -> Iterator[StagedFile]:
+        yield from stage_verdicts(verdicts, Path(self.staging))
+
+
+class StageVerdicts(beam.PTransform):
+    """``ValidatedRows`` → ``StagedFile``: write GX's verdicts as staging tables."""
+
+    def __init__(self, staging: Path) -> None:
+        super().__init__()
+        self.fn = _StageVerdictsFn(str(staging))
+
+    def expand(self, verdicts: beam.PCollection) -> beam.PCollection:
+        return verdicts | "Stage GX verdicts" >> beam.ParDo(self.fn)

@@ -33,7 +33,7 @@ from pipelines.commit import CommitStaged
 from pipelines.ingest import new_batch_id, writer_lock
 from pipelines.kafka_source import batched
 from pipelines.land import SUMMARY_FILE
-from pipelines.normalise import NormaliseAndStage
+from pipelines.normalise import NormaliseAndStage, StageVerdicts
 from warehouse.lake import connect
 from warehouse.replay import Coordinates, ReplaySummary, land_replayed, pending
 
@@ -120,7 +120,7 @@ def run_replay(settings: Settings, reasons: Sequence[str] = ()) -> ReplaySummary
             run_dir.mkdir(parents=True, exist_ok=True)
             options = PipelineOptions(settings.beam.options, runner=settings.beam.runner)
             with secrets_in_environment(settings), beam.Pipeline(options=options) as p:
-                _ = (
+                checked = (
                     p
                     | "Quarantined messages"
                     >> outputs_batches(
@@ -130,14 +130,19 @@ def run_replay(settings: Settings, reasons: Sequence[str] = ()) -> ReplaySummary
                         RecordBatch,
                     )
                     | "Decode and check" >> DecodeAndCheck(started_at)
-                    | "Validate with GX" >> ValidateWithSuites(started_at, settings.gx_dir)
-                    | "Normalise and stage"
-                    >> NormaliseAndStage(
-                        run_dir / "tables",
-                        batch_id,
-                        started_at,
-                        ingest.pii_hash_key,
-                    )
+                )
+                staged = checked | "Normalise and stage" >> NormaliseAndStage(
+                    run_dir / "tables", batch_id, started_at, ingest.pii_hash_key
+                )
+                verdicts = (
+                    checked
+                    | "Validate with GX"
+                    >> ValidateWithSuites(started_at, settings.gx_dir, rows=ingest.gx_rows)
+                    | "Stage GX verdicts" >> StageVerdicts(run_dir / "tables")
+                )
+                _ = (
+                    (staged, verdicts)
+                    | "Staged files" >> beam.Flatten()
                     | "Land replayed"
                     >> LandReplayed(
                         settings,

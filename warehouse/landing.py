@@ -172,8 +172,7 @@ def _land_in_transaction(
         union all by name
         select kafka_topic, kafka_partition, kafka_offset, s.kafka_timestamp, s.message_key,
                s.raw_value, c.content_sha256 as raw_sha256, s.redacted, c.event_id,
-               c.event_type, c.reason_code, c.reason_detail,
-               [{{'code': c.reason_code, 'detail': c.reason_detail}}] as reasons,
+               c.event_type, c.reason_code, c.reason_detail, c.reasons,
                ? as batch_id, {landed_at} as quarantined_at
         from classified as c
         join staged_valid as s using (kafka_topic, kafka_partition, kafka_offset)
@@ -236,10 +235,14 @@ _VERDICT_KEYS = (
 def classify(con: duckdb.DuckDBPyConnection, staged: Sequence[StagedFile]) -> None:
     """``classified``: each staged valid event with its verdict against the run and
     everything landed before — ``land`` (first copy), ``duplicate`` (byte-identical repeat),
-    ``conflict`` (other content under a landed or earlier event_id) or ``unstorable`` (a
-    value its raw table cannot hold: see ``unstorable``); the last two with the
-    ``reason_code`` and ``reason_detail`` they are quarantined with. Without the message
-    bytes (``staged_valid`` has them): the verdicts of a large pass then fit in memory."""
+    ``conflict`` (other content under a landed or earlier event_id), ``rejected`` (by the
+    GX suites: ``_gx_rejected``, decided over many batches after they were staged) or
+    ``unstorable`` (a value its raw table cannot hold: see ``unstorable``); the last three
+    with the ``reason_code``, ``reason_detail`` and ``reasons`` they are quarantined with.
+    An event GX rejected takes no part in deciding the others' duplicates and conflicts, as
+    if it had never been a candidate. Without the message bytes (``staged_valid`` has
+    them): the verdicts of a large pass then fit in memory."""
+    staged_view(con, "staged_gx_rejected", staged, "_gx_rejected")
     unstorable(con, staged)
     con.execute(
         f"""
@@ -247,6 +250,7 @@ def classify(con: duckdb.DuckDBPyConnection, staged: Sequence[StagedFile]) -> No
         with verdicts as (
         with candidates as (
             select {_VERDICT_KEYS} from staged_valid
+            anti join staged_gx_rejected using (kafka_topic, kafka_partition, kafka_offset)
             anti join unstorable using (kafka_topic, kafka_partition, kafka_offset)
         ),
         ranked as (
@@ -272,16 +276,31 @@ def classify(con: duckdb.DuckDBPyConnection, staged: Sequence[StagedFile]) -> No
         select {_VERDICT_KEYS}, 'unstorable' as verdict, u.detail as unstorable_detail
         from staged_valid as s
         join unstorable as u using (kafka_topic, kafka_partition, kafka_offset)
-        )
-        select * exclude (unstorable_detail),
+        anti join staged_gx_rejected using (kafka_topic, kafka_partition, kafka_offset)
+        union all by name
+        select {_VERDICT_KEYS}, 'rejected' as verdict, g.reasons as gx_reasons
+        from staged_valid as s
+        join staged_gx_rejected as g using (kafka_topic, kafka_partition, kafka_offset)
+        ),
+        reasoned as (
+        select * exclude (unstorable_detail, gx_reasons),
             case verdict when 'conflict' then 'event_id_conflict'
-                         when 'unstorable' then 'internal_error' end as reason_code,
+                         when 'unstorable' then 'internal_error'
+                         when 'rejected' then gx_reasons[1].code end as reason_code,
             case verdict
                 when 'conflict'
                     then 'event_id ' || event_id || ' was seen before with other content'
                 when 'unstorable' then unstorable_detail
-            end as reason_detail
+                when 'rejected' then gx_reasons[1].detail
+            end as reason_detail,
+            gx_reasons
         from verdicts
+        )
+        select * exclude (gx_reasons),
+            case when verdict = 'rejected' then gx_reasons
+                 when reason_code is not null
+                 then [{{'code': reason_code, 'detail': reason_detail}}] end as reasons
+        from reasoned
         """
     )
 
@@ -564,9 +583,12 @@ def _record_dq(con: duckdb.DuckDBPyConnection, batch_id: str, report_path: str |
                    count(*) filter (where not success) as expectations_failed
             from run_expectations group by contract
         ),
+        -- the events a suite rejected (the commit quarantines them: ``classify``)
         failed as (
             select event_type as contract, count(*) as rows_failed
-            from staged_quarantine
+            from (select event_type, reasons from staged_quarantine
+                  union all
+                  select event_type, reasons from classified where verdict = 'rejected')
             where list_has_any(list_transform(reasons, r -> contains(r.detail, '.v1 ')), [true])
             group by event_type
         )

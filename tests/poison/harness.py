@@ -1,8 +1,9 @@
 """An ingest pass without Kafka: the pipeline's own stages, in process, over given messages.
 
 Each stage is the function its Beam step runs (``check_batch``, ``validate_batch``,
-``stage_batch``, ``land``), timed; the messages get consecutive offsets of one partition per
-topic, so passes follow each other on one warehouse like ingest passes do. ``outcome`` reads
+``stage_batch`` and ``stage_verdicts``, ``land``), timed; the messages get consecutive
+offsets of one partition per topic, so passes follow each other on one warehouse like ingest
+passes do. ``outcome`` reads
 back what became of every message: landed, a duplicate, or quarantined with its reasons.
 """
 
@@ -19,7 +20,7 @@ from finradar.settings import Settings
 from handoff.records import KafkaRecord, PartitionRange
 from pipelines.checking import check_batch, validate_batch
 from pipelines.gx_runner import shared_runner
-from pipelines.normalise import Normaliser, stage_batch
+from pipelines.normalise import Normaliser, stage_batch, stage_verdicts
 from tests.poison.strategies import NOW, Message
 from warehouse.lake import connect
 from warehouse.landing import LandingSummary, committed_offsets, land
@@ -70,10 +71,11 @@ class InProcessIngest:
         batch = check_batch(records, NOW)
         seconds[STAGES[0]] = time.perf_counter() - started
         started = time.perf_counter()
-        validate_batch(batch, shared_runner(), NOW)
+        verdicts = validate_batch(batch, shared_runner(), NOW)
         seconds[STAGES[1]] = time.perf_counter() - started
         started = time.perf_counter()
         staged = stage_batch(Normaliser(batch_id, NOW, FUZZ_KEY), batch, staging)
+        staged += stage_verdicts(verdicts, staging)
         seconds[STAGES[2]] = time.perf_counter() - started
         started = time.perf_counter()
         summary = land(self.con, batch_id, plan, staged, NOW, runner="in-process")

@@ -16,6 +16,7 @@ from contracts.corpus import seed_corpus
 from contracts.spec import contracts
 from finradar.settings import load_settings
 from handoff.records import KafkaRecord
+from handoff.validation import ValidatedRows
 from pipelines.batches import CheckedBatch
 from pipelines.checking import DecodeAndCheck, ValidateWithSuites
 from pipelines.normalise import NormaliseAndStage, Normaliser
@@ -76,10 +77,11 @@ def test_suites_reject_what_a_flat_row_shows():
     ]
     batch = CheckedBatch(records, valid={0: survey, 1: twice})
 
-    def check(batches: list[CheckedBatch]) -> None:
-        (out,) = batches
-        assert list(out.valid) == [0]
-        assert "duplicate_question" in {r.code for r in out.rejected[1]}
+    def check(verdicts: list[ValidatedRows]) -> None:
+        (out,) = verdicts
+        ((coordinates, reasons),) = out.rejected
+        assert coordinates == (TOPICS["survey_response"], 0, 1)
+        assert "duplicate_question" in {r.code for r in reasons}
         assert {name for name, _ in out.suites} == {"survey_response"}
 
     with _pipeline() as p:

@@ -228,9 +228,8 @@ def test_follow_s_pool_isolates_a_suite_that_fails_after_an_earlier_suite_reject
     fn.start_bundle()
     fn.process(batch)
     (out,) = [w.value for w in fn.finish_bundle()]
-    assert sorted(out.valid) == [2]
-    assert [r.code for r in out.rejected[0]] == ["out_of_range"]
-    assert [r.code for r in out.rejected[1]] == ["internal_error"]
+    rejected = {offset: [r.code for r in reasons] for (_, _, offset), reasons in out.rejected}
+    assert rejected == {0: ["out_of_range"], 1: ["internal_error"]}
 
 
 def test_an_outside_fault_in_gx_fails_the_pass_instead_of_quarantining_everything():
@@ -244,11 +243,11 @@ def test_an_outside_fault_in_gx_fails_the_pass_instead_of_quarantining_everythin
 def test_each_suite_outcome_is_a_chunk_of_its_own():
     """A batch validated again in halves has two outcomes of one suite, often of one size:
     the landing counts rows_checked once per chunk, so each outcome needs its own."""
-    from handoff.validation import ExpectationOutcome, SuiteOutcome
+    from handoff.validation import ExpectationOutcome, SuiteOutcome, ValidatedRows
+    from pipelines.normalise import verdict_tables
 
-    batch = check_batch(_spend_records(2), NOW)
     half = SuiteOutcome("spend_disclosure", 1)
-    batch.suites = [("spend_disclosure", half), ("spend_disclosure", half)]
+    verdicts = ValidatedRows(suites=[("spend_disclosure", half), ("spend_disclosure", half)])
     half.outcomes = [
         ExpectationOutcome(
             "spend_disclosure",
@@ -259,7 +258,7 @@ def test_each_suite_outcome_is_a_chunk_of_its_own():
             0,
         )
     ]
-    rows = Normaliser("b1", NOW, b"key").tables(batch)["_dq_results"].to_pylist()
+    rows = verdict_tables(verdicts)["_dq_results"].to_pylist()
     assert len({r["chunk_id"] for r in rows}) == 2
 
 

@@ -1,0 +1,66 @@
+"""Events waiting for their GX validation: the suites' frames of several batches, validated
+together.
+
+A GX validation costs about 0.15–0.2 s whatever its size (GX plans the metrics of every
+expectation again each time), more than validating the rows of a whole 6 MiB batch. So a
+worker holds the frames of the batches it reads (not their events: about 0.6 KB a frame
+row) and validates them once ``ingest.gx_rows`` frame rows wait, and at the end of its
+bundle: each validation covers many batches, and what waits stays bounded.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+
+from contracts.export.gx_suites import ROW_ID
+from handoff.validation import Coordinates
+
+
+class PendingValidations:
+    """The frames waiting per event type, with the coordinates of their events (an event's
+    ``ROW_ID`` in every frame is its position in ``coordinates(event_type)``)."""
+
+    def __init__(self) -> None:
+        self._frames: dict[str, dict[str, list[pd.DataFrame]]] = {}
+        self._coordinates: dict[str, list[Coordinates]] = {}
+        self.rows = 0  # frame rows waiting, of every type
+
+    def add(
+        self, event_type: str, frames: dict[str, pd.DataFrame], coordinates: list[Coordinates]
+    ) -> None:
+        """A batch's frames of one type (``ROW_ID``: the event's position in
+        ``coordinates``), renumbered after those already waiting; taken over, not copied."""
+        waiting = self._coordinates.setdefault(event_type, [])
+        parts = self._frames.setdefault(event_type, {})
+        for name, frame in frames.items():
+            if waiting:
+                frame[ROW_ID] += len(waiting)
+            parts.setdefault(name, []).append(frame)
+            self.rows += len(frame)
+        waiting.extend(coordinates)
+
+    def event_types(self) -> list[str]:
+        return sorted(self._coordinates)
+
+    def take(self, event_type: str) -> tuple[dict[str, pd.DataFrame], list[Coordinates]]:
+        """The type's waiting frames, one per suite, and its events' coordinates; no longer
+        waiting."""
+        parts = self._frames.pop(event_type)
+        coordinates = self._coordinates.pop(event_type)
+        frames = {
+            name: frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
+            for name, frames in parts.items()
+        }
+        self.rows -= sum(len(f) for f in frames.values())
+        return frames, coordinates
+
+
+def rows_between(frames: dict[str, pd.DataFrame], start: int, stop: int) -> dict[str, pd.DataFrame]:
+    """The frames' rows of the events ``start`` to ``stop`` (by ``ROW_ID``), numbered from
+    0 again: a part of a validation to run on its own."""
+    part = {}
+    for name, frame in frames.items():
+        rows = frame[(frame[ROW_ID] >= start) & (frame[ROW_ID] < stop)].copy()
+        rows[ROW_ID] -= start
+        part[name] = rows.reset_index(drop=True)
+    return part
