@@ -228,17 +228,17 @@ class IngestSettings(BaseModel):
     commit_events: int = Field(1_000_000, ge=1)
     # processes validating a follow pass's event types at once (GX holds the interpreter)
     follow_validators: int = Field(2, ge=1)
-    # bytes of values per batch, a worker's working memory: larger batches pay GX's fixed
-    # cost per validation less often (a 1,000,000-event pass on two workers, from
-    # ``python -m tests.bench.ingest_timeline``: 4 MiB 76 s with the process tree at
-    # 1.39 GiB, 6 MiB 67 s at 1.41 GiB, 16 MiB 57 s at 1.86 GiB). Values too large for the
+    # bytes of values per batch, a worker's working memory. Values too large for the
     # contract, quarantined unread, are batched apart
     batch_bytes: int = Field(6 * 1024 * 1024, ge=1024)
     # GX validates the frames of many batches at once, when this many frame rows wait in a
-    # worker (an event is a row, a survey response one per answer and selected option too)
-    # and at the end of its work: a validation costs about 0.2 s whatever its size; the
-    # frames cost about 0.6 KB a row while they wait
-    gx_rows: int = Field(100_000, ge=1)
+    # worker (an event is a row; a survey response also one per answer and selected
+    # option) and at the end of its share: a validation costs about 0.2 s whatever its
+    # size, and the frames about 0.6 KB a row while they wait. A 1,000,000-event pass on
+    # two workers (``python -m tests.bench.ingest_timeline 1000000 --variant
+    # FINRADAR_INGEST__GX_ROWS=…``, one run): 1 (a validation per batch) 76.8 s with the
+    # process tree at 1.47 GiB, 40,000 69.6 s at 1.46 GiB, 100,000 66.9 s at 1.71 GiB
+    gx_rows: int = Field(40_000, ge=1)
     # how long a one-shot pass (ingest, replay, backfill) waits for the warehouse's other
     # writer before it fails as busy (and is retried); follow lets it have the next turn
     writer_wait_s: float = Field(60.0, ge=0)

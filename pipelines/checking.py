@@ -24,6 +24,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from contracts.batch_checks import checked, suspects
 from contracts.checks import Reason
 from contracts.export.gx_suites import suites_of
+from finradar.settings import IngestSettings
 from handoff.records import KafkaRecord
 from handoff.validation import BatchValidation, Coordinates, ValidatedRows
 from pipelines.batch_gc import collector_paused
@@ -40,6 +41,8 @@ from pipelines.gx_runner import (
     shared_runner,
     validate_isolating,
 )
+
+GX_ROWS: int = IngestSettings.model_fields["gx_rows"].default  # ``ingest.gx_rows``
 
 
 def check_batch(records: list[KafkaRecord], now: datetime) -> CheckedBatch:
@@ -155,7 +158,7 @@ class _ValidateFn(beam.DoFn):
         gx_root: str | None,
         failpoint: str | None,
         web_assets: str | None = None,
-        rows: int = 100_000,
+        rows: int = GX_ROWS,
     ) -> None:
         self.now = now
         self.gx_root = gx_root
@@ -271,7 +274,7 @@ class ValidateWithSuites(beam.PTransform):
         workers: int = 0,
         failpoint: str | None = None,
         web_assets: Path | None = None,
-        rows: int = 100_000,
+        rows: int = GX_ROWS,
     ) -> None:
         super().__init__()
         if gx_root and workers:
