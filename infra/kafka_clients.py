@@ -88,8 +88,8 @@ def reader(kafka: KafkaSettings) -> KafkaConsumer:
             group_id=None,
             enable_auto_commit=False,
             client_id="finradar-ingest",
-            max_partition_fetch_bytes=16 * 1024 * 1024,
-            fetch_max_bytes=64 * 1024 * 1024,
+            max_partition_fetch_bytes=kafka.fetch_partition_bytes,
+            fetch_max_bytes=max(64 * 1024 * 1024, kafka.fetch_partition_bytes),
             receive_message_max_bytes=128 * 1024 * 1024,
             # a poll right after a seek has no fetch in flight and sleeps this long
             retry_backoff_ms=20,
