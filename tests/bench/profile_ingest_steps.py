@@ -4,8 +4,9 @@ Times the contract check (the batch check against the per-message checker on the
 messages, and orjson's decode of the batch with Python's cycle collector running and
 paused), each event type's GX validation (with its fixed cost per call and its cost per
 row, from the whole type and an eighth of it), normalisation to Arrow and the staging
-files' write (zstd with dictionaries against LZ4 without) — the per-step
-figures behind the ingest benchmark's rate. The steps run with the collector paused, as
+files' write (zstd with dictionaries against LZ4 without), and GX with a validation per
+read batch against the frames of many batches held until ``ingest.gx_rows`` rows wait —
+the per-step figures behind the ingest benchmark's rate. The steps run with the collector paused, as
 in the pipeline.
 
     python -m tests.bench.profile_ingest_steps [N]
@@ -28,10 +29,13 @@ import pyarrow.parquet as pq
 
 from contracts.checks import check_value
 from contracts.synthetic import SyntheticStream
+from finradar.settings import IngestSettings
 from handoff.records import KafkaRecord
 from pipelines.batch_gc import collector_paused
-from pipelines.checking import check_batch
+from pipelines.checking import check_batch, validate_batch, validate_pending, wait_for_validation
+from pipelines.gx_pending import PendingValidations
 from pipelines.gx_runner import SuiteRunner
+from pipelines.kafka_source import batched
 from pipelines.normalise import Normaliser, stage_batch
 
 
@@ -96,7 +100,37 @@ def main() -> None:
             f"stage as {compression:<4} {seconds:6.2f} s  {1e6 * seconds / n:6.1f} µs/message"
             f"  {size / 2**20:,.0f} MiB (dictionaries {'on' if dictionaries else 'off'})"
         )
+    _held_against_per_batch(records, runner, now)
     gc.enable()
+
+
+def _held_against_per_batch(records: list[KafkaRecord], runner: SuiteRunner, now: datetime) -> None:
+    """GX over the messages read as a pass reads them (topic by topic, in batches of
+    ``ingest.batch_bytes``): a validation per batch against the frames of many batches
+    held until ``ingest.gx_rows`` frame rows wait (``pipelines.gx_pending``)."""
+    ingest = IngestSettings()
+    in_order = sorted(records, key=lambda r: (r.topic, r.offset))
+    batches = [
+        check_batch(b, now) for b in batched(in_order, ingest.batch_records, ingest.batch_bytes)
+    ]
+    n = len(records)
+    started = time.perf_counter()
+    for batch in batches:
+        validate_batch(batch, runner, now)
+    seconds = time.perf_counter() - started
+    print(f"GX per batch     {seconds:6.2f} s  {1e6 * seconds / n:6.1f} µs/message")
+    started = time.perf_counter()
+    pending = PendingValidations()
+    for batch in batches:
+        wait_for_validation(pending, batch, runner)
+        if pending.rows >= ingest.gx_rows:
+            validate_pending(pending, runner, now)
+    validate_pending(pending, runner, now)
+    seconds = time.perf_counter() - started
+    print(
+        f"GX held frames   {seconds:6.2f} s  {1e6 * seconds / n:6.1f} µs/message"
+        f"  (a validation per {ingest.gx_rows:,} frame rows)"
+    )
 
 
 def _validation_seconds(
