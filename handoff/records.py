@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+Coordinates = tuple[str, int, int]  # a message's topic, partition and offset
+
 
 class PartitionRange(NamedTuple):
     """One topic-partition and the offsets ``[start, end)`` of a pass (or of a lag)."""
@@ -27,3 +29,7 @@ class KafkaRecord(NamedTuple):
     timestamp_ms: int | None
     key: bytes | None
     value: bytes | None
+
+    @property
+    def coordinates(self) -> Coordinates:
+        return self.topic, self.partition, self.offset

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from contracts.checks import Reason
+from handoff.records import Coordinates
 
 
 @dataclass
@@ -35,9 +36,6 @@ class BatchValidation:
 
     failures: dict[int, list[Reason]]
     suites: list[SuiteOutcome]
-
-
-Coordinates = tuple[str, int, int]  # a message's topic, partition and offset
 
 
 @dataclass

@@ -25,8 +25,8 @@ from contracts.batch_checks import checked, suspects
 from contracts.checks import Reason
 from contracts.export.gx_suites import suites_of
 from finradar.settings import IngestSettings
-from handoff.records import KafkaRecord
-from handoff.validation import BatchValidation, Coordinates, ValidatedRows
+from handoff.records import Coordinates, KafkaRecord
+from handoff.validation import BatchValidation, ValidatedRows
 from pipelines.batch_gc import collector_paused
 from pipelines.batches import CheckedBatch, RecordBatch
 from pipelines.coders import outputs_batches
@@ -79,11 +79,10 @@ def wait_for_validation(
             _suspects(batch, event_type, indexes),
             batch.columns(event_type, indexes),
         )
-        records = [batch.records[i] for i in indexes]
         pending.add(
             event_type,
             runner.frames(event_type, events, columns=columns),
-            [(r.topic, r.partition, r.offset) for r in records],
+            [batch.records[i].coordinates for i in indexes],
         )
 
 
@@ -211,9 +210,7 @@ class _ValidateInPoolFn(beam.DoFn):
             events, _ = for_validation(
                 [batch.valid[i] for i in indexes], _suspects(batch, event_type, indexes)
             )
-            coordinates = [
-                (r.topic, r.partition, r.offset) for r in (batch.records[i] for i in indexes)
-            ]
+            coordinates = [batch.records[i].coordinates for i in indexes]
             for suite in suites_of(event_type):
                 future = pool.submit(event_type, events, self.now, suite)
                 jobs.append(_Job(event_type, coordinates, events, suite, future))

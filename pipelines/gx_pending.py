@@ -13,7 +13,7 @@ from __future__ import annotations
 import pandas as pd
 
 from contracts.export.gx_suites import ROW_ID
-from handoff.validation import Coordinates
+from handoff.records import Coordinates
 
 
 class PendingValidations:

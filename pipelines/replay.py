@@ -25,6 +25,7 @@ from apache_beam.options.pipeline_options import PipelineOptions
 
 from contracts.survey_catalog import reload_survey_catalog
 from finradar.settings import Settings, require_private_pii_key, secrets_in_environment
+from handoff.records import Coordinates
 from handoff.staging import StagedFile
 from pipelines.batches import RecordBatch
 from pipelines.checking import DecodeAndCheck, ValidateWithSuites
@@ -35,7 +36,7 @@ from pipelines.kafka_source import batched
 from pipelines.land import SUMMARY_FILE
 from pipelines.normalise import NormaliseAndStage, StageVerdicts
 from warehouse.lake import connect
-from warehouse.replay import Coordinates, ReplaySummary, land_replayed, pending
+from warehouse.replay import ReplaySummary, land_replayed, pending
 
 
 class _LandReplayedFn(beam.DoFn):
@@ -147,7 +148,7 @@ def run_replay(settings: Settings, reasons: Sequence[str] = ()) -> ReplaySummary
                     >> LandReplayed(
                         settings,
                         batch_id,
-                        [(r.topic, r.partition, r.offset) for r in records],
+                        [r.coordinates for r in records],
                         started_at,
                         list(reasons),
                         run_dir,

@@ -19,7 +19,7 @@ import duckdb
 import pyarrow as pa
 
 from finradar.errors import TransientError
-from handoff.records import KafkaRecord
+from handoff.records import Coordinates, KafkaRecord
 from handoff.staging import StagedFile
 from warehouse.landing import classify, insert_landed, staged_view
 from warehouse.schema import create_all
@@ -66,9 +66,6 @@ def pending(con: duckdb.DuckDBPyConnection, reasons: Sequence[str] = ()) -> list
         KafkaRecord(t, p, o, ts, key.encode() if key is not None else None, value)
         for t, p, o, ts, key, value in rows
     ]
-
-
-Coordinates = tuple[str, int, int]  # topic, partition, offset
 
 
 def land_replayed(
