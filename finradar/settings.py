@@ -241,7 +241,8 @@ class IngestSettings(BaseModel):
     # GX validates the frames of many batches at once, when this many frame rows wait in a
     # worker (an event is a row; a survey response also one per answer and selected
     # option) and at the end of its share: a validation costs about 0.2 s whatever its
-    # size, and the frames about 0.6 KB a row while they wait. A 1,000,000-event pass on
+    # size, and the frames about 0.5 KB a row while they wait (``python -m
+    # tests.bench.profile_ingest_steps`` prints both). A 1,000,000-event pass on
     # two workers (``python -m tests.bench.ingest_timeline 1000000 --variant
     # FINRADAR_INGEST__GX_ROWS=…``, one run): 1 (a validation per batch) 76.8 s with the
     # process tree at 1.47 GiB, 40,000 69.6 s at 1.46 GiB, 100,000 66.9 s at 1.71 GiB

@@ -114,6 +114,14 @@ def _held_against_per_batch(records: list[KafkaRecord], runner: SuiteRunner, now
         check_batch(b, now) for b in batched(in_order, ingest.batch_records, ingest.batch_bytes)
     ]
     n = len(records)
+    held = PendingValidations()
+    for batch in batches:
+        wait_for_validation(held, batch, runner)
+    rows, size = held.rows, 0
+    for event_type in held.event_types():
+        frames, _ = held.take(event_type)
+        size += sum(int(f.memory_usage(deep=True).sum()) for f in frames.values())
+    print(f"GX frames held   {size / rows:6.0f} bytes a frame row ({rows:,} rows)")
     started = time.perf_counter()
     for batch in batches:
         validate_batch(batch, runner, now)
