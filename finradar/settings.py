@@ -193,6 +193,8 @@ class PrefectSettings(BaseModel):
     api_url: str | None = None
     server_host: str = "127.0.0.1"
     server_port: int = Field(4200, ge=1, le=65535)
+    # the web UI of a Prefect server this project starts (``finradar serve`` prints its URL)
+    ui: bool = True
     # schedules of the deployments `finradar serve` registers, in seconds
     ingest_every_s: int = Field(60, ge=1)
     refresh_every_s: int = Field(300, ge=1)
@@ -375,7 +377,7 @@ class Settings(BaseSettings):
         env = {
             "PREFECT_HOME": str(self.prefect_home),
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
-            "PREFECT_SERVER_UI_ENABLED": "false",
+            "PREFECT_SERVER_UI_ENABLED": "true" if self.prefect.ui else "false",
             # a first start migrates a new database: slower than Prefect's 20 s default
             "PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS": "180",
         }
