@@ -119,6 +119,20 @@ TABLES: dict[str, pa.Schema] = {
             ("refresh_id", pa.string()),  # last refresh that confirmed it
         ]
     ),
+    "dq.alerts": pa.schema(
+        [
+            ("alert_id", pa.string()),  # one id per state change
+            ("rule", pa.string()),  # the alert rule of the settings (``alerts.*``)
+            ("subject", pa.string()),  # what it is about: a topic, a flow, a finding key
+            ("state", pa.string()),  # firing | resolved
+            ("previous_state", pa.string()),  # ok | firing
+            ("value", pa.float64()),  # what was measured (rate, age in s, lag, count)
+            ("threshold", pa.float64()),  # the bound it was held against
+            ("detail", pa.string()),  # one line for a person
+            ("changed_at", TS),
+            ("notified", pa.list_(pa.string())),  # notifiers that took it (webhook, log)
+        ]
+    ),
     "ops.model_state": pa.schema(
         [
             ("relation", pa.string()),
@@ -182,6 +196,7 @@ GRAINS = {
     "dq.validation_runs": "one row per ingest batch × contract validated by Great Expectations",
     "dq.expectation_results": "one row per ingest batch × contract × expectation",
     "dq.findings": "one row per cross-record finding of the latest refresh",
+    "dq.alerts": "one row per alert state change (firing or resolved) of a rule × subject",
     "ops.model_state": "one row per reference table, model and findings: what it was built from",
     "ops.refresh_runs": "one row per refresh: what it rebuilt and how many findings it left",
     "ops.replay_runs": "one row per replay: quarantined messages checked again and what landed",
