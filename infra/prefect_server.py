@@ -1,6 +1,9 @@
-"""A local Prefect server (SQLite under ``var/prefect``) for ``finradar serve``.
+"""A local Prefect server (SQLite under ``var/prefect``) for ``finradar serve`` and for the
+commands that need one only while they run (``follow``, ``replay``, ``backfill``, ``demo``).
 
-Started as a child process on 127.0.0.1 and stopped with it; ``url`` is its API address.
+Started as a child process in a session of its own (the terminal's Ctrl-C goes to the
+command, which stops the server after its flow run ends) and stopped with it; ``url`` is
+its API address, ``ui_url`` its web UI's when ``prefect.ui`` is on.
 """
 
 from __future__ import annotations
@@ -8,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,11 +23,29 @@ from finradar.settings import Settings, prefect_server_env
 START_TIMEOUT_S = 180.0
 
 
+def free_port(host: str) -> int:
+    """A TCP port nothing listens on at ``host`` now (the system's choice)."""
+    with socket.socket() as sock:
+        sock.bind((host, 0))
+        return int(sock.getsockname()[1])
+
+
+def port_in_use(host: str, port: int) -> bool:
+    with socket.socket() as sock:
+        sock.settimeout(1)
+        return sock.connect_ex((host, port)) == 0
+
+
 class LocalPrefectServer:
-    def __init__(self, settings: Settings) -> None:
+    """A Prefect server on ``prefect.server_host``, on ``port`` (default
+    ``prefect.server_port``)."""
+
+    def __init__(self, settings: Settings, port: int | None = None) -> None:
         self.settings = settings
-        host, port = settings.prefect.server_host, settings.prefect.server_port
-        self.url = f"http://{host}:{port}/api"
+        self.host = settings.prefect.server_host
+        self.port = settings.prefect.server_port if port is None else port
+        self.url = f"http://{self.host}:{self.port}/api"
+        self.ui_url = f"http://{self.host}:{self.port}" if settings.prefect.ui else None
         self.log_path = settings.prefect_home / "server.log"
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -38,11 +60,18 @@ class LocalPrefectServer:
         if self.healthy():
             raise FinradarError(f"a Prefect server already answers at {self.url}")
         self.settings.prefect_home.mkdir(parents=True, exist_ok=True)
-        env = prefect_server_env(self.settings)
+        env = {
+            **prefect_server_env(self.settings),
+            # the UI's pages call the API from the browser: at this server, whatever port
+            "PREFECT_UI_API_URL": self.url,
+            "PREFECT_SERVER_API_HOST": self.host,
+            "PREFECT_SERVER_API_PORT": str(self.port),
+            # offline: no upgrade prompts or banners fetched from outside
+            "PREFECT_SERVER_UI_SHOW_PROMOTIONAL_CONTENT": "false",
+        }
         cmd = [
             sys.executable, "-m", "prefect", "server", "start",
-            "--host", self.settings.prefect.server_host,
-            "--port", str(self.settings.prefect.server_port),
+            "--host", self.host, "--port", str(self.port),
         ]  # fmt: skip
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(

@@ -18,6 +18,7 @@ from typing import Any
 from contracts.survey_catalog import loaded_signature, reload_survey_catalog
 from finradar.errors import TransientError
 from handoff.validation import BatchValidation
+from infra.child_processes import ignore_terminal_interrupt
 from pipelines.gx_runner import shared_runner
 
 _pools: dict[int, ValidatorPool] = {}
@@ -43,7 +44,9 @@ class ValidatorPool:
     """``workers`` processes, each with the contract's suites loaded."""
 
     def __init__(self, workers: int) -> None:
-        self.executor = ProcessPoolExecutor(workers, mp_context=mp.get_context("spawn"))
+        self.executor = ProcessPoolExecutor(
+            workers, mp_context=mp.get_context("spawn"), initializer=ignore_terminal_interrupt
+        )
         for future in [self.executor.submit(_warm) for _ in range(workers)]:
             future.result()
 

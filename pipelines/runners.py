@@ -20,6 +20,7 @@ from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.transforms.environments import SubprocessSDKEnvironment
 
 from finradar.settings import Settings
+from infra.child_processes import SHELL_IGNORE_INTERRUPT
 from pipelines.worker_logging import SDK_WORKER_MAIN
 
 
@@ -107,7 +108,7 @@ def _quiet_subprocess_environment(log: Path) -> SubprocessSDKEnvironment:
     # shell's)
     variables = " ".join(f"{k}={shlex.quote(v)}" for k, v in WORKER_ENVIRONMENT.items())
     command = (
-        f"{variables} {shlex.quote(sys.executable)} -m {SDK_WORKER_MAIN}"
+        f"{SHELL_IGNORE_INTERRUPT} {variables} {shlex.quote(sys.executable)} -m {SDK_WORKER_MAIN}"
         f" >>{shlex.quote(str(log))} 2>&1"
     )
     return SubprocessSDKEnvironment.from_command_string(command_string=command)

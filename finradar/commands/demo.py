@@ -6,12 +6,8 @@ import argparse
 import sys
 import time
 
-from finradar.settings import (
-    Settings,
-    allow_default_pii_key_here,
-    export_prefect_env,
-    get_settings,
-)
+from finradar.commands.serve import prefect_api
+from finradar.settings import Settings, allow_default_pii_key_here, get_settings
 
 DEMO_SYNTHETIC = 20_000
 DEMO_BAD_RATE = 0.02
@@ -47,14 +43,6 @@ def run(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         settings = allow_default_pii_key_here()
-    # Prefect keeps its state under var/prefect; without prefect.api_url the flows run on a
-    # temporary local server that Prefect starts and stops itself
-    export_prefect_env(settings)
-    # lazy: Prefect reads its settings when first imported, after export_prefect_env
-    from flows.ingest import ingest
-    from flows.refresh import refresh
-    from flows.report import report as report_flow
-
     broker = LocalBroker(settings)
     t0 = time.monotonic()
     print(broker.up().line())
@@ -64,6 +52,24 @@ def run(args: argparse.Namespace) -> int:
     print(f"seed corpus: {report.line()}")
     report = publish_synthetic(DEMO_SYNTHETIC, DEMO_BAD_RATE, DEMO_SEED, settings.kafka)
     print(f"synthetic:   {report.line()}")
+    # Prefect keeps its state under var/prefect; without prefect.api_url the flows run on a
+    # local server started for the demo (on prefect.server_port when it is free)
+    with prefect_api(settings, temporary=True):
+        _run_flows(settings)
+    if args.stop_kafka:
+        print(broker.down().line())
+    else:
+        print("Kafka keeps running; stop it with: .venv/bin/finradar infra down")
+    return 0
+
+
+def _run_flows(settings: Settings) -> None:
+    """Ingest, refresh and report as Prefect flows, and say what they did."""
+    # lazy: Prefect reads its settings when first imported, after prefect_api set them
+    from flows.ingest import ingest
+    from flows.refresh import refresh
+    from flows.report import report as report_flow
+
     summary = ingest()
     print(
         f"ingest {summary['batch_id']} (Prefect flow): consumed {summary['consumed']}, "
@@ -85,11 +91,6 @@ def run(args: argparse.Namespace) -> int:
     print("           .venv/bin/finradar sql    (interactive; the README shows more)")
     print(f"report:    {report_flow()} (offline; open it in a browser)")
     print(f"Data Docs: {settings.gx_dir / 'gx/uncommitted/data_docs/local_site/index.html'}")
-    if args.stop_kafka:
-        print(broker.down().line())
-    else:
-        print("Kafka keeps running; stop it with: .venv/bin/finradar infra down")
-    return 0
 
 
 def _headlines(settings: Settings) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -32,24 +33,52 @@ def _stop_on_sigterm() -> None:
 
 
 @contextmanager
-def prefect_api(settings: Settings, temporary: bool = False) -> Iterator[str | None]:
-    """Point Prefect at ``prefect.api_url``, else at a local server: with ``temporary``
-    the one Prefect starts and stops itself around the flow runs (yields ``None``),
-    otherwise one started here on ``prefect.server_port`` and stopped on the way out."""
+def prefect_api(settings: Settings, temporary: bool = False) -> Iterator[str]:
+    """Point Prefect at ``prefect.api_url``, else at a local server started here and
+    stopped on the way out (yields its API URL). ``serve`` needs ``prefect.server_port``;
+    a ``temporary`` server (for one command's flow runs) takes another free port when that
+    one is in use, and says which."""
     # lazy: the CLI starts without the server's HTTP client
-    from infra.prefect_server import LocalPrefectServer
+    from infra.prefect_server import LocalPrefectServer, free_port, port_in_use
 
-    if settings.prefect.api_url or temporary:
+    if settings.prefect.api_url:
         export_prefect_env(settings)
         yield settings.prefect.api_url
         return
-    server = LocalPrefectServer(settings)
+    every = settings.prefect
+    port = every.server_port
+    if temporary and port_in_use(every.server_host, port):
+        port = free_port(every.server_host)
+        print(
+            f"prefect.server_port {every.server_port} is in use: the temporary Prefect "
+            f"server takes {port}",
+            file=sys.stderr,
+            flush=True,
+        )
+    server = LocalPrefectServer(settings, port=port)
     server.start()
     try:
         export_prefect_env(settings, server.url)
+        if temporary:
+            where = f"UI at {server.ui_url}" if server.ui_url else f"API at {server.url}"
+            print(f"temporary Prefect server: {where}", file=sys.stderr, flush=True)
         yield server.url
     finally:
+        _send_what_prefect_holds()
         server.stop()
+
+
+def _send_what_prefect_holds(timeout_s: float = 10.0) -> None:
+    """Let Prefect's client send the logs and events it still queues while its server
+    answers: at the interpreter's exit it would wait on a stopped server, a minute and
+    more."""
+    if "prefect" not in sys.modules:
+        return
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=timeout_s)
+    EventsWorker.drain_all(timeout=timeout_s)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -59,6 +88,8 @@ def run(args: argparse.Namespace) -> int:
     with prefect_api(settings) as api_url:
         every = settings.prefect
         print(f"Prefect server: {api_url}", flush=True)
+        if every.ui and not every.api_url:
+            print(f"Prefect UI: {api_url.removesuffix('/api')}", flush=True)
         print(
             f"serving: ingest every {every.ingest_every_s} s, refresh every "
             f"{every.refresh_every_s} s, report every {every.report_every_s} s (Ctrl-C stops)",

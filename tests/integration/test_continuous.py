@@ -6,8 +6,13 @@ from __future__ import annotations
 
 import copy
 import json
+import os
+import signal
+import subprocess
+import sys
 import threading
 import time
+import urllib.request
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -20,6 +25,7 @@ from contracts.survey_catalog import SURVEYS_DIR
 from finradar.settings import Settings, get_settings, load_settings
 from infra.producing import corpus_messages, publish
 from tests.bench.follow_latency import CommitProbe, latencies, paced_produce
+from warehouse.locks import lock_is_free
 
 pytestmark = pytest.mark.integration
 
@@ -207,6 +213,93 @@ def test_a_one_shot_pass_gets_its_turn_while_follow_is_busy(
     finally:
         stop.set()
         runner.join(60)
+    _accounted_exactly_once(settings)
+
+
+def _writer_slots_taken(settings: Settings) -> int:
+    """Slots of the warehouse's writer limit taken on the Prefect server of ``settings``
+    (its state under ``var/prefect``), read from a server started for the question."""
+    from flows.policy import WRITER_LIMIT
+    from infra.prefect_server import LocalPrefectServer, free_port
+
+    server = LocalPrefectServer(settings, port=free_port(settings.prefect.server_host))
+    server.start()
+    try:
+        request = urllib.request.Request(
+            f"{server.url}/v2/concurrency_limits/filter",
+            data=b"{}",
+            headers={"Content-Type": "application/json"},
+        )
+        with urllib.request.urlopen(request, timeout=30) as response:
+            limits = json.load(response)
+    finally:
+        server.stop()
+    return sum(limit["active_slots"] for limit in limits if limit["name"] == WRITER_LIMIT)
+
+
+def _group_ends(group: int, wait_s: float = 5.0) -> bool:
+    """Whether process group ``group`` is empty within ``wait_s`` (multiprocessing's
+    resource tracker leaves when its pipe from the ended command closes)."""
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(group, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_ctrl_c_ends_follow_after_its_pass(settings: Settings, tmp_path: Path) -> None:
+    """The terminal's Ctrl-C (SIGINT to the whole process group) while events stream in:
+    follow finishes its pass and exits 0 within 15 s, with no traceback, no process of its
+    own left (validators, Prefect server) and no lock or writer slot held; the rest of the
+    stream then lands exactly once."""
+    from infra.prefect_server import free_port, port_in_use
+    from pipelines.ingest import ingest_lock_path, run_once
+
+    port = free_port(settings.prefect.server_host)
+    env = {
+        **os.environ,
+        "FINRADAR_PREFECT__SERVER_PORT": str(port),
+        "FINRADAR_INGEST__FOLLOW_VALIDATORS": "1",
+    }
+    env.pop("PREFECT_API_URL", None)
+    err_path = tmp_path / "follow.err"
+    with err_path.open("w") as err:
+        follow = subprocess.Popen(
+            [sys.executable, "-m", "finradar", "follow"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=err,
+            text=True,
+            start_new_session=True,  # a group of its own, as a terminal's foreground job
+        )
+    stream = threading.Thread(
+        target=paced_produce, args=(settings.kafka.bootstrap, 1000, 30, 71), daemon=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while "landed" not in err_path.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)  # the validators start; the first pass lands what is there
+        stream.start()
+        time.sleep(3)  # passes of the stream now run back to back
+        os.killpg(follow.pid, signal.SIGINT)
+        out, _ = follow.communicate(timeout=15)
+    finally:
+        if follow.poll() is None:
+            os.killpg(follow.pid, signal.SIGKILL)
+    errors = err_path.read_text()
+    assert follow.returncode == 0, errors[-3000:]
+    assert "stopping after this pass" in errors
+    assert "Traceback" not in errors and "KeyboardInterrupt" not in errors, errors[-3000:]
+    assert out.startswith("follow: ") and "landed" in out
+    assert _group_ends(follow.pid), "a process of follow's group outlived it"
+    assert not port_in_use(settings.prefect.server_host, port)  # its Prefect server stopped
+    assert lock_is_free(ingest_lock_path(settings))
+    assert _writer_slots_taken(settings) == 0
+    stream.join()
+    assert run_once(settings).consumed > 0  # the rest of the stream, after the stop
     _accounted_exactly_once(settings)
 
 

@@ -1,0 +1,47 @@
+"""Workers started the project's ways ignore the terminal's Ctrl-C (SIGINT to the group)."""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+
+from infra.child_processes import SHELL_IGNORE_INTERRUPT, ignore_terminal_interrupt
+
+SLEEPER = f"{sys.executable} -c 'import time; print(\"up\", flush=True); time.sleep(30)'"
+
+
+def _interrupted_group(command: str) -> int | None:
+    """Start ``command`` through a shell in a group of its own, interrupt the group as a
+    terminal's Ctrl-C does, and say how the process ended a second later (None: running)."""
+    proc = subprocess.Popen(
+        command, shell=True, stdout=subprocess.PIPE, start_new_session=True, text=True
+    )
+    try:
+        assert proc.stdout is not None and proc.stdout.readline() == "up\n"
+        subprocess.run(["kill", "-INT", "--", f"-{proc.pid}"], check=True)
+        time.sleep(1)
+        return proc.poll()
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def test_a_shell_started_worker_survives_the_groups_interrupt() -> None:
+    assert _interrupted_group(f"exec {SLEEPER}") is not None  # the control: SIGINT ends it
+    assert _interrupted_group(f"{SHELL_IGNORE_INTERRUPT} exec {SLEEPER}") is None
+
+
+def _handler() -> object:
+    return signal.getsignal(signal.SIGINT)
+
+
+def test_a_pool_worker_ignores_interrupts() -> None:
+    context = get_context("spawn")
+    with ProcessPoolExecutor(1, mp_context=context) as plain:
+        assert plain.submit(_handler).result() is signal.default_int_handler
+    with ProcessPoolExecutor(1, mp_context=context, initializer=ignore_terminal_interrupt) as quiet:
+        assert quiet.submit(_handler).result() == signal.SIG_IGN
