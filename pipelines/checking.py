@@ -87,17 +87,20 @@ def wait_for_validation(
 
 
 def validate_pending(
-    pending: PendingValidations, runner: SuiteRunner, now: datetime
+    pending: PendingValidations, runner: SuiteRunner, now: datetime, batch_id: str | None = None
 ) -> ValidatedRows:
     """Validate every frame waiting in ``pending``, one validation per event type; an
-    event GX fails on is rejected as ``internal_error``, the others keep GX's verdicts."""
+    event GX fails on is rejected as ``internal_error``, the others keep GX's verdicts.
+    ``batch_id``: the ingest batch they belong to, the run name of their GX results."""
     verdicts = ValidatedRows()
     for event_type in pending.event_types():
         frames, coordinates = pending.take(event_type)
         whole = len(coordinates)
         result = validate_isolating(
             lambda part, f=frames, n=whole: runner.validate_frames(
-                f if len(part) == n else rows_between(f, part[0], part[-1] + 1), now
+                f if len(part) == n else rows_between(f, part[0], part[-1] + 1),
+                now,
+                run_name=batch_id,
             ),
             list(range(whole)),
         )
@@ -158,12 +161,14 @@ class _ValidateFn(beam.DoFn):
         failpoint: str | None,
         web_assets: str | None = None,
         rows: int = GX_ROWS,
+        batch_id: str | None = None,
     ) -> None:
         self.now = now
         self.gx_root = gx_root
         self.failpoint = failpoint
         self.web_assets = web_assets
         self.rows = rows
+        self.batch_id = batch_id
         self.runner: Any = None
         self.pending = PendingValidations()
 
@@ -178,12 +183,12 @@ class _ValidateFn(beam.DoFn):
         with collector_paused():
             wait_for_validation(self.pending, batch, self.runner)
             if self.pending.rows >= self.rows:
-                yield validate_pending(self.pending, self.runner, self.now)
+                yield validate_pending(self.pending, self.runner, self.now, self.batch_id)
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
         if self.pending.event_types():
             with collector_paused():
-                verdicts = validate_pending(self.pending, self.runner, self.now)
+                verdicts = validate_pending(self.pending, self.runner, self.now, self.batch_id)
             yield GlobalWindows.windowed_value(verdicts)
         # with ``web_assets``, each worker adds the pages of what it validated
         if self.web_assets is not None and self.runner.unrendered:
@@ -262,6 +267,7 @@ class ValidateWithSuites(beam.PTransform):
     pass whose commit is made after its worker processes have ended).
     With ``workers`` (no ``gx_root``) each batch is validated at once in that many worker
     processes (``pipelines.gx_pool``): the short passes of ``follow``.
+    ``batch_id``: the ingest batch, the run name its results have in the GX project.
     """
 
     def __init__(
@@ -272,6 +278,7 @@ class ValidateWithSuites(beam.PTransform):
         failpoint: str | None = None,
         web_assets: Path | None = None,
         rows: int = GX_ROWS,
+        batch_id: str | None = None,
     ) -> None:
         super().__init__()
         if gx_root and workers:
@@ -284,12 +291,15 @@ class ValidateWithSuites(beam.PTransform):
         self.failpoint = failpoint  # crash tests (``pipelines.failpoints``)
         self.web_assets = str(web_assets) if web_assets else None
         self.rows = rows
+        self.batch_id = batch_id
 
     def expand(self, batches: beam.PCollection) -> beam.PCollection:
         fn: beam.DoFn = (
             _ValidateInPoolFn(self.now, self.workers)
             if self.workers
-            else _ValidateFn(self.now, self.gx_root, self.failpoint, self.web_assets, self.rows)
+            else _ValidateFn(
+                self.now, self.gx_root, self.failpoint, self.web_assets, self.rows, self.batch_id
+            )
         )
         return batches | "Validate with GX suites" >> beam.ParDo(fn).with_output_types(
             ValidatedRows

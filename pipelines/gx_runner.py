@@ -89,7 +89,10 @@ class SuiteRunner:
         install_gx_memo()
         # lazy: GX takes seconds to import; only a process that validates builds a runner
         import great_expectations as gx
+        from great_expectations.core.run_identifier import RunIdentifier
         from great_expectations.data_context.types.base import ProgressBarsConfig
+
+        self._run_identifier = RunIdentifier
 
         self.catalog = catalog or survey_catalog()
         if project_root is None:
@@ -185,12 +188,18 @@ class SuiteRunner:
         frame: pd.DataFrame,
         parameters: dict[str, Any],
         result_format: dict[str, Any] = RESULT_FORMAT,
+        run_name: str | None = None,
     ) -> Any:
         checkpoint = self.checkpoints.get(name)
         if checkpoint is not None:
+            # the run name Data Docs list a result under (GX's own default: ``__none__``);
+            # its time is the validation's, so the results of one batch's suites stay apart
+            run_id = self._run_identifier(run_name=run_name, run_time=datetime.now(UTC))
             with memoised_configurations(), _project_changes_are_transient():
                 result = checkpoint.run(
-                    batch_parameters={"dataframe": frame}, expectation_parameters=parameters
+                    batch_parameters={"dataframe": frame},
+                    expectation_parameters=parameters,
+                    run_id=run_id,
                 )
             self.unrendered.extend(result.run_results)
             self.validated = True
@@ -232,6 +241,7 @@ class SuiteRunner:
         screen: bool = False,
         only: str | None = None,
         columns: dict[str, list[Any]] | None = None,
+        run_name: str | None = None,
     ) -> BatchValidation:
         """Validate a batch of decoded events of one type with its suites
         (``frames``, then ``validate_frames``).
@@ -242,8 +252,11 @@ class SuiteRunner:
         ``only``: run that one of the type's suites (``suites_of``), so that a type's
         suites can run in different worker processes.
         ``columns``: the events' field columns by path, when the batch check gathered them
-        (``CheckedBatch.columns``): the frame is built from them, not from each event."""
-        return self.validate_frames(self.frames(event_type, events, only, columns), now, screen)
+        (``CheckedBatch.columns``): the frame is built from them, not from each event.
+        ``run_name``: see ``validate_frames``."""
+        return self.validate_frames(
+            self.frames(event_type, events, only, columns), now, screen, run_name
+        )
 
     def frames(
         self,
@@ -265,11 +278,16 @@ class SuiteRunner:
         return {name: frames[name] for name in wanted}
 
     def validate_frames(
-        self, frames: dict[str, pd.DataFrame], now: datetime | None = None, screen: bool = False
+        self,
+        frames: dict[str, pd.DataFrame],
+        now: datetime | None = None,
+        screen: bool = False,
+        run_name: str | None = None,
     ) -> BatchValidation:
         """Validate each frame of ``frames`` with its suite (``frames``' keys): every
         failing event, by its ``ROW_ID``, with the reason of each expectation it failed,
-        and each suite's outcome."""
+        and each suite's outcome. ``run_name`` (the finradar batch id) names the stored
+        results in a GX project, whose Data Docs list them under it."""
         if screen and self.checkpoints:
             raise ValueError("screening would keep pass/fail-only results for Data Docs")
         now = now or datetime.now(UTC)
@@ -283,7 +301,7 @@ class SuiteRunner:
                 continue
             result = self._run(name, frame, parameters, SCREEN_FORMAT) if screen else None
             if result is None or not result.success:
-                result = self._run(name, frame, parameters)
+                result = self._run(name, frame, parameters, run_name=run_name)
             # GX reports results in its own order: match them back by the index in ``meta``
             failing: set[int] = set()
             for r in result.results:

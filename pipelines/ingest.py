@@ -241,6 +241,7 @@ def build_pipeline(
                 failpoint=ingest.failpoint,
                 web_assets=settings.web_assets if commit_after else None,
                 rows=ingest.gx_rows,
+                batch_id=batch_id,
             )
         )
         | "Stage GX verdicts" >> StageVerdicts(run_dir / "tables")

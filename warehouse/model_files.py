@@ -8,8 +8,10 @@ states what it holds, its grain and, optionally, what some columns mean::
     -- columns:
     --   name: meaning
 
-Dependencies are the ``raw.``, ``reference.``, ``staging.`` and ``marts.`` relations the
-SQL names; models run in dependency order. Staging models are views, marts are tables.
+Dependencies are the ``raw.``, ``reference.``, ``staging.``, ``marts.``, ``dq.`` and ``ops.``
+relations the SQL names; models run in dependency order. Staging models are views, marts
+are tables, and ``dq`` models (data-quality figures over the ``ops`` and ``dq`` tables) are
+views: bound when queried, they show every batch landed since the last refresh.
 A check file is one ``select`` of findings (``rule_id``, ``severity``, ``entity_id``,
 ``fiscal_period``, ``detail``, ``event_ids``) whose first header line names its rule.
 """
@@ -24,7 +26,7 @@ from pathlib import Path
 
 MODELS_DIR = Path(__file__).with_name("models")
 CHECKS_DIR = Path(__file__).with_name("checks")
-LAYERS = {"staging": "view", "marts": "table"}
+LAYERS = {"staging": "view", "marts": "table", "dq": "view"}
 RELATION = re.compile(r"\b(raw|reference|staging|marts|dq|ops)\.([a-z_][a-z0-9_]*)\b")
 
 

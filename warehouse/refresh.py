@@ -3,7 +3,8 @@
 Everything a refresh writes commits in one DuckLake transaction, so an analyst sees the
 marts and findings of one refresh or the next, never a mix, and ingestion can land events
 at the same time: it writes ``raw.*``, the refresh reads a snapshot of them and writes
-``reference.*``, ``staging.*``, ``marts.*``, ``dq.findings`` and its ``ops`` rows.
+``reference.*``, ``staging.*``, ``marts.*``, ``dq.*`` views, ``dq.findings``,
+``dq.findings_history`` (``warehouse.findings_history``) and its ``ops`` rows.
 
 A relation is rebuilt when its fingerprint changes: the SHA-256 of its SQL and of the
 fingerprints of what it reads (a raw table's row count and newest batch; a reference
@@ -28,6 +29,7 @@ import duckdb
 
 from finradar.errors import FinradarError
 from finradar.settings import Settings
+from warehouse import findings_history
 from warehouse.lake import connect
 from warehouse.locks import file_lock
 from warehouse.model_files import Check, Model, checks, models
@@ -190,6 +192,13 @@ def _refresh(con: duckdb.DuckDBPyConnection, full: bool, started: float) -> Refr
         summary.rebuilt.append("dq.findings")
     else:
         summary.unchanged.append("dq.findings")
+    # kept in step with the findings; a warehouse from before the history catches up once
+    if full or state.get("dq.findings_history") != checks_print:
+        episodes = findings_history.record(con, summary.refresh_id, now)
+        built.append(("dq.findings_history", "checks", checks_print, episodes))
+        summary.rebuilt.append("dq.findings_history")
+    else:
+        summary.unchanged.append("dq.findings_history")
     by_rule = con.execute(
         "select rule_id, count(*) from dq.findings group by rule_id order by rule_id"
     ).fetchall()
@@ -228,10 +237,24 @@ def _digest(*parts: str) -> str:
 
 
 def _source_print(con: duckdb.DuckDBPyConnection, relation: str, prints: dict[str, str]) -> str:
-    """A raw or ops table's fingerprint: rows and newest batch (they are append-only)."""
+    """A raw or ops table's fingerprint: rows and newest batch (they are append-only). A
+    table without batches (``dq.findings_history``, ``ops.refresh_runs``: written by the
+    refresh itself) has no such fingerprint: a table built from it is built every time."""
     if relation not in prints:
-        count, newest = con.execute(f"select count(*), max(batch_id) from {relation}").fetchone()
-        prints[relation] = f"{relation}:{count}:{newest}"
+        schema, table = relation.split(".")
+        (batched,) = con.execute(
+            "select count(*) from information_schema.columns where table_catalog = "
+            "current_database() and table_schema = ? and table_name = ? and column_name = "
+            "'batch_id'",
+            [schema, table],
+        ).fetchone()
+        if batched:
+            count, newest = con.execute(
+                f"select count(*), max(batch_id) from {relation}"
+            ).fetchone()
+            prints[relation] = f"{relation}:{count}:{newest}"
+        else:
+            prints[relation] = f"{relation}:unversioned:{uuid.uuid4().hex}"
     return prints[relation]
 
 

@@ -119,6 +119,26 @@ TABLES: dict[str, pa.Schema] = {
             ("refresh_id", pa.string()),  # last refresh that confirmed it
         ]
     ),
+    "dq.findings_history": pa.schema(
+        [
+            ("finding_key", pa.string()),  # as in dq.findings
+            ("episode", pa.int32()),  # 1, then 2 if it reappears after it was resolved, …
+            ("rule_id", pa.string()),
+            ("severity", pa.string()),
+            ("entity_id", pa.string()),
+            ("fiscal_period", pa.string()),
+            ("event_ids", pa.list_(pa.string())),
+            ("detail", pa.string()),  # as last seen
+            ("first_seen_refresh_id", pa.string()),
+            ("first_seen_at", TS),
+            # the last refresh whose checks found it (a refresh whose inputs had not changed
+            # runs no checks: the finding stays open, as in dq.findings)
+            ("last_seen_refresh_id", pa.string()),
+            ("last_seen_at", TS),
+            ("resolved_refresh_id", pa.string()),  # first refresh that no longer found it
+            ("resolved_at", TS),  # NULL: open
+        ]
+    ),
     "dq.alerts": pa.schema(
         [
             ("alert_id", pa.string()),  # one id per state change
@@ -193,9 +213,13 @@ GRAINS = {
     "ops.ingest_runs": "one row per ingest batch: when, how many, which runner",
     "ops.landed_events": "one row per landed event_id: where it was read and its content hash",
     "ops.duplicate_events": "one row per message dropped as a byte-identical repeat",
-    "dq.validation_runs": "one row per ingest batch × contract validated by Great Expectations",
+    "dq.validation_runs": "one row per ingest batch × contract validated by Great Expectations "
+    "(GX's verdicts only: contract rejections come before GX; dq.batch_quality counts both)",
     "dq.expectation_results": "one row per ingest batch × contract × expectation",
     "dq.findings": "one row per cross-record finding of the latest refresh",
+    "dq.findings_history": "one row per finding × episode: each stretch of refreshes that "
+    "found it, from first seen to resolved (NULL while open); a finding that reappears after "
+    "it was resolved opens its next episode",
     "dq.alerts": "one row per alert state change (firing or resolved) of a rule × subject",
     "ops.model_state": "one row per reference table, model and findings: what it was built from",
     "ops.refresh_runs": "one row per refresh: what it rebuilt and how many findings it left",

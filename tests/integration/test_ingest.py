@@ -201,6 +201,78 @@ def test_validation_results_and_data_docs(stack, reference):
     assert results[0] >= sum(r[3] for r in runs) and results[1] == len(contracts())
 
 
+def test_data_docs_list_each_validation_under_its_batch_id(stack, reference):
+    settings, summary = reference
+    validations = settings.gx_dir / "gx" / "uncommitted" / "validations"
+    # <suite>/v1/<run name>/<run time>/<batch>.json
+    run_names = {p.parent.parent.name for p in validations.rglob("*.json")}
+    assert run_names == {summary.batch_id}
+    index = (settings.gx_dir / "gx/uncommitted/data_docs/local_site/index.html").read_text()
+    assert summary.batch_id in index and "__none__" not in index
+
+
+def test_the_reports_pass_rate_is_landed_over_consumed_counting_every_rejection(stack, reference):
+    """The report's pass rate per batch is (landed + duplicates) ÷ consumed of that batch as
+    the ingest accounted it: contract rejections (before GX) count as much as GX's."""
+    from warehouse.refresh import refresh
+    from warehouse.report.build import ReportInputs, render
+
+    settings, summary = reference
+    refresh(settings)
+    con = connect(settings, read_only=True)
+    try:
+        html = render(con, ReportInputs(lag=[]))
+        accounted = con.execute(
+            "select batch_id, consumed, landed, duplicates, quarantined from ops.ingest_runs "
+            "where consumed > 0"
+        ).fetchall()
+        rates = con.execute(
+            "select batch_id, pass_rate, quarantine_rate, rejected_by_contract, rejected_by_gx, "
+            "rejected_in_staging, rejected_at_landing from dq.batch_pass_rate"
+        ).fetchall()
+        by_reason = dict(
+            con.execute(
+                "select reason_code, sum(messages) from dq.batch_quality "
+                "where outcome = 'quarantined' group by all"
+            ).fetchall()
+        )
+        outcomes = con.execute(
+            "select batch_id, sum(messages), any_value(consumed) from dq.batch_quality group by all"
+        ).fetchall()
+        gx_failed = con.execute("select sum(rows_failed) from dq.validation_runs").fetchone()[0]
+    finally:
+        con.close()
+    # the ingest's own figures: one batch, its rejections mostly the contract's
+    assert accounted == [
+        (
+            summary.batch_id,
+            summary.consumed,
+            summary.landed,
+            summary.duplicates,
+            summary.quarantined,
+        )
+    ]
+    assert summary.quarantined > 0 and summary.duplicates > 0
+    ((batch, pass_rate, quarantine_rate, contract, gx, staging, landing),) = rates
+    assert batch == summary.batch_id
+    assert pass_rate == (summary.landed + summary.duplicates) / summary.consumed
+    assert quarantine_rate == summary.quarantined / summary.consumed
+    assert contract + gx + staging + landing == summary.quarantined
+    assert contract > 0 and gx == gx_failed
+    assert landing == summary.by_reason.get("event_id_conflict", 0)
+    assert by_reason == summary.by_reason
+    assert outcomes == [(summary.batch_id, summary.consumed, summary.consumed)]
+    chart = re.search(r'data-chart="batch-pass-rate".*?</figure>', html, re.S).group(0)
+    shown = re.findall(r"<title>([^<:]+): ([\d.]+)%</title>", chart)
+    assert shown == [(summary.batch_id, f"{100 * pass_rate:.1f}")]
+    passed = summary.landed + summary.duplicates
+    assert f"over these batches {passed:,} of {summary.consumed:,} passed" in chart
+    trend = re.search(r'data-chart="quarantine-rate-trend".*?</figure>', html, re.S).group(0)
+    assert re.findall(r"<title>([^<:]+): ([\d.]+)%</title>", trend) == [
+        (summary.batch_id, f"{100 * quarantine_rate:.1f}")
+    ]
+
+
 def test_unit_scale_errors_are_flagged_and_nothing_else(stack, reference):
     """The synthetic stream's 万-written-as-亿 figures land (they are valid on the wire) and
     the refresh's scale_outlier check names each of them, and no other figure."""

@@ -100,10 +100,10 @@ def test_an_event_gx_fails_on_in_a_long_validation_is_isolated(monkeypatch: pyte
     poison = frames["spend_disclosure"]["event_id"].iloc[37]
     validate_frames = runner.validate_frames
 
-    def fails_on_poison(parts, now=None, screen=False):
+    def fails_on_poison(parts, now=None, screen=False, **kwargs):
         if (parts["spend_disclosure"]["event_id"] == poison).any():
             raise ValueError("GX cannot read this frame")
-        return validate_frames(parts, now, screen)
+        return validate_frames(parts, now, screen, **kwargs)
 
     monkeypatch.setattr(runner, "validate_frames", fails_on_poison)
     again = PendingValidations()

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 from finradar.settings import Settings
 from tests.unit.warehouse_inputs import insert, spend
 from warehouse.lake import connect
 from warehouse.refresh import refresh
 from warehouse.report.build import ReportInputs, render
-from warehouse.report.charts import Bar, grouped_columns, horizontal_bars
+from warehouse.report.charts import Bar, grouped_columns, horizontal_bars, line_chart
 
 
 def test_forecast_bars_are_hatched_and_actuals_solid() -> None:
@@ -26,6 +27,16 @@ def test_bar_lengths_are_proportional() -> None:
     widths = [float(w) for w in re.findall(r'class="mark"[^>]*width="([\d.]+)"', svg)]
     assert abs(widths[0] - 2 * widths[1]) < 0.2
     assert "50.0%" in svg and "25.0%" in svg
+
+
+def test_a_trend_names_its_newest_point_and_its_labels_do_not_overlap() -> None:
+    labels = [f"20261201T1200{i:02}-abcdef{i:02}" for i in range(20)]
+    svg = line_chart("t", "t", [Bar(b, i / 100) for i, b in enumerate(labels)], as_percent=True)
+    assert svg.count('class="mark"') == 20 and "<title>20261201T120019-abcdef19: 19.0%" in svg
+    named = re.findall(r'<text class="axis" x="([\d.]+)" y="256" text-anchor="(\w+)">([^<]+)<', svg)
+    assert named[-1][1:] == ("end", labels[-1]) and 2 <= len(named) < 20
+    xs = [float(x) for x, _, _ in named]
+    assert min(b - a for a, b in pairwise(xs)) >= 1.5 * 6.5 * len(labels[0])
 
 
 def test_an_empty_warehouse_gives_a_page_that_says_so(tmp_settings: Settings) -> None:

@@ -35,6 +35,13 @@ INTERFACE = {
     "expectations_failed success report_path",
     "dq.expectation_results": "batch_id contract expectation column_name success unexpected_count",
     "dq.findings": "rule_id severity entity_id fiscal_period detail event_ids detected_at",
+    "dq.findings_history": "finding_key episode rule_id severity entity_id fiscal_period "
+    "event_ids detail first_seen_refresh_id first_seen_at last_seen_refresh_id last_seen_at "
+    "resolved_refresh_id resolved_at",
+    "dq.findings_by_refresh": "refresh_id refreshed_at severity open_findings new_findings",
+    "dq.batch_quality": "batch_id outcome stage reason_code messages consumed share",
+    "dq.batch_pass_rate": "batch_id consumed landed duplicates quarantined rejected_by_contract "
+    "rejected_by_gx rejected_in_staging rejected_at_landing pass_rate quarantine_rate",
     "ops.kafka_offsets": "kafka_topic kafka_partition next_offset batch_id committed_at",
     "ops.ingest_runs": "batch_id started_at finished_at consumed landed duplicates quarantined "
     "runner",

@@ -6,6 +6,7 @@ mark (bar or segment) has class ``mark`` so a browser test can check that it ren
 
 from __future__ import annotations
 
+import math
 import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -184,6 +185,138 @@ def stacked_shares(
             )
             x += w
     out.append(_legend(parts, height - 18, False))
+    svg = (
+        f'<svg viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" '
+        f'aria-label="{escape(title)}">{"".join(out)}</svg>'
+    )
+    return _figure(chart_id, title, svg, note)
+
+
+def line_chart(
+    chart_id: str,
+    title: str,
+    points: Sequence[Bar],
+    as_percent: bool = False,
+    note: str = "",
+) -> str:
+    """A trend: one line per series over the labels in the order given (oldest first), a
+    dot (``mark``) per point; as many labels are written under the axis as fit side by
+    side."""
+    if not points:
+        return _empty(chart_id, title)
+    labels = list(dict.fromkeys(p.label for p in points))
+    series = list(dict.fromkeys(p.series for p in points))
+    top = max(p.value for p in points) or 1.0
+    height, left, plot_h = 300, 56, 220
+    step = (WIDTH - left - 20) / max(len(labels) - 1, 1)
+
+    def shown(value: float) -> str:
+        return f"{value:.1%}" if as_percent else _fmt(value)
+
+    out = []
+    for tick in range(5):
+        value = top * tick / 4
+        y = 20 + plot_h - plot_h * tick / 4
+        out.append(
+            f'<line class="grid" x1="{left}" x2="{WIDTH}" y1="{y:.1f}" y2="{y:.1f}"/>'
+            f'<text class="axis" x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">'
+            f"{shown(value)}</text>"
+        )
+    for si, name in enumerate(series):
+        color = PALETTE[si % len(PALETTE)]
+        xy = [
+            (left + 10 + labels.index(p.label) * step, 20 + plot_h - plot_h * p.value / top, p)
+            for p in points
+            if p.series == name
+        ]
+        out.append(
+            f'<polyline fill="none" stroke="{color}" stroke-width="2" points="'
+            + " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in xy)
+            + '"/>'
+        )
+        out.extend(
+            f'<circle class="mark" cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"><title>'
+            f"{escape(p.series + ' ' if p.series else '')}{escape(p.label)}: {shown(p.value)}"
+            "</title></circle>"
+            for x, y, p in xy
+        )
+    out.append(_x_labels(labels, left + 10, step, 20 + plot_h + 16))
+    if any(series):
+        out.append(_legend(series, height - 18, False))
+    svg = (
+        f'<svg viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" '
+        f'aria-label="{escape(title)}">{"".join(out)}</svg>'
+    )
+    return _figure(chart_id, title, svg, note)
+
+
+def _x_labels(labels: Sequence[str], x0: float, step: float, y: float) -> str:
+    """Labels under a trend's points (``x0`` the first, ``step`` apart): as many as fit side
+    by side, evenly spaced back from the newest, which is always named."""
+    # about 6.5 px a character at 11 px; centred labels need 1.5 widths between them
+    widest = 6.5 * max(len(label) for label in labels)
+    every = max(1, math.ceil(1.5 * widest / step))
+    last = len(labels) - 1
+    out = []
+    for i, label in enumerate(labels):
+        if (last - i) % every:
+            continue
+        # the first and last labels start and end at their point: centred they would be cut
+        anchor = "start" if i == 0 else "end" if i == last else "middle"
+        out.append(
+            f'<text class="axis" x="{x0 + i * step:.1f}" y="{y}" text-anchor="{anchor}">'
+            f"{escape(label)}</text>"
+        )
+    return "".join(out)
+
+
+def small_multiples(
+    chart_id: str,
+    title: str,
+    points: Sequence[Bar],
+    palette: Sequence[str] = PALETTE,
+    note: str = "",
+) -> str:
+    """Trends of counts that differ by orders of magnitude: one band per series (the n-th
+    in ``palette``'s n-th colour), each on its own scale from 0 to its largest value and
+    named with its newest value, over the labels in the order given (oldest first); a dot
+    (``mark``) per point."""
+    if not points:
+        return _empty(chart_id, title)
+    labels = list(dict.fromkeys(p.label for p in points))
+    series = list(dict.fromkeys(p.series for p in points))
+    left, band, gap = 150, 60, 22
+    step = (WIDTH - left - 20) / max(len(labels) - 1, 1)
+    height = 10 + len(series) * (band + gap) + 10
+    out = []
+    for si, name in enumerate(series):
+        color = palette[si % len(palette)]
+        top_y = 10 + si * (band + gap)
+        values = [p for p in points if p.series == name]
+        most = max(p.value for p in values)
+        top = most or 1.0
+        out.append(
+            f'<line class="grid" x1="{left}" x2="{WIDTH}" y1="{top_y}" y2="{top_y}"/>'
+            f'<line class="grid" x1="{left}" x2="{WIDTH}" y1="{top_y + band}" '
+            f'y2="{top_y + band}"/>'
+            f'<text x="{left - 8}" y="{top_y + band / 2 + 4:.1f}" text-anchor="end" '
+            f'fill="{color}">{escape(name)}: {_fmt(values[-1].value)} (max {_fmt(most)})</text>'
+        )
+        xy = [
+            (left + 10 + labels.index(p.label) * step, top_y + band - band * p.value / top, p)
+            for p in values
+        ]
+        out.append(
+            f'<polyline fill="none" stroke="{color}" stroke-width="2" points="'
+            + " ".join(f"{x:.1f},{y:.1f}" for x, y, _ in xy)
+            + '"/>'
+        )
+        out.extend(
+            f'<circle class="mark" cx="{x:.1f}" cy="{y:.1f}" r="3" fill="{color}"><title>'
+            f"{escape(p.series)} {escape(p.label)}: {_fmt(p.value)}</title></circle>"
+            for x, y, p in xy
+        )
+    out.append(_x_labels(labels, left + 10, step, height - 6))
     svg = (
         f'<svg viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" '
         f'aria-label="{escape(title)}">{"".join(out)}</svg>'
