@@ -262,6 +262,47 @@ class IngestSettings(BaseModel):
     failpoint: str | None = None
 
 
+class AlertSettings(BaseModel):
+    """The alert rules, evaluated after each ingest and refresh (``flows.alerting``), and
+    where a state change (ok → firing → resolved) is sent besides ``dq.alerts``. A rule fires
+    once when its bound is crossed and resolves once when it holds again: nothing is sent
+    while a state stays as it is."""
+
+    # a failed or crashed ingest or refresh flow run fires; that flow's next good run resolves
+    flow_failed: bool = True
+    # quarantined ÷ consumed messages of a topic over the ingest batches that finished in the
+    # last ``quarantine_window_s``; above ``quarantine_rate_max`` fires (1 turns it off)
+    quarantine_rate_max: float = Field(0.05, ge=0, le=1)
+    quarantine_window_s: float = Field(900.0, gt=0)
+    # a window with fewer messages of the topic is not judged (a handful makes no rate)
+    quarantine_min_messages: int = Field(100, ge=1)
+    # every error-severity finding of the latest refresh fires once, and resolves once a
+    # refresh no longer finds it
+    error_findings: bool = True
+    # age of a topic's newest landed event (its Kafka timestamp), per topic name, with a
+    # default; 0 turns a topic off. A topic with no landed event is not judged
+    freshness_sla_s: float = Field(86_400.0, ge=0)
+    freshness_sla_by_topic: dict[str, float] = Field(default_factory=dict)
+    # messages on a topic's partitions beyond the committed offsets (0 turns it off)
+    lag_max_messages: int = Field(100_000, ge=0)
+    # at most this many notifications per notifier and evaluation: further state changes
+    # still go to dq.alerts, and each notifier gets one summary of them
+    max_notifications: int = Field(20, ge=1)
+    # a JSON POST per state change; None: no webhook. The URL of a chat webhook holds its
+    # token, so it is a secret too (never logged)
+    webhook_url: Secret | None = None
+    # sent as ``Authorization: Bearer …`` when set
+    webhook_token: Secret | None = None
+    webhook_timeout_s: float = Field(5.0, gt=0)
+    # a connection error, timeout, 429 or 5xx is tried again this many times, after
+    # webhook_backoff_s, then twice that, … (jittered, at most 30 s)
+    webhook_retries: int = Field(3, ge=0)
+    webhook_backoff_s: float = Field(0.5, ge=0)
+    # inside a Prefect flow run, each state change is also a Prefect event
+    # (``finradar.alert.firing`` / ``.resolved``) that a Prefect automation can act on
+    prefect_events: bool = True
+
+
 class Settings(BaseSettings):
     """All configuration of finradar, typed and validated."""
 
@@ -279,6 +320,7 @@ class Settings(BaseSettings):
     prefect: PrefectSettings = Field(default_factory=PrefectSettings)
     beam: BeamSettings = Field(default_factory=BeamSettings)
     ingest: IngestSettings = Field(default_factory=IngestSettings)
+    alerts: AlertSettings = Field(default_factory=AlertSettings)
 
     @model_validator(mode="after")
     def _name_secrets(self) -> Settings:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import re
 import shutil
@@ -18,12 +19,20 @@ CHARTS = {
     "maturity",
     "survey-genai_attitude",
     "survey-tech_domains_of_concern",
-    "validation-pass-rate",
+    "batch-pass-rate",
+    "quarantine-rate-trend",
     "quarantine-reasons",
     "findings",
+    "findings-by-severity",
 }
 # Any request would leave through a proxy that does not exist, and no host name resolves.
 OFFLINE = ["--proxy-server=127.0.0.1:9", "--host-resolver-rules=MAP * ~NOTFOUND"]
+# The same, but for pages served on this machine: 127.0.0.1 only is reached, directly.
+LOCAL_ONLY = [
+    "--proxy-server=127.0.0.1:9",
+    "--proxy-bypass-list=127.0.0.1",
+    "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE 127.0.0.1",
+]
 MEASURE = """<script>
 const out = {};
 for (const fig of document.querySelectorAll('figure.chart')) {
@@ -45,9 +54,9 @@ def chromium() -> str:
     return path
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+def run(*args: str, network: list[str] = OFFLINE) -> subprocess.CompletedProcess[str]:
     result = subprocess.run(
-        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", *OFFLINE, *args],
+        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", *network, *args],
         capture_output=True,
         text=True,
         timeout=120,
@@ -71,3 +80,18 @@ def screenshot(page: Path) -> Path:
     shot = page.with_suffix(".png")
     run(f"--screenshot={shot}", "--window-size=1280,6000", "--hide-scrollbars", page.as_uri())
     return shot
+
+
+def page_text(url: str, showing: str, tries: int = 4) -> str:
+    """The visible text of ``url`` once it shows ``showing`` (a single-page app such as
+    Prefect's UI draws itself from its API after loading): its scripts get 10 s of virtual
+    time, then more on each try; the last text is returned either way."""
+    text = ""
+    for attempt in range(tries):
+        budget_ms = 10_000 * (attempt + 1)
+        result = run(f"--virtual-time-budget={budget_ms}", "--dump-dom", url, network=LOCAL_ONLY)
+        text = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", result.stdout, flags=re.S)
+        text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text)).split())
+        if showing in text:
+            break
+    return text

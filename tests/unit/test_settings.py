@@ -148,3 +148,27 @@ def test_ingest_and_replay_refuse_the_default_pii_key_in_one_line(
         lines = result.stderr.strip().splitlines()
         assert len(lines) == 1 and "public default key" in lines[0], result.stderr
     assert not (tmp_path / "var" / "warehouse").exists()  # refused before anything was made
+
+
+def test_alert_settings_defaults_env_and_a_secret_webhook(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("FINRADAR_CONFIG", raising=False)
+    monkeypatch.chdir(tmp_path)
+    alerts = load_settings().alerts
+    assert alerts.webhook_url is None and alerts.flow_failed and alerts.error_findings
+    assert (alerts.quarantine_rate_max, alerts.quarantine_window_s) == (0.05, 900.0)
+    assert (alerts.freshness_sla_s, alerts.lag_max_messages) == (86_400.0, 100_000)
+    url = "https://hooks.example/services/T0/B0/tok3n"
+    monkeypatch.setenv("FINRADAR_ALERTS__WEBHOOK_URL", url)
+    monkeypatch.setenv("FINRADAR_ALERTS__FRESHNESS_SLA_BY_TOPIC", '{"fi.spend.disclosures.v1": 60}')
+    settings = load_settings()
+    assert settings.alerts.freshness_sla_by_topic == {"fi.spend.disclosures.v1": 60.0}
+    assert settings.alerts.webhook_url is not None
+    assert settings.alerts.webhook_url.get_secret_value() == url
+    assert "tok3n" not in repr(settings) and "tok3n" not in str(settings.alerts)
+    assert dict(settings.secrets())["alerts__webhook_url"].env_name == (
+        "FINRADAR_ALERTS__WEBHOOK_URL"
+    )
+    with pytest.raises(FinradarError, match=r"invalid setting alerts\.quarantine_rate_max"):
+        load_settings(alerts={"quarantine_rate_max": 1.5})

@@ -2,9 +2,12 @@
 
 For analysts: spend by segment and year (actuals solid, forecasts hatched), frontier share,
 the six-bank roll-up, capability maturity with its clusters, survey shares. For monitors:
-validation pass rates per batch, quarantine by reason, reconciliation findings and
-freshness (age of the newest event, consumer lag per partition). Charts are inline SVG
-(``warehouse/report/charts.py``); the page fetches nothing.
+the current state of every alert rule (``warehouse/report/alerts.py``), pass and quarantine
+rates per batch counting every rejection, quarantine by reason, reconciliation findings (by
+rule, by severity per refresh, and the findings most severe first:
+``warehouse/report/quality.py``) and freshness (age of the newest event, consumer lag per
+partition). Charts are inline SVG (``warehouse/report/charts.py``); the page fetches
+nothing.
 """
 
 from __future__ import annotations
@@ -18,7 +21,9 @@ from pathlib import Path
 import duckdb
 
 from handoff.records import PartitionRange
+from warehouse.report.alerts import alerts_section
 from warehouse.report.charts import Bar, grouped_columns, horizontal_bars, stacked_shares
+from warehouse.report.quality import findings_table, findings_trend, pass_rate_charts
 
 SEGMENTS = ("cn.segment.banking", "cn.segment.insurance", "cn.segment.securities")
 SIX_BANKS = "cn.group.six_state_owned_banks"
@@ -176,17 +181,7 @@ def survey_section(con: duckdb.DuckDBPyConnection) -> str:
 
 
 def monitor_section(con: duckdb.DuckDBPyConnection, inputs: ReportInputs, now: datetime) -> str:
-    runs = _rows(
-        con,
-        """select batch_id, 1 - sum(rows_failed) / nullif(sum(rows_checked), 0)
-           from dq.validation_runs group by batch_id order by batch_id desc limit 20""",
-    )
-    pass_rates = horizontal_bars(
-        "validation-pass-rate",
-        "Great Expectations pass rate per batch (rows passing every expectation)",
-        [Bar(b, r) for b, r in reversed(runs) if r is not None],
-        as_percent=True,
-    )
+    pass_rates = pass_rate_charts(con)
     reasons = _rows(
         con,
         "select reason_code, count(*) from quarantine.events group by 1 order by 2 desc",
@@ -202,11 +197,6 @@ def monitor_section(con: duckdb.DuckDBPyConnection, inputs: ReportInputs, now: d
     )
     findings_chart = horizontal_bars(
         "findings", "Reconciliation findings by rule", [Bar(r, n) for r, _, n in findings]
-    )
-    examples = _rows(
-        con,
-        """select rule_id, entity_id, fiscal_period, detail from dq.findings
-           where severity <> 'info' order by rule_id, entity_id, fiscal_period limit 25""",
     )
     newest = _rows(
         con,
@@ -238,8 +228,7 @@ def monitor_section(con: duckdb.DuckDBPyConnection, inputs: ReportInputs, now: d
     )
     return (
         f"<section><h2>Data quality and freshness</h2>{kpis}{lag_html}{pass_rates}"
-        f"{quarantine}{findings_chart}<h3>Findings (errors and warnings, first 25)</h3>"
-        f"{_table(['rule', 'entity', 'period', 'detail'], examples)}</section>"
+        f"{quarantine}{findings_chart}{findings_trend(con)}{findings_table(con)}</section>"
     )
 
 
@@ -257,6 +246,7 @@ def render(con: duckdb.DuckDBPyConnection, inputs: ReportInputs | None = None) -
             spend_section(con),
             maturity_section(con),
             survey_section(con),
+            alerts_section(con, now),
             monitor_section(con, inputs, now),
         ]
     )
