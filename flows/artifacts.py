@@ -6,7 +6,7 @@ hands them to Prefect, keyed so the UI shows each artifact's history across runs
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from prefect.artifacts import (
@@ -19,6 +19,7 @@ from prefect.artifacts import (
 from handoff.records import PartitionRange
 from pipelines.follow import FollowStatus
 from pipelines.ingest import IngestSummary
+from pipelines.progress import StagedProgress
 from warehouse.refresh import RefreshSummary
 from warehouse.replay import ReplaySummary
 
@@ -109,19 +110,40 @@ def publish_replay(summary: ReplaySummary) -> None:
 
 class ProgressArtifact:
     """A Prefect progress artifact (percent of the plan's messages read and checked) kept up
-    to date while a long pass runs; pass ``update`` to ``pipelines.progress``."""
+    to date while a long pass runs; pass ``update`` to ``pipelines.progress``. Created by
+    ``start``, when the pass has a plan: an empty scheduled pass leaves none."""
 
     def __init__(self, key: str, description: str) -> None:
-        self.id = create_progress_artifact(0.0, key=key, description=description)
+        self.key, self.description = key, description
+        self.id: Any = None
+
+    def start(self) -> None:
+        self.id = create_progress_artifact(0.0, key=self.key, description=self.description)
 
     def update(self, done: int, total: int) -> None:
-        update_progress_artifact(self.id, min(100.0, 100.0 * done / total) if total else 100.0)
+        if self.id is not None:
+            update_progress_artifact(self.id, min(100.0, 100.0 * done / total) if total else 100.0)
 
     def finish(self) -> None:
         self.update(1, 1)
 
+    def following(self, progress: StagedProgress) -> Callable[[list[PartitionRange]], None]:
+        """A pass's ``on_plan``: start this artifact if the plan holds anything, and let
+        ``progress`` (which updates it) count against the plan."""
+
+        def on_plan(plan: list[PartitionRange]) -> None:
+            if plan:
+                self.start()
+            progress.plan(plan)
+
+        return on_plan
+
 
 def publish_ingest(summary: IngestSummary, lag: Sequence[PartitionRange]) -> None:
+    """The pass's summary and quarantine reasons, if it read anything (a scheduled ingest
+    every minute that found nothing new would leave two artifacts a minute)."""
+    if not summary.consumed:
+        return
     create_markdown_artifact(
         ingest_markdown(summary, lag), key="ingest-summary", description="what the pass did"
     )

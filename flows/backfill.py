@@ -31,7 +31,9 @@ def backfill_pass(
     progress = StagedProgress(settings.staging_dir, artifact.update)
     with warehouse_writer():
         try:
-            summary = run_backfill(settings, start, topics, on_plan=progress.plan, reset=reset)
+            summary = run_backfill(
+                settings, start, topics, on_plan=artifact.following(progress), reset=reset
+            )
         finally:
             progress.close()
     artifact.finish()

@@ -7,11 +7,13 @@ never leaves a pile of runs behind it on a small machine.
 
 from __future__ import annotations
 
+import asyncio
+import signal
 from datetime import timedelta
 from typing import Any
 
-from prefect import serve
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
+from prefect.runner import Runner
 
 from finradar.settings import Settings
 from flows.backfill import backfill
@@ -48,7 +50,25 @@ def deployments(settings: Settings) -> list[Any]:
     ]
 
 
+class _Runner(Runner):
+    """Prefect's runner, stopped by SIGTERM the way Ctrl-C stops it."""
+
+    def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
+        # Prefect 3.8's own handler calls the runner's async stop without awaiting it and
+        # exits from inside the event loop (a RuntimeWarning and asyncio tracebacks);
+        # asyncio's handler of SIGINT cancels the runner's task and unwinds it cleanly
+        signal.raise_signal(signal.SIGINT)
+
+
 def serve_deployments(settings: Settings) -> None:
-    """Register the deployments and run their scheduled flow runs until interrupted."""
+    """Register the deployments and run their scheduled flow runs until interrupted
+    (Ctrl-C or SIGTERM): their schedules are paused on the way out, as ``prefect.serve``
+    does."""
     # two cores: two flow runs at a time, one of each deployment at most
-    serve(*deployments(settings), print_starting_message=False, limit=2)
+    runner = _Runner(pause_on_shutdown=True, limit=2)
+    for deployment in deployments(settings):
+        runner.add_deployment(deployment)
+    try:
+        asyncio.run(runner.start())
+    except KeyboardInterrupt:
+        return

@@ -20,6 +20,7 @@ from typing import Any
 from prefect import flow, get_run_logger
 
 from finradar.settings import get_settings
+from flows.alerting import evaluate_and_notify
 from flows.artifacts import publish_follow
 from flows.policy import CommitSlot, is_transient, warehouse_writer
 from pipelines.follow import FollowStatus
@@ -30,6 +31,9 @@ from warehouse.lake import compact as compact_files
 from warehouse.lake import shared_connection
 
 LOG_EVERY_S = 30
+# the alert rules are judged this often while following (each pass would add their queries
+# to every event's latency), and once more when the session ends
+ALERTS_EVERY_S = 30
 _stop = threading.Event()
 
 
@@ -56,8 +60,18 @@ def follow(
     tty = status_line and sys.stderr.isatty()
 
     logged = [0.0]
+    judged = [0.0]
+
+    def judge_alerts() -> None:
+        try:
+            evaluate_and_notify(settings, con=shared_connection(settings), logger=logger)
+        except Exception as exc:  # the passes' own work is committed; alerts are told apart
+            logger.error(f"alerts not evaluated: {type(exc).__name__}: {exc}")
 
     def on_pass(summary: IngestSummary, status: FollowStatus) -> None:
+        if status.uptime_s - judged[0] >= ALERTS_EVERY_S:
+            judged[0] = status.uptime_s
+            judge_alerts()
         if status_line:
             end = "\r" if tty else "\n"
             if tty or summary.consumed:
@@ -108,6 +122,7 @@ def follow(
         )
     finally:
         slot.close()
+    judge_alerts()
     if tty:
         print(file=sys.stderr)
     publish_follow(status)

@@ -11,6 +11,7 @@ from typing import Any
 from prefect import flow, task
 
 from finradar.settings import get_settings
+from flows.alerting import after_run, on_flow_failure
 from flows.artifacts import ProgressArtifact, publish_ingest
 from flows.policy import retry_options, warehouse_writer
 from handoff.records import PartitionRange
@@ -28,7 +29,7 @@ def ingest_pass() -> IngestSummary:
     progress = StagedProgress(settings.staging_dir, artifact.update)
     with warehouse_writer():
         try:
-            summary = run_once(settings, on_plan=progress.plan)
+            summary = run_once(settings, on_plan=artifact.following(progress))
         finally:
             progress.close()
     artifact.finish()
@@ -41,12 +42,14 @@ def consumer_lag() -> list[PartitionRange]:
     return planning.consumer_lag(get_settings())
 
 
-@flow(name="ingest")
+@flow(name="ingest", on_failure=[on_flow_failure], on_crashed=[on_flow_failure])
 def ingest() -> dict[str, Any]:
     """One ingest pass over the three topics, with its summary and quarantine reasons left
-    as artifacts; transient failures (broker not ready, warehouse busy) are retried."""
+    as artifacts; transient failures (broker not ready, warehouse busy) are retried. Then
+    the alert rules are judged (``flows.alerting``); a failed run fires ``flow_failed``."""
     settings = get_settings()
     summary = ingest_pass.with_options(**retry_options(settings))()
     lag = consumer_lag.with_options(**retry_options(settings))()
     publish_ingest(summary, lag)
+    after_run("ingest", lag=lag)
     return {**asdict(summary), "lag": sum(r.size for r in lag)}

@@ -8,6 +8,7 @@ import sys
 from dataclasses import asdict
 from pathlib import Path
 
+from finradar.commands.alert_rules import judge_after
 from finradar.errors import FinradarError
 from finradar.settings import get_settings, require_private_pii_key
 from pipelines.progress import StagedProgress
@@ -67,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
         ) from None
     finally:
         progress.close()
+    judge_after(settings, "ingest", measure_lag=True)
     if args.json:
         print(json.dumps(asdict(summary) | {"events_per_s": round(summary.rate, 1)}))
         return 0

@@ -6,6 +6,7 @@ import argparse
 import json
 from dataclasses import asdict
 
+from finradar.commands.alert_rules import judge_after
 from finradar.settings import get_settings
 
 
@@ -26,7 +27,9 @@ def run(args: argparse.Namespace) -> int:
     # lazy: the CLI starts without what the other commands run
     from warehouse.refresh import refresh
 
-    summary = refresh(get_settings(), full=args.full)
+    settings = get_settings()
+    summary = refresh(settings, full=args.full)
+    judge_after(settings, "refresh")
     if args.json:
         print(json.dumps({**asdict(summary), "findings": summary.findings}, ensure_ascii=False))
         return 0

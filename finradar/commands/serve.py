@@ -74,6 +74,7 @@ def _send_what_prefect_holds(timeout_s: float = 10.0) -> None:
     more."""
     if "prefect" not in sys.modules:
         return
+    # lazy: loaded only by a command whose flows already loaded Prefect
     from prefect.events.worker import EventsWorker
     from prefect.logging.handlers import APILogWorker
 
@@ -99,4 +100,5 @@ def run(args: argparse.Namespace) -> int:
         from flows.deployments import serve_deployments
 
         serve_deployments(settings)
+    print("serve: stopped", file=sys.stderr, flush=True)
     return 0

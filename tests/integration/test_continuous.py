@@ -276,7 +276,7 @@ def test_ctrl_c_ends_follow_after_its_pass(settings: Settings, tmp_path: Path) -
             start_new_session=True,  # a group of its own, as a terminal's foreground job
         )
     stream = threading.Thread(
-        target=paced_produce, args=(settings.kafka.bootstrap, 1000, 30, 71), daemon=True
+        target=paced_produce, args=(settings.kafka.bootstrap, 1000, 8, 71), daemon=True
     )
     try:
         deadline = time.monotonic() + 120

@@ -3,17 +3,20 @@ reach the marts on the next scheduled cycles with no manual step; SIGTERM stops 
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 
 import pytest
 
 from finradar.settings import Settings, load_settings
 from infra.producing import corpus_messages, publish, publish_synthetic
+from tests.integration import browser
 from warehouse.lake import connect
 
 pytestmark = pytest.mark.integration
@@ -94,10 +97,73 @@ def test_new_events_reach_the_marts_without_a_manual_step(serving) -> None:
     assert process.poll() is None
 
 
+def _api(settings_port: int, path: str, body: dict) -> list[dict]:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{settings_port}/api{path}",
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.load(response)
+
+
+def test_the_prefect_ui_shows_the_deployments_and_a_finished_ingest_run(serving) -> None:
+    """Headless Chromium on the UI ``finradar serve`` printed: the deployments, a completed
+    ingest run of the schedule, and the artifacts that run left."""
+    settings, _ = serving
+    ui = f"http://127.0.0.1:{PREFECT_PORT}"
+    deadline = time.monotonic() + 60
+    while f"Prefect UI: {ui}" not in settings.var.parent.joinpath("serve.log").read_text():
+        assert time.monotonic() < deadline, "serve did not print the UI's address"
+        time.sleep(1)
+    deployments = browser.page_text(f"{ui}/deployments", showing="scheduled report")
+    for name in ("ingest", "refresh", "report", "follow", "replay", "backfill"):
+        assert f"{name}" in deployments, deployments[:2000]
+    assert "scheduled ingest" in deployments and "Every 10 seconds" in deployments
+    assert "on-demand replay" in deployments
+
+    with_artifacts = _finished_ingest_runs()
+    deadline = time.monotonic() + 120
+    while all(keys for _, keys in with_artifacts):
+        # the scheduled runs that find nothing new (every 10 s here) leave no artifact: a
+        # minute's worth of them would be two artifacts a minute that say nothing
+        assert time.monotonic() < deadline, "no ingest run that found nothing new"
+        time.sleep(5)
+        with_artifacts = _finished_ingest_runs()
+    run, keys = next((r, k) for r, k in with_artifacts if "ingest-summary" in k)
+    assert keys == {"ingest-summary", "ingest-quarantine-reasons", "ingest-progress"}
+    page = browser.page_text(f"{ui}/runs/flow-run/{run['id']}", showing="Deployment")
+    assert run["name"] in page and "Completed" in page, page[:2000]
+    assert "Flow ingest" in page and "Deployment scheduled" in page
+    summaries = browser.page_text(f"{ui}/artifacts/key/ingest-summary", showing=run["name"])
+    assert "what the pass did" in summaries and run["name"] in summaries, summaries[:2000]
+
+
+def _finished_ingest_runs() -> list[tuple[dict, set[str]]]:
+    """The completed runs of the ingest flow, each with the keys of its artifacts."""
+    runs = _api(
+        PREFECT_PORT,
+        "/flow_runs/filter",
+        {
+            "flows": {"name": {"any_": ["ingest"]}},
+            "flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}},
+        },
+    )
+    of_run = [{"artifacts": {"flow_run_id": {"any_": [run["id"]]}}} for run in runs]
+    return [
+        (run, {a["key"] for a in _api(PREFECT_PORT, "/artifacts/filter", query)})
+        for run, query in zip(runs, of_run, strict=True)
+    ]
+
+
 def test_sigterm_stops_the_server_it_started(serving) -> None:
-    _, process = serving
+    settings, process = serving
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=60)
+    assert process.returncode == 0
+    log = settings.var.parent.joinpath("serve.log").read_text()
+    assert "serve: stopped" in log
+    assert "Traceback" not in log and "RuntimeWarning" not in log, log[-3000:]
     from infra.prefect_server import LocalPrefectServer
 
     assert not LocalPrefectServer(load_settings(prefect={"server_port": PREFECT_PORT})).healthy()
