@@ -57,5 +57,5 @@ def test_each_rejection_counts_by_its_stage_and_lowers_the_pass_rate(
     assert query(
         tmp_settings,
         "select batch_id, rejected_by_contract, rejected_by_gx, rejected_in_staging, "
-        "rejected_at_landing, pass_rate, quarantine_rate from dq.batch_pass_rate",
-    ) == [("b1", 2, 2, 1, 2, 13 / 20, 7 / 20)]
+        "rejected_at_landing, pass_rate, duplicate_rate, quarantine_rate from dq.batch_pass_rate",
+    ) == [("b1", 2, 2, 1, 2, 10 / 20, 3 / 20, 7 / 20)]

@@ -172,3 +172,18 @@ def test_alert_settings_defaults_env_and_a_secret_webhook(
     )
     with pytest.raises(FinradarError, match=r"invalid setting alerts\.quarantine_rate_max"):
         load_settings(alerts={"quarantine_rate_max": 1.5})
+
+
+def test_the_readmes_settings_file_is_one_finradar_reads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ``finradar.toml`` the README shows (Configuration) loads as it says."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("```toml\n# finradar.toml\n", 1)[1].split("```", 1)[0]
+    config = tmp_path / "finradar.toml"
+    config.write_text(block, encoding="utf-8")
+    monkeypatch.setenv("FINRADAR_CONFIG", str(config))
+    settings = load_settings()
+    assert settings.prefect.ui is True and settings.prefect.server_port == 4200
+    assert settings.ingest.gx_rows == 40_000 and settings.beam.workers == 2
+    assert settings.alerts.freshness_sla_by_topic == {"fi.spend.disclosures.v1": 3600}

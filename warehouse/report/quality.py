@@ -50,15 +50,20 @@ def pass_rate_charts(con: duckdb.DuckDBPyConnection) -> str:
     """The pass rate of each of the newest batches (bars) and their quarantine rate (trend)."""
     rows = batch_pass_rates(con)
     consumed = sum(r[1] for r in rows)
-    passed = sum(r[2] + r[3] for r in rows)
-    overall = f"; over these batches {passed:,} of {consumed:,} passed" if consumed else ""
+    landed = sum(r[2] for r in rows)
+    duplicates = sum(r[3] for r in rows)
+    overall = (
+        f"; over these batches {landed:,} of {consumed:,} landed ({duplicates:,} duplicates)"
+        if consumed
+        else ""
+    )
     bars = horizontal_bars(
         "batch-pass-rate",
         "Pass rate per batch (every rejection counted: contract, GX, staging, landing)",
         [Bar(r[0], r[5]) for r in reversed(rows)],
         as_percent=True,
-        note="(landed + duplicates) ÷ consumed; a duplicate is a byte-identical repeat of a "
-        "landed event" + overall,
+        note="landed ÷ consumed; the rest were quarantined or were duplicates (byte-identical "
+        "repeats of landed events)" + overall,
     )
     trend = line_chart(
         "quarantine-rate-trend",

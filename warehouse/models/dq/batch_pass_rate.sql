@@ -2,8 +2,9 @@
 -- grain: one row per ingest batch that consumed messages
 -- columns:
 --   rejected_by_contract, rejected_by_gx, rejected_in_staging, rejected_at_landing: its quarantined messages by stage (dq.batch_quality)
---   pass_rate: (landed + duplicates) / consumed. A duplicate (a byte-identical repeat of a landed event) passed every check, so it counts as passed: with none, pass_rate = landed / consumed
---   quarantine_rate: quarantined / consumed = 1 - pass_rate
+--   pass_rate: landed / consumed
+--   duplicate_rate: duplicates / consumed (byte-identical repeats of landed events: not landed again, and no quality failure)
+--   quarantine_rate: quarantined / consumed = 1 - pass_rate - duplicate_rate
 with stages as (
     select
         batch_id,
@@ -27,7 +28,8 @@ select
     coalesce(s.rejected_by_gx, 0)::bigint as rejected_by_gx,
     coalesce(s.rejected_in_staging, 0)::bigint as rejected_in_staging,
     coalesce(s.rejected_at_landing, 0)::bigint as rejected_at_landing,
-    (r.landed + r.duplicates) / r.consumed as pass_rate,
+    r.landed / r.consumed as pass_rate,
+    r.duplicates / r.consumed as duplicate_rate,
     r.quarantined / r.consumed as quarantine_rate
 from ops.ingest_runs as r
 left join stages as s using (batch_id)
