@@ -47,6 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser()
+    _refuse_unknown_options_before_the_command(parser, sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     if not args.verbose:
         # kafka-python logs every reconnect attempt, and Beam relays what its worker
@@ -54,8 +55,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         # line, the traceback with --verbose
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
         logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
-        # importing Beam warns on the root logger that its BigQuery client is missing
-        logging.getLogger().addFilter(_not_beams_bigquery_warning)
     try:
         return int(args.handler(args) or 0)
     except FinradarError as exc:
@@ -73,8 +72,17 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
-def _not_beams_bigquery_warning(record: logging.LogRecord) -> bool:
-    return not record.getMessage().startswith("apitools not found")
+def _refuse_unknown_options_before_the_command(
+    parser: argparse.ArgumentParser, argv: Sequence[str]
+) -> None:
+    """Name an unknown option given before the command: argparse would only say that the
+    command is missing (``finradar --bogus``)."""
+    known = {option for action in parser._actions for option in action.option_strings}
+    for arg in argv:
+        if not arg.startswith("-"):
+            return  # the command: its own parser judges what follows
+        if arg.split("=", 1)[0] not in known:
+            parser.error(f"unrecognized argument: {arg}")
 
 
 def describe(exc: BaseException) -> str:

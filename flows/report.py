@@ -11,13 +11,14 @@ from prefect.artifacts import create_markdown_artifact
 
 from finradar.settings import get_settings
 from pipelines.planning import consumer_lag_if_reachable
-from warehouse.report.publish import build_report
+from warehouse.report.publish import build_report, require_refreshed_warehouse
 
 
 @task(name="build-report")
 def build() -> str:
     """Ask Kafka for the consumer lag (if reachable) and render the page."""
     settings = get_settings()
+    require_refreshed_warehouse(settings)
     return str(build_report(settings, consumer_lag_if_reachable(settings)))
 
 

@@ -24,7 +24,7 @@ from kafka.net.compat import KafkaNetClient
 
 from finradar.errors import FinradarError, TransientError
 from finradar.settings import KafkaSettings
-from infra.kafka_diagnosis import connection_error
+from infra.kafka_diagnosis import PROBE_TIMEOUT_S, connection_error
 
 __all__ = [
     "OffsetsClient",
@@ -82,6 +82,7 @@ def reader(kafka: KafkaSettings) -> KafkaConsumer:
     """A consumer for explicit offset ranges (no group, no commits)."""
     # kafka-python warns whenever decoding a large fetch holds its event loop >100 ms
     logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
+    _refuse_if_unreachable(kafka)
     try:
         return KafkaConsumer(
             **client_config(kafka),
@@ -110,8 +111,16 @@ def reachable(bootstrap: str, timeout_s: float = 2.0) -> bool:
     return False
 
 
+def _refuse_if_unreachable(kafka: KafkaSettings) -> None:
+    """Fail at once, in one line, when no server of the bootstrap list accepts a connection:
+    kafka-python would retry for ``kafka.connect_timeout_s`` (30 s) first."""
+    if not reachable(kafka.bootstrap, timeout_s=min(PROBE_TIMEOUT_S, kafka.connect_timeout_s)):
+        raise TransientError(f"no Kafka at {kafka.bootstrap} (start one with 'finradar infra up')")
+
+
 def producer(kafka: KafkaSettings, client_id: str, **config: Any) -> KafkaProducer:
     """A producer; a broker that cannot be reached is one clear line."""
+    _refuse_if_unreachable(kafka)
     try:
         return KafkaProducer(**{**client_config(kafka), "client_id": client_id, **config})
     except KafkaError as exc:
@@ -120,6 +129,7 @@ def producer(kafka: KafkaSettings, client_id: str, **config: Any) -> KafkaProduc
 
 def protocol_client(kafka: KafkaSettings, client_id: str, **config: Any) -> KafkaNetClient:
     """kafka-python's network client, for a producer that builds its own record batches."""
+    _refuse_if_unreachable(kafka)
     try:
         return KafkaNetClient(**{**client_config(kafka), "client_id": client_id, **config})
     except KafkaError as exc:
@@ -131,6 +141,7 @@ def admin(
 ) -> KafkaAdminClient:
     """An admin client (topics, a readiness check). One that cannot connect is a
     ``FinradarError`` saying why (``TransientError`` if no broker answers)."""
+    _refuse_if_unreachable(kafka)
     try:
         return KafkaAdminClient(**{**client_config(kafka), "client_id": client_id, **config})
     except KafkaError as exc:
@@ -144,6 +155,7 @@ class OffsetsClient:
     def __init__(self, kafka: KafkaSettings) -> None:
         self.kafka = kafka
         self.bootstrap = kafka.bootstrap
+        _refuse_if_unreachable(kafka)
         try:
             self.consumer = KafkaConsumer(
                 **client_config(kafka),

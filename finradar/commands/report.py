@@ -21,9 +21,10 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     # lazy: the CLI starts without the warehouse's and Kafka's modules
     from pipelines.planning import consumer_lag_if_reachable
-    from warehouse.report.publish import build_report
+    from warehouse.report.publish import build_report, require_refreshed_warehouse
 
     settings = get_settings()
+    require_refreshed_warehouse(settings)
     path = build_report(settings, consumer_lag_if_reachable(settings))
     print(f"report: {path}")
     return 0

@@ -19,7 +19,8 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from finradar.commands.sql_output import FORMATS, Result, fetch, relations, write_result
+from finradar.commands.sql_cap import TERMINAL_ROWS, cap_note, fetch_capped, row_cap
+from finradar.commands.sql_output import FORMATS, Result, relations, write_result
 from finradar.errors import FinradarError
 from finradar.settings import Settings, get_settings
 
@@ -60,7 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--format",
         choices=FORMATS,
         default="table",
-        help="table (default; every row), csv (header + rows) or json (one array of objects; "
+        help="table (default), csv (header + rows) or json (one array of objects; "
         "dates, timestamps and decimals as strings)",
     )
     p.add_argument(
@@ -70,6 +71,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="query the warehouse as of an earlier DuckLake snapshot: a snapshot id (integer) "
         "or an ISO timestamp such as 2026-11-26T08:00:00 (a timestamp without a zone is read "
         "in the session time zone)",
+    )
+    p.add_argument(
+        "--all",
+        action="store_true",
+        dest="every_row",
+        help=f"print every row on a terminal too (there, a result stops after "
+        f"{TERMINAL_ROWS:,} rows with a note; a pipe or a file always gets every row)",
     )
     p.set_defaults(handler=run)
 
@@ -108,7 +116,9 @@ def run(args: argparse.Namespace) -> int:
         from finradar.commands.sql_repl import interactive
 
         try:
-            return interactive(con, settings, args.as_of, args.format)
+            return interactive(
+                con, settings, args.as_of, args.format, row_cap(sys.stdout, args.every_row)
+            )
         finally:
             con.close()
     if query is None:
@@ -124,11 +134,15 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         last: Result | None = None
+        cut = False
+        cap = row_cap(sys.stdout, args.every_row)
         # Each result is fetched before the next statement runs, so it shows the state it saw.
         for rel in relations(con, query):
-            last = fetch(rel, args.format)
+            last, cut = fetch_capped(rel, args.format, cap)
         write_result(last, args.format, sys.stdout)
         sys.stdout.flush()
+        if cut and cap is not None:
+            print(cap_note(cap), file=sys.stderr)
     except duckdb.Error as exc:
         raise FinradarError(one_line(exc)) from None
     except BrokenPipeError:

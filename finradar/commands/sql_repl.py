@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, TextIO
 
 import duckdb
 
-from finradar.commands.sql_output import fetch, relations, write_result
+from finradar.commands.sql_cap import cap_note, fetch_capped
+from finradar.commands.sql_output import relations, write_result
 from finradar.commands.sql_sandbox import HISTORY_FILE
 from warehouse.lake import one_line
 
@@ -77,8 +78,10 @@ def repl(
     *,
     fmt: str = "table",
     catalog: str = "lake",
+    cap: int | None = None,
 ) -> None:
-    """The interactive loop. ``read_line(prompt)`` returns one line; EOFError ends the session."""
+    """The interactive loop. ``read_line(prompt)`` returns one line; EOFError ends the session.
+    ``cap``: the rows a result shows at most (``sql_cap``)."""
     buffer: list[str] = []
     while True:
         try:
@@ -113,7 +116,10 @@ def repl(
         buffer.clear()
         try:
             for rel in relations(con, text):
-                write_result(fetch(rel, fmt), fmt, out)
+                result, cut = fetch_capped(rel, fmt, cap)
+                write_result(result, fmt, out)
+                if cut and cap is not None:
+                    err.write(cap_note(cap) + "\n")
         except duckdb.Error as exc:
             err.write(one_line(exc) + "\n")
         except KeyboardInterrupt:
@@ -122,7 +128,11 @@ def repl(
 
 
 def interactive(
-    con: duckdb.DuckDBPyConnection, settings: Settings, as_of: int | datetime | None, fmt: str
+    con: duckdb.DuckDBPyConnection,
+    settings: Settings,
+    as_of: int | datetime | None,
+    fmt: str,
+    cap: int | None = None,
 ) -> int:
     """The REPL on a terminal over ``con``, with readline editing and history under ``var/``."""
     try:
@@ -147,7 +157,7 @@ def interactive(
         file=sys.stderr,
     )
     try:
-        repl(con, input, sys.stdout, sys.stderr, fmt=fmt, catalog=name)
+        repl(con, input, sys.stdout, sys.stderr, fmt=fmt, catalog=name, cap=cap)
     finally:
         if readline is not None:
             # appended in place: the confined process may write that file, not replace it

@@ -6,6 +6,9 @@ import os
 from collections.abc import Sequence
 from pathlib import Path
 
+import duckdb
+
+from finradar.errors import FinradarError
 from finradar.settings import Settings
 from handoff.records import PartitionRange
 from warehouse.lake import connect
@@ -23,6 +26,27 @@ def build_report(settings: Settings, lag: Sequence[PartitionRange] | None) -> Pa
     link = os.path.relpath(docs, path.parent) if docs.is_file() else None
     con = connect(settings, read_only=True)
     try:
+        _require_refreshed(con)
         return write_report(con, path, ReportInputs(lag=lag, data_docs=link))
     finally:
         con.close()
+
+
+def require_refreshed_warehouse(settings: Settings) -> None:
+    """Refuse, in one line, a report with no warehouse or before its first refresh (before
+    anything else is asked, such as Kafka's lag: the report writes nothing anywhere)."""
+    con = connect(settings, read_only=True)  # no warehouse: one line, "run an ingest first"
+    try:
+        _require_refreshed(con)
+    finally:
+        con.close()
+
+
+def _require_refreshed(con: duckdb.DuckDBPyConnection) -> None:
+    """The report reads the marts: before the first refresh there are none to read."""
+    (marts,) = con.execute(
+        "select count(*) from information_schema.tables "
+        "where table_catalog = current_database() and table_schema = 'marts'"
+    ).fetchone()
+    if not marts:
+        raise FinradarError("the warehouse has no marts yet: run 'finradar refresh' first")
