@@ -341,6 +341,7 @@ def record(
             f"insert into dq.alerts ({', '.join(COLUMNS)}) values ({marks})", rows
         ),
         retries=retries,
+        message=lambda _: f"alerts: {len(rows)} state changes",
     )
 
 

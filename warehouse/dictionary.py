@@ -20,6 +20,7 @@ from contracts.export.arrow import (
 )
 from contracts.spec import contracts
 from finradar.settings import load_settings
+from warehouse.column_docs import CONTRACT_FIELDS, TABLE_COLUMNS, taxonomy_of
 from warehouse.lake import connect
 from warehouse.model_files import checks, models
 from warehouse.reference import GRAINS as REFERENCE_GRAINS
@@ -44,10 +45,12 @@ def _raw_column_docs() -> dict[str, dict[str, str]]:
     landing = {n: d for n, _, d in LANDING_COLUMNS}
     docs: dict[str, dict[str, str]] = {}
     for contract in contracts().values():
-        cols = {c.name: c.doc for c in event_columns(contract)}
+        cols = {c.name: c.doc or CONTRACT_FIELDS.get(c.name, "") for c in event_columns(contract)}
         cols.update({n: d for n, _, d in DERIVED_COLUMNS.get(contract.event_type, ())})
         docs[f"raw.{contract.table}"] = {**cols, **landing}
-    docs["raw.survey_answers"] = {c.name: c.doc for c in answer_columns()}
+    docs["raw.survey_answers"] = {
+        c.name: c.doc or CONTRACT_FIELDS.get(c.name, "") for c in answer_columns()
+    }
     docs["raw.survey_answers"]["batch_id"] = landing["batch_id"]
     return docs
 
@@ -74,6 +77,19 @@ def _describe(var: Path) -> dict[str, list[tuple[str, str]]]:
     return out
 
 
+def meaning_of(relation: str, column: str, data_type: str, meaning: str | None) -> str:
+    """A column's meaning as the dictionary prints it: a code of a taxonomy also says where
+    its values and labels are (``reference.taxonomy_terms``)."""
+    taxonomy = taxonomy_of(relation, column, data_type)
+    text = (meaning or "").strip()
+    if taxonomy is None:
+        return text
+    where = (
+        f"codes of taxonomy {taxonomy}: `reference.taxonomy_terms` where taxonomy = '{taxonomy}'"
+    )
+    return f"{text}; {where}" if text else where[0].upper() + where[1:]
+
+
 def render() -> str:
     with tempfile.TemporaryDirectory() as tmp:
         columns = _describe(Path(tmp) / "var")
@@ -83,7 +99,8 @@ def render() -> str:
     inherited: dict[str, str] = {}
     for docs_of_relation in [*raw_docs.values(), *(m.header.columns for m in models())]:
         for name, meaning in docs_of_relation.items():
-            inherited.setdefault(name, meaning)
+            if meaning:
+                inherited.setdefault(name, meaning)
     lines = [
         "# Data dictionary",
         "",
@@ -105,7 +122,8 @@ def render() -> str:
                 grain = model.header.grain
                 docs = model.header.columns
             else:
-                kind, about, docs = "table", "", raw_docs.get(relation, {})
+                kind, about = "table", ""
+                docs = {**raw_docs.get(relation, {}), **TABLE_COLUMNS.get(relation, {})}
                 grain = TABLE_GRAINS.get(relation) or REFERENCE_GRAINS.get(relation, "")
             lines += [f"### `{relation}` ({kind})", ""]
             if about:
@@ -115,7 +133,9 @@ def render() -> str:
                 lines += [f"Defined in `{model.path.relative_to(DICTIONARY_FILE.parents[1])}`.", ""]
             lines += ["| column | type | meaning |", "|---|---|---|"]
             for name, data_type in columns[relation]:
-                meaning = (docs.get(name) or inherited.get(name, "")).replace("|", "\\|")
+                meaning = meaning_of(
+                    relation, name, data_type, docs.get(name) or inherited.get(name)
+                ).replace("|", "\\|")
                 lines.append(f"| `{name}` | {data_type} | {meaning} |")
             lines.append("")
     lines += [

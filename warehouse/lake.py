@@ -73,6 +73,10 @@ def use_wal(catalog: Path) -> None:
 
 
 def _attach_options(data: Path | str) -> list[str]:
+    """The catalog stores the data path it was created with (absolute); every session
+    attaches with the settings' data path and ``OVERRIDE_DATA_PATH true`` (but the creating
+    one), so a warehouse copied or moved elsewhere (``var/`` with its ``warehouse/``) still
+    attaches: the data files' paths are stored relative to the data path."""
     return [f"DATA_PATH '{data}/'", "METADATA_CATALOG 'ducklake_meta'"]
 
 
@@ -144,7 +148,7 @@ def connect(
     con = duckdb.connect(config=session_config(settings))
     con.execute("set enable_progress_bar = false")  # it is drawn into logs too
     load_extensions(con)
-    _attach(con, settings, _attach_options(data), as_of=None)
+    _attach(con, settings, [*_attach_options(data), "OVERRIDE_DATA_PATH true"], as_of=None)
     return con
 
 

@@ -27,7 +27,7 @@ from contracts.spec import contracts
 from handoff.errors import AccountingError, OffsetsMoved
 from handoff.records import PartitionRange
 from handoff.staging import StagedFile, staging_schemas
-from warehouse.schema import create_all
+from warehouse.schema import RAW_TEXT, create_all, register_raw_text
 from warehouse.transactions import in_transaction
 
 
@@ -112,7 +112,11 @@ def land(
         con.execute(f"set threads = {int(threads)}")
     try:
         summary = in_transaction(
-            con, attempt, retries, before_commit=lambda: failpoint("in_transaction")
+            con,
+            attempt,
+            retries,
+            before_commit=lambda: failpoint("in_transaction"),
+            message=lambda s: f"{'backfill' if backfill else 'ingest'} {s.batch_id}",
         )
     finally:
         if threads:
@@ -165,14 +169,16 @@ def _land_in_transaction(
         """,
         [batch_id],
     )
+    register_raw_text(con)
     con.execute(
         f"""
         insert into quarantine.events by name
-        select *, ? as batch_id, {landed_at} as quarantined_at from staged_quarantine
+        select *, {RAW_TEXT} as raw_text, ? as batch_id, {landed_at} as quarantined_at
+        from staged_quarantine
         union all by name
         select kafka_topic, kafka_partition, kafka_offset, s.kafka_timestamp, s.message_key,
-               s.raw_value, c.content_sha256 as raw_sha256, s.redacted, c.event_id,
-               c.event_type, c.reason_code, c.reason_detail, c.reasons,
+               s.raw_value, {RAW_TEXT} as raw_text, c.content_sha256 as raw_sha256,
+               s.redacted, c.event_id, c.event_type, c.reason_code, c.reason_detail, c.reasons,
                ? as batch_id, {landed_at} as quarantined_at
         from classified as c
         join staged_valid as s using (kafka_topic, kafka_partition, kafka_offset)

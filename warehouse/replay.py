@@ -83,7 +83,7 @@ def land_replayed(
     def attempt() -> ReplaySummary:
         return _land(con, replay_batch_id, records, staged, started_at, reasons)
 
-    return in_transaction(con, attempt, retries)
+    return in_transaction(con, attempt, retries, message=lambda s: f"replay {s.replay_batch_id}")
 
 
 def _land(

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import duckdb
 import pyarrow as pa
+from duckdb.sqltypes import BLOB, VARCHAR
 
 from contracts.export.arrow import raw_schemas
 from contracts.export.ddl import create_table, duckdb_type, raw_ddl
 from handoff.staging import QUARANTINE_SCHEMA
+from warehouse.transactions import set_commit_message
 
 TS = pa.timestamp("us", tz="UTC")
 
@@ -25,6 +27,9 @@ TABLES: dict[str, pa.Schema] = {
             ("quarantined_at", TS),
             ("replayed_at", TS),
             ("replay_batch_id", pa.string()),
+            # raw_value as text (warehouse.landing.RAW_TEXT); added after the first release,
+            # so it comes last in every warehouse, old or new
+            ("raw_text", pa.string()),
         ]
     ),
     "ops.kafka_offsets": pa.schema(
@@ -198,6 +203,46 @@ TABLES: dict[str, pa.Schema] = {
         ]
     ),
 }
+# ``quarantine.events.raw_text``: the quarantined bytes as text for a person, UTF-8 decoded with
+# each invalid byte as U+FFFD (�); NULL when there are no bytes or they hold a NUL byte (not
+# text: JSON never holds one unescaped). Derived at landing, and once for older rows when a
+# warehouse made before it gains the column. A Python function, not DuckDB's
+# ``decode(blob, 'replace')``: DuckDB 1.5.5 replaces the invalid bytes in the BLOB itself
+# (a stored raw_value read back changed), which would break "the bytes as received".
+RAW_TEXT_FUNCTION = "finradar_raw_text"
+RAW_TEXT = f"{RAW_TEXT_FUNCTION}(raw_value)"
+
+
+def raw_text(values: pa.Array) -> pa.Array:
+    """``quarantine.events.raw_text`` of each message value (one per row)."""
+    return pa.array(
+        [
+            None if v is None or b"\x00" in v else v.decode("utf-8", "replace")
+            for v in values.to_pylist()
+        ],
+        pa.string(),
+    )
+
+
+def register_raw_text(con: duckdb.DuckDBPyConnection) -> None:
+    """Make ``RAW_TEXT`` callable in ``con`` (once per session)."""
+    known = con.execute(
+        "select count(*) from duckdb_functions() where function_name = ?", [RAW_TEXT_FUNCTION]
+    ).fetchone()[0]
+    if not known:
+        con.create_function(
+            RAW_TEXT_FUNCTION,
+            raw_text,
+            [BLOB],
+            VARCHAR,
+            type="arrow",
+            null_handling="special",
+            side_effects=False,
+        )
+
+
+# what fills a column for the rows a warehouse held before the column was added
+DERIVED_ON_ADD = {("quarantine.events", "raw_text"): RAW_TEXT}
 SCHEMAS = ("raw", "quarantine", "reference", "staging", "marts", "dq", "ops")
 
 # One line per table of this module and of raw.*: what a row is (for the data dictionary).
@@ -245,6 +290,7 @@ def create_all(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"create schema if not exists {schema}")
     con.execute(ddl())
     add_new_columns(con)
+    set_commit_message(con, "schema: create or extend tables")
     con.execute("commit")
     no_inlining_of_structs(con)
     bounded_row_groups(con)
@@ -266,6 +312,10 @@ def add_new_columns(con: duckdb.DuckDBPyConnection) -> None:
         for f in schema:
             if f.name not in present.get(name, {f.name}):
                 con.execute(f"alter table {name} add column {f.name} {duckdb_type(f.type)}")
+                derived = DERIVED_ON_ADD.get((name, f.name))
+                if derived:
+                    register_raw_text(con)
+                    con.execute(f"update {name} set {f.name} = {derived}")
 
 
 ROW_GROUP_BYTES = "32MB"

@@ -1,4 +1,7 @@
-"""Run a unit of work in one DuckLake transaction, retrying when the catalog is contended."""
+"""Run a unit of work in one DuckLake transaction, retrying when the catalog is contended.
+
+Each commit can carry a DuckLake commit message (``lake.snapshots()``: ``author`` is
+``finradar``, ``commit_message`` says what committed, e.g. ``ingest <batch_id>``)."""
 
 from __future__ import annotations
 
@@ -25,18 +28,32 @@ def rollback(con: duckdb.DuckDBPyConnection) -> None:
         con.execute("rollback")
 
 
+AUTHOR = "finradar"
+
+
+def set_commit_message(con: duckdb.DuckDBPyConnection, message: str) -> None:
+    """Name the open transaction's DuckLake snapshot: author ``finradar`` and ``message``
+    (one line: the kind of commit and its id, e.g. ``refresh refresh-2026…``)."""
+    catalog = con.execute("select current_database()").fetchone()[0]
+    con.execute(f"call {catalog}.set_commit_message(?, ?)", [AUTHOR, message])
+
+
 def in_transaction(
     con: duckdb.DuckDBPyConnection,
     work: Callable[[], T],
     retries: int = 12,
     before_commit: Callable[[], None] = lambda: None,
+    message: Callable[[T], str] | None = None,
 ) -> T:
     """``work()`` between ``begin`` and ``commit``; on a retryable error roll back, wait with
-    jittered exponential backoff and run it again, up to ``retries`` more times."""
+    jittered exponential backoff and run it again, up to ``retries`` more times.
+    ``message``: the commit message of the snapshot, from what ``work()`` returned."""
     for attempt in range(retries + 1):
         try:
             con.execute("begin")
             result = work()
+            if message is not None:
+                set_commit_message(con, message(result))
             before_commit()
             con.execute("commit")
             return result

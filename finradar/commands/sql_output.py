@@ -2,10 +2,16 @@
 
 Three formats: a box table in DuckDB's style with every row, CSV (header and rows) or one JSON
 array of row objects (temporal values and decimals as strings, NaN and inf as null).
+
+One rule for bytes in every format: a BLOB value is written as its base64 (RFC 4648, standard
+alphabet, padded), so the same bytes print the same in a table, in CSV and in JSON, and
+``from_base64`` (DuckDB) or ``base64.b64decode`` (Python) gives them back exactly. For a
+quarantined message's text, select ``quarantine.events.raw_text``.
 """
 
 from __future__ import annotations
 
+import base64
 import csv
 import datetime as dt
 import json
@@ -66,8 +72,20 @@ def fetch(rel: duckdb.DuckDBPyRelation, fmt: str) -> Result:
     if fmt == "json":
         return Result(columns, types, rel.fetchall())
     # Cast by position: column names may repeat ("select 1 a, 2 a").
-    text = rel.project(", ".join(f"CAST(#{i} AS VARCHAR)" for i in range(1, len(columns) + 1)))
+    text = rel.project(", ".join(_as_text(i, t) for i, t in enumerate(types, start=1)))
     return Result(columns, types, text.fetchall())
+
+
+def _as_text(position: int, data_type: str) -> str:
+    """The SQL that renders column ``position`` as text: a BLOB as base64 (``blob_text``)."""
+    if data_type == "BLOB":
+        return f"to_base64(#{position})"
+    return f"CAST(#{position} AS VARCHAR)"
+
+
+def blob_text(value: bytes | bytearray) -> str:
+    """A BLOB value as every format writes it: base64 (RFC 4648, padded)."""
+    return base64.b64encode(bytes(value)).decode("ascii")
 
 
 def write_result(result: Result | None, fmt: str, out: TextIO) -> None:
@@ -100,7 +118,8 @@ def write_json(result: Result | None, out: TextIO) -> None:
 
 
 def json_value(value: Any) -> Any:
-    """A DuckDB value as JSON: temporal values and decimals as strings, NaN and inf as null."""
+    """A DuckDB value as JSON: temporal values and decimals as strings, NaN and inf as null,
+    bytes as base64."""
     if value is None or isinstance(value, bool | int | str):
         return value
     if isinstance(value, float):
@@ -119,7 +138,7 @@ def json_value(value: Any) -> Any:
             k if isinstance(k, str) else str(json_value(k)): json_value(v) for k, v in value.items()
         }
     if isinstance(value, bytes | bytearray):
-        return "".join(chr(b) if 32 <= b < 127 and b != 92 else f"\\x{b:02X}" for b in value)
+        return blob_text(value)
     return str(value)
 
 

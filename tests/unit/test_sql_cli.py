@@ -299,7 +299,7 @@ def test_json_values() -> None:
     assert json_value({"k": [Decimal("1.5"), None]}) == {"k": ["1.5", None]}
     assert json_value({1: "a"}) == {"1": "a"}
     assert json_value(timedelta(hours=3, seconds=1.5)) == "P0DT3H0M1.5S"
-    assert json_value(b"a\xaa") == "a\\xAA"
+    assert json_value(b"a\xaa") == "Yao="  # base64: the one BLOB rule of every format
 
 
 def test_one_line_drops_the_caret() -> None:
