@@ -5,13 +5,23 @@ states what it holds, its grain and, optionally, what some columns mean::
 
     -- One line: what the relation holds.
     -- grain: one row per …
+    -- unique: key_column, key_column
+    -- not_null: column, column
+    -- references: column -> reference.taxonomy_terms[taxonomy]
+    -- references: column, column -> reference.table
     -- columns:
     --   name: meaning
 
+``unique`` is the grain's key (NULLs compare equal), ``not_null`` the columns never NULL, and
+each ``references`` line a relationship: the columns' non-NULL values exist in a
+``reference.*`` table (a code of one taxonomy, or the same-named columns of the table).
+A refresh runs them (``warehouse.model_tests``) on every model whose rows may have changed.
+
 Dependencies are the ``raw.``, ``reference.``, ``staging.``, ``marts.``, ``dq.`` and ``ops.``
-relations the SQL names; models run in dependency order. Staging models are views, marts
-are tables, and ``dq`` models (data-quality figures over the ``ops`` and ``dq`` tables) are
-views: bound when queried, they show every batch landed since the last refresh.
+tables the SQL reads, found by parsing it (``sqlglot``, DuckDB dialect); models run in
+dependency order. Staging models are views, marts are tables, and ``dq`` models
+(data-quality figures over the ``ops`` and ``dq`` tables) are views: bound when queried,
+they show every batch landed since the last refresh.
 A check file is one ``select`` of findings (``rule_id``, ``severity``, ``entity_id``,
 ``fiscal_period``, ``detail``, ``event_ids``) whose first header line names its rule.
 """
@@ -24,10 +34,32 @@ from functools import cache
 from graphlib import TopologicalSorter
 from pathlib import Path
 
+import sqlglot
+from sqlglot import exp
+
 MODELS_DIR = Path(__file__).with_name("models")
 CHECKS_DIR = Path(__file__).with_name("checks")
 LAYERS = {"staging": "view", "marts": "table", "dq": "view"}
-RELATION = re.compile(r"\b(raw|reference|staging|marts|dq|ops)\.([a-z_][a-z0-9_]*)\b")
+IDENTIFIER = re.compile(r"[a-z_][a-z0-9_]*")
+SCHEMAS = frozenset({"raw", "reference", "staging", "marts", "dq", "ops"})
+REFERENCE = re.compile(
+    r"^(?P<columns>[a-z0-9_, ]+?)\s*->\s*(?P<relation>reference\.[a-z0-9_]+)"
+    r"(?:\[(?P<taxonomy>[a-z0-9_]+)\])?$"
+)
+
+
+@dataclass(frozen=True)
+class Reference:
+    """A relationship: the model's ``columns`` (non-NULL) exist in ``relation``: as a code of
+    ``taxonomy`` in ``reference.taxonomy_terms``, else as the same-named columns."""
+
+    columns: tuple[str, ...]
+    relation: str
+    taxonomy: str | None = None
+
+    def __str__(self) -> str:
+        target = f"{self.relation}[{self.taxonomy}]" if self.taxonomy else self.relation
+        return f"{', '.join(self.columns)} -> {target}"
 
 
 @dataclass(frozen=True)
@@ -36,6 +68,9 @@ class Header:
     grain: str = ""
     columns: dict[str, str] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    unique: tuple[str, ...] = ()
+    not_null: tuple[str, ...] = ()
+    references: tuple[Reference, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -67,11 +102,21 @@ def parse_header(text: str) -> Header:
     if not lines:
         raise ValueError("the file does not start with a -- header")
     description, grain, columns, notes = lines[0].strip(), "", {}, []
+    unique: tuple[str, ...] = ()
+    not_null: tuple[str, ...] = ()
+    references: list[Reference] = []
     in_columns = False
     for line in lines[1:]:
         stripped = line.strip()
         if stripped.startswith("grain:"):
             grain, in_columns = stripped.removeprefix("grain:").strip(), False
+        elif stripped.startswith("unique:"):
+            unique, in_columns = _names(stripped.removeprefix("unique:")), False
+        elif stripped.startswith("not_null:"):
+            not_null, in_columns = _names(stripped.removeprefix("not_null:")), False
+        elif stripped.startswith("references:"):
+            references.append(_reference(stripped.removeprefix("references:").strip()))
+            in_columns = False
         elif stripped == "columns:":
             in_columns = True
         elif in_columns and line.startswith("   ") and ":" in stripped:
@@ -81,12 +126,37 @@ def parse_header(text: str) -> Header:
         else:
             in_columns = False
             notes.append(stripped)
-    return Header(description, grain, columns, tuple(notes))
+    return Header(description, grain, columns, tuple(notes), unique, not_null, tuple(references))
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """The column names of a comma-separated list (plain lower-case identifiers)."""
+    names = tuple(n.strip() for n in text.split(","))
+    if not names or not all(IDENTIFIER.fullmatch(n) for n in names):
+        raise ValueError(f"{text.strip()!r} is not a list of column names")
+    return names
+
+
+def _reference(text: str) -> Reference:
+    match = REFERENCE.match(text)
+    if not match:
+        raise ValueError(
+            f"references: {text!r} is not 'column[, column] -> reference.table' or "
+            f"'column -> reference.taxonomy_terms[taxonomy]'"
+        )
+    columns, taxonomy = _names(match["columns"]), match["taxonomy"]
+    if taxonomy and (match["relation"] != "reference.taxonomy_terms" or len(columns) != 1):
+        raise ValueError(f"references: {text!r}: [taxonomy] needs one column and taxonomy_terms")
+    return Reference(columns, match["relation"], taxonomy)
 
 
 def dependencies(sql: str, own: str | None = None) -> tuple[str, ...]:
-    body = "\n".join(line.split("--", 1)[0] for line in sql.splitlines())
-    found = {f"{m.group(1)}.{m.group(2)}" for m in RELATION.finditer(body)}
+    """The warehouse tables and views ``sql`` reads (schema-qualified), without ``own``."""
+    try:
+        tree = sqlglot.parse_one(sql, dialect="duckdb")
+    except sqlglot.errors.ParseError as exc:
+        raise ValueError(f"its SQL does not parse: {str(exc).splitlines()[0]}") from None
+    found = {f"{t.db}.{t.name}" for t in tree.find_all(exp.Table) if t.db in SCHEMAS}
     found.discard(own or "")
     return tuple(sorted(found))
 
@@ -100,14 +170,14 @@ def models() -> tuple[Model, ...]:
             relation = f"{layer}.{path.stem}"
             sql = path.read_text(encoding="utf-8")
             try:
-                header = parse_header(sql)
+                header, depends_on = parse_header(sql), dependencies(sql, relation)
             except ValueError as exc:
                 raise ValueError(f"{path}: {exc}") from None
             if not header.grain:
                 raise ValueError(f"{path}: the header states no grain")
-            by_relation[relation] = Model(
-                relation, materialized, path, sql, header, dependencies(sql, relation)
-            )
+            if not header.unique:
+                raise ValueError(f"{path}: the header declares no grain key (-- unique: …)")
+            by_relation[relation] = Model(relation, materialized, path, sql, header, depends_on)
     graph = {r: [d for d in m.depends_on if d in by_relation] for r, m in by_relation.items()}
     for relation, model in by_relation.items():
         layer = relation.split(".")[0]

@@ -4,7 +4,9 @@ Everything a refresh writes commits in one DuckLake transaction, so an analyst s
 marts and findings of one refresh or the next, never a mix, and ingestion can land events
 at the same time: it writes ``raw.*``, the refresh reads a snapshot of them and writes
 ``reference.*``, ``staging.*``, ``marts.*``, ``dq.*`` views, ``dq.findings``,
-``dq.findings_history`` (``warehouse.findings_history``) and its ``ops`` rows.
+``dq.findings_history`` (``warehouse.findings_history``) and its ``ops`` rows. After building
+the models it runs the tests their headers declare (``warehouse.model_tests``): a failing one
+fails the refresh, and nothing of it is committed.
 
 A relation is rebuilt when its fingerprint changes: the SHA-256 of its SQL and of the
 fingerprints of what it reads (a raw table's row count and newest batch; a reference
@@ -29,7 +31,7 @@ import duckdb
 
 from finradar.errors import FinradarError
 from finradar.settings import Settings
-from warehouse import findings_history
+from warehouse import findings_history, model_tests
 from warehouse.lake import connect
 from warehouse.locks import file_lock
 from warehouse.model_files import Check, Model, checks, models
@@ -78,6 +80,7 @@ def refresh(settings: Settings, *, full: bool = False) -> RefreshSummary:
                     con,
                     lambda: _refresh(con, full, started),
                     retries=settings.warehouse.commit_retries,
+                    message=lambda s: f"refresh {s.refresh_id}",  # lake.snapshots()
                 ),
                 settings.warehouse.refresh_timeout_s,
             )
@@ -181,6 +184,7 @@ def _refresh(con: duckdb.DuckDBPyConnection, full: bool, started: float) -> Refr
             summary.rebuilt.append(model.relation)
         else:
             summary.unchanged.append(model.relation)
+    model_tests.run(con, model_tests.to_test(models(), summary.rebuilt))
 
     checks_print = _digest(
         *(c.sql for c in checks()),
