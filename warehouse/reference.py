@@ -1,6 +1,7 @@
 """``reference.*``: the contract's reference data as warehouse tables, derived from ``contracts/``.
 
-The models join events to these: stage ordinals, entity registry and group members, survey
+The models join events to these: stage ordinals and labels, the entity registry (with the
+synthetic stream's institutions and their generated names) and group members, survey
 questions (kind, the capability a stage question rates) and options with the figures the
 reports published. They are rebuilt by ``finradar refresh`` whenever ``contracts/`` changes,
 so the YAML stays the one source of truth.
@@ -16,6 +17,7 @@ import pyarrow as pa
 
 from contracts.registry import entities
 from contracts.survey_catalog import SurveyCatalog
+from contracts.synthetic_entities import synthetic_entities
 from contracts.taxonomy import taxonomies
 
 
@@ -51,10 +53,14 @@ def taxonomy_terms() -> pa.Table:
 
 
 def registry_entities() -> pa.Table:
-    """One row per registered entity (``contracts/reference/entities``)."""
+    """One row per registered entity (``contracts/reference/entities``), then one per
+    institution of the synthetic stream with its generated names (``is_synthetic``)."""
     fields = ("entity_id", "level", "institution_type", "tier", "name_zh", "name_en")
-    rows = [{f: e.get(f) for f in fields} for e in entities().values()]
-    return pa.Table.from_pylist(rows, pa.schema([(f, pa.string()) for f in fields]))
+    rows = [{**{f: e.get(f) for f in fields}, "is_synthetic": False} for e in entities().values()]
+    rows += [{**e, "is_synthetic": True} for e in synthetic_entities()]
+    return pa.Table.from_pylist(
+        rows, pa.schema([*((f, pa.string()) for f in fields), ("is_synthetic", pa.bool_())])
+    )
 
 
 def group_members() -> pa.Table:
@@ -162,7 +168,8 @@ REFERENCE_TABLES: dict[str, Callable[[], pa.Table]] = {
 
 GRAINS = {
     "reference.taxonomy_terms": "one row per taxonomy × code of contracts/taxonomies.yaml",
-    "reference.entities": "one row per entity of the registry (contracts/reference/entities)",
+    "reference.entities": "one row per entity of the registry (contracts/reference/entities), "
+    "and per institution of the synthetic stream (contracts/synthetic_entities.py)",
     "reference.group_members": "one row per group × member declared in the registry",
     "reference.survey_questions": "one row per survey × question (contracts/surveys)",
     "reference.survey_options": "one row per survey × question × option (contracts/surveys)",

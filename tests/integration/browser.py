@@ -16,7 +16,7 @@ CHARTS = {
     "spend-by-segment",
     "frontier-share",
     "six-bank-rollup",
-    "maturity",
+    "maturity-heatmap",
     "survey-genai_attitude",
     "survey-tech_domains_of_concern",
     "batch-pass-rate",
@@ -74,6 +74,58 @@ def measure_charts(page: Path) -> dict[str, dict[str, Any]]:
     found = re.search(r'<pre id="measure">(.*?)</pre>', result.stdout, re.S)
     assert found, result.stdout[-2000:]
     return json.loads(found.group(1).replace("&quot;", '"'))
+
+
+def probe(page: Path, script: str) -> Any:
+    """Run ``script`` in ``page`` after the page's own scripts (injected before ``</body>``,
+    as ``measure_charts`` does) and return what it assigns to ``out``, through JSON."""
+    wrapped = (
+        "<script>(function () { let out = null;\n" + script + "\n"
+        "const pre = document.createElement('pre'); pre.id = 'probe';"
+        "pre.textContent = JSON.stringify(out); document.body.appendChild(pre); })();</script>"
+    )
+    probed = page.with_name(page.stem + "-probe.html")
+    probed.write_text(page.read_text("utf-8").replace("</body>", wrapped + "</body>"), "utf-8")
+    result = run("--dump-dom", probed.as_uri())
+    found = re.search(r'<pre id="probe">(.*?)</pre>', result.stdout, re.S)
+    assert found, result.stdout[-2000:]
+    return json.loads(html.unescape(found.group(1)))
+
+
+FILTER = """
+const visible = el => el.getClientRects().length > 0;
+const rows = () => [...document.querySelectorAll('table.findings tr.finding')];
+const cells = () =>
+  [...document.querySelectorAll('[data-chart="maturity-heatmap"] g[data-column]')];
+const text = document.getElementById('filter-text');
+const type = document.getElementById('filter-type');
+out = {rows: rows().length, cells: cells().length,
+       types: [...type.options].map(o => o.value).filter(v => v)};
+text.value = QUERY; text.dispatchEvent(new Event('input'));
+out.typed = rows().filter(visible).map(r => r.textContent);
+text.value = ''; text.dispatchEvent(new Event('input'));
+type.value = TYPE; type.dispatchEvent(new Event('change'));
+out.type_rows = rows().filter(visible).map(r => r.getAttribute('data-type'));
+out.type_cells = cells().filter(visible).map(c => c.getAttribute('data-column'));
+"""
+
+
+def try_filters(page: Path, query: str, institution_type: str) -> dict[str, Any]:
+    """Type ``query`` into the report's findings filter, then clear it and choose
+    ``institution_type`` in its select: the findings rows and heatmap cells shown each time.
+
+    Returns ``rows`` and ``cells`` (how many there are), ``types`` (the select's values),
+    ``typed`` (the text of each row shown for the query), and ``type_rows`` / ``type_cells``
+    (the institution type of each row and heatmap cell shown for the type)."""
+    script = FILTER.replace("QUERY", json.dumps(query)).replace(
+        "TYPE", json.dumps(institution_type)
+    )
+    return probe(page, script)
+
+
+def visible_text(page: Path) -> str:
+    """The text a reader sees in ``page``: ``innerText`` of its body after its scripts ran."""
+    return probe(page, "out = document.body.innerText;")
 
 
 def screenshot(page: Path) -> Path:

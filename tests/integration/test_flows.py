@@ -149,6 +149,36 @@ def test_report_renders_every_chart_in_headless_chromium(flow_runs) -> None:
     print(f"\nreport screenshot: {screenshot}")
 
 
+def test_report_shows_names_a_heatmap_and_working_filters(flow_runs) -> None:
+    """Names, not ids or codes, in what a reader sees; the maturity heatmap with its legend;
+    and the filters, typed into in headless Chromium, hide the rows and cells they should."""
+    path = flow_runs["report"]
+    page = path.read_text(encoding="utf-8")
+    seen = browser.visible_text(path)
+    dom = browser.page_text(path.as_uri(), "finradar report")  # tooltips too
+    for text in (seen, dom):
+        assert not re.search(r"\b(cn|syn)\.[a-z]", text), re.findall(r"\S*(?:cn|syn)\.\S*", text)
+        assert not re.search(r"\b(ai_aigc|digital_operations|risk_control|tech_domains)", text)
+    assert "Six large state-owned banks" in seen and "China Construction Bank" in seen
+    assert "Banking" in seen and "Risk control" in seen
+    heat = re.search(r'data-chart="maturity-heatmap".*?</figure>', page, re.S).group(0)
+    assert heat.count('class="mark"') >= 20 and "Planning" in heat and 'class="legend"' in heat
+    # the rule of fewest rows among the findings shown: typing it keeps exactly its rows
+    rules = [
+        m.group(1)
+        for m in re.finditer(r'<tr class="finding \w+"[^>]*><td>\w+</td><td>(\w+)<', page)
+    ]
+    assert len(set(rules)) > 1, rules
+    rule = min(sorted(set(rules)), key=rules.count)
+    tried = browser.try_filters(path, rule, "bank")
+    assert tried["rows"] == len(rules)
+    assert tried["typed"] and all(rule in row for row in tried["typed"])
+    assert len(tried["typed"]) < tried["rows"]
+    assert "bank" in tried["types"] and set(tried["type_rows"]) <= {"bank"}
+    assert tried["type_cells"] and set(tried["type_cells"]) == {"bank"}
+    assert len(tried["type_cells"]) < tried["cells"]
+
+
 def test_busy_warehouse_is_retried_until_free(flow_runs, broker, tmp_path, monkeypatch):
     """Another process holding the ingest lock is transient: the pass waits for it (for
     ``ingest.writer_wait_s``, here shorter than the hold), fails as busy, and is retried

@@ -86,7 +86,7 @@ def test_a_finding_opens_resolves_and_reopens_and_the_report_leads_with_errors(
         con.close()
     assert f"Findings (1 error, 1 warning, {RESTATED} info; the first 25 of {RESTATED + 2}" in html
     table = re.search(r'<table class="findings">.*?</table>', html, re.S).group(0)
-    rows = re.findall(r'<tr class="finding (\w+)">(.*?)</tr>', table, re.S)
+    rows = re.findall(r'<tr class="finding (\w+)"[^>]*>(.*?)</tr>', table, re.S)
     assert [severity for severity, _ in rows] == ["error", "warning"] + ["info"] * 23
     cells = re.findall(r"<td>(.*?)</td>", rows[0][1])
     assert cells[:4] == ["error", "yoy_mismatch", "e", "2023"]

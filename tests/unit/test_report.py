@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 from itertools import pairwise
 
 from finradar.settings import Settings
-from tests.unit.warehouse_inputs import insert, spend
+from tests.unit.warehouse_inputs import insert, milestone, spend
 from warehouse.lake import connect
 from warehouse.refresh import refresh
 from warehouse.report.build import ReportInputs, render
 from warehouse.report.charts import Bar, grouped_columns, horizontal_bars, line_chart
+from warehouse.report.heatmap import Cell, colour, heatmap
+from warehouse.report.names import with_names
 
 
 def test_forecast_bars_are_hatched_and_actuals_solid() -> None:
@@ -94,3 +97,67 @@ def test_follow_and_replay_artifacts_state_their_counts() -> None:
     text = replay_markdown(replay)
     assert "`unknown_survey`" in text and "| 7 | 5 | 0 | 2 |" in text
     assert "still `unknown_question`: 2" in text
+
+
+def test_the_heatmap_colours_cells_by_value_and_has_a_legend() -> None:
+    cells = [
+        Cell("panel", "Risk control", "Bank", "bank", 1.0),
+        Cell("panel", "Risk control", "Insurance", "insurance", 5.0),
+        Cell("panel", "Claims", "Insurance", "insurance", 3.0, " (median 3)"),
+    ]
+    svg = heatmap("h", "t", cells, [(1.0, "Planning"), (3.0, "Scaled"), (5.0, "Iteration")])
+    fills = re.findall(r'<rect class="mark"[^>]*fill="([^"]+)"', svg)
+    assert fills == [colour(1, 1, 5), colour(5, 1, 5), colour(3, 1, 5)]
+    assert len(set(fills)) == 3
+    assert re.findall(r'<g data-column="(\w+)"><rect class="mark"', svg) == [
+        "bank",
+        "insurance",
+        "insurance",
+    ]
+    legend = re.search(r'<g class="legend">.*?</g>', svg).group(0)
+    assert "1 Planning" in legend and "5 Iteration" in legend and legend.count("<rect") == 3
+    assert "<title>Claims · Insurance: 3.00 (median 3)</title>" in svg
+
+
+def test_ids_in_text_become_names() -> None:
+    names = {"cn.segment.banking": "Banking", "syn.bank.rural_001": "Synthetic rural bank 001"}
+    text = "cn.segment.banking tech total; syn.bank.rural_001 and cn.segment.unknown"
+    assert with_names(text, names) == (
+        "Banking tech total; Synthetic rural bank 001 and cn.segment.unknown"
+    )
+
+
+def test_the_page_names_entities_and_codes_and_offers_filters(tmp_settings: Settings) -> None:
+    syn = "syn.bank.city_commercial_042"
+    insert(
+        tmp_settings,
+        "spend_disclosures",
+        [
+            # doubled, but labelled +10 %: a finding naming the synthetic bank
+            spend("a", syn, "2022", "100", level="institution"),
+            spend("b", syn, "2023", "200", level="institution", reported_yoy="0.10"),
+            spend("seg", "cn.segment.banking", "2023", "2000"),
+        ],
+    )
+    insert(
+        tmp_settings,
+        "deployment_milestones",
+        [milestone("m", syn, "digital_operations", "mature", date(2024, 5, 1))],
+    )
+    refresh(tmp_settings)
+    con = connect(tmp_settings, read_only=True)
+    try:
+        html = render(con, ReportInputs(lag=[]))
+    finally:
+        con.close()
+    text = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
+    text = re.sub(r"<[^>]+>", " ", text)
+    assert not re.search(r"\b(cn|syn)\.[a-z]", text), re.findall(r"\S*(?:cn|syn)\.\S*", text)
+    assert "digital_operations" not in text and "Digital operations" in text
+    assert "Synthetic city commercial bank 042" in text and "Banking" in text
+    heat = re.search(r'data-chart="maturity-heatmap".*?</figure>', html, re.S).group(0)
+    assert heat.count('class="mark"') == 1 and '<g class="legend">' in heat
+    assert 'data-type="bank"' in html  # the finding's row, for the institution-type filter
+    assert '<select id="filter-type">' in html and '<option value="bank">Bank</option>' in html
+    assert 'id="filter-text"' in html and "addEventListener('input'" in html
+    assert "<script src" not in html

@@ -2,7 +2,8 @@
 
 Red: firing. Amber: resolved within ``RECENT_S`` (it fired lately). Green: ok — resolved
 longer ago, or a rule that never fired (one line for the rule). Firing first, then by
-when the state last changed, newest first. Self-contained HTML (inline styles).
+when the state last changed, newest first. Entity ids in subjects and details are shown as
+the entities' names. Self-contained HTML (inline styles).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from html import escape
 import duckdb
 
 from warehouse.alerts import RULES
+from warehouse.report.names import entity_names, with_names
 
 RECENT_S = 86_400.0
 COLOURS = {"firing": "#c0392b", "recent": "#d68910", "ok": "#1e8449"}
@@ -42,11 +44,21 @@ def alerts_section(
     that never fired), as of ``now`` (default: the current time)."""
     now = now or datetime.now(UTC)
     rows = alert_states(con)
+    names = _names(con)
     recent = now - timedelta(seconds=recent_s)
     lines = []
     for rule, subject, state, value, threshold, detail, changed_at in rows:
         colour = "firing" if state == "firing" else "recent" if changed_at >= recent else "ok"
-        lines.append((colour, rule, subject, _value(rule, value, threshold), detail, changed_at))
+        lines.append(
+            (
+                colour,
+                rule,
+                with_names(subject, names),
+                _value(rule, value, threshold),
+                with_names(detail or "", names),
+                changed_at,
+            )
+        )
     fired = {r[0] for r in rows}
     lines += [("ok", rule, "—", "", "never fired", None) for rule in RULES if rule not in fired]
     order = {"firing": 0, "recent": 1, "ok": 2}
@@ -59,6 +71,15 @@ def alerts_section(
         f"Amber: resolved in the last {recent_s / 3600:.0f} h. Every change is in "
         "<code>dq.alerts</code>.</p>" + _table(lines) + "</section>"
     )
+
+
+def _names(con: duckdb.DuckDBPyConnection) -> dict[str, str]:
+    """Entity names by id, to show in place of the ids alert details mention (none for a
+    warehouse without marts yet)."""
+    try:
+        return entity_names(con)
+    except duckdb.CatalogException:
+        return {}
 
 
 def _table(lines: Sequence[tuple]) -> str:

@@ -1,7 +1,10 @@
 """The finradar report: one static HTML page over the warehouse, fully usable offline.
 
 For analysts: spend by segment and year (actuals solid, forecasts hatched), frontier share,
-the six-bank roll-up, capability maturity with its clusters, survey shares. For monitors:
+the six-bank roll-up, capability maturity as a capability × institution-type heatmap
+(``warehouse/report/heatmap.py``), survey shares; entities, capabilities, stages, scopes and
+options by name, never by id or code (``warehouse/report/names.py``). A filter bar (inline
+script, ``warehouse/report/filters.py``) narrows the findings and the heatmap. For monitors:
 the current state of every alert rule (``warehouse/report/alerts.py``), pass and quarantine
 rates per batch counting every rejection, quarantine by reason, reconciliation findings (by
 rule, by severity per refresh, and the findings most severe first:
@@ -22,12 +25,22 @@ import duckdb
 
 from handoff.records import PartitionRange
 from warehouse.report.alerts import alerts_section
-from warehouse.report.charts import Bar, grouped_columns, horizontal_bars, stacked_shares
+from warehouse.report.charts import Bar, grouped_columns, horizontal_bars
+from warehouse.report.filters import SCRIPT as FILTER_SCRIPT
+from warehouse.report.filters import STYLE as FILTER_STYLE
+from warehouse.report.filters import filter_bar
+from warehouse.report.heatmap import Cell, heatmap
+from warehouse.report.names import panel_name
 from warehouse.report.quality import findings_table, findings_trend, pass_rate_charts
 
 SEGMENTS = ("cn.segment.banking", "cn.segment.insurance", "cn.segment.securities")
 SIX_BANKS = "cn.group.six_state_owned_banks"
-STAGES = ("planning", "exploration", "scaled_deployment", "mature", "iteration")
+# the 2025 report's clusters (marts.capability_maturity.cluster), in words
+CLUSTERS = {
+    "leaders": "leaders 先行派",
+    "explorers": "explorers 探索派",
+    "tackling": "tackling 攻坚派",
+}
 
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",sans-serif;margin:0;color:#1d2733;
@@ -79,7 +92,7 @@ def spend_section(con: duckdb.DuckDBPyConnection) -> str:
     segments = ", ".join(f"'{s}'" for s in SEGMENTS)
     series = _rows(
         con,
-        f"""select fiscal_period, replace(entity_id, 'cn.segment.', ''), amount_yi, status
+        f"""select fiscal_period, coalesce(entity_name_en, entity_id), amount_yi, status
             from marts.spend_series
             where entity_id in ({segments}) and spend_class = 'total' and technology is null
               and period_kind = 'year' and currency = 'CNY'
@@ -94,10 +107,12 @@ def spend_section(con: duckdb.DuckDBPyConnection) -> str:
     )
     shares = _rows(
         con,
-        """select s.entity_id || ' ' || s.fiscal_period || case when s.status = 'actual' then ''
-                  else ' (' || s.status || ')' end, s.frontier_share
+        """select coalesce(s.entity_name_en, s.entity_id) || ' ' || s.fiscal_period
+                  || case when s.status = 'actual' then '' else ' (' || lower(st.label_en) || ')'
+                  end, s.frontier_share
            from marts.spend_frontier_share s
            join marts.dim_entity e using (entity_id)
+           left join reference.taxonomy_terms st on st.taxonomy = 'status' and st.code = s.status
            where e.level <> 'institution'
            order by s.frontier_share desc limit 20""",
     )
@@ -109,10 +124,11 @@ def spend_section(con: duckdb.DuckDBPyConnection) -> str:
     )
     members = _rows(
         con,
-        f"""select coalesce(e.name_en, s.entity_id), s.amount_yi, s.scope
+        f"""select coalesce(e.name_en, s.entity_id), s.amount_yi, coalesce(sc.label_en, s.scope)
             from marts.spend_series s
             join reference.group_members m on m.member_id = s.entity_id
             left join marts.dim_entity e on e.entity_id = s.entity_id
+            left join reference.taxonomy_terms sc on sc.taxonomy = 'scope' and sc.code = s.scope
             where m.group_id = '{SIX_BANKS}' and s.fiscal_period = '2019'
               and s.spend_class = 'total' and s.technology is null and s.currency = 'CNY'
             order by s.amount_yi desc""",
@@ -138,44 +154,69 @@ def spend_section(con: duckdb.DuckDBPyConnection) -> str:
     return f"<section><h2>Spend</h2>{spend}{frontier}{six}</section>"
 
 
-def maturity_section(con: duckdb.DuckDBPyConnection) -> str:
+def maturity_section(con: duckdb.DuckDBPyConnection) -> tuple[str, list[tuple[str, str]]]:
+    """The capability × institution-type heatmap of mean stages, one block per panel, and
+    the institution types it shows as (code, name) for the page's filter."""
     rows = _rows(
         con,
-        """select m.panel, m.institution_type, m.capability, m.cluster, m.skewness,
-                  list(d.share order by d.stage_ordinal)
+        """select m.panel, coalesce(m.capability_label_en, m.capability), m.institution_type,
+                  coalesce(t.label_en, m.institution_type), m.mean_stage, m.median_stage,
+                  m.institutions, m.cluster
            from marts.capability_maturity m
-           join marts.maturity_distribution d using (panel, institution_type, capability)
-           where m.cluster is not null
-           group by all order by m.panel, m.institution_type, m.skewness""",
+           left join reference.taxonomy_terms t
+             on t.taxonomy = 'institution_type' and t.code = m.institution_type
+           left join reference.taxonomy_terms c
+             on c.taxonomy = 'capability' and c.code = m.capability
+           order by m.panel, t.position, c.position""",
     )
-    chart = stacked_shares(
-        "maturity",
-        "Capability maturity: institutions by lifecycle stage, per panel",
-        [
-            (f"{panel} · {t} · {c} · {cluster} (g1 {skew:+.2f})", shares)
-            for panel, t, c, cluster, skew, shares in rows
-        ],
-        STAGES,
-        note="leaders: g1 < −0.3; explorers: g1 > 0.3; tackling otherwise",
+    stages = _rows(
+        con,
+        """select ordinal, label_en from reference.taxonomy_terms
+           where taxonomy = 'stage' and ordinal is not null order by ordinal""",
     )
-    return f"<section><h2>Capability maturity</h2>{chart}</section>"
+    cells = [
+        Cell(
+            panel_name(panel),
+            capability,
+            type_name,
+            type_code,
+            mean,
+            f" (median {median}, {n:,} institutions"
+            + (f", {CLUSTERS.get(cluster, cluster)}" if cluster else "")
+            + ")",
+        )
+        for panel, capability, type_code, type_name, mean, median, n, cluster in rows
+    ]
+    chart = heatmap(
+        "maturity-heatmap",
+        "Capability maturity: mean lifecycle stage by capability and institution type",
+        cells,
+        [(float(o), label) for o, label in stages] or [(1.0, ""), (5.0, "")],
+        note="one block per panel (panels are never pooled); hover a cell for its median, "
+        "count and cluster",
+    )
+    types = list(dict.fromkeys((c.column_key, c.column) for c in cells))
+    return f"<section><h2>Capability maturity</h2>{chart}</section>", types
 
 
 def survey_section(con: duckdb.DuckDBPyConnection) -> str:
     rows = _rows(
         con,
-        """select question_id, option_id, share from marts.survey_option_shares
+        """select question_id, coalesce(question_text_en, question_id),
+                  coalesce(option_label_en, option_id), share
+           from marts.survey_option_shares
            where question_id in ('tech_domains_of_concern', 'genai_attitude')
            order by question_id, share desc""",
     )
+    questions = dict((q, text) for q, text, _, _ in rows)
     charts = "".join(
         horizontal_bars(
             f"survey-{q}",
-            f"Survey: {q} (share of respondents)",
-            [Bar(o, s) for qq, o, s in rows if qq == q],
+            f"Survey: {text} (share of respondents)",
+            [Bar(o, s) for qq, _, o, s in rows if qq == q],
             as_percent=True,
         )
-        for q in dict.fromkeys(q for q, _, _ in rows)
+        for q, text in questions.items()
     )
     return f"<section><h2>Surveys</h2>{charts or '<p>No survey data yet.</p>'}</section>"
 
@@ -241,10 +282,12 @@ def render(con: duckdb.DuckDBPyConnection, inputs: ReportInputs | None = None) -
         if inputs.data_docs
         else ""
     )
+    maturity, heatmap_types = maturity_section(con)
     body = "".join(
         [
+            filter_bar(_filter_types(con, heatmap_types)),
             spend_section(con),
-            maturity_section(con),
+            maturity,
             survey_section(con),
             alerts_section(con, now),
             monitor_section(con, inputs, now),
@@ -253,10 +296,27 @@ def render(con: duckdb.DuckDBPyConnection, inputs: ReportInputs | None = None) -
     return (
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         "<title>finradar report</title>"
-        f"<style>{STYLE}</style></head><body><header><h1>finradar report</h1>"
+        f"<style>{STYLE}{FILTER_STYLE}</style></head><body><header><h1>finradar report</h1>"
         f"<div>generated {now:%Y-%m-%d %H:%M:%S} UTC{docs}</div></header>"
-        f"<main>{body}</main></body></html>\n"
+        f"<main>{body}</main>{FILTER_SCRIPT}</body></html>\n"
     )
+
+
+def _filter_types(
+    con: duckdb.DuckDBPyConnection, shown: list[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The institution types the filter offers as (code, name): those of the heatmap, then
+    those of the findings' entities, in the taxonomy's order."""
+    found = _rows(
+        con,
+        """select distinct e.institution_type, t.label_en, t.position
+           from dq.findings f
+           join marts.dim_entity e on e.entity_id = f.entity_id
+           join reference.taxonomy_terms t
+             on t.taxonomy = 'institution_type' and t.code = e.institution_type
+           order by t.position""",
+    )
+    return list(dict.fromkeys([*shown, *((code, name) for code, name, _ in found)]))
 
 
 def write_report(con: duckdb.DuckDBPyConnection, path: Path, inputs: ReportInputs) -> Path:

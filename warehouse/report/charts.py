@@ -154,44 +154,6 @@ def horizontal_bars(
     return _figure(chart_id, title, svg, note)
 
 
-def stacked_shares(
-    chart_id: str,
-    title: str,
-    rows: Sequence[tuple[str, Sequence[float]]],
-    parts: Sequence[str],
-    note: str = "",
-) -> str:
-    """One 100 % bar per row, split into ``parts`` (e.g. the five lifecycle stages)."""
-    if not rows:
-        return _empty(chart_id, title)
-    label_w, plot_w = 340, WIDTH - 340 - 10
-    height = ROW * len(rows) + 30
-    out = []
-    for i, (label, shares) in enumerate(rows):
-        y = 5 + i * ROW
-        x = float(label_w)
-        out.append(
-            f'<text class="axis" x="{label_w - 6}" y="{y + 14}" text-anchor="end">'
-            f"{escape(label)}</text>"
-        )
-        for j, share in enumerate(shares):
-            w = plot_w * share
-            if w <= 0:
-                continue
-            out.append(
-                f'<rect class="mark" x="{x:.1f}" y="{y + 3}" width="{w:.1f}" height="{ROW - 6}" '
-                f'fill="{PALETTE[j % len(PALETTE)]}"><title>{escape(label)} — '
-                f"{escape(parts[j])}: {share:.1%}</title></rect>"
-            )
-            x += w
-    out.append(_legend(parts, height - 18, False))
-    svg = (
-        f'<svg viewBox="0 0 {WIDTH} {height}" width="{WIDTH}" height="{height}" role="img" '
-        f'aria-label="{escape(title)}">{"".join(out)}</svg>'
-    )
-    return _figure(chart_id, title, svg, note)
-
-
 def line_chart(
     chart_id: str,
     title: str,

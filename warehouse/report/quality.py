@@ -14,6 +14,7 @@ from html import escape
 import duckdb
 
 from warehouse.report.charts import Bar, horizontal_bars, line_chart, small_multiples
+from warehouse.report.names import entity_names, with_names
 
 BATCHES = 20  # the newest batches the per-batch charts show
 REFRESHES = 30  # the newest refreshes the findings trend shows
@@ -104,20 +105,26 @@ def findings_trend(con: duckdb.DuckDBPyConnection, refreshes: int = REFRESHES) -
 
 def findings_table(con: duckdb.DuckDBPyConnection, shown: int = FINDINGS_SHOWN) -> str:
     """The latest refresh's findings, errors first, then warnings, then information, each
-    with its explanation and the events it names (one row per finding, first ``shown``)."""
+    with its entity's name, its explanation (entity ids replaced by names) and the events it
+    names (one row per finding, first ``shown``); each row carries its entity's institution
+    type in ``data-type`` for the page's filter."""
     counts = dict(
         con.execute("select severity, count(*) from dq.findings group by severity").fetchall()
     )
-    rows = con.execute(
+    names = entity_names(con)
+    found = con.execute(
         f"""
-        select severity, rule_id, entity_id, fiscal_period, detail,
-               array_to_string(event_ids, ', ')
-        from dq.findings
-        order by {severity_rank()}, rule_id, entity_id, fiscal_period, finding_key
+        select f.severity, f.rule_id, coalesce(e.name_en, f.entity_id), f.fiscal_period,
+               f.detail, array_to_string(f.event_ids, ', '), e.institution_type
+        from dq.findings as f
+        left join marts.dim_entity as e on e.entity_id = f.entity_id
+        order by {severity_rank("f.severity")}, f.rule_id, f.entity_id, f.fiscal_period,
+                 f.finding_key
         limit ?
         """,
         [shown],
     ).fetchall()
+    rows = [(*r[:4], with_names(r[4] or "", names), *r[5:]) for r in found]
     total = sum(counts.values())
     if not total:
         return "<h3>Findings</h3><p>None.</p>"
@@ -131,12 +138,13 @@ def findings_table(con: duckdb.DuckDBPyConnection, shown: int = FINDINGS_SHOWN) 
 
 
 def _table(headers: Sequence[str], rows: Sequence[Sequence[object]]) -> str:
+    """One ``tr.finding`` per row: its cells but the last, which is its ``data-type``."""
     if not rows:
         return "<p>None.</p>"
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join(
-        f'<tr class="finding {escape(str(row[0]))}">'
-        + "".join(f"<td>{escape(str(v if v is not None else ''))}</td>" for v in row)
+        f'<tr class="finding {escape(str(row[0]))}" data-type="{escape(str(row[-1] or ""))}">'
+        + "".join(f"<td>{escape(str(v if v is not None else ''))}</td>" for v in row[:-1])
         + "</tr>"
         for row in rows
     )

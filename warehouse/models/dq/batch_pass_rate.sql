@@ -1,6 +1,10 @@
 -- Each ingest batch's pass rate, counting every rejection: the contract check's (before Great Expectations), GX's, staging's and the landing's, against what the batch consumed. Its consumed, landed, duplicates and quarantined are the batch's accounting in ops.ingest_runs (consumed = landed + duplicates + quarantined).
 -- grain: one row per ingest batch that consumed messages
+-- unique: batch_id
+-- not_null: batch_id, consumed, landed, duplicates, quarantined, pass_rate, duplicate_rate, quarantine_rate
 -- columns:
+--   finished_at: when the batch committed (ops.ingest_runs)
+--   consumed, landed, duplicates, quarantined: the batch's accounting (ops.ingest_runs)
 --   rejected_by_contract, rejected_by_gx, rejected_in_staging, rejected_at_landing: its quarantined messages by stage (dq.batch_quality)
 --   pass_rate: landed / consumed
 --   duplicate_rate: duplicates / consumed (byte-identical repeats of landed events: not landed again, and no quality failure)

@@ -1,6 +1,10 @@
 -- How many findings were open after each refresh, by severity: the trend of dq.findings_history.
 -- grain: one row per refresh × severity with open findings
+-- unique: refresh_id, severity
+-- not_null: refresh_id, refreshed_at, severity, open_findings, new_findings
 -- columns:
+--   refresh_id: the refresh (ops.refresh_runs)
+--   severity: error | warning | info
 --   refreshed_at: when the refresh started (ops.refresh_runs.started_at)
 --   open_findings: findings open after it (an episode first seen at or before it and not resolved by then)
 --   new_findings: of them, first seen at that refresh

@@ -1,8 +1,12 @@
 -- How far each capability has matured per institution type within one panel: the spread of institutions over the five-stage lifecycle, summarised and clustered as the 2025 report does.
 -- grain: panel × institution_type × capability
+-- unique: panel, institution_type, capability
+-- not_null: panel, institution_type, capability, institutions, median_stage, mean_stage, share_at_or_beyond_scaled
+-- references: capability -> reference.taxonomy_terms[capability]
 -- columns:
 --   panel: a survey's wave (survey_id/wave) or 'milestones' (staging.stage_ratings): panels are never pooled
 --   institutions: distinct institutions rated (staging.stage_ratings)
+--   capability_label_zh, capability_label_en: the capability's name (reference.taxonomy_terms)
 --   median_stage: the median stage ordinal (the lower middle value for an even count), 1–5
 --   mean_stage: the mean stage ordinal
 --   share_at_or_beyond_scaled: share of institutions at scaled_deployment (3) or later
@@ -37,6 +41,8 @@ select
     panel,
     institution_type,
     capability,
+    cap.label_zh as capability_label_zh,
+    cap.label_en as capability_label_en,
     institutions,
     median_stage,
     mean_stage,
@@ -51,3 +57,5 @@ select
     is_synthetic,
     is_constructed
 from central
+left join reference.taxonomy_terms as cap
+    on cap.taxonomy = 'capability' and cap.code = central.capability

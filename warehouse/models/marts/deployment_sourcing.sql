@@ -1,5 +1,8 @@
 -- How landing cases were sourced (purchased, co-developed, in-house) per institution type, over all capabilities.
 -- grain: institution_type × sourcing (cases with a stated sourcing)
+-- unique: institution_type, sourcing
+-- not_null: institution_type, sourcing, cases, share
+-- references: sourcing -> reference.taxonomy_terms[sourcing]
 -- columns:
 --   cases: cases of marts.deployment_cases with this sourcing
 --   share: cases / all cases of the type with a stated sourcing

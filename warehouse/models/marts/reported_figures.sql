@@ -1,7 +1,10 @@
 -- Every printed figure the events carry, one number each, as the warehouse gives it back: spend amounts, shares, growth labels, CAGRs and headcounts, counted cases and KPIs of milestones, observations' values, and the survey shares and means the respondents' answers give at the report's printed precision.
 -- grain: one row per figure_id (event × field), and per figure_id × wave for survey figures (survey × question × option × published figure)
+-- unique: figure_id, fiscal_period
+-- not_null: figure_id, field, value, source_document
 -- columns:
 --   figure_id: <event_id>/<field>, <event_id>/kpis/<kpi name>, or survey/<survey_id>/<question_id>[/<option_id>]/published_share|published_mean (contracts/corpus/coverage.py)
+--   entity_name_zh, entity_name_en: the entity's name in Chinese and English (reference.entities: the registry's, generated for synthetic institutions; NULL for an entity only events describe, which marts.dim_entity names); NULL for survey figures
 --   field: the payload field: a numeric field of its event type (contracts/corpus/coverage.py figure_fields: amount, revenue_share, reported_yoy, stated_cagr, tech_headcount, tech_headcount_share, case_count, value, value_high, base_count), kpis/<name>, or published_share, published_mean
 --   value: the figure in the field's own unit: spend amounts in their printed unit, spend shares and rates as fractions (2.5% is 0.025), observations as printed (45.49 for 45.49%), survey figures as fractions
 --   unit: the unit of value as the source gives it (亿元 for a spend amount in 亿 CNY, '%', fraction for shares kept as fractions)
@@ -108,43 +111,55 @@ amount_units as (
     select code as amount_unit, rtrim(label_zh, '元') as scale_zh
     from reference.taxonomy_terms
     where taxonomy = 'unit'
+),
+
+figures as (
+    select
+        event_id || '/' || field as figure_id,
+        event_id,
+        entity_id,
+        fiscal_period,
+        field,
+        value,
+        case
+            when field = 'amount' then
+                trim(u.scale_zh || case currency when 'CNY' then '元' else ' ' || currency end)
+            when field = 'tech_headcount' then '人'
+            else 'fraction'
+        end as unit,
+        source_document,
+        is_synthetic,
+        is_constructed
+    from spend_figures
+    left join amount_units as u using (amount_unit)
+    union all by name
+    select
+        event_id || '/' || field as figure_id, event_id, entity_id, fiscal_period, field, value,
+        unit, source_document, is_synthetic, is_constructed
+    from observation_figures
+    union all by name
+    select
+        event_id || '/' || field as figure_id, event_id, entity_id, fiscal_period, field, value,
+        unit, source_document, is_synthetic, is_constructed
+    from milestone_cases
+    union all by name
+    select
+        event_id || '/' || field as figure_id, event_id, entity_id, fiscal_period, field, value,
+        unit, source_document, is_synthetic, is_constructed
+    from milestone_kpis
+    union all by name
+    select
+        figure_id, null as event_id, null as entity_id, wave as fiscal_period, field, value,
+        'fraction' as unit, survey_id as source_document, is_synthetic, is_constructed
+    from survey_figures
 )
 
 select
-    event_id || '/' || field as figure_id,
-    event_id,
-    entity_id,
-    fiscal_period,
-    field,
-    value,
-    case
-        when field = 'amount' then
-            trim(u.scale_zh || case currency when 'CNY' then '元' else ' ' || currency end)
-        when field = 'tech_headcount' then '人'
-        else 'fraction'
-    end as unit,
-    source_document,
-    is_synthetic,
-    is_constructed
-from spend_figures
-left join amount_units as u using (amount_unit)
-union all by name
-select
-    event_id || '/' || field as figure_id, event_id, entity_id, fiscal_period, field, value, unit,
-    source_document, is_synthetic, is_constructed
-from observation_figures
-union all by name
-select
-    event_id || '/' || field as figure_id, event_id, entity_id, fiscal_period, field, value, unit,
-    source_document, is_synthetic, is_constructed
-from milestone_cases
-union all by name
-select
-    event_id || '/' || field as figure_id, event_id, entity_id, fiscal_period, field, value, unit,
-    source_document, is_synthetic, is_constructed
-from milestone_kpis
-union all by name
-select
-    figure_id, null as event_id, null as entity_id, wave as fiscal_period, field, value,
-    'fraction' as unit, survey_id as source_document, is_synthetic, is_constructed
-from survey_figures
+    f.figure_id,
+    f.event_id,
+    f.entity_id,
+    e.name_zh as entity_name_zh,
+    e.name_en as entity_name_en,
+    f.* exclude (figure_id, event_id, entity_id)
+from figures as f
+left join reference.entities as e on e.entity_id = f.entity_id

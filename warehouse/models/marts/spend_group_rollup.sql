@@ -1,6 +1,14 @@
 -- Groups' spend added up from their members' totals, beside the figure the group itself disclosed; members' figures of different scopes are added but flagged.
--- grain: group × scope × fiscal_period × status (scope = the group's own disclosed scope, else its members' common scope, else mixed), currency beside
+-- grain: group × scope × fiscal_period × status × currency (scope = the group's own disclosed scope, else its members' common scope, else mixed)
+-- unique: group_id, scope, fiscal_period, status, currency
+-- not_null: group_id, scope, fiscal_period, status, currency, members_reported, members_total_yi
+-- references: status -> reference.taxonomy_terms[status]
+-- references: currency -> reference.taxonomy_terms[currency]
 -- columns:
+--   group_id: the group's entity_id (marts.dim_entity, level group)
+--   group_event_id: the group's own disclosure (NULL if it disclosed none)
+--   member_event_ids: the members' disclosures added up
+--   group_name_zh, group_name_en: the group's name in Chinese and English (as in marts.dim_entity)
 --   members_expected: members the group declares
 --   members_reported: members with a total for the period and status
 --   members_total_yi: sum of the members' totals (each member's figure in the group's scope if it has one, else its own)
@@ -95,6 +103,8 @@ rolled as (
 
 select
     f.group_id,
+    ge.name_zh as group_name_zh,
+    ge.name_en as group_name_en,
     coalesce(
         f.scope, case when len(r.member_scopes) = 1 then r.member_scopes[1] else 'mixed' end
     ) as scope,
@@ -114,6 +124,7 @@ select
     coalesce(r.is_constructed, false) or coalesce(gf.is_constructed, false) as is_constructed
 from frames as f
 inner join groups as g on g.group_id = f.group_id
+left join staging.entities as ge on ge.entity_id = f.group_id
 left join rolled as r
     on r.group_id = f.group_id
     and r.frame_scope is not distinct from f.scope

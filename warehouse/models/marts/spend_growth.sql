@@ -1,6 +1,15 @@
 -- Compound annual growth of each yearly spend series, between its first and last year with a level; a series never crosses measures, currencies or (for estimates and forecasts) the vintage that projected it.
 -- grain: entity × scope × spend_class × technology × measure × currency × status × forecast_vintage (yearly figures, latest vintage; lower bounds left out)
+-- unique: entity_id, scope, spend_class, technology, measure, currency, status, forecast_vintage
+-- not_null: entity_id, scope, spend_class, currency, status, start_period, end_period, periods, points, start_yi, end_yi
+-- references: scope -> reference.taxonomy_terms[scope]
+-- references: spend_class -> reference.taxonomy_terms[spend_class]
+-- references: technology -> reference.taxonomy_terms[spend_technology]
+-- references: currency -> reference.taxonomy_terms[currency]
+-- references: status -> reference.taxonomy_terms[status]
 -- columns:
+--   entity_name_zh, entity_name_en: the entity's name in Chinese and English (reference.entities: the registry's, generated for synthetic institutions; NULL for an entity only events describe, which marts.dim_entity names)
+--   technology_label_zh, technology_label_en: the technology's name (reference.taxonomy_terms, spend_technology); NULL with technology
 --   measure: the source's own name for what it measures; NULL: not stated
 --   forecast_vintage: for estimates and forecasts, the vintage (as-of date) of the projection: one report's forecasts form a series, another report's another. NULL for actuals, whose series runs across vintages (each year at its latest)
 --   start_period, end_period: the first and last year of the series
@@ -22,9 +31,13 @@ with yearly as (
 series as (
     select
         entity_id,
+        any_value(entity_name_zh) as entity_name_zh,
+        any_value(entity_name_en) as entity_name_en,
         scope,
         spend_class,
         technology,
+        any_value(technology_label_zh) as technology_label_zh,
+        any_value(technology_label_en) as technology_label_en,
         measure,
         currency,
         status,

@@ -1,6 +1,15 @@
 -- Every growth rate a source states, beside the growth its series' levels give for that period and for the next one: a label that fits the next period's growth but not its own was printed one period early.
 -- grain: one row per spend_series figure with a reported_yoy
+-- unique: entity_id, scope, spend_class, technology, measure, currency, fiscal_period, status
+-- not_null: entity_id, scope, spend_class, currency, series_key, fiscal_period, status, event_id, reported_yoy
+-- references: scope -> reference.taxonomy_terms[scope]
+-- references: spend_class -> reference.taxonomy_terms[spend_class]
+-- references: technology -> reference.taxonomy_terms[spend_technology]
+-- references: currency -> reference.taxonomy_terms[currency]
+-- references: status -> reference.taxonomy_terms[status]
 -- columns:
+--   entity_name_zh, entity_name_en: the entity's name in Chinese and English (reference.entities: the registry's, generated for synthetic institutions; NULL for an entity only events describe, which marts.dim_entity names)
+--   technology_label_zh, technology_label_en: the technology's name (reference.taxonomy_terms, spend_technology); NULL with technology
 --   fits_own: reported_yoy meets [yoy_low, yoy_high] within its own rounding; NULL when the figure has no computed yoy
 --   next_period, next_event_id: the figure whose growth is computed from this one (the same series, one period on)
 --   fits_next: reported_yoy meets the next figure's growth range within its rounding; NULL without a next figure
@@ -28,9 +37,13 @@ following as (
 fits as (
     select
         l.entity_id,
+        l.entity_name_zh,
+        l.entity_name_en,
         l.scope,
         l.spend_class,
         l.technology,
+        l.technology_label_zh,
+        l.technology_label_en,
         l.measure,
         l.currency,
         l.series_key,

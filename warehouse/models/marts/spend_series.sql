@@ -1,7 +1,17 @@
 -- Spend figures at their latest vintage, with year-over-year growth computed from the levels beside the growth the source states.
 -- grain: entity × scope × spend_class × technology × measure × currency × fiscal_period × status (latest vintage)
+-- unique: entity_id, scope, spend_class, technology, measure, currency, fiscal_period, status
+-- not_null: entity_id, scope, spend_class, currency, fiscal_period, status, vintage, amount_yi, series_key, event_id
+-- references: scope -> reference.taxonomy_terms[scope]
+-- references: spend_class -> reference.taxonomy_terms[spend_class]
+-- references: technology -> reference.taxonomy_terms[spend_technology]
+-- references: currency -> reference.taxonomy_terms[currency]
+-- references: status -> reference.taxonomy_terms[status]
+-- references: bound -> reference.taxonomy_terms[bound]
 -- columns:
+--   entity_name_zh, entity_name_en: the entity's name in Chinese and English (reference.entities: the registry's, generated for synthetic institutions; NULL for an entity only events describe, which marts.dim_entity names)
 --   technology: NULL = all technologies of the spend class
+--   technology_label_zh, technology_label_en: the technology's name (reference.taxonomy_terms, spend_technology); NULL with technology
 --   measure: the source's own name for what it measures; NULL: not stated. A series (and its yoy) never crosses measures
 --   amount_yi: in 亿 of currency (亿元, 亿美元): compare and add only within one currency
 --   yoy: amount / the same series' amount one year earlier - 1. An actual compares with the previous actual only; an estimate or forecast with the previous period's actual if there is one, else its estimate, else its forecast. NULL when either figure is a bound (gt, gte) or absent
@@ -48,13 +58,28 @@ with_growth as (
         l.bound in ('exact', 'approx') and p.previous_bound in ('exact', 'approx') as comparable
     from latest as l
     left join previous as p on p.event_id = l.event_id
+),
+
+entity_names as (
+    select entity_id, name_zh as entity_name_zh, name_en as entity_name_en
+    from reference.entities
+),
+
+technology_labels as (
+    select code as technology, label_zh as technology_label_zh, label_en as technology_label_en
+    from reference.taxonomy_terms
+    where taxonomy = 'spend_technology'
 )
 
 select
     entity_id,
+    entity_name_zh,
+    entity_name_en,
     scope,
     spend_class,
     technology,
+    technology_label_zh,
+    technology_label_en,
     measure,
     fiscal_period,
     status,
@@ -95,3 +120,5 @@ select
     is_synthetic,
     is_constructed
 from with_growth
+left join entity_names using (entity_id)
+left join technology_labels using (technology)

@@ -1,6 +1,13 @@
 -- Who chose each option of each single- and multiple-choice question, over those who answered the question, beside the share the report printed.
 -- grain: survey × wave × question × option (every option of the definition, chosen or not)
+-- unique: survey_id, wave, question_id, option_id
+-- not_null: survey_id, wave, question_id, option_id, respondents, selected
+-- references: survey_id, question_id, option_id -> reference.survey_options
 -- columns:
+--   option_id: option of the question (reference.survey_options)
+--   option_position: its place among the question's options (1, 2, …)
+--   question_text_zh, question_text_en: the question as the survey asked it (reference.survey_questions)
+--   option_label_zh, option_label_en: the option's label (reference.survey_options)
 --   respondents: respondents who answered the question (latest response per respondent)
 --   selected: respondents who chose the option
 --   share: selected / respondents
@@ -38,7 +45,11 @@ select
     a.survey_id,
     a.wave,
     a.question_id,
+    q.text_zh as question_text_zh,
+    q.text_en as question_text_en,
     o.option_id,
+    o.label_zh as option_label_zh,
+    o.label_en as option_label_en,
     a.respondents,
     coalesce(c.selected, 0) as selected,
     coalesce(c.selected, 0) / a.respondents as share,
@@ -50,6 +61,8 @@ select
 from asked as a
 inner join reference.survey_options as o
     on o.survey_id = a.survey_id and o.question_id = a.question_id
+left join reference.survey_questions as q
+    on q.survey_id = a.survey_id and q.question_id = a.question_id
 left join chosen as c
     on c.survey_id = a.survey_id
     and c.wave = a.wave

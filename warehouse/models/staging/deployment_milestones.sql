@@ -1,5 +1,13 @@
 -- Every landed deployment milestone, typed, with the stage's ordinal on the five-stage lifecycle.
 -- grain: one row per deployment_milestone event
+-- unique: event_id
+-- not_null: event_id, entity_id, level, institution_type, technology, capability, stage, effective_date, cases
+-- references: level -> reference.taxonomy_terms[level]
+-- references: institution_type -> reference.taxonomy_terms[institution_type]
+-- references: technology -> reference.taxonomy_terms[deployment_technology]
+-- references: capability -> reference.taxonomy_terms[capability]
+-- references: stage -> reference.taxonomy_terms[stage]
+-- references: sourcing -> reference.taxonomy_terms[sourcing]
 -- columns:
 --   stage_ordinal: 1 (planning) to 5 (iteration); NULL for retired
 --   case_count: the counted landing cases as printed; NULL when the event does not count cases

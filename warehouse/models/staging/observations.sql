@@ -1,6 +1,15 @@
 -- Every landed observation (contract v1.2): a market size, KPI, rate, share, growth rate or stated CAGR as the source printed it, with the rounding its printed digits carry.
 -- grain: one row per observation event: entity × measure × metric × unit × fiscal_period × status × vintage (× presentation, for a figure a document prints twice)
+-- unique: event_id
+-- not_null: event_id, entity_id, measure, metric, status, vintage, value, unit, figure_key
+-- references: level -> reference.taxonomy_terms[level]
+-- references: institution_type -> reference.taxonomy_terms[institution_type]
+-- references: metric -> reference.taxonomy_terms[observation_metric]
+-- references: status -> reference.taxonomy_terms[status]
+-- references: bound -> reference.taxonomy_terms[bound]
+-- references: presentation -> reference.taxonomy_terms[presentation]
 -- columns:
+--   span_from_year: the year of span_from (its first four digits)
 --   measure: the source's own name for what it measures; figures of different measures never compare
 --   metric: level, share, rate, growth, cagr or multiple
 --   fiscal_period: NULL when the source states no period

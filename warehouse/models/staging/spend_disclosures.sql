@@ -1,5 +1,15 @@
 -- Every landed spend figure, typed and in 亿 of its currency, with the rounding its printed digits carry and its place among the vintages of its key.
 -- grain: one row per spend_disclosure event: entity × scope × spend_class × technology × measure × currency × fiscal_period × status × vintage
+-- unique: event_id
+-- not_null: event_id, entity_id, scope, spend_class, fiscal_period, status, vintage, currency, amount_yi, figure_key, series_key
+-- references: level -> reference.taxonomy_terms[level]
+-- references: institution_type -> reference.taxonomy_terms[institution_type]
+-- references: scope -> reference.taxonomy_terms[scope]
+-- references: spend_class -> reference.taxonomy_terms[spend_class]
+-- references: technology -> reference.taxonomy_terms[spend_technology]
+-- references: status -> reference.taxonomy_terms[status]
+-- references: currency -> reference.taxonomy_terms[currency]
+-- references: bound -> reference.taxonomy_terms[bound]
 -- columns:
 --   is_synthetic: source.provenance is synthetic (generated data, never a source's)
 --   is_constructed: source.provenance is constructed (rebuilt to aggregate to what a source published)

@@ -1,5 +1,11 @@
 -- The stage each institution has reached in each capability, per panel: a survey wave's stage answers, or the deployment milestones of every source. A panel's ratings are never mixed with another's (a 2025 survey answer is not outranked by a 2016 milestone, nor the reverse).
 -- grain: one row per panel × institution × capability (institution-level subjects; a capability with no stage on the lifecycle left out)
+-- unique: panel, entity_id, capability
+-- not_null: panel, entity_id, institution_type, capability, stage, stage_ordinal, rating_source, rated_on, event_id
+-- references: institution_type -> reference.taxonomy_terms[institution_type]
+-- references: capability -> reference.taxonomy_terms[capability]
+-- references: stage -> reference.taxonomy_terms[stage]
+-- references: technology -> reference.taxonomy_terms[deployment_technology]
 -- columns:
 --   panel: survey_id/wave for a survey's stage answers (the respondent's latest response), or 'milestones': each technology at its latest milestone, the capability at its most advanced technology (a 5G pilot does not undo mature AI in the same capability)
 --   rating_source: milestone or survey

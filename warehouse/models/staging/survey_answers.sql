@@ -1,5 +1,11 @@
 -- Every answer of every landed survey response, with its question's kind and rated capability, marked when a later response of the same respondent supersedes it.
 -- grain: one row per survey_response event × answered question
+-- unique: event_id, question_id
+-- not_null: event_id, survey_id, wave, respondent_id, question_id, kind
+-- references: survey_id, question_id -> reference.survey_questions
+-- references: kind -> reference.taxonomy_terms[answer_kind]
+-- references: capability -> reference.taxonomy_terms[capability]
+-- references: stage -> reference.taxonomy_terms[stage]
 -- columns:
 --   occurred_on: the date of occurred_at in the producer's own time zone (the offset it was written with): a response at 2025-04-01T00:00+08:00 is of 1 April, not of the UTC day before
 --   is_synthetic: source.provenance is synthetic (generated data, never a source's)
