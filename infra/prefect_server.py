@@ -19,6 +19,7 @@ import urllib.request
 
 from finradar.errors import FinradarError
 from finradar.settings import Settings, prefect_server_env
+from infra.child_processes import end_with_parent
 
 START_TIMEOUT_S = 180.0
 
@@ -74,8 +75,15 @@ class LocalPrefectServer:
             "--host", self.host, "--port", str(self.port),
         ]  # fmt: skip
         with self.log_path.open("ab") as log:
+            # its own session: the terminal's Ctrl-C is the command's to act on; and it ends
+            # with the command even if that is killed (``end_with_parent``)
             self.process = subprocess.Popen(
-                cmd, stdout=log, stderr=subprocess.STDOUT, env=env, start_new_session=True
+                cmd,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=env,
+                start_new_session=True,
+                preexec_fn=end_with_parent,
             )
         deadline = time.monotonic() + START_TIMEOUT_S
         while not self.healthy():

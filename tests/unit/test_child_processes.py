@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -45,3 +46,40 @@ def test_a_pool_worker_ignores_interrupts() -> None:
         assert plain.submit(_handler).result() is signal.default_int_handler
     with ProcessPoolExecutor(1, mp_context=context, initializer=ignore_terminal_interrupt) as quiet:
         assert quiet.submit(_handler).result() == signal.SIG_IGN
+
+
+PARENT = """
+import subprocess, sys
+from infra.child_processes import end_with_parent
+child = subprocess.Popen(
+    [sys.executable, "-c", "import time; time.sleep(60)"],
+    start_new_session=True,
+    preexec_fn=end_with_parent if sys.argv[1] == "tied" else None,
+)
+print(child.pid, flush=True)
+import time; time.sleep(60)
+"""
+
+
+def _child_outlives_its_killed_parent(mode: str) -> bool:
+    """Start a parent that starts a child in a session of its own, SIGKILL the parent, and
+    say whether the child is still alive two seconds later."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", PARENT, mode], stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    child = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+    time.sleep(2)
+    try:
+        os.kill(child, 0)
+    except ProcessLookupError:
+        return False
+    os.kill(child, signal.SIGKILL)
+    return True
+
+
+def test_a_server_in_its_own_session_ends_with_its_killed_command() -> None:
+    assert _child_outlives_its_killed_parent("free")  # the control: it would be left behind
+    assert not _child_outlives_its_killed_parent("tied")
