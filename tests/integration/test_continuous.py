@@ -237,6 +237,13 @@ def _writer_slots_taken(settings: Settings) -> int:
     return sum(limit["active_slots"] for limit in limits if limit["name"] == WRITER_LIMIT)
 
 
+def _wait_for_line(path: Path, text: str, wait_s: float) -> None:
+    deadline = time.monotonic() + wait_s
+    while text not in path.read_text():
+        assert time.monotonic() < deadline, f"no {text!r} in {path.read_text()[-2000:]}"
+        time.sleep(0.2)
+
+
 def _group_ends(group: int, wait_s: float = 5.0) -> bool:
     """Whether process group ``group`` is empty within ``wait_s`` (multiprocessing's
     resource tracker leaves when its pipe from the ended command closes)."""
@@ -279,11 +286,12 @@ def test_ctrl_c_ends_follow_after_its_pass(settings: Settings, tmp_path: Path) -
         target=paced_produce, args=(settings.kafka.bootstrap, 1000, 8, 71), daemon=True
     )
     try:
-        deadline = time.monotonic() + 120
-        while "landed" not in err_path.read_text() and time.monotonic() < deadline:
-            time.sleep(0.2)  # the validators start; the first pass lands what is there
+        _wait_for_line(err_path, "Beginning flow run", 120)  # its Prefect server is up
         stream.start()
-        time.sleep(3)  # passes of the stream now run back to back
+        # a status line comes after each pass that read something: the stream's passes now
+        # run back to back
+        _wait_for_line(err_path, "landed", 120)
+        time.sleep(1)
         os.killpg(follow.pid, signal.SIGINT)
         out, _ = follow.communicate(timeout=15)
     finally:
