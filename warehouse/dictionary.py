@@ -55,7 +55,7 @@ def _raw_column_docs() -> dict[str, dict[str, str]]:
     return docs
 
 
-def _describe(var: Path) -> dict[str, list[tuple[str, str]]]:
+def columns_of_a_fresh_warehouse(var: Path) -> dict[str, list[tuple[str, str]]]:
     """Column names and types of every relation of a freshly refreshed, empty warehouse."""
     settings = load_settings(var_dir=var)
     refresh(settings)
@@ -92,7 +92,7 @@ def meaning_of(relation: str, column: str, data_type: str, meaning: str | None) 
 
 def render() -> str:
     with tempfile.TemporaryDirectory() as tmp:
-        columns = _describe(Path(tmp) / "var")
+        columns = columns_of_a_fresh_warehouse(Path(tmp) / "var")
     model_by_relation = {m.relation: m for m in models()}
     raw_docs = _raw_column_docs()
     # a column a model passes through means what it meant upstream

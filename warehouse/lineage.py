@@ -19,10 +19,9 @@ from html import escape
 from pathlib import Path
 
 from finradar.settings import load_settings
-from warehouse.lake import connect
+from warehouse.dictionary import columns_of_a_fresh_warehouse
 from warehouse.model_files import Model, checks, models
 from warehouse.reference import GRAINS as REFERENCE_GRAINS
-from warehouse.refresh import refresh
 from warehouse.schema import GRAINS as TABLE_GRAINS
 
 FINDINGS = "dq.findings"
@@ -99,25 +98,6 @@ def svg(g: Graph) -> str:
         )
     parts.append("</svg>")
     return "\n".join(parts)
-
-
-def columns_of_a_fresh_warehouse(var: Path) -> dict[str, list[tuple[str, str]]]:
-    """Column names and types of every relation of an empty warehouse refreshed in ``var``."""
-    settings = load_settings(var_dir=var)
-    refresh(settings)
-    con = connect(settings, read_only=True)
-    try:
-        rows = con.execute(
-            "select table_schema || '.' || table_name, column_name, lower(data_type) "
-            "from information_schema.columns where table_catalog = current_database() "
-            "order by table_schema, table_name, ordinal_position"
-        ).fetchall()
-    finally:
-        con.close()
-    out: dict[str, list[tuple[str, str]]] = {}
-    for relation, column, data_type in rows:
-        out.setdefault(relation, []).append((column, data_type))
-    return out
 
 
 def render(columns: dict[str, list[tuple[str, str]]]) -> str:
