@@ -186,6 +186,12 @@ class WarehouseSettings(BaseModel):
     # run unless this is set (its session is then closed by DuckDB's switches only)
     allow_unconfined_sql: bool = False
 
+    @property
+    def turn_wait_s(self) -> float:
+        """How long a writer waits for its turn to commit: past the longest a refresh
+        holds it (its bound, and the grace it has to stop once interrupted)."""
+        return self.refresh_timeout_s + 60.0
+
 
 class PrefectSettings(BaseModel):
     """Where Prefect keeps its state, and an optional server to use instead of starting one."""

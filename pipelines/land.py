@@ -122,6 +122,7 @@ def commit_pass(
                 started_at,
                 runner=settings.beam.runner,
                 retries=settings.warehouse.commit_retries,
+                turn_wait_s=settings.warehouse.turn_wait_s,
                 failpoint=hit,
                 report_path=str(report) if report else None,
                 backfill=backfill,

@@ -28,7 +28,7 @@ from handoff.errors import AccountingError, OffsetsMoved
 from handoff.records import PartitionRange
 from handoff.staging import StagedFile, staging_schemas
 from warehouse.schema import RAW_TEXT, create_all, register_raw_text
-from warehouse.transactions import in_transaction
+from warehouse.transactions import DEFAULT_TURN_WAIT_S, in_transaction
 
 
 @dataclass
@@ -83,6 +83,7 @@ def land(
     ensure_schema: bool = True,
     reset: bool = False,
     threads: int | None = None,
+    turn_wait_s: float = DEFAULT_TURN_WAIT_S,
 ) -> LandingSummary:
     """Commit the run, retrying on catalog lock contention; on ``threads`` DuckDB threads
     if given (the session's own setting again afterwards).
@@ -117,6 +118,7 @@ def land(
             retries,
             before_commit=lambda: failpoint("in_transaction"),
             message=lambda s: f"{'backfill' if backfill else 'ingest'} {s.batch_id}",
+            turn_wait_s=turn_wait_s,
         )
     finally:
         if threads:

@@ -80,6 +80,7 @@ def refresh(settings: Settings, *, full: bool = False) -> RefreshSummary:
                     con,
                     lambda: _refresh(con, full, started),
                     retries=settings.warehouse.commit_retries,
+                    turn_wait_s=settings.warehouse.turn_wait_s,
                     message=lambda s: f"refresh {s.refresh_id}",  # lake.snapshots()
                 ),
                 settings.warehouse.refresh_timeout_s,

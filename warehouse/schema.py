@@ -14,7 +14,7 @@ from duckdb.sqltypes import BLOB, VARCHAR
 from contracts.export.arrow import raw_schemas
 from contracts.export.ddl import create_table, duckdb_type, raw_ddl
 from handoff.staging import QUARANTINE_SCHEMA
-from warehouse.transactions import set_commit_message
+from warehouse.transactions import DEFAULT_TURN_WAIT_S, set_commit_message, writers_turn
 
 TS = pa.timestamp("us", tz="UTC")
 
@@ -283,32 +283,59 @@ def ddl() -> str:
     return "\n".join(parts)
 
 
-def create_all(con: duckdb.DuckDBPyConnection) -> None:
-    """Create the schemas and tables that do not exist yet (one transaction)."""
-    con.execute("begin")
-    for schema in SCHEMAS:
-        con.execute(f"create schema if not exists {schema}")
-    con.execute(ddl())
-    add_new_columns(con)
-    set_commit_message(con, "schema: create or extend tables")
-    con.execute("commit")
-    no_inlining_of_structs(con)
-    bounded_row_groups(con)
+def create_all(con: duckdb.DuckDBPyConnection, turn_wait_s: float = DEFAULT_TURN_WAIT_S) -> None:
+    """Create the schemas, tables and columns that do not exist yet (one transaction) and
+    set the catalog's options, in this writer's turn (``warehouse.transactions``). A
+    warehouse that has them all is only read: opening it never waits for a refresh."""
+    if _is_complete(con):
+        return
+    with writers_turn(con, turn_wait_s):
+        con.execute("begin")
+        for schema in SCHEMAS:
+            con.execute(f"create schema if not exists {schema}")
+        con.execute(ddl())
+        add_new_columns(con)
+        set_commit_message(con, "schema: create or extend tables")
+        con.execute("commit")
+        for call in _option_calls(con):
+            con.execute(call)
+
+
+def _is_complete(con: duckdb.DuckDBPyConnection) -> bool:
+    present = set(
+        con.execute(
+            "select schema_name from information_schema.schemata "
+            "where catalog_name = current_database()"
+        ).fetchall()
+    )
+    if not {(s,) for s in SCHEMAS} <= present:
+        return False
+    columns = _present_columns(con)
+    wanted = _wanted_tables()
+    if any(f.name not in columns.get(name, ()) for name, sch in wanted.items() for f in sch):
+        return False
+    return not _option_calls(con)
+
+
+def _wanted_tables() -> dict[str, pa.Schema]:
+    return {f"raw.{table}": schema for table, schema in raw_schemas().items()} | TABLES
+
+
+def _present_columns(con: duckdb.DuckDBPyConnection) -> dict[str, set[str]]:
+    present: dict[str, set[str]] = {}
+    for schema_name, table, column in con.execute(
+        "select table_schema, table_name, column_name from information_schema.columns "
+        "where table_catalog = current_database()"
+    ).fetchall():
+        present.setdefault(f"{schema_name}.{table}", set()).add(column)
+    return present
 
 
 def add_new_columns(con: duckdb.DuckDBPyConnection) -> None:
     """Add the columns a minor revision of the contract (or a new ops column) brought to a
     warehouse created before it; older rows read NULL there. Columns are only ever added."""
-    wanted = {f"raw.{table}": schema for table, schema in raw_schemas().items()} | TABLES
-    catalog = con.execute("select current_database()").fetchone()[0]
-    present: dict[str, set[str]] = {}
-    for schema_name, table, column in con.execute(
-        "select table_schema, table_name, column_name from information_schema.columns "
-        "where table_catalog = ?",
-        [catalog],
-    ).fetchall():
-        present.setdefault(f"{schema_name}.{table}", set()).add(column)
-    for name, schema in wanted.items():
+    present = _present_columns(con)
+    for name, schema in _wanted_tables().items():
         for f in schema:
             if f.name not in present.get(name, {f.name}):
                 con.execute(f"alter table {name} add column {f.name} {duckdb_type(f.type)}")
@@ -321,46 +348,52 @@ def add_new_columns(con: duckdb.DuckDBPyConnection) -> None:
 ROW_GROUP_BYTES = "32MB"
 
 
-def bounded_row_groups(con: duckdb.DuckDBPyConnection) -> None:
-    """Row groups of the lake's Parquet files end at ``ROW_GROUP_BYTES`` as well as at
-    DuckLake's row count: a writer holds a row group in memory, and 122,880 quarantined
-    messages of up to a megabyte each would not fit a session's memory limit. Persisted
-    lake-wide in the catalog, set once."""
+# the schemas a refresh replaces whole tables in (``create or replace``): options on a
+# table would go with it, so theirs are set on the schema
+REBUILT_SCHEMAS = ("reference", "staging", "marts")
+
+
+def _option_calls(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The ``set_option`` calls the catalog still lacks (each persisted in it, set once):
+
+    - Row groups of the lake's Parquet files end at ``ROW_GROUP_BYTES`` as well as at
+      DuckLake's row count: a writer holds a row group in memory, and 122,880 quarantined
+      messages of up to a megabyte each would not fit a session's memory limit (lake-wide).
+    - Tables with a STRUCT or LIST column always write Parquet files. DuckLake 1.5 keeps an
+      insert of fewer than 10 rows in its catalog ("data inlining") and reads STRUCT values
+      back wrong: a quote in a string is dropped, and a ``}`` or a final backslash makes every
+      later read of the table fail. One quarantined message whose reason quotes such a value
+      would stop ingestion for good. A LIST of strings holding a NUL character (``members:
+      ["a\\u0000b"]``, valid JSON) makes the commit itself fail ("unterminated quoted
+      string" while flushing the inlined rows), so that pass could never land. Set per
+      table the ingest writes, and for each of the ``REBUILT_SCHEMAS`` (small ops inserts
+      elsewhere stay inlined)."""
     catalog = con.execute("select current_database()").fetchone()[0]
     options = con.execute(f"from {catalog}.options()").fetchall()
+    calls = []
     if not any(o[0] == "parquet_row_group_size_bytes" and o[3] == "GLOBAL" for o in options):
-        con.execute(
+        calls.append(
             f"call {catalog}.set_option('parquet_row_group_size_bytes', '{ROW_GROUP_BYTES}')"
         )
-
-
-def no_inlining_of_structs(con: duckdb.DuckDBPyConnection) -> None:
-    """Tables with a STRUCT or LIST column always write Parquet files. DuckLake 1.5 keeps an
-    insert of fewer than 10 rows in its catalog ("data inlining") and reads STRUCT values back
-    wrong: a quote in a string is dropped, and a ``}`` or a final backslash makes every later
-    read of the table fail. One quarantined message whose reason quotes such a value would
-    stop ingestion for good. A LIST of strings holding a NUL character (``members:
-    ["a\\u0000b"]``, valid JSON) makes the commit itself fail ("unterminated quoted string"
-    while flushing the inlined rows), so that pass could never land. The option is persisted
-    per table in the catalog."""
-    nested = con.execute(
-        """
-        select distinct c.table_schema, c.table_name
-        from information_schema.columns as c
-        join information_schema.tables as t using (table_catalog, table_schema, table_name)
-        where c.table_catalog = current_database() and t.table_type = 'BASE TABLE'
-          and (c.data_type like '%STRUCT%' or c.data_type like '%[]')
-        """
-    ).fetchall()
-    catalog = con.execute("select current_database()").fetchone()[0]
-    done = {
-        scope
-        for name, _, value, kind, scope in con.execute(f"from {catalog}.options()").fetchall()
-        if name == "data_inlining_row_limit" and kind == "TABLE" and value == "0"
+    no_inlining = {
+        (kind, scope)
+        for name, _, value, kind, scope in options
+        if name == "data_inlining_row_limit" and value == "0"
     }
-    for schema, table in nested:
-        if f"{schema}.{table}" not in done:
-            con.execute(
+    for schema in REBUILT_SCHEMAS:
+        if ("SCHEMA", schema) not in no_inlining:
+            calls.append(
+                f"call {catalog}.set_option('data_inlining_row_limit', 0, schema => '{schema}')"
+            )
+    for name, table_schema in _wanted_tables().items():
+        if any(_nested(f.type) for f in table_schema) and ("TABLE", name) not in no_inlining:
+            schema, table = name.split(".")
+            calls.append(
                 f"call {catalog}.set_option('data_inlining_row_limit', 0, "
                 f"schema => '{schema}', table_name => '{table}')"
             )
+    return calls
+
+
+def _nested(t: pa.DataType) -> bool:
+    return pa.types.is_struct(t) or pa.types.is_list(t) or pa.types.is_large_list(t)
