@@ -22,6 +22,7 @@ import duckdb
 
 from finradar.errors import FinradarError
 from finradar.settings import Settings
+from warehouse.transactions import in_transaction
 
 # module name of the PyPI wheel -> extension name inside it
 EXTENSION_PACKAGES = {
@@ -280,8 +281,19 @@ def close_shared_connections() -> None:
 
 def compact(con: duckdb.DuckDBPyConnection, settings: Settings) -> int:
     """Merge adjacent small data files of every table (each commit writes its own); returns
-    how many files were merged. Snapshots stay readable as before."""
-    rows = con.execute(
-        f"call ducklake_merge_adjacent_files('{settings.warehouse.catalog_name}')"
-    ).fetchall()
-    return sum(int(r[2]) for r in rows)
+    how many files were merged. Snapshots stay readable as before; the merge is a commit of
+    its own (``compact: …`` in ``lake.snapshots()``), in this writer's turn."""
+
+    def merge() -> int:
+        rows = con.execute(
+            f"call ducklake_merge_adjacent_files('{settings.warehouse.catalog_name}')"
+        ).fetchall()
+        return sum(int(r[2]) for r in rows)
+
+    return in_transaction(
+        con,
+        merge,
+        retries=settings.warehouse.commit_retries,
+        message=lambda merged: f"compact: {merged} small files merged",
+        turn_wait_s=settings.warehouse.turn_wait_s,
+    )

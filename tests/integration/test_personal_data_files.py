@@ -87,6 +87,9 @@ def _texts(path: Path) -> Iterator[str]:
     UTF-16 (both byte orders and alignments); a Parquet file's data, a SQLite database's
     rows (pages its raw bytes may not show whole)."""
     raw = path.read_bytes()
+    # Kafka preallocates its index files (10 MB of NULs): the text ends where they start
+    # (four bytes more keep a final UTF-16 character whole in both alignments)
+    raw = raw[: len(raw.rstrip(b"\x00")) + 4]
     yield raw.decode("utf-8", "replace")
     if b"\x00" in raw:
         for start in (0, 1):

@@ -16,7 +16,8 @@ from finradar.settings import Settings, load_settings
 from handoff.records import KafkaRecord, PartitionRange
 from pipelines.checking import check_batch
 from pipelines.normalise import Normaliser, stage_batch
-from warehouse.lake import connect
+from tests.unit.warehouse_inputs import insert, spend
+from warehouse.lake import compact, connect
 from warehouse.landing import land
 from warehouse.refresh import refresh
 from warehouse.replay import land_replayed
@@ -76,9 +77,17 @@ def test_ingest_backfill_refresh_and_replay_snapshots_carry_their_ids(
     con = connect(settings)
     try:  # a replay that found nothing to do is still recorded (ops.replay_runs)
         land_replayed(con, "replay-20261126T000000-aaaa0003", [], [], NOW)
+        for batch in ("c1", "c2"):  # two small files of one table, for compaction
+            insert(settings, "spend_disclosures", [spend(f"e-{batch}", "x", "2024", "1.0")])
+        merged = compact(con, settings)
+        unnamed = con.execute(
+            "select snapshot_id from snapshots() where commit_message is null and snapshot_id > 0"
+        ).fetchall()
     finally:
         con.close()
+    assert unnamed == []  # every commit but the catalog's creation says what it was
     messages = _messages(settings)
+    assert merged >= 2 and f"compact: {merged} small files merged" in messages
     assert "ingest 20261126T000000-aaaa0001" in messages
     assert f"refresh {summary.refresh_id}" in messages
     assert "backfill 20261126T000000-aaaa0002" in messages

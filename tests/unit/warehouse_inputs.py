@@ -252,7 +252,9 @@ def insert(settings: Settings, table: str, rows: list[dict[str, Any]]) -> None:
     try:
         con.register("new_rows", data)
         in_transaction(
-            con, lambda: con.execute(f"insert into raw.{table} by name select * from new_rows")
+            con,
+            lambda: con.execute(f"insert into raw.{table} by name select * from new_rows"),
+            message=lambda _: f"test: {len(rows)} rows into raw.{table}",
         )
     finally:
         con.close()

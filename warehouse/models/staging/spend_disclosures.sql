@@ -17,7 +17,7 @@
 --   figure_key: entity, scope, spend_class, technology, measure, currency, fiscal_period and status, joined with '|': a later vintage of the same key restates the earlier (the same thing measured in the same currency; a figure in another currency or of another measure is another figure)
 --   fiscal_year: the calendar year of fiscal_period
 --   period_kind: year, half or quarter
---   series_label: entity, scope, spend_class, technology and "measure" in words, as findings name a figure
+--   series_label: entity id, then scope, spend_class and technology in words (their English labels), then "measure", as findings name a figure: cn.bank.icbc technology spend, frontier technology (AI) "…"
 --   series_key: entity, scope, spend_class, technology, measure, currency, period kind and the half or quarter, joined with '|': the series a figure belongs to (growth, CAGRs and growth labels never leave it)
 --   amount_yi: amount in 亿 of currency (亿元 for CNY, 亿美元 for USD): never added across currencies
 --   amount_yi_rounding: half a unit of the amount's last printed digit, in 亿 (163.74 carries ±0.005)
@@ -77,7 +77,7 @@ with figures as (
 
 with_rounding as (
     select
-        *,
+        figures.*,
         concat_ws(
             '|', entity_id, scope, spend_class, coalesce(technology, '-'), coalesce(measure, '-'),
             currency, fiscal_period, status
@@ -86,8 +86,12 @@ with_rounding as (
             '|', entity_id, scope, spend_class, coalesce(technology, '-'), coalesce(measure, '-'),
             currency, period_kind, substr(fiscal_period, 5)
         ) as series_key,
-        concat_ws(' ', entity_id, scope, spend_class, technology, '"' || measure || '"')
-            as series_label,
+        concat_ws(
+            ' ', entity_id,
+            lower(scope_term.label_en) || ', ' || lower(class_term.label_en)
+                || coalesce(' (' || technology_term.label_en || ')', ''),
+            '"' || measure || '"'
+        ) as series_label,
         0.5 * pow(10, -(case when amount_text like '%.%'
             then length(amount_text) - strpos(amount_text, '.') else 0 end))
             * amount_yi / amount as amount_yi_rounding,
@@ -100,6 +104,14 @@ with_rounding as (
                 then length(stated_cagr_text) - strpos(stated_cagr_text, '.') else 0 end))
         end as stated_cagr_rounding
     from figures
+    -- the labels findings name a series by (the codes are in the grain columns)
+    left join reference.taxonomy_terms as scope_term
+        on scope_term.taxonomy = 'scope' and scope_term.code = figures.scope
+    left join reference.taxonomy_terms as class_term
+        on class_term.taxonomy = 'spend_class' and class_term.code = figures.spend_class
+    left join reference.taxonomy_terms as technology_term
+        on technology_term.taxonomy = 'spend_technology'
+        and technology_term.code = figures.technology
 )
 
 select
