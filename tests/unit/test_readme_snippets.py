@@ -248,3 +248,16 @@ def test_the_plain_duckdb_snippet_needs_its_loads() -> None:
             con.execute(attach.query)
     finally:
         con.close()
+
+
+def test_the_model_header_lines_shown_are_the_models_own() -> None:
+    """The README's example header lines (Model tests and lineage) are lines of the models."""
+    block = README.read_text(encoding="utf-8").split("```text\n-- grain:", 1)[1]
+    shown = ("-- grain:" + block.split("```", 1)[0]).splitlines()
+    model_lines = {
+        line.strip()
+        for path in (ROOT / "warehouse" / "models").rglob("*.sql")
+        for line in path.read_text(encoding="utf-8").splitlines()
+    }
+    assert len(shown) >= 4
+    assert [line for line in shown if line.strip() not in model_lines] == []

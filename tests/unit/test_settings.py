@@ -187,3 +187,20 @@ def test_the_readmes_settings_file_is_one_finradar_reads(
     assert settings.prefect.ui is True and settings.prefect.server_port == 4200
     assert settings.ingest.gx_rows == 40_000 and settings.beam.workers == 2
     assert settings.alerts.freshness_sla_by_topic == {"fi.spend.disclosures.v1": 3600}
+
+
+def test_the_readmes_secured_broker_settings_load(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The ``[kafka]`` block the README shows (Security), its password from the environment."""
+    readme = (Path(__file__).parents[2] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("### Security", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
+    config = tmp_path / "finradar.toml"
+    config.write_text(block, encoding="utf-8")
+    monkeypatch.setenv("FINRADAR_CONFIG", str(config))
+    monkeypatch.setenv("FINRADAR_KAFKA__SASL_PASSWORD", "from-the-secret-store")
+    kafka = load_settings().kafka
+    assert (kafka.host, kafka.port, kafka.security_protocol) == ("kafka.internal", 9093, "SASL_SSL")
+    assert kafka.sasl and kafka.tls and kafka.sasl_username == "finradar-ingest"
+    assert kafka.sasl_password is not None
+    assert kafka.sasl_password.get_secret_value() == "from-the-secret-store"
