@@ -99,7 +99,7 @@ def land(
     ``ensure_schema``: create what is missing of the warehouse first (its own transaction;
     a session that did so already, like follow's, leaves it out)."""
     if ensure_schema:
-        create_all(con)
+        create_all(con, turn_wait_s)
     attempts = 0
 
     def attempt() -> LandingSummary:

@@ -37,7 +37,7 @@ from warehouse.locks import file_lock
 from warehouse.model_files import Check, Model, checks, models
 from warehouse.reference import REFERENCE_TABLES, fingerprint
 from warehouse.schema import create_all
-from warehouse.transactions import in_transaction
+from warehouse.transactions import in_transaction, writers_turn
 
 T = TypeVar("T")
 FINDING_COLUMNS = ("rule_id", "severity", "entity_id", "fiscal_period", "detail", "event_ids")
@@ -69,22 +69,35 @@ def refresh(settings: Settings, *, full: bool = False) -> RefreshSummary:
     Fails with one line (``FinradarError``) if it has not finished after
     ``warehouse.refresh_timeout_s``: nothing of it is committed."""
     started = time.perf_counter()
+    wait = settings.warehouse.turn_wait_s
     with file_lock(settings.warehouse_dir / "refresh.lock", "another refresh"):
         con = connect(settings)
         stuck = False
+        given_up = threading.Event()
+
+        def unless_given_up() -> None:
+            # a refresh past its bound never commits, even if its statement returns later
+            if given_up.is_set():
+                raise FinradarError("refresh given up past its bound; nothing was committed")
+
         try:
-            create_all(con)
-            summary = _bounded(
-                con,
-                lambda: in_transaction(
+            create_all(con, turn_wait_s=wait)
+            # the turn is taken here, outside the bound: waiting for it is not running, and
+            # a refresh given up lets it go at once, whatever its session is still doing
+            with writers_turn(con, wait):
+                summary = _bounded(
                     con,
-                    lambda: _refresh(con, full, started),
-                    retries=settings.warehouse.commit_retries,
-                    turn_wait_s=settings.warehouse.turn_wait_s,
-                    message=lambda s: f"refresh {s.refresh_id}",  # lake.snapshots()
-                ),
-                settings.warehouse.refresh_timeout_s,
-            )
+                    lambda: in_transaction(
+                        con,
+                        lambda: _refresh(con, full, started),
+                        retries=settings.warehouse.commit_retries,
+                        before_commit=unless_given_up,
+                        message=lambda s: f"refresh {s.refresh_id}",  # lake.snapshots()
+                        take_turn=False,
+                    ),
+                    settings.warehouse.refresh_timeout_s,
+                    given_up,
+                )
         except _Stuck as exc:
             stuck = True
             atexit.register(_exit_past_stuck_session)
@@ -109,7 +122,12 @@ def _exit_past_stuck_session() -> None:
     os._exit(1)
 
 
-def _bounded(con: duckdb.DuckDBPyConnection, work: Callable[[], T], bound: float) -> T:
+def _bounded(
+    con: duckdb.DuckDBPyConnection,
+    work: Callable[[], T],
+    bound: float,
+    given_up: threading.Event | None = None,
+) -> T:
     """``work()`` (statements on ``con``) in a worker thread, given ``bound`` seconds.
 
     Past the bound the session is interrupted: the running statement fails, the
@@ -135,6 +153,8 @@ def _bounded(con: duckdb.DuckDBPyConnection, work: Callable[[], T], bound: float
         raise
     timed_out = worker.is_alive()
     if timed_out:
+        if given_up is not None:
+            given_up.set()
         # again and again: an interrupt between two statements is lost when the next starts
         deadline = time.monotonic() + INTERRUPT_GRACE_S
         while worker.is_alive() and time.monotonic() < deadline:

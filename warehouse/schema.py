@@ -14,7 +14,12 @@ from duckdb.sqltypes import BLOB, VARCHAR
 from contracts.export.arrow import raw_schemas
 from contracts.export.ddl import create_table, duckdb_type, raw_ddl
 from handoff.staging import QUARANTINE_SCHEMA
-from warehouse.transactions import DEFAULT_TURN_WAIT_S, set_commit_message, writers_turn
+from warehouse.transactions import (
+    DEFAULT_TURN_WAIT_S,
+    rollback,
+    set_commit_message,
+    writers_turn,
+)
 
 TS = pa.timestamp("us", tz="UTC")
 
@@ -291,12 +296,16 @@ def create_all(con: duckdb.DuckDBPyConnection, turn_wait_s: float = DEFAULT_TURN
         return
     with writers_turn(con, turn_wait_s):
         con.execute("begin")
-        for schema in SCHEMAS:
-            con.execute(f"create schema if not exists {schema}")
-        con.execute(ddl())
-        add_new_columns(con)
-        set_commit_message(con, "schema: create or extend tables")
-        con.execute("commit")
+        try:
+            for schema in SCHEMAS:
+                con.execute(f"create schema if not exists {schema}")
+            con.execute(ddl())
+            add_new_columns(con)
+            set_commit_message(con, "schema: create or extend tables")
+            con.execute("commit")
+        except BaseException:
+            rollback(con)  # a shared session (follow's) goes on
+            raise
         for call in _option_calls(con):
             con.execute(call)
 

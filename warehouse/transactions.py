@@ -83,14 +83,16 @@ def in_transaction(
     before_commit: Callable[[], None] = lambda: None,
     message: Callable[[T], str] | None = None,
     turn_wait_s: float = DEFAULT_TURN_WAIT_S,
+    take_turn: bool = True,
 ) -> T:
     """``work()`` between ``begin`` and ``commit``, in this writer's turn (waiting up to
-    ``turn_wait_s`` for it); on a retryable error roll back, wait with jittered exponential
-    backoff and run it again, up to ``retries`` more times.
-    ``message``: the commit message of the snapshot, from what ``work()`` returned."""
+    ``turn_wait_s`` for it; ``take_turn=False``: the caller holds it); on a retryable error
+    roll back, wait with jittered exponential backoff and run it again, up to ``retries``
+    more times. ``message``: the commit message of the snapshot, from what ``work()``
+    returned."""
     for attempt in range(retries + 1):
         try:
-            with writers_turn(con, turn_wait_s):
+            with writers_turn(con, turn_wait_s) if take_turn else contextlib.nullcontext():
                 con.execute("begin")
                 result = work()
                 if message is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import atexit
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -12,7 +13,10 @@ import warehouse.refresh as refresh_module
 from finradar.errors import FinradarError
 from finradar.settings import Settings, load_settings
 from tests.unit.warehouse_inputs import insert, query, spend
-from warehouse.refresh import refresh
+from warehouse.lake import connect
+from warehouse.locks import lock_is_free
+from warehouse.refresh import RefreshSummary, refresh
+from warehouse.transactions import writers_turn
 
 
 def _small_warehouse(settings: Settings) -> None:
@@ -59,9 +63,37 @@ def test_a_refresh_that_ignores_the_interrupt_still_fails_in_bound(
         assert "\n" not in message
         assert "did not stop when interrupted" in message
         assert "nothing was committed" in message
+        # the abandoned session does not keep other writers waiting
+        assert lock_is_free(Path(f"{tmp_settings.catalog_path}.commit.lock"))
     finally:
         never.set()  # let the abandoned worker end, and the test process exit as usual
         atexit.unregister(refresh_module._exit_past_stuck_session)
+
+
+def test_waiting_for_the_writers_turn_does_not_count_against_the_bound(
+    tmp_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _small_warehouse(tmp_settings)
+    monkeypatch.setattr(refresh_module, "_refresh", lambda *args: RefreshSummary("quick"))
+    con = connect(tmp_settings)
+    holding, release = threading.Event(), threading.Event()
+
+    def other_writer() -> None:
+        with writers_turn(con, 10.0):
+            holding.set()
+            release.wait(10.0)
+
+    holder = threading.Thread(target=other_writer)
+    holder.start()
+    try:
+        assert holding.wait(10.0)
+        threading.Timer(1.5, release.set).start()
+        # held three times the bound: the refresh waits, then runs within it
+        assert refresh(_bounded(tmp_settings, 0.5)).refresh_id == "quick"
+    finally:
+        release.set()
+        holder.join()
+        con.close()
 
 
 def test_findings_keep_their_first_detection_and_leave_no_stale_rows(
