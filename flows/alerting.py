@@ -169,7 +169,13 @@ def evaluate_and_notify(
                 settings.alerts.max_notifications,
                 logger,
             )
-            alerts.record(session, changes, took, settings.warehouse.commit_retries)
+            alerts.record(
+                session,
+                changes,
+                took,
+                settings.warehouse.commit_retries,
+                settings.warehouse.turn_wait_s,
+            )
         finally:
             if own:
                 session.close()

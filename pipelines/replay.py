@@ -67,6 +67,7 @@ class _LandReplayedFn(beam.DoFn):
                 self.started_at,
                 self.reasons,
                 self.settings.warehouse.commit_retries,
+                self.settings.warehouse.turn_wait_s,
             )
         finally:
             con.close()
@@ -112,7 +113,16 @@ def run_replay(settings: Settings, reasons: Sequence[str] = ()) -> ReplaySummary
         if not records:  # the run is still recorded: a replay that found nothing to do
             con = connect(settings)
             try:
-                summary = land_replayed(con, batch_id, [], [], started_at, list(reasons))
+                summary = land_replayed(
+                    con,
+                    batch_id,
+                    [],
+                    [],
+                    started_at,
+                    list(reasons),
+                    settings.warehouse.commit_retries,
+                    settings.warehouse.turn_wait_s,
+                )
             finally:
                 con.close()
         else:

@@ -25,7 +25,7 @@ from contracts.spec import contracts
 from finradar.settings import AlertSettings
 from handoff.records import PartitionRange
 from warehouse.schema import create_all
-from warehouse.transactions import in_transaction
+from warehouse.transactions import DEFAULT_TURN_WAIT_S, in_transaction
 
 RULES = ("flow_failed", "quarantine_rate", "error_finding", "freshness", "consumer_lag")
 COLUMNS = (
@@ -314,6 +314,7 @@ def record(
     changes: Sequence[AlertChange],
     notified: Mapping[str, Sequence[str]],
     retries: int = 12,
+    turn_wait_s: float = DEFAULT_TURN_WAIT_S,
 ) -> None:
     """Append ``changes`` to ``dq.alerts`` in one commit, each with the notifiers that took
     it (``notified`` by alert id)."""
@@ -342,6 +343,7 @@ def record(
         ),
         retries=retries,
         message=lambda _: f"alerts: {len(rows)} state changes",
+        turn_wait_s=turn_wait_s,
     )
 
 

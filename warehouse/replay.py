@@ -23,7 +23,7 @@ from handoff.records import Coordinates, KafkaRecord
 from handoff.staging import StagedFile
 from warehouse.landing import classify, insert_landed, staged_view
 from warehouse.schema import create_all
-from warehouse.transactions import in_transaction
+from warehouse.transactions import DEFAULT_TURN_WAIT_S, in_transaction
 
 
 class ReplayedMeanwhile(TransientError):
@@ -76,6 +76,7 @@ def land_replayed(
     started_at: datetime,
     reasons: Sequence[str] = (),
     retries: int = 12,
+    turn_wait_s: float = DEFAULT_TURN_WAIT_S,
 ) -> ReplaySummary:
     """Commit the replay of the messages at ``records`` (staged by the replay pipeline) in
     one transaction."""
@@ -83,7 +84,13 @@ def land_replayed(
     def attempt() -> ReplaySummary:
         return _land(con, replay_batch_id, records, staged, started_at, reasons)
 
-    return in_transaction(con, attempt, retries, message=lambda s: f"replay {s.replay_batch_id}")
+    return in_transaction(
+        con,
+        attempt,
+        retries,
+        message=lambda s: f"replay {s.replay_batch_id}",
+        turn_wait_s=turn_wait_s,
+    )
 
 
 def _land(
