@@ -79,6 +79,11 @@ def prism_binary(settings: Settings, version: str | None = None) -> Path:
         return binary
     with one_at_a_time(folder.with_name(folder.name + ".lock")):
         if not _is_executable(binary):
+            print(
+                f"finradar: building Beam's Prism runner v{version or beam_version()} once "
+                f"into {folder} (a few minutes)",
+                file=sys.stderr,
+            )
             _build(folder, binary, version or beam_version())
     return binary
 

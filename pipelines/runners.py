@@ -21,6 +21,7 @@ from apache_beam.transforms.environments import SubprocessSDKEnvironment
 
 from finradar.settings import Settings
 from infra.child_processes import SHELL_IGNORE_INTERRUPT
+from infra.prism import prism_binary
 from pipelines.worker_logging import SDK_WORKER_MAIN
 
 
@@ -43,14 +44,33 @@ def worker_processes(settings: Settings, messages: int, gated: bool = False) -> 
 
 def pipeline_options(settings: Settings, messages: int, gated: bool = False) -> PipelineOptions:
     """The pass's Beam options: ``beam.options`` for ``beam.runner``, and its worker
-    processes (``worker_processes``)."""
+    processes (``worker_processes``). ``PrismRunner`` without ``--prism_location`` runs the
+    project's own Prism (``infra.prism.prism_binary``: built once from the Go module proxy)."""
     options = list(settings.beam.options)
+    if settings.beam.runner.endswith("PrismRunner"):
+        options += _prism_defaults(settings, options)
     workers = worker_processes(settings, messages, gated)
     if workers > 1:
         # (no --default_sdk_harness_log_level: the FnApiRunner passes its worker processes
         # no pipeline options; they keep to ``beam.worker_log_level`` from their first step)
         options.append(f"--direct_num_workers={workers}")
     return PipelineOptions(options, runner=settings.beam.runner)
+
+
+def _prism_defaults(settings: Settings, chosen: list[str]) -> list[str]:
+    """What a Prism pass needs unless ``beam.options`` chose otherwise: the project's own
+    Prism (Beam would download it from GitHub, which these machines cannot reach), and
+    Prism's log at warnings (its info lines, an endpoint and "pipeline done!", would reach
+    the terminal)."""
+    defaults = {
+        "--prism_location": lambda: str(prism_binary(settings)),
+        "--prism_log_level": lambda: "warn",
+    }
+    return [
+        f"{name}={value()}"
+        for name, value in defaults.items()
+        if not any(o.startswith(name) for o in chosen)
+    ]
 
 
 def pass_runner(settings: Settings, options: PipelineOptions) -> Any:

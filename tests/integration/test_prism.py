@@ -223,8 +223,9 @@ def test_a_pass_in_several_commits_lands_what_one_commit_lands(stream, reference
 
 
 def test_prism_runner_lands_what_fnapi_lands(stream, reference, prism_location):
-    settings = _warehouse(stream, "prism", "PrismRunner", prism.prism_options(stream))
-    assert f"--prism_location={prism_location}" in settings.beam.options
+    """With ``runner = "PrismRunner"`` alone, as the README shows: the project's Prism."""
+    settings = _warehouse(stream, "prism", "PrismRunner", [])
+    assert pipeline_options(settings, 1).get_all_options()["prism_location"] == str(prism_location)
     summary = run_once(settings)
     _assert_same_warehouse(reference, settings, summary)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 
 from finradar.settings import load_settings
+from infra.prism import beam_version
 from pipelines.runners import (
     commits_after_pipeline,
     lands_in_this_process,
@@ -57,3 +58,21 @@ def test_beams_own_running_mode_is_left_to_beam(tmp_path):
     assert not commits_after_pipeline(options)  # Beam's own mode commits in the pipeline
     one = pipeline_options(_settings(tmp_path, workers=1), 10**6)
     assert lands_in_this_process(one) and pass_runner(settings, one) == "FnApiRunner"
+
+
+def test_prism_without_a_location_runs_the_projects_own_build(tmp_path):
+    """Beam would fetch Prism from GitHub; the pass points it at the cached local build."""
+    settings = load_settings(
+        var_dir=tmp_path / "var",
+        cache_dir=tmp_path / "cache",
+        beam={"runner": "PrismRunner", "options": ["--environment_type=LOOPBACK"]},
+    )
+    binary = settings.cache / "prism" / f"v{beam_version()}" / "prism"
+    binary.parent.mkdir(parents=True)
+    binary.write_text("#!/bin/sh\n")
+    binary.chmod(0o755)
+    every = pipeline_options(settings, 10).get_all_options()
+    assert every["prism_location"] == str(binary)
+    assert every["prism_log_level"] == "warn"
+    chosen = _settings(tmp_path, runner="PrismRunner", options=["--prism_location=/opt/prism"])
+    assert pipeline_options(chosen, 10).get_all_options()["prism_location"] == "/opt/prism"
