@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -77,6 +78,13 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         from infra.broker import LocalBroker
 
         LocalBroker(get_settings()).down()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    # Past this point the interpreter exits: Beam's atexit stop of a Prism job server and
+    # kafka-python's client threads still log, through Prefect's console handler, to the
+    # streams pytest has closed; logging would print each as a "Logging error" traceback.
+    logging.raiseExceptions = False
 
 
 @pytest.fixture(scope="session")
