@@ -16,7 +16,7 @@ from finradar.settings import Settings, load_settings
 from handoff.records import KafkaRecord, PartitionRange
 from pipelines.checking import check_batch
 from pipelines.normalise import Normaliser, stage_batch
-from tests.unit.warehouse_inputs import insert, spend
+from tests.unit.warehouse_inputs import insert, query, spend
 from warehouse.lake import compact, connect
 from warehouse.landing import land
 from warehouse.refresh import refresh
@@ -56,14 +56,11 @@ def settings(tmp_path: Path) -> Settings:
 
 
 def _messages(settings: Settings) -> list[str]:
-    con = connect(settings, read_only=True)
-    try:
-        rows = con.execute(
-            "select author, commit_message from snapshots() where commit_message is not null "
-            "order by snapshot_id"
-        ).fetchall()
-    finally:
-        con.close()
+    rows = query(
+        settings,
+        "select author, commit_message from snapshots() where commit_message is not null "
+        "order by snapshot_id",
+    )
     assert {author for author, _ in rows} == {"finradar"}
     return [message for _, message in rows]
 

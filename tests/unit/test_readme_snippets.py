@@ -66,6 +66,27 @@ class Copy:
             "PYTHONIOENCODING": "utf-8",
         }
 
+    def run(
+        self,
+        args: str | list[str],
+        stdin: str | None = None,
+        env: dict[str, str] | None = None,
+    ) -> subprocess.CompletedProcess[str]:
+        """``args`` (a shell command line when a string) in the copy's folder, ``stdin`` as
+        its input (none: nothing to read)."""
+        return subprocess.run(
+            args,
+            shell=isinstance(args, str),
+            cwd=self.folder,
+            env=self.env if env is None else env,
+            input=stdin,
+            stdin=subprocess.DEVNULL if stdin is None else None,
+            capture_output=True,
+            text=True,
+            encoding="utf-8",
+            timeout=120,
+        )
+
 
 def snippets(kind: str) -> list[str]:
     found = [body for k, body in FENCE.findall(README.read_text(encoding="utf-8")) if k == kind]
@@ -131,14 +152,10 @@ def test_plain_duckdb_attaches_the_copy_offline(copy: Copy) -> None:
         "print(con.sql('select count(*) from raw.spend_disclosures').fetchone()[0])\n"
         "print(con.sql('select count(*) from quarantine.events').fetchone()[0])\n"
     )
-    done = subprocess.run(
+    done = copy.run(
         [str(ROOT / ".venv" / "bin" / "python"), "-c", script],
-        input=plain,
-        cwd=copy.folder,
+        stdin=plain,
         env={k: v for k, v in copy.env.items() if k != "PYTHONPATH"},  # no finradar code
-        capture_output=True,
-        text=True,
-        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     rows, spend, quarantined = map(int, done.stdout.split())
@@ -169,17 +186,8 @@ def test_shell_snippets_run(copy: Copy) -> None:
         command = command.replace(EXAMPLE_TIME, copy.refreshed_at.isoformat())
         command = command.replace(EXAMPLE_SNAPSHOT, f"--as-of {copy.refreshed} ")
         interactive = "# interactive" in command
-        done = subprocess.run(
-            command,
-            shell=True,
-            cwd=copy.folder,
-            env=copy.env,
-            input="select count(*) from marts.spend_series;\n" if interactive else None,
-            stdin=None if interactive else subprocess.DEVNULL,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=120,
+        done = copy.run(
+            command, stdin="select count(*) from marts.spend_series;\n" if interactive else None
         )
         assert done.returncode == 0 and not done.stderr.strip(), (command, done.stderr)
     assert (copy.folder / "series.csv").read_text(encoding="utf-8").startswith("entity_id,")
@@ -187,17 +195,7 @@ def test_shell_snippets_run(copy: Copy) -> None:
 
 def test_the_snapshots_snippet_names_the_commits(copy: Copy) -> None:
     (command,) = [c for s in snippets("bash") for c in _commands(s) if "snapshots()" in c]
-    done = subprocess.run(
-        command.replace("limit 5", "") + " --format json",
-        shell=True,
-        cwd=copy.folder,
-        env=copy.env,
-        stdin=subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        encoding="utf-8",
-        timeout=120,
-    )
+    done = copy.run(command.replace("limit 5", "") + " --format json")
     messages = [row["commit_message"] for row in json.loads(done.stdout)]
     assert "ingest readme-1" in messages
     assert any(m and m.startswith("refresh refresh-") for m in messages)
@@ -205,15 +203,7 @@ def test_the_snapshots_snippet_names_the_commits(copy: Copy) -> None:
 
 def test_python_snippets_run(copy: Copy) -> None:
     for snippet in snippets("python"):
-        done = subprocess.run(
-            [sys.executable, "-c", snippet],
-            cwd=copy.folder,
-            env=copy.env,
-            capture_output=True,
-            text=True,
-            encoding="utf-8",
-            timeout=120,
-        )
+        done = copy.run([sys.executable, "-c", snippet])
         assert done.returncode == 0, done.stderr
         assert done.stdout.strip()
 

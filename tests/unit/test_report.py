@@ -16,6 +16,16 @@ from warehouse.report.heatmap import Cell, colour, heatmap
 from warehouse.report.names import with_names
 
 
+def _refreshed_page(settings: Settings, lag: list | None) -> str:
+    """The report of ``settings``' warehouse right after a refresh."""
+    refresh(settings)
+    con = connect(settings, read_only=True)
+    try:
+        return render(con, ReportInputs(lag=lag))
+    finally:
+        con.close()
+
+
 def test_forecast_bars_are_hatched_and_actuals_solid() -> None:
     svg = grouped_columns(
         "c", "t", [Bar("2023", 10, "bank"), Bar("2024", 12, "bank", hatched=True)]
@@ -43,12 +53,7 @@ def test_a_trend_names_its_newest_point_and_its_labels_do_not_overlap() -> None:
 
 
 def test_an_empty_warehouse_gives_a_page_that_says_so(tmp_settings: Settings) -> None:
-    refresh(tmp_settings)
-    con = connect(tmp_settings, read_only=True)
-    try:
-        html = render(con, ReportInputs(lag=None))
-    finally:
-        con.close()
+    html = _refreshed_page(tmp_settings, lag=None)
     assert "No data yet." in html and "Kafka was not reachable" in html
     assert "no events yet" in html
 
@@ -66,12 +71,7 @@ def test_the_page_shows_the_six_bank_rollup(tmp_settings: Settings) -> None:
             for i, m in enumerate(members)
         ],
     )
-    refresh(tmp_settings)
-    con = connect(tmp_settings, read_only=True)
-    try:
-        html = render(con, ReportInputs(lag=[]))
-    finally:
-        con.close()
+    html = _refreshed_page(tmp_settings, lag=[])
     six = re.search(r'data-chart="six-bank-rollup".*?</figure>', html, re.S).group(0)
     assert six.count('class="mark"') == 6
     assert "members add up to 600.00 亿" in six and "scopes mixed: flagged" in six
@@ -144,12 +144,7 @@ def test_the_page_names_entities_and_codes_and_offers_filters(tmp_settings: Sett
         "deployment_milestones",
         [milestone("m", syn, "digital_operations", "mature", date(2024, 5, 1))],
     )
-    refresh(tmp_settings)
-    con = connect(tmp_settings, read_only=True)
-    try:
-        html = render(con, ReportInputs(lag=[]))
-    finally:
-        con.close()
+    html = _refreshed_page(tmp_settings, lag=[])
     text = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", html, flags=re.S)
     text = re.sub(r"<[^>]+>", " ", text)
     assert not re.search(r"\b(cn|syn)\.[a-z]", text), re.findall(r"\S*(?:cn|syn)\.\S*", text)
