@@ -14,6 +14,8 @@ from duckdb.sqltypes import BLOB, VARCHAR
 from contracts.export.arrow import raw_schemas
 from contracts.export.ddl import create_table, duckdb_type, raw_ddl
 from handoff.staging import QUARANTINE_SCHEMA
+from warehouse.model_files import models
+from warehouse.reference import REFERENCE_TABLES
 from warehouse.transactions import (
     DEFAULT_TURN_WAIT_S,
     rollback,
@@ -357,9 +359,11 @@ def add_new_columns(con: duckdb.DuckDBPyConnection) -> None:
 ROW_GROUP_BYTES = "32MB"
 
 
-# the schemas a refresh replaces whole tables in (``create or replace``): options on a
-# table would go with it, so theirs are set on the schema
-REBUILT_SCHEMAS = ("reference", "staging", "marts")
+def rebuilt_schemas() -> list[str]:
+    """The schemas a refresh replaces whole tables in (``create or replace``: its reference
+    tables and table models): an option set on such a table would go with it."""
+    relations = [*REFERENCE_TABLES, *(m.relation for m in models() if m.materialized == "table")]
+    return sorted({relation.split(".")[0] for relation in relations})
 
 
 def _option_calls(con: duckdb.DuckDBPyConnection) -> list[str]:
@@ -375,7 +379,7 @@ def _option_calls(con: duckdb.DuckDBPyConnection) -> list[str]:
       would stop ingestion for good. A LIST of strings holding a NUL character (``members:
       ["a\\u0000b"]``, valid JSON) makes the commit itself fail ("unterminated quoted
       string" while flushing the inlined rows), so that pass could never land. Set per
-      table the ingest writes, and for each of the ``REBUILT_SCHEMAS`` (small ops inserts
+      table the ingest writes, and for each of the ``rebuilt_schemas`` (small ops inserts
       elsewhere stay inlined)."""
     catalog = con.execute("select current_database()").fetchone()[0]
     options = con.execute(f"from {catalog}.options()").fetchall()
@@ -389,7 +393,7 @@ def _option_calls(con: duckdb.DuckDBPyConnection) -> list[str]:
         for name, _, value, kind, scope in options
         if name == "data_inlining_row_limit" and value == "0"
     }
-    for schema in REBUILT_SCHEMAS:
+    for schema in rebuilt_schemas():
         if ("SCHEMA", schema) not in no_inlining:
             calls.append(
                 f"call {catalog}.set_option('data_inlining_row_limit', 0, schema => '{schema}')"

@@ -68,3 +68,29 @@ def test_opening_a_complete_warehouse_writes_nothing(tmp_settings: Settings) -> 
     finally:
         con.close()
     assert query(tmp_settings, "select count(*) from lake.snapshots()") == before
+
+
+def test_tables_a_refresh_replaces_keep_their_lists_out_of_the_catalog(
+    tmp_settings: Settings,
+) -> None:
+    """A refresh recreates its tables: DuckLake's no-inlining option lives on their schema
+    (a table's would go with it), so a one-row table with a LIST column is Parquet, and the
+    quote DuckLake 1.5 drops from inlined nested values survives."""
+    con = open_lake(tmp_settings)
+    try:
+        for _ in range(2):  # created, then replaced as a refresh does
+            in_transaction(
+                con,
+                lambda: con.execute(
+                    """create or replace table marts.one_list as select ['say "hi"'] as l"""
+                ),
+            )
+    finally:
+        con.close()
+    assert query(tmp_settings, "select l from marts.one_list") == [(['say "hi"'],)]
+    assert query(
+        tmp_settings,
+        "select count(*) from ducklake_meta.ducklake_data_file f "
+        "join ducklake_meta.ducklake_table t using (table_id) "
+        "where t.table_name = 'one_list' and t.end_snapshot is null and f.end_snapshot is null",
+    ) == [(1,)]
