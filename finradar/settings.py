@@ -168,8 +168,28 @@ class KafkaSettings(BaseModel):
 
 
 class WarehouseSettings(BaseModel):
-    """The DuckLake lakehouse: a SQLite catalog and a Parquet data path."""
+    """The DuckLake lakehouse: its catalog (a SQLite file on this host, or a Postgres
+    database that writers on many hosts share) and its Parquet data path (a local folder, or
+    an S3-compatible object store)."""
 
+    # "" = ``var/warehouse/catalog.sqlite``; or a Postgres database, as libpq key/value
+    # pairs ("host=db.internal port=5432 dbname=finradar user=finradar") or a URL
+    # ("postgresql://finradar@db.internal:5432/finradar"); its password goes apart
+    catalog: str = ""
+    catalog_password: Secret | None = None
+    # "" = ``var/warehouse/data``; or a folder; or ``s3://bucket/prefix`` (with the s3_*
+    # settings below for any S3-compatible store)
+    data_path: str = ""
+    s3_endpoint: str | None = None  # host:port of an S3-compatible store; None: AWS S3
+    s3_region: str = "us-east-1"
+    s3_url_style: Literal["vhost", "path"] = "vhost"
+    s3_use_ssl: bool = True
+    s3_key_id: str | None = None
+    s3_secret: Secret | None = None
+    # ``finradar infra up --postgres`` / ``--object-store``: local stand-ins for the above
+    # (a Postgres cluster under var/postgres, moto's S3 server), on 127.0.0.1 only
+    local_postgres_port: int = 55432
+    local_object_store_port: int = 55433
     catalog_name: str = "lake"
     commit_retries: int = Field(12, ge=0)
     # a refresh still running after this many seconds is stopped and fails (nothing of it
@@ -390,12 +410,42 @@ class Settings(BaseSettings):
         return self.var / "warehouse"
 
     @property
+    def catalog_is_postgres(self) -> bool:
+        """Whether the catalog is a Postgres database (``warehouse.catalog``), which writers
+        on several hosts share, rather than this host's SQLite file."""
+        return bool(self.warehouse.catalog)
+
+    @property
     def catalog_path(self) -> Path:
+        """The SQLite catalog's file (a Postgres catalog has none: ``catalog_is_postgres``)."""
         return self.warehouse_dir / "catalog.sqlite"
 
     @property
+    def data_in_object_store(self) -> bool:
+        return self.warehouse.data_path.startswith("s3://")
+
+    @property
     def data_path(self) -> Path:
-        return self.warehouse_dir / "data"
+        """The local folder of the data files (an object store has none:
+        ``data_in_object_store``; ``data_location`` names either)."""
+        if self.data_in_object_store:
+            raise FinradarError(f"the warehouse's data are in {self.warehouse.data_path}")
+        configured = self.warehouse.data_path
+        return Path(configured).resolve() if configured else self.warehouse_dir / "data"
+
+    @property
+    def data_location(self) -> str:
+        """Where the data files are, as DuckDB reads it: a folder's absolute path, or an
+        ``s3://bucket/prefix`` URL; no trailing slash."""
+        if self.data_in_object_store:
+            return self.warehouse.data_path.rstrip("/")
+        return str(self.data_path)
+
+    @property
+    def warehouse_name(self) -> str:
+        """The warehouse as messages name it: the SQLite file, or the Postgres database
+        (no password: it is never in ``warehouse.catalog``)."""
+        return self.warehouse.catalog if self.catalog_is_postgres else str(self.catalog_path)
 
     @property
     def staging_dir(self) -> Path:

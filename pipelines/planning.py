@@ -8,7 +8,6 @@ Kafka client (``shared``), which ``close_shared_clients`` closes at the end of a
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 import duckdb
@@ -18,7 +17,7 @@ from finradar.errors import FinradarError, TransientError
 from finradar.settings import Settings
 from handoff.records import PartitionRange
 from infra.kafka_clients import OffsetsClient, close_shared, shared_offsets_client
-from warehouse.lake import close_shared_connections, connect, shared_connection
+from warehouse.lake import close_shared_connections, connect, shared_connection, warehouse_exists
 from warehouse.landing import committed_offsets
 from warehouse.schema import create_all
 
@@ -28,7 +27,7 @@ class OffsetsBehind(FinradarError):
 
 
 # catalogs whose schema this process's shared session has created (``follow``)
-_initialised: dict[Path, bool] = {}
+_initialised: dict[str, bool] = {}
 
 
 def plan_ranges(settings: Settings, shared: bool = False) -> list[PartitionRange]:
@@ -103,16 +102,16 @@ def consumer_lag_if_reachable(settings: Settings) -> list[PartitionRange] | None
 
 def _shared_committed(settings: Settings) -> dict[tuple[str, int], int]:
     con = shared_connection(settings)
-    if not _initialised.get(settings.catalog_path):
+    if not _initialised.get(settings.warehouse_name):
         create_all(con)
-        _initialised[settings.catalog_path] = True
+        _initialised[settings.warehouse_name] = True
     return committed_offsets(con)
 
 
 def committed_offsets_now(settings: Settings) -> dict[tuple[str, int], int]:
     """The committed offsets, read in a read-only session once the warehouse exists: a lag
     check must not write (it runs beside the writer, outside the writer slot)."""
-    if settings.catalog_path.exists():
+    if warehouse_exists(settings):
         con = connect(settings, read_only=True)
         try:
             return committed_offsets(con)

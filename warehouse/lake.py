@@ -29,6 +29,11 @@ EXTENSION_PACKAGES = {
     "duckdb_extension_sqlite_scanner": "sqlite_scanner",
     "duckdb_extension_ducklake": "ducklake",
 }
+# a shared warehouse's: a Postgres catalog, data in an S3-compatible store
+POSTGRES_EXTENSION = ("duckdb_extension_postgres_scanner", "postgres_scanner")
+OBJECT_STORE_EXTENSION = ("duckdb_extension_httpfs", "httpfs")
+# the schema of a Postgres database that holds DuckLake's catalog tables
+POSTGRES_METADATA_SCHEMA = "ducklake"
 
 
 def extension_path(package: str, name: str) -> Path:
@@ -42,11 +47,75 @@ def extension_path(package: str, name: str) -> Path:
     return path
 
 
-def load_extensions(con: duckdb.DuckDBPyConnection) -> None:
+def load_extensions(con: duckdb.DuckDBPyConnection, settings: Settings | None = None) -> None:
+    """Load DuckLake's extensions by path, and those a shared warehouse of ``settings``
+    needs (Postgres, S3): none is downloaded or auto-loaded."""
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
-    for package, name in EXTENSION_PACKAGES.items():
+    packages = list(EXTENSION_PACKAGES.items())
+    if settings is not None and settings.catalog_is_postgres:
+        packages.append(POSTGRES_EXTENSION)
+    if settings is not None and settings.data_in_object_store:
+        packages.append(OBJECT_STORE_EXTENSION)
+    for package, name in packages:
         con.execute(f"LOAD '{extension_path(package, name)}'")
+
+
+def use_object_store(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Give the session the object store's credentials (a temporary DuckDB secret, scoped to
+    the data path), when the data are in one."""
+    if not settings.data_in_object_store:
+        return
+    w = settings.warehouse
+    options = [
+        "TYPE s3",
+        f"SCOPE {sql_text(settings.data_location + '/')}",
+        f"REGION {sql_text(w.s3_region)}",
+        f"URL_STYLE {sql_text(w.s3_url_style)}",
+        f"USE_SSL {str(w.s3_use_ssl).lower()}",
+    ]
+    if w.s3_endpoint:
+        options.append(f"ENDPOINT {sql_text(w.s3_endpoint)}")
+    if w.s3_key_id:
+        options.append(f"KEY_ID {sql_text(w.s3_key_id)}")
+    if w.s3_secret is not None:
+        options.append(f"SECRET {sql_text(w.s3_secret.get_secret_value())}")
+    con.execute(f"CREATE OR REPLACE TEMPORARY SECRET finradar_data ({', '.join(options)})")
+
+
+def catalog_spec(settings: Settings, read_only: bool = False) -> str:
+    """The DuckLake catalog database to attach: ``sqlite:<file>`` or ``postgres:<conninfo>``
+    (with the password, when set). A read-only session's Postgres connection refuses to
+    write at the server (``default_transaction_read_only``) as well."""
+    if not settings.catalog_is_postgres:
+        return f"sqlite:{settings.catalog_path}"
+    return "postgres:" + postgres_conninfo(settings, read_only)
+
+
+def postgres_conninfo(settings: Settings, read_only: bool = False) -> str:
+    """``warehouse.catalog`` as libpq key/value pairs, with the password and, for a reader,
+    a session that refuses writes."""
+    from psycopg.conninfo import make_conninfo  # lazy: only a Postgres catalog needs it
+
+    extra = {}
+    if settings.warehouse.catalog_password is not None:
+        extra["password"] = settings.warehouse.catalog_password.get_secret_value()
+    if read_only:
+        extra["options"] = "-c default_transaction_read_only=on"
+    try:
+        return make_conninfo(settings.warehouse.catalog, **extra)
+    except Exception as exc:  # psycopg's ProgrammingError: what is wrong, never the value
+        raise FinradarError(
+            f"warehouse.catalog is not a Postgres connection string: {type(exc).__name__}"
+        ) from None
+
+
+def without_secrets(message: str, settings: Settings) -> str:
+    """``message`` with the warehouse's secrets (should an error quote them) masked."""
+    for secret in (settings.warehouse.catalog_password, settings.warehouse.s3_secret):
+        if secret is not None and secret.get_secret_value():
+            message = message.replace(secret.get_secret_value(), "**********")
+    return message
 
 
 def one_line(message: object) -> str:
@@ -73,12 +142,36 @@ def use_wal(catalog: Path) -> None:
         pass  # busy: another process is creating it at this moment, and switches it
 
 
-def _attach_options(data: Path | str) -> list[str]:
+def _attach_options(data: Path | str, postgres: bool = False) -> list[str]:
     """The catalog stores the data path it was created with (absolute); every session
     attaches with the settings' data path and ``OVERRIDE_DATA_PATH true`` (but the creating
     one), so a warehouse copied or moved elsewhere (``var/`` with its ``warehouse/``) still
-    attaches: the data files' paths are stored relative to the data path."""
-    return [f"DATA_PATH '{data}/'", "METADATA_CATALOG 'ducklake_meta'"]
+    attaches: the data files' paths are stored relative to the data path. A Postgres
+    catalog keeps its tables in a schema of their own."""
+    options = [f"DATA_PATH {sql_text(f'{data}/')}", "METADATA_CATALOG 'ducklake_meta'"]
+    if postgres:
+        options.append(f"METADATA_SCHEMA '{POSTGRES_METADATA_SCHEMA}'")
+    return options
+
+
+def warehouse_exists(settings: Settings) -> bool:
+    """Whether the warehouse's catalog has been created (by the first writer)."""
+    if not settings.catalog_is_postgres:
+        return settings.catalog_path.exists()
+    import psycopg  # lazy: only a Postgres catalog needs it
+
+    try:
+        with psycopg.connect(postgres_conninfo(settings, read_only=True), connect_timeout=10) as db:
+            row = db.execute(
+                "select to_regclass(%s) is not null",
+                [f"{POSTGRES_METADATA_SCHEMA}.ducklake_snapshot"],
+            ).fetchone()
+    except psycopg.Error as exc:
+        raise FinradarError(
+            f"cannot reach the warehouse catalog {settings.warehouse_name}: "
+            + without_secrets(one_line(exc), settings)
+        ) from None
+    return bool(row and row[0])
 
 
 def create_catalog(catalog: Path, data: Path) -> None:
@@ -129,9 +222,11 @@ def connect(
     detached. See ``read_only_session``. ``catalog_copy``: a read-only session attaches this
     copy of the catalog (``catalog_image``) instead of the catalog itself.
     """
+    read_only = read_only or as_of is not None
+    if settings.catalog_is_postgres or settings.data_in_object_store:
+        return _connect_shared(settings, read_only, as_of)
     catalog = settings.catalog_path
     data = settings.data_path
-    read_only = read_only or as_of is not None
     if read_only and not catalog.exists():
         raise FinradarError(f"no warehouse at {catalog}; run an ingest first")
     if not read_only and not catalog.exists():
@@ -150,6 +245,41 @@ def connect(
     con.execute("set enable_progress_bar = false")  # it is drawn into logs too
     load_extensions(con)
     _attach(con, settings, [*_attach_options(data), "OVERRIDE_DATA_PATH true"], as_of=None)
+    return con
+
+
+def _connect_shared(
+    settings: Settings, read_only: bool, as_of: int | datetime | None
+) -> duckdb.DuckDBPyConnection:
+    """``connect`` to a shared warehouse: a Postgres catalog (its first writer creates
+    DuckLake's tables there) and/or data in an object store. A reader's catalog connection
+    refuses writes at the server; its session is closed against change as a local reader's
+    is (``read_only_session``), but for the network it needs."""
+    if read_only and not warehouse_exists(settings):
+        raise FinradarError(f"no warehouse at {settings.warehouse_name}; run an ingest first")
+    if not settings.data_in_object_store:
+        settings.data_path.mkdir(parents=True, exist_ok=True)
+    con = duckdb.connect(
+        config=read_only_config(settings) if read_only else session_config(settings)
+    )
+    try:
+        con.execute("set enable_progress_bar = false")
+        load_extensions(con, settings)
+        use_object_store(con, settings)
+        options = _attach_options(settings.data_location, settings.catalog_is_postgres)
+        options.append("OVERRIDE_DATA_PATH true")
+        if read_only:
+            options.append("READ_ONLY")
+            if not settings.data_in_object_store:
+                con.execute(f"SET allowed_directories = [{sql_text(settings.data_location + '/')}]")
+            con.execute(f"SET allowed_configs = [{', '.join(map(sql_text, READ_ONLY_SETTABLE))}]")
+        _attach(con, settings, options, as_of, read_only=read_only)
+        if read_only:
+            con.execute("DETACH memory")
+            con.execute("SET lock_configuration = true")
+    except BaseException:
+        con.close()
+        raise
     return con
 
 
@@ -205,13 +335,13 @@ def _attach(
     options: list[str],
     as_of: int | datetime | None,
     metadata: str | None = None,
+    read_only: bool = False,
 ) -> None:
     """Attach the warehouse's catalog with ``options`` (as of ``as_of``) and select it.
     ``metadata``: the catalog database to attach instead of the SQLite catalog itself."""
-    catalog = settings.catalog_path
-    spec = metadata or f"sqlite:{catalog}"
+    spec = metadata or catalog_spec(settings, read_only)
     name = settings.warehouse.catalog_name
-    where = str(catalog)
+    where = settings.warehouse_name
     if isinstance(as_of, int):
         options = [*options, f"SNAPSHOT_VERSION {as_of}"]
         where += f" as of snapshot {as_of}"
@@ -222,7 +352,8 @@ def _attach(
         con.execute(f"ATTACH 'ducklake:{spec}' AS {name} ({', '.join(options)})")
     except duckdb.Error as exc:
         con.close()
-        raise FinradarError(f"cannot attach the warehouse at {where}: {one_line(exc)}") from None
+        reason = without_secrets(one_line(exc), settings)
+        raise FinradarError(f"cannot attach the warehouse at {where}: {reason}") from None
     con.execute(f"USE {name}")
 
 
@@ -260,7 +391,7 @@ def session_config(settings: Settings) -> dict[str, str]:
     }
 
 
-_shared: dict[Path, duckdb.DuckDBPyConnection] = {}
+_shared: dict[tuple[str, str], duckdb.DuckDBPyConnection] = {}
 
 
 def shared_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
@@ -268,9 +399,10 @@ def shared_connection(settings: Settings) -> duckdb.DuckDBPyConnection:
     opening one costs a fifth of a second. Each statement outside a transaction, and each
     transaction, still reads the catalog's newest snapshot, so other writers' commits are
     seen. Closed by ``close_shared_connections``."""
-    con = _shared.get(settings.catalog_path)
+    key = (settings.warehouse_name, settings.data_location)
+    con = _shared.get(key)
     if con is None:
-        con = _shared[settings.catalog_path] = connect(settings)
+        con = _shared[key] = connect(settings)
     return con
 
 

@@ -86,7 +86,7 @@ def _run_flows(settings: Settings) -> None:
     for rule, count in sorted(refreshed["findings_by_rule"].items()):
         print(f"  finding {count:>6} {rule}")
     _headlines(settings)
-    print(f"warehouse: {settings.catalog_path} (DuckLake; data in {settings.data_path})")
+    print(f"warehouse: {settings.warehouse_name} (DuckLake; data in {settings.data_location})")
     print('query it:  .venv/bin/finradar sql "select * from marts.spend_group_rollup"')
     print("           .venv/bin/finradar sql    (interactive; the README shows more)")
     print(f"report:    {report_flow()} (offline; open it in a browser)")

@@ -172,7 +172,7 @@ def open_warehouse(
     # lazy: the CLI starts without DuckDB and the warehouse's modules
     from finradar.commands.sql_sandbox import confine
 
-    if not settings.catalog_path.exists():
+    if not settings.catalog_is_postgres and not settings.catalog_path.exists():
         raise FinradarError(f"no warehouse at {settings.catalog_path}; run an ingest first")
     copy = confine(settings, history) if confined else None
     # lazy: only now may DuckDB start its threads
@@ -181,7 +181,7 @@ def open_warehouse(
     try:
         return connect(settings, read_only=True, as_of=as_of, catalog_copy=copy)
     except FinradarError as exc:
-        if as_of is None or not settings.catalog_path.exists():
+        if as_of is None:
             raise
         name = settings.warehouse.catalog_name
         raise FinradarError(

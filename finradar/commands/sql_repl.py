@@ -152,7 +152,7 @@ def interactive(
     name = settings.warehouse.catalog_name
     when = "" if as_of is None else f" as of {as_of}"
     print(
-        f"warehouse {name}{when} at {settings.catalog_path} (read-only). "
+        f"warehouse {name}{when} at {settings.warehouse_name} (read-only). "
         "End statements with ';', .help for commands, .quit to leave.",
         file=sys.stderr,
     )

@@ -64,8 +64,11 @@ def confine(settings: Settings, history: Path | None = None) -> Path | None:
     own = folder / str(os.getpid())
     own.mkdir(parents=True, exist_ok=True, mode=0o700)
     atexit.register(shutil.rmtree, own, True)
-    copy = own / "catalog.sqlite"
-    copy.write_bytes(catalog_image(settings))
+    # a Postgres catalog is read over the network, by a session the server keeps from
+    # writing (``warehouse.lake.catalog_spec``): no copy, and no catalog file to close
+    copy = None if settings.catalog_is_postgres else own / "catalog.sqlite"
+    if copy is not None:
+        copy.write_bytes(catalog_image(settings))
     if history is not None:
         history.parent.mkdir(parents=True, exist_ok=True)
         history.touch()
@@ -73,7 +76,7 @@ def confine(settings: Settings, history: Path | None = None) -> Path | None:
         *{Path(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix)},
         *map(Path, SYSTEM_PATHS),
         *(PROJECT_ROOT / package for package in PACKAGES),
-        settings.data_path,
+        *([] if settings.data_in_object_store else [settings.data_path]),
         own,
     ]
     writable = [history] if history is not None else []
