@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.finradar-installed
 
-.PHONY: install browser demo test lint format lock bench fuzz clean
+.PHONY: install browser postgres demo test lint format lock bench fuzz clean
 
 install: $(STAMP)
 
@@ -35,6 +35,14 @@ browser:
 	  echo "installing chromium and a CJK font (Debian packages)"; \
 	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends \
 	    chromium fonts-wqy-microhei >/dev/null; }
+
+# Debian's Postgres server binaries (initdb, pg_ctl) for `finradar infra up --postgres`, the
+# local stand-in of a shared DuckLake catalog: installed once, only if none is found.
+postgres:
+	@{ command -v initdb || ls /usr/lib/postgresql/*/bin/initdb; } >/dev/null 2>&1 || { \
+	  echo "installing postgresql (Debian package)"; \
+	  $(SUDO) apt-get update -qq && $(SUDO) apt-get install -y -qq --no-install-recommends \
+	    postgresql >/dev/null; }
 
 # Two test workers: much of a run waits on brokers, servers and subprocesses, not the CPU.
 test: install browser

@@ -29,7 +29,7 @@ from handoff.records import PartitionRange
 from infra.notify import LogNotifier, Notifier, NotifyError, WebhookNotifier
 from warehouse import alerts
 from warehouse.lake import connect
-from warehouse.locks import file_lock
+from warehouse.writer_locks import writer_lock
 
 log = logging.getLogger("finradar.alerts")
 LOCK_WAIT_S = 120.0
@@ -148,9 +148,7 @@ def evaluate_and_notify(
     logger = logger or log
     now = now or alerts.utc_now()
     own = con is None
-    with file_lock(
-        settings.warehouse_dir / "alerts.lock", "another alert evaluation", wait_s=LOCK_WAIT_S
-    ):
+    with writer_lock(settings, "alerts", "another alert evaluation").hold(wait_s=LOCK_WAIT_S):
         session = connect(settings) if con is None else con
         try:
             alerts.ensure_table(session)

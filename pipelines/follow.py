@@ -23,11 +23,11 @@ from threading import Event
 from finradar.settings import Settings
 from pipelines.beam_tuning import shorten_state_sampling
 from pipelines.gx_pool import close_pools, shared_pool
-from pipelines.ingest import IngestSummary, ingest_lock_path, run_once
+from pipelines.ingest import IngestSummary, ingest_lock, run_once
 from pipelines.planning import close_shared_clients
 from warehouse.lake import compact as compact_files
 from warehouse.lake import shared_connection
-from warehouse.locks import POLL_S, anyone_waiting, lock_is_free
+from warehouse.locks import POLL_S
 
 
 @dataclass
@@ -70,8 +70,8 @@ class FollowStatus:
 def wait_for_turn(settings: Settings, stop: Event) -> None:
     """Until no other writer waits for the ingest lock or holds it (or ``stop``): a
     scheduled ingest, a replay or a backfill gets the warehouse between two passes."""
-    lock = ingest_lock_path(settings)
-    while not stop.is_set() and (anyone_waiting(lock) or not lock_is_free(lock)):
+    lock = ingest_lock(settings)
+    while not stop.is_set() and (lock.anyone_waiting() or not lock.is_free()):
         stop.wait(POLL_S)
 
 

@@ -61,7 +61,8 @@ from pipelines.runners import (
 from pipelines.worker_errors import worker_error
 from warehouse.lake import connect
 from warehouse.landing import LandingSummary, land
-from warehouse.locks import file_lock
+from warehouse.writer_locks import WriterLock
+from warehouse.writer_locks import writer_lock as warehouse_writer_lock
 
 
 @dataclass
@@ -158,8 +159,10 @@ def equal_slices(r: PartitionRange, n: int) -> list[PartitionRange]:
     return [PartitionRange(r.topic, r.partition, bounds[k], bounds[k + 1]) for k in range(n)]
 
 
-def ingest_lock_path(settings: Settings) -> Path:
-    return settings.warehouse_dir / "ingest.lock"
+def ingest_lock(settings: Settings) -> WriterLock:
+    """The lock of the warehouse's ingest writers (a file on this host, or an advisory lock
+    in a Postgres catalog: ``warehouse.writer_locks``)."""
+    return warehouse_writer_lock(settings, "ingest", "another ingest")
 
 
 def writer_lock(settings: Settings, announce: bool = True) -> AbstractContextManager[None]:
@@ -168,7 +171,7 @@ def writer_lock(settings: Settings, announce: bool = True) -> AbstractContextMan
     lets it have the next turn; then fails with a clear message. ``follow``'s own passes
     wait for their turn in the follow loop (``pipelines.follow.wait_for_turn``)."""
     wait_s = settings.ingest.writer_wait_s if announce else 0.0
-    return file_lock(ingest_lock_path(settings), "another ingest", wait_s, announce)
+    return ingest_lock(settings).hold(wait_s, announce)
 
 
 def build_pipeline(

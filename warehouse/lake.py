@@ -95,7 +95,8 @@ def catalog_spec(settings: Settings, read_only: bool = False) -> str:
 def postgres_conninfo(settings: Settings, read_only: bool = False) -> str:
     """``warehouse.catalog`` as libpq key/value pairs, with the password and, for a reader,
     a session that refuses writes."""
-    from psycopg.conninfo import make_conninfo  # lazy: only a Postgres catalog needs it
+    # lazy: only a Postgres catalog needs psycopg (a tenth of a second to import)
+    from psycopg.conninfo import make_conninfo
 
     extra = {}
     if settings.warehouse.catalog_password is not None:
@@ -158,7 +159,8 @@ def warehouse_exists(settings: Settings) -> bool:
     """Whether the warehouse's catalog has been created (by the first writer)."""
     if not settings.catalog_is_postgres:
         return settings.catalog_path.exists()
-    import psycopg  # lazy: only a Postgres catalog needs it
+    # lazy: only a Postgres catalog needs psycopg (a tenth of a second to import)
+    import psycopg
 
     try:
         with psycopg.connect(postgres_conninfo(settings, read_only=True), connect_timeout=10) as db:
@@ -259,9 +261,13 @@ def _connect_shared(
         raise FinradarError(f"no warehouse at {settings.warehouse_name}; run an ingest first")
     if not settings.data_in_object_store:
         settings.data_path.mkdir(parents=True, exist_ok=True)
-    con = duckdb.connect(
-        config=read_only_config(settings) if read_only else session_config(settings)
-    )
+    config = read_only_config(settings) if read_only else session_config(settings)
+    if settings.catalog_is_postgres:
+        # the postgres extension looks its attach up in DuckDB's persistent secret storage,
+        # which refusing persistent secrets removes ("Unknown secret storage 'local_file'");
+        # writing one is still kept from ``finradar sql`` by its confinement
+        config.pop("allow_persistent_secrets", None)
+    con = duckdb.connect(config=config)
     try:
         con.execute("set enable_progress_bar = false")
         load_extensions(con, settings)
@@ -270,11 +276,12 @@ def _connect_shared(
         options.append("OVERRIDE_DATA_PATH true")
         if read_only:
             options.append("READ_ONLY")
-            if not settings.data_in_object_store:
-                con.execute(f"SET allowed_directories = [{sql_text(settings.data_location + '/')}]")
-            con.execute(f"SET allowed_configs = [{', '.join(map(sql_text, READ_ONLY_SETTABLE))}]")
         _attach(con, settings, options, as_of, read_only=read_only)
         if read_only:
+            # as ``read_only_session``, but after the attach: the catalog is no file here
+            con.execute(f"SET allowed_directories = [{sql_text(settings.data_location + '/')}]")
+            con.execute(f"SET allowed_configs = [{', '.join(map(sql_text, READ_ONLY_SETTABLE))}]")
+            con.execute("SET enable_external_access = false")
             con.execute("DETACH memory")
             con.execute("SET lock_configuration = true")
     except BaseException:
@@ -349,7 +356,7 @@ def _attach(
         options = [*options, f"SNAPSHOT_TIME '{as_of.isoformat()}'"]
         where += f" as of {as_of.isoformat()}"
     try:
-        con.execute(f"ATTACH 'ducklake:{spec}' AS {name} ({', '.join(options)})")
+        con.execute(f"ATTACH {sql_text('ducklake:' + spec)} AS {name} ({', '.join(options)})")
     except duckdb.Error as exc:
         con.close()
         reason = without_secrets(one_line(exc), settings)

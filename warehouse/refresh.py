@@ -33,11 +33,11 @@ from finradar.errors import FinradarError
 from finradar.settings import Settings
 from warehouse import findings_history, model_tests
 from warehouse.lake import connect
-from warehouse.locks import file_lock
 from warehouse.model_files import Check, Model, checks, models
 from warehouse.reference import REFERENCE_TABLES, fingerprint
 from warehouse.schema import create_all
 from warehouse.transactions import in_transaction, writers_turn
+from warehouse.writer_locks import writer_lock
 
 T = TypeVar("T")
 FINDING_COLUMNS = ("rule_id", "severity", "entity_id", "fiscal_period", "detail", "event_ids")
@@ -70,7 +70,7 @@ def refresh(settings: Settings, *, full: bool = False) -> RefreshSummary:
     ``warehouse.refresh_timeout_s``: nothing of it is committed."""
     started = time.perf_counter()
     wait = settings.warehouse.turn_wait_s
-    with file_lock(settings.warehouse_dir / "refresh.lock", "another refresh"):
+    with writer_lock(settings, "refresh", "another refresh").hold():
         con = connect(settings)
         stuck = False
         given_up = threading.Event()

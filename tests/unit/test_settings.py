@@ -79,17 +79,31 @@ def test_a_pickled_secret_is_a_reference_read_where_it_is_used(
 ) -> None:
     monkeypatch.delenv("FINRADAR_KAFKA__SASL_PASSWORD", raising=False)
     settings = load_settings(
-        kafka={"security_protocol": "SASL_PLAINTEXT", "sasl_username": "u", "sasl_password": "s3"},
+        kafka={
+            "security_protocol": "SASL_PLAINTEXT",
+            "sasl_username": "u",
+            "sasl_password": "pa55-of-this-test",
+        },
         ingest={"pii_hash_key": "k3y-of-this-test"},
+        warehouse={
+            "catalog": "host=db dbname=finradar",
+            "catalog_password": "pg-pa55-of-this-test",
+            "data_path": "s3://bucket/lake",
+            "s3_secret": "s3-s3cret-of-this-test",
+        },
     )
     data = pickle.dumps(settings)
-    assert b"s3" not in data.replace(b"FINRADAR", b"") and b"k3y-of-this-test" not in data
+    for value in ("pa55-of-this-test", "k3y-of-this-test", "s3-s3cret-of-this-test"):
+        assert value.encode() not in data
     copy = pickle.loads(data)  # no environment needed until the value is asked for
-    assert "s3" not in repr(copy) and "s3" not in str(copy.kafka.sasl_password)
+    assert "pa55" not in repr(copy) and "pa55" not in str(copy.kafka.sasl_password)
     with pytest.raises(FinradarError, match="FINRADAR_KAFKA__SASL_PASSWORD is not set"):
         copy.kafka.sasl_password.get_secret_value()
+    with pytest.raises(FinradarError, match="FINRADAR_WAREHOUSE__CATALOG_PASSWORD is not set"):
+        copy.warehouse.catalog_password.get_secret_value()
     with secrets_in_environment(settings):
-        assert pickle.loads(data).kafka.sasl_password.get_secret_value() == "s3"
+        assert pickle.loads(data).kafka.sasl_password.get_secret_value() == "pa55-of-this-test"
+        assert pickle.loads(data).warehouse.s3_secret.get_secret_value() == "s3-s3cret-of-this-test"
     assert "FINRADAR_KAFKA__SASL_PASSWORD" not in os.environ  # restored
 
 
