@@ -11,7 +11,7 @@ BIN := $(VENV)/bin
 UV_VERSION := 0.13.9
 STAMP := $(VENV)/.finradar-installed
 
-.PHONY: install browser postgres demo test lint format lock bench fuzz clean
+.PHONY: install browser postgres demo demo-shared test lint format lock bench fuzz clean
 
 install: $(STAMP)
 
@@ -26,6 +26,11 @@ $(STAMP): requirements.lock pyproject.toml infra/web_assets.yaml Makefile
 
 demo: install
 	$(BIN)/finradar demo
+
+# The same job on a shared warehouse: DuckLake's catalog in Postgres, its data in an
+# S3-compatible store (local stand-ins under var/, unless the settings name real ones).
+demo-shared: install postgres
+	$(BIN)/finradar demo --shared
 
 # Headless Chromium for the report's rendering test, and a CJK font for the report's Chinese
 # labels: Debian packages, installed once.

@@ -503,6 +503,14 @@ def allow_default_pii_key_here() -> Settings:
     return get_settings()
 
 
+def use_environment_here(env: Mapping[str, str]) -> Settings:
+    """This process's settings with ``env`` (``FINRADAR_…`` variables) set in its
+    environment, which the flows and worker processes it starts read as well."""
+    os.environ.update(env)
+    get_settings.cache_clear()
+    return get_settings()
+
+
 KAFKA_SECURITY_FIELDS = frozenset(
     name for name in KafkaSettings.model_fields if name.startswith(("security_", "sasl_", "ssl_"))
 )

@@ -290,6 +290,42 @@ def _connect_shared(
     return con
 
 
+def forget_catalog_without_data(settings: Settings) -> bool:
+    """Drop a Postgres catalog whose object store holds none of its data files any more
+    (the local stand-in keeps its objects in memory: they are gone once it stops), so that
+    the next writer starts an empty warehouse instead of one whose every table fails to
+    read; returns whether it did. A catalog that has no data files yet is kept."""
+    if not (settings.catalog_is_postgres and settings.data_in_object_store):
+        return False
+    if not warehouse_exists(settings):
+        return False
+    con = duckdb.connect(config=session_config(settings))
+    try:
+        load_extensions(con, settings)
+        use_object_store(con, settings)
+        stored = con.execute(
+            "select count(*) from glob(?)", [settings.data_location + "/**"]
+        ).fetchone()[0]
+        con.execute(f"ATTACH {sql_text('postgres:' + postgres_conninfo(settings))} AS pg")
+        files = con.execute(
+            f"select count(*) from postgres_query('pg', "
+            f"'select 1 from {POSTGRES_METADATA_SCHEMA}.ducklake_data_file')"
+        ).fetchone()[0]
+        if stored or not files:
+            return False
+        con.execute(
+            f"call postgres_execute('pg', 'drop schema {POSTGRES_METADATA_SCHEMA} cascade')"
+        )
+    except duckdb.Error as exc:
+        raise FinradarError(
+            f"cannot check the warehouse at {settings.warehouse_name}: "
+            + without_secrets(one_line(exc), settings)
+        ) from None
+    finally:
+        con.close()
+    return True
+
+
 def read_only_session(
     settings: Settings, as_of: int | datetime | None = None, catalog_copy: Path | None = None
 ) -> duckdb.DuckDBPyConnection:

@@ -7,7 +7,12 @@ import sys
 import time
 
 from finradar.commands.serve import prefect_api
-from finradar.settings import Settings, allow_default_pii_key_here, get_settings
+from finradar.settings import (
+    Settings,
+    allow_default_pii_key_here,
+    get_settings,
+    use_environment_here,
+)
 
 DEMO_SYNTHETIC = 20_000
 DEMO_BAD_RATE = 0.02
@@ -25,6 +30,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Kafka keeps running afterwards.",
     )
     p.add_argument("--stop-kafka", action="store_true", help="stop the broker at the end")
+    p.add_argument(
+        "--shared",
+        action="store_true",
+        help="the same job on a shared warehouse: DuckLake's catalog in Postgres and its data "
+        "in an S3-compatible store, the local stand-ins (finradar infra up --postgres "
+        "--object-store) unless warehouse.catalog and warehouse.data_path name others",
+    )
     p.set_defaults(handler=run)
 
 
@@ -35,6 +47,9 @@ def run(args: argparse.Namespace) -> int:
     from infra.topics import ensure_topics
 
     settings = get_settings()
+    stand_ins = ""
+    if args.shared:
+        settings, stand_ins = _on_shared_warehouse(settings)
     if settings.uses_default_pii_key and not settings.ingest.allow_default_pii_key:
         print(
             "WARNING: this demo hashes personal data with the PUBLIC default key "
@@ -55,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     # Prefect keeps its state under var/prefect; without prefect.api_url the flows run on a
     # local server started for the demo (on prefect.server_port when it is free)
     with prefect_api(settings, temporary=True):
-        _run_flows(settings)
+        _run_flows(settings, stand_ins)
     if args.stop_kafka:
         print(broker.down().line())
     else:
@@ -63,8 +78,36 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _run_flows(settings: Settings) -> None:
-    """Ingest, refresh and report as Prefect flows, and say what they did."""
+def _on_shared_warehouse(settings: Settings) -> tuple[Settings, str]:
+    """This process's settings pointed at a shared warehouse: the ones configured, or the
+    local stand-ins, started now (their settings go to the environment, for the flows);
+    and the ``finradar infra env`` flags of the stand-ins it started."""
+    # lazy: the CLI starts without the stand-ins' and the warehouse's modules
+    from infra.object_store import LocalObjectStore
+    from infra.postgres import LocalPostgres
+    from warehouse.lake import forget_catalog_without_data
+
+    env: dict[str, str] = {}
+    flags = []
+    if not settings.catalog_is_postgres:
+        postgres = LocalPostgres(settings)
+        print(postgres.up().line())
+        env.update(postgres.client_environment())
+        flags.append("--postgres")
+    if not settings.data_in_object_store:
+        store = LocalObjectStore(settings)
+        print(store.up().line())
+        env.update(store.client_environment())
+        flags.append("--object-store")
+    settings = use_environment_here(env)
+    if forget_catalog_without_data(settings):
+        print("the object store started empty: the shared catalog starts again")
+    return settings, " ".join(flags)
+
+
+def _run_flows(settings: Settings, stand_ins: str = "") -> None:
+    """Ingest, refresh and report as Prefect flows, and say what they did (``stand_ins``:
+    the ``finradar infra env`` flags a shell needs to query the warehouse)."""
     # lazy: Prefect reads its settings when first imported, after prefect_api set them
     from flows.ingest import ingest
     from flows.refresh import refresh
@@ -87,6 +130,8 @@ def _run_flows(settings: Settings) -> None:
         print(f"  finding {count:>6} {rule}")
     _headlines(settings)
     print(f"warehouse: {settings.warehouse_name} (DuckLake; data in {settings.data_location})")
+    if stand_ins:
+        print(f'settings:  eval "$(.venv/bin/finradar infra env {stand_ins})" first')
     print('query it:  .venv/bin/finradar sql "select * from marts.spend_group_rollup"')
     print("           .venv/bin/finradar sql    (interactive; the README shows more)")
     print(f"report:    {report_flow()} (offline; open it in a browser)")
