@@ -22,7 +22,9 @@ import duckdb
 
 from finradar.errors import FinradarError
 from finradar.settings import Settings
-from warehouse.transactions import in_transaction
+from warehouse.catalog_location import postgres_conninfo, without_secrets
+from warehouse.transactions import in_transaction, take_turns_with
+from warehouse.writer_locks import AdvisoryLock
 
 # module name of the PyPI wheel -> extension name inside it
 EXTENSION_PACKAGES = {
@@ -85,38 +87,21 @@ def use_object_store(con: duckdb.DuckDBPyConnection, settings: Settings) -> None
 
 def catalog_spec(settings: Settings, read_only: bool = False) -> str:
     """The DuckLake catalog database to attach: ``sqlite:<file>`` or ``postgres:<conninfo>``
-    (with the password, when set). A read-only session's Postgres connection refuses to
-    write at the server (``default_transaction_read_only``) as well."""
+    (never with the password: ``use_catalog_password``). A read-only session's Postgres
+    connection refuses to write at the server (``default_transaction_read_only``) as well."""
     if not settings.catalog_is_postgres:
         return f"sqlite:{settings.catalog_path}"
-    return "postgres:" + postgres_conninfo(settings, read_only)
+    return "postgres:" + postgres_conninfo(settings, read_only, with_password=False)
 
 
-def postgres_conninfo(settings: Settings, read_only: bool = False) -> str:
-    """``warehouse.catalog`` as libpq key/value pairs, with the password and, for a reader,
-    a session that refuses writes."""
-    # lazy: only a Postgres catalog needs psycopg (a tenth of a second to import)
-    from psycopg.conninfo import make_conninfo
-
-    extra = {}
-    if settings.warehouse.catalog_password is not None:
-        extra["password"] = settings.warehouse.catalog_password.get_secret_value()
-    if read_only:
-        extra["options"] = "-c default_transaction_read_only=on"
-    try:
-        return make_conninfo(settings.warehouse.catalog, **extra)
-    except Exception as exc:  # psycopg's ProgrammingError: what is wrong, never the value
-        raise FinradarError(
-            f"warehouse.catalog is not a Postgres connection string: {type(exc).__name__}"
-        ) from None
-
-
-def without_secrets(message: str, settings: Settings) -> str:
-    """``message`` with the warehouse's secrets (should an error quote them) masked."""
-    for secret in (settings.warehouse.catalog_password, settings.warehouse.s3_secret):
-        if secret is not None and secret.get_secret_value():
-            message = message.replace(secret.get_secret_value(), "**********")
-    return message
+def use_catalog_password(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
+    """Give the session the Postgres catalog's password as DuckDB's default Postgres secret:
+    a database's path in ``duckdb_databases()`` is readable by any query of the session (an
+    analyst's too), a secret's value is not."""
+    password = settings.warehouse.catalog_password
+    if settings.catalog_is_postgres and password is not None:
+        value = sql_text(password.get_secret_value())
+        con.execute(f"CREATE OR REPLACE TEMPORARY SECRET (TYPE postgres, PASSWORD {value})")
 
 
 def one_line(message: object) -> str:
@@ -272,11 +257,16 @@ def _connect_shared(
         con.execute("set enable_progress_bar = false")
         load_extensions(con, settings)
         use_object_store(con, settings)
+        use_catalog_password(con, settings)
         options = _attach_options(settings.data_location, settings.catalog_is_postgres)
         options.append("OVERRIDE_DATA_PATH true")
         if read_only:
             options.append("READ_ONLY")
         _attach(con, settings, options, as_of, read_only=read_only)
+        if settings.catalog_is_postgres and not read_only:
+            # writers on any host take turns to commit (see ``warehouse.transactions``)
+            commits = AdvisoryLock(settings, "commit", "another writer")
+            take_turns_with(con, lambda wait_s: commits.hold(wait_s, announce=True))
         if read_only:
             # as ``read_only_session``, but after the attach: the catalog is no file here
             con.execute(f"SET allowed_directories = [{sql_text(settings.data_location + '/')}]")
@@ -303,10 +293,11 @@ def forget_catalog_without_data(settings: Settings) -> bool:
     try:
         load_extensions(con, settings)
         use_object_store(con, settings)
+        use_catalog_password(con, settings)
         stored = con.execute(
             "select count(*) from glob(?)", [settings.data_location + "/**"]
         ).fetchone()[0]
-        con.execute(f"ATTACH {sql_text('postgres:' + postgres_conninfo(settings))} AS pg")
+        con.execute(f"ATTACH {sql_text(catalog_spec(settings))} AS pg")
         files = con.execute(
             f"select count(*) from postgres_query('pg', "
             f"'select 1 from {POSTGRES_METADATA_SCHEMA}.ducklake_data_file')"

@@ -1,6 +1,8 @@
 """Run a unit of work in one DuckLake transaction, retrying when the catalog is contended.
 
-On a SQLite catalog, writers take turns: a transaction holds the catalog's commit lock
+Writers take turns: on a Postgres catalog (writers on many hosts) with an advisory lock in
+its database, which ``warehouse.lake`` gives each writer session (``take_turns_with``). On a
+SQLite catalog, a transaction holds the catalog's commit lock
 (``<catalog>.commit.lock``) from ``begin`` to ``commit``. SQLite fixes a transaction's
 view of the catalog at its first read and refuses its commit once any other writer has
 committed since ("database is locked", and waiting does not help), so without turns a
@@ -17,6 +19,7 @@ import contextlib
 import logging
 import random
 import time
+import weakref
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import TypeVar
@@ -30,12 +33,12 @@ log = logging.getLogger(__name__)
 # a writer without settings waits this long for its turn: past a refresh's default bound
 DEFAULT_TURN_WAIT_S = 1900.0
 
-# SQLite busy, or another writer committed a conflicting change first
-RETRYABLE = ("database is locked", "Failed to commit DuckLake transaction", "conflict")
-
 
 def is_retryable(exc: BaseException) -> bool:
-    return isinstance(exc, duckdb.Error) and any(s in str(exc) for s in RETRYABLE)
+    """Whether a commit failed because another writer committed first: DuckLake's conflict
+    on a Postgres catalog, SQLite's busy catalog; DuckDB raises both as its transaction
+    error class (``TransactionException``), whatever the message says."""
+    return isinstance(exc, duckdb.TransactionException)
 
 
 def rollback(con: duckdb.DuckDBPyConnection) -> None:
@@ -63,9 +66,30 @@ def commit_lock_path(con: duckdb.DuckDBPyConnection) -> Path | None:
     return Path(row[0] + ".commit.lock") if row else None
 
 
+# a shared (Postgres) catalog's writer sessions and how each takes its turn: an advisory
+# lock in the catalog's database (``warehouse.lake`` registers it when it opens the session)
+_turns: weakref.WeakKeyDictionary[
+    duckdb.DuckDBPyConnection, Callable[[float], contextlib.AbstractContextManager[None]]
+] = weakref.WeakKeyDictionary()
+
+
+def take_turns_with(
+    con: duckdb.DuckDBPyConnection,
+    hold: Callable[[float], contextlib.AbstractContextManager[None]],
+) -> None:
+    """Writers of ``con``'s catalog take turns with ``hold(wait_s)`` (a lock shared by every
+    host), not with a lock file beside a SQLite catalog."""
+    _turns[con] = hold
+
+
 @contextlib.contextmanager
 def writers_turn(con: duckdb.DuckDBPyConnection, wait_s: float) -> Iterator[None]:
     """Hold the catalog's commit lock (waiting up to ``wait_s`` for it), if it has one."""
+    hold = _turns.get(con)
+    if hold is not None:
+        with hold(wait_s):
+            yield
+        return
     path = commit_lock_path(con)
     if path is None:
         yield

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from finradar.errors import TransientError
 from finradar.settings import Settings
-from warehouse.lake import postgres_conninfo, without_secrets
+from warehouse.catalog_location import postgres_conninfo, without_secrets
 from warehouse.locks import anyone_waiting, file_lock, lock_is_free
 
 # the first of the two keys of every finradar advisory lock ("frad"), the second is its name's

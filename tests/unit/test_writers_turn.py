@@ -9,9 +9,11 @@ import sys
 import textwrap
 import time
 
+import duckdb
+
 from finradar.settings import Settings
 from tests.unit.warehouse_inputs import insert, open_lake, query, spend
-from warehouse.transactions import commit_lock_path, in_transaction
+from warehouse.transactions import commit_lock_path, in_transaction, is_retryable
 
 WRITER = textwrap.dedent(
     """
@@ -94,3 +96,11 @@ def test_tables_a_refresh_replaces_keep_their_lists_out_of_the_catalog(
         "join ducklake_meta.ducklake_table t using (table_id) "
         "where t.table_name = 'one_list' and t.end_snapshot is null and f.end_snapshot is null",
     ) == [(1,)]
+
+
+def test_a_commit_is_retried_by_duckdbs_error_class_not_its_message() -> None:
+    # a DuckLake conflict (Postgres) and SQLite's busy catalog both come as DuckDB's
+    # transaction error; a message that merely mentions a lock or a conflict is no conflict
+    assert is_retryable(duckdb.TransactionException("Failed to commit: anything at all"))
+    assert not is_retryable(duckdb.IOException("database is locked"))
+    assert not is_retryable(duckdb.CatalogException("conflict"))
