@@ -263,6 +263,16 @@ class IngestSettings(BaseModel):
     commit_events: int = Field(1_000_000, ge=1)
     # processes validating a follow pass's event types at once (GX holds the interpreter)
     follow_validators: int = Field(2, ge=1)
+    # ``finradar follow`` processes (on one host or many) that name the same group share
+    # the topics' partitions through Kafka's consumer-group protocol (assignment only: the
+    # offsets stay committed in the warehouse); None: a follow reads every partition
+    follow_group: str | None = None
+    # a group member's session: a member silent for this long (killed, its host gone)
+    # loses its partitions to the others
+    follow_group_session_s: float = Field(10.0, ge=1)
+    # a group member's pass reads at most about this many messages, so that it takes part
+    # in a rebalance (a member joining, or leaving) within seconds, not after a backlog
+    follow_group_pass_events: int = Field(20_000, ge=1)
     # bytes of values per batch, a worker's working memory. Values too large for the
     # contract, quarantined unread, are batched apart
     batch_bytes: int = Field(6 * 1024 * 1024, ge=1024)

@@ -17,7 +17,7 @@ from flows.artifacts import ProgressArtifact, publish_ingest
 from flows.ingest import consumer_lag
 from flows.policy import retry_options, warehouse_writer
 from pipelines.backfill import run_backfill
-from pipelines.ingest import IngestSummary
+from pipelines.ingest import IngestSummary, own_staging
 from pipelines.progress import StagedProgress
 
 
@@ -28,7 +28,7 @@ def backfill_pass(
     """``run_backfill`` holding the writer slot, with a progress artifact."""
     settings = get_settings()
     artifact = ProgressArtifact("backfill-progress", "messages of the backfill read and checked")
-    progress = StagedProgress(settings.staging_dir, artifact.update)
+    progress = StagedProgress(own_staging(settings), artifact.update)
     with warehouse_writer():
         try:
             summary = run_backfill(

@@ -14,18 +14,24 @@ from __future__ import annotations
 import signal
 import sys
 import threading
+from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 from prefect import flow, get_run_logger
 
-from finradar.settings import get_settings
+from contracts.spec import contracts
+from finradar.settings import Settings, get_settings
 from flows.alerting import evaluate_and_notify
 from flows.artifacts import publish_follow
 from flows.policy import CommitSlot, is_transient, warehouse_writer
+from handoff.errors import OffsetsMoved
+from infra.consumer_group import PartitionGroup
 from pipelines.follow import FollowStatus
 from pipelines.follow import follow as follow_loop
-from pipelines.ingest import IngestSummary, run_once
+from pipelines.ingest import IngestSummary, new_batch_id, run_once
 from pipelines.planning import plan_ranges
 from warehouse.lake import compact as compact_files
 from warehouse.lake import shared_connection
@@ -37,6 +43,17 @@ ALERTS_EVERY_S = 30
 _stop = threading.Event()
 
 
+def join_group(settings: Settings, group: str, say: Callable[[str], None]) -> PartitionGroup:
+    """This session's membership of the consumer group ``group`` over the contract topics
+    (``say`` tells each change of its partitions)."""
+    topics = [c.topic for c in contracts().values()]
+    session_ms = int(settings.ingest.follow_group_session_s * 1000)
+    members = PartitionGroup(settings.kafka, group, topics, session_timeout_ms=session_ms, say=say)
+    # the first join takes the broker's initial rebalance delay (3 s by default)
+    members.join(timeout_s=3 * settings.ingest.follow_group_session_s)
+    return members
+
+
 def request_stop() -> None:
     """End the running session after its current pass (a pass is never cut off)."""
     _stop.set()
@@ -44,14 +61,25 @@ def request_stop() -> None:
 
 @flow(name="follow")
 def follow(
-    max_passes: int | None = None, until_idle: bool = False, status_line: bool = False
+    max_passes: int | None = None,
+    until_idle: bool = False,
+    status_line: bool = False,
+    group: str | None = None,
 ) -> dict[str, Any]:
     """Back-to-back short ingest passes until stopped; leaves a summary of the session.
 
     ``status_line`` redraws one line on stderr after every pass (``finradar follow``);
-    otherwise the status is logged every ``LOG_EVERY_S`` seconds while events arrive."""
+    otherwise the status is logged every ``LOG_EVERY_S`` seconds while events arrive.
+
+    ``group`` (else ``ingest.follow_group``): the session is one member of that Kafka
+    consumer group, and each pass reads the partitions the group assigns it now
+    (``infra.consumer_group``). Its commits then take turns with every other writer in the
+    catalog (``warehouse.transactions``), not with the Prefect writer slot, which the
+    members of a group on several hosts would not share; a pass whose partitions another
+    member committed meanwhile is not landed (``OffsetsMoved``) and is planned again."""
     settings = get_settings()
     logger = get_run_logger()
+    group = group or settings.ingest.follow_group
     _stop.clear()
     if threading.current_thread() is threading.main_thread():
         # Prefect's engine turns SIGTERM into an exception that would cut a pass off; end
@@ -84,10 +112,26 @@ def follow(
 
     slot = CommitSlot()
     prepared = [False]
+    members = None if group is None else join_group(settings, group, logger.info)
+    # a group's members write in the catalog's turns only: a Prefect slot of a member
+    # killed while holding it would keep every other member waiting for its lease
+    writer_slot = warehouse_writer if members is None else nullcontext
 
     def request_slot(plan: list[Any]) -> None:
         if plan:  # an empty pass commits nothing
             slot.request()
+
+    def one_pass() -> IngestSummary:
+        if members is None:
+            return run_once(settings, on_plan=request_slot, follow=True, commit_gate=slot.held)
+        assigned = members.assigned()
+        if not assigned:  # a rebalance under way, or more members than partitions
+            return IngestSummary(new_batch_id(datetime.now(UTC)))
+        try:
+            return run_once(settings, follow=True, partitions=assigned)
+        except OffsetsMoved as exc:  # its partitions moved and their new holder committed
+            logger.info(f"pass not landed, planned again: {exc}")
+            return IngestSummary(new_batch_id(datetime.now(UTC)))
 
     def run_pass() -> IngestSummary:
         # a task run per pass cost a fifth of the latency budget (state events, logs, the
@@ -96,10 +140,10 @@ def follow(
             try:
                 if not prepared[0]:
                     # the session's first plan creates any missing schema: a write
-                    with warehouse_writer():
+                    with writer_slot():
                         plan_ranges(settings, shared=True)
                     prepared[0] = True
-                return run_once(settings, on_plan=request_slot, follow=True, commit_gate=slot.held)
+                return one_pass()
             except Exception as exc:
                 slot.let_go()
                 if not is_transient(exc) or attempt == settings.prefect.task_retries:
@@ -111,17 +155,25 @@ def follow(
 
     def compact() -> int:
         slot.close()  # the last commit's slot is back with the server before asking again
-        with warehouse_writer():
+        with writer_slot():
             merged = compact_files(shared_connection(settings), settings)
         logger.info(f"merged {merged} small data files")
         return merged
 
     try:
         status = follow_loop(
-            settings, _stop, on_pass, run_pass=run_pass, max_passes=max_passes, compact=compact
+            settings,
+            _stop,
+            on_pass,
+            run_pass=run_pass,
+            max_passes=max_passes,
+            compact=compact,
+            take_turns=members is None,
         )
     finally:
         slot.close()
+        if members is not None:
+            members.close()  # its partitions move to the other members at once
     judge_alerts()
     if tty:
         print(file=sys.stderr)

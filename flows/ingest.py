@@ -16,7 +16,7 @@ from flows.artifacts import ProgressArtifact, publish_ingest
 from flows.policy import retry_options, warehouse_writer
 from handoff.records import PartitionRange
 from pipelines import planning
-from pipelines.ingest import IngestSummary, run_once
+from pipelines.ingest import IngestSummary, own_staging, run_once
 from pipelines.progress import StagedProgress
 
 
@@ -26,7 +26,7 @@ def ingest_pass() -> IngestSummary:
     a progress artifact follows the messages read and checked."""
     settings = get_settings()
     artifact = ProgressArtifact("ingest-progress", "messages of the pass read and checked")
-    progress = StagedProgress(settings.staging_dir, artifact.update)
+    progress = StagedProgress(own_staging(settings), artifact.update)
     with warehouse_writer():
         try:
             summary = run_once(settings, on_plan=artifact.following(progress))

@@ -82,11 +82,14 @@ def follow(
     run_pass: Callable[[], IngestSummary] | None = None,
     max_passes: int | None = None,
     compact: Callable[[], int] | None = None,
+    take_turns: bool = True,
 ) -> FollowStatus:
     """Run passes until ``stop`` is set (checked between passes: a pass is never cut off
     half way) or ``max_passes`` have run; every ``prefect.follow_compact_every_s`` merge the
     small files the passes wrote. ``run_pass`` and ``compact`` replace the plain pass and
-    compaction (the ``follow`` flow holds the writer slot around each)."""
+    compaction (the ``follow`` flow holds the writer slot around each). ``take_turns``:
+    before each pass, let another ingest writer that waits have the warehouse
+    (``wait_for_turn``); a consumer group's member does not wait for the others."""
     status = FollowStatus()
     run_pass = run_pass or (lambda: run_once(settings, follow=True))
     compact = compact or (lambda: compact_files(shared_connection(settings), settings))
@@ -97,7 +100,8 @@ def follow(
     gc.freeze()  # what is loaded by now lives as long as the loop: keep it out of collections
     try:
         while not stop.is_set() and (max_passes is None or status.passes < max_passes):
-            wait_for_turn(settings, stop)
+            if take_turns:  # a group's member reads its own partitions, beside the others
+                wait_for_turn(settings, stop)
             if stop.is_set():
                 break
             summary = run_pass()

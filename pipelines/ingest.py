@@ -25,11 +25,12 @@ instead, and ``run_once`` commits them once the workers have stopped
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
@@ -51,7 +52,7 @@ from pipelines.land import (
     recorded_staged_files,
 )
 from pipelines.normalise import NormaliseAndStage, StageVerdicts
-from pipelines.planning import plan_ranges
+from pipelines.planning import Partition, plan_ranges
 from pipelines.runners import (
     commits_after_pipeline,
     lands_in_this_process,
@@ -99,11 +100,24 @@ class IngestSummary(LandingSummary):
 
 
 class _PlanToEndFn(beam.DoFn):
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, partitions: frozenset[Partition] | None, most: int | None
+    ) -> None:
         self.settings = settings
+        self.partitions = partitions
+        self.most = most
 
     def process(self, _: bytes) -> Iterator[list[PartitionRange]]:
-        yield plan_ranges(self.settings, shared=True)
+        yield first_part(
+            plan_ranges(self.settings, shared=True, partitions=self.partitions), self.most
+        )
+
+
+def first_part(plan: list[PartitionRange], most: int | None) -> list[PartitionRange]:
+    """The plan's first part of about ``most`` offsets (``split_plan``), or the whole plan."""
+    if most is None or not plan:
+        return plan
+    return [r for r in split_plan(plan, most)[0] if r.size]
 
 
 class PlanPass(beam.PTransform):
@@ -114,17 +128,25 @@ class PlanPass(beam.PTransform):
     read by this pass, not the next. Otherwise ``plan`` as given."""
 
     def __init__(
-        self, settings: Settings, plan: Sequence[PartitionRange], to_end_now: bool = False
+        self,
+        settings: Settings,
+        plan: Sequence[PartitionRange],
+        to_end_now: bool = False,
+        partitions: frozenset[Partition] | None = None,
+        most: int | None = None,
     ) -> None:
         super().__init__()
         self.settings = settings
         self.plan = list(plan)
         self.to_end_now = to_end_now
+        self.partitions = partitions  # planned again over these only (``to_end_now``)
+        self.most = most  # and up to about this many offsets
 
     def expand(self, root: beam.pvalue.PBegin) -> beam.PCollection:
         impulse = root | "Impulse" >> beam.Impulse()
         if self.to_end_now:
-            return impulse | "Up to the end offsets now" >> beam.ParDo(_PlanToEndFn(self.settings))
+            plan_now = _PlanToEndFn(self.settings, self.partitions, self.most)
+            return impulse | "Up to the end offsets now" >> beam.ParDo(plan_now)
         plan = self.plan
         return impulse | "Ranges planned" >> beam.Map(lambda _: plan)
 
@@ -159,6 +181,24 @@ def equal_slices(r: PartitionRange, n: int) -> list[PartitionRange]:
     return [PartitionRange(r.topic, r.partition, bounds[k], bounds[k + 1]) for k in range(n)]
 
 
+def own_staging(settings: Settings) -> Path:
+    """This process's staging folder (``var/staging/<pid>``): the runs of passes it starts
+    stage their files there, beside other ingest processes of the host (``follow``
+    workers of one group)."""
+    return settings.staging_dir / str(os.getpid())
+
+
+def remove_stale_staging(settings: Settings) -> None:
+    """Remove the staged files of runs that never committed (their offsets are read again):
+    this process's own, and those of processes of this host that are gone."""
+    if not settings.staging_dir.is_dir():
+        return
+    for folder in settings.staging_dir.iterdir():
+        owner = int(folder.name) if folder.name.isdigit() else None
+        if owner == os.getpid() or owner is None or not Path(f"/proc/{owner}").exists():
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 def ingest_lock(settings: Settings) -> WriterLock:
     """The lock of the warehouse's ingest writers (a file on this host, or an advisory lock
     in a Postgres catalog: ``warehouse.writer_locks``)."""
@@ -186,6 +226,7 @@ def build_pipeline(
     gated: bool = False,
     reset: bool = False,
     commit_after: bool = False,
+    partitions: frozenset[Partition] | None = None,
 ) -> beam.PCollection:
     """The ingest pipeline over ``plan``. A ``follow`` pass (see ``run_once``) reads up to
     the end offsets at the moment the pipeline starts running (``PlanPass``), and keeps its
@@ -196,7 +237,11 @@ def build_pipeline(
     files recorded (``RecordStaged``), each worker having added its validations to the
     Data Docs, and the process that runs the pass commits them afterwards."""
     ingest = settings.ingest
-    planned = p | "Plan" >> PlanPass(settings, plan, to_end_now=follow)
+    # a group member's pass stays short: it takes part in the group's rebalances in between
+    most = settings.ingest.follow_group_pass_events if follow and partitions else None
+    planned = p | "Plan" >> PlanPass(
+        settings, plan, to_end_now=follow, partitions=partitions, most=most
+    )
     if sum(r.size for r in plan) <= ingest.batch_records:
         batches = (
             planned
@@ -275,8 +320,15 @@ def run_once(
     backfill: Callable[[], list[PartitionRange]] | None = None,
     commit_gate: Callable[[], AbstractContextManager[None]] | None = None,
     reset: bool = False,
+    partitions: Collection[Partition] | None = None,
 ) -> IngestSummary:
     """One ingest pass over everything new on the three topics.
+
+    ``partitions``: over these partitions only, ``(topic, partition)``, beside other
+    ingests of other partitions (on this host or others): such a pass takes no ingest
+    lock; its commit, in the writers' turn, lands only if no other writer committed its
+    partitions since it planned (else ``OffsetsMoved``), and decides duplicates and
+    ``event_id`` conflicts against everything any writer landed.
 
     ``follow``: one of the back-to-back short passes of the continuous mode, which keep
     what is slow to set up (GX context, warehouse session, Kafka client) warm in the
@@ -293,10 +345,13 @@ def run_once(
     started = time.perf_counter()
     started_at = datetime.now(UTC)
     batch_id = ("backfill-" if backfill else "") + new_batch_id(started_at)
-    with writer_lock(settings, announce=not follow):
-        # staged files of runs that never committed are garbage: their offsets are re-read
-        shutil.rmtree(settings.staging_dir, ignore_errors=True)
-        plan = backfill() if backfill else plan_ranges(settings, shared=follow)
+    shard = None if partitions is None else frozenset(partitions)
+    lock = writer_lock(settings, announce=not follow) if shard is None else nullcontext()
+    with lock:
+        remove_stale_staging(settings)
+        plan = backfill() if backfill else plan_ranges(settings, shared=follow, partitions=shard)
+        if follow and shard is not None:  # a group member's pass stays short
+            plan = first_part(plan, settings.ingest.follow_group_pass_events)
         if on_plan:
             on_plan(plan)
         if not plan:
@@ -309,7 +364,15 @@ def run_once(
                 part_id = batch_id if len(parts) == 1 else f"{batch_id}-{n + 1}"
                 summaries.append(
                     _run_pipeline(
-                        settings, part, part_id, started_at, follow, backfill, commit_gate, reset
+                        settings,
+                        part,
+                        part_id,
+                        started_at,
+                        follow,
+                        backfill,
+                        commit_gate,
+                        reset,
+                        shard,
                     )
                 )
             summary = IngestSummary.merged(batch_id, summaries)
@@ -341,9 +404,10 @@ def _run_pipeline(
     backfill: Callable[[], list[PartitionRange]] | None,
     commit_gate: Callable[[], AbstractContextManager[None]] | None,
     reset: bool,
+    partitions: frozenset[Partition] | None = None,
 ) -> IngestSummary:
     """Run the ingest pipeline over ``plan``: one warehouse commit, its summary."""
-    run_dir = settings.staging_dir / batch_id
+    run_dir = own_staging(settings) / batch_id
     run_dir.mkdir(parents=True)
     options = pipeline_options(settings, sum(r.size for r in plan), commit_gate is not None)
     commit_after = commits_after_pipeline(options)
@@ -372,6 +436,7 @@ def _run_pipeline(
                 gated=gated,
                 reset=reset,
                 commit_after=commit_after,
+                partitions=partitions,
             )
     except RuntimeError as exc:  # a portable runner's report of a worker's failure
         error = worker_error(exc)

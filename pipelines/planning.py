@@ -8,6 +8,7 @@ Kafka client (``shared``), which ``close_shared_clients`` closes at the end of a
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from typing import Any
 
 import duckdb
@@ -21,6 +22,8 @@ from warehouse.lake import close_shared_connections, connect, shared_connection,
 from warehouse.landing import committed_offsets
 from warehouse.schema import create_all
 
+Partition = tuple[str, int]  # (topic, partition)
+
 
 class OffsetsBehind(FinradarError):
     """A partition ends before the offset the warehouse committed for it."""
@@ -30,8 +33,11 @@ class OffsetsBehind(FinradarError):
 _initialised: dict[str, bool] = {}
 
 
-def plan_ranges(settings: Settings, shared: bool = False) -> list[PartitionRange]:
-    """For every partition of the contract topics: [committed offset, end offset now).
+def plan_ranges(
+    settings: Settings, shared: bool = False, partitions: Collection[Partition] | None = None
+) -> list[PartitionRange]:
+    """For every partition of the contract topics (of ``partitions`` only, when given):
+    [committed offset, end offset now).
 
     ``shared``: use this process's long-lived warehouse session and Kafka client (the
     continuous mode plans a pass every second or two)."""
@@ -39,9 +45,14 @@ def plan_ranges(settings: Settings, shared: bool = False) -> list[PartitionRange
     kafka = settings.kafka
     client = shared_offsets_client(kafka) if shared else OffsetsClient(kafka)
     try:
-        partitions = client.partitions(c.topic for c in contracts().values())
-        ends = client.end_offsets(partitions)
-        starts = client.beginning_offsets(partitions)
+        every = client.partitions(c.topic for c in contracts().values())
+        wanted = (
+            every
+            if partitions is None
+            else [tp for tp in every if (tp.topic, tp.partition) in partitions]
+        )
+        ends = client.end_offsets(wanted)
+        starts = client.beginning_offsets(wanted)
     except TransientError:
         if shared:  # the next pass connects again
             client.close()
@@ -50,7 +61,7 @@ def plan_ranges(settings: Settings, shared: bool = False) -> list[PartitionRange
         if not shared:
             client.close()
     refuse_offsets_behind(
-        partitions,
+        wanted,
         ends,
         committed,
         "the topics were recreated or purged, or this is another broker. Nothing was read. "
@@ -58,7 +69,7 @@ def plan_ranges(settings: Settings, shared: bool = False) -> list[PartitionRange
         "--reset",
     )
     plan = []
-    for tp in partitions:
+    for tp in wanted:
         start = committed.get((tp.topic, tp.partition), 0)
         if start < starts[tp]:
             raise FinradarError(

@@ -31,7 +31,7 @@ from pipelines.batches import RecordBatch
 from pipelines.checking import DecodeAndCheck, ValidateWithSuites
 from pipelines.coders import outputs_batches
 from pipelines.commit import CommitStaged
-from pipelines.ingest import new_batch_id, writer_lock
+from pipelines.ingest import new_batch_id, own_staging, writer_lock
 from pipelines.kafka_source import batched
 from pipelines.land import SUMMARY_FILE
 from pipelines.normalise import NormaliseAndStage, StageVerdicts
@@ -126,7 +126,7 @@ def run_replay(settings: Settings, reasons: Sequence[str] = ()) -> ReplaySummary
             finally:
                 con.close()
         else:
-            run_dir = settings.staging_dir / batch_id
+            run_dir = own_staging(settings) / batch_id
             ingest = settings.ingest
             run_dir.mkdir(parents=True, exist_ok=True)
             options = PipelineOptions(settings.beam.options, runner=settings.beam.runner)

@@ -33,6 +33,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--until-idle", action="store_true", help="stop at the first pass that finds nothing new"
     )
+    p.add_argument(
+        "--group",
+        metavar="NAME",
+        help="join the Kafka consumer group NAME (ingest.follow_group): follow processes of "
+        "one group, on this host or others, share the topics' partitions, and take over "
+        "those of a member that stops or dies",
+    )
     p.set_defaults(handler=run)
 
 
@@ -54,7 +61,12 @@ def run(args: argparse.Namespace) -> int:
         signal.signal(signal.SIGINT, stop)
         signal.signal(signal.SIGTERM, stop)
         print("follow: starting the validators (a few seconds)…", file=sys.stderr, flush=True)
-        result = follow(max_passes=args.max_passes, until_idle=args.until_idle, status_line=True)
+        result = follow(
+            max_passes=args.max_passes,
+            until_idle=args.until_idle,
+            status_line=True,
+            group=args.group,
+        )
     print(
         f"follow: {result['passes']} passes, landed {result['landed']:,}, quarantined "
         f"{result['quarantined']:,}, duplicates {result['duplicates']:,} in "

@@ -28,8 +28,42 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         required=True,
         help="run one pass and exit (continuous mode is 'finradar follow')",
     )
+    p.add_argument(
+        "--partitions",
+        type=parse_partitions,
+        metavar="TOPIC:N[,TOPIC:N…]",
+        help="a bounded pass over these partitions only (e.g. fi.spend.disclosures.v1:0,"
+        "fi.spend.disclosures.v1:2), beside ingests of other partitions on any host: no "
+        "ingest lock is taken, and the commit lands only if no other writer committed these "
+        "partitions meanwhile",
+    )
     p.add_argument("--json", action="store_true", help="print the summary as one JSON object")
     p.set_defaults(handler=run)
+
+
+def parse_partitions(text: str) -> frozenset[tuple[str, int]]:
+    """argparse type of ``--partitions``: ``topic:n`` pairs, comma-separated."""
+    partitions = set()
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        topic, _, number = item.rpartition(":")
+        if not topic or not number.isdigit():
+            raise argparse.ArgumentTypeError(f"{item!r} is not TOPIC:PARTITION")
+        partitions.add((topic, int(number)))
+    if not partitions:
+        raise argparse.ArgumentTypeError("no partition given")
+    return frozenset(partitions)
+
+
+def _refuse_unknown_topics(partitions: frozenset[tuple[str, int]]) -> None:
+    # lazy: the CLI starts without the contract's modules
+    from contracts.spec import contracts
+
+    known = {c.topic for c in contracts().values()}
+    unknown = sorted({topic for topic, _ in partitions} - known)
+    if unknown:
+        raise FinradarError(
+            f"--partitions: {', '.join(unknown)} is no contract topic ({', '.join(sorted(known))})"
+        )
 
 
 class _Progress(StagedProgress):
@@ -53,13 +87,15 @@ class _Progress(StagedProgress):
 
 def run(args: argparse.Namespace) -> int:
     # lazy: Beam, GX and the warehouse take seconds to import; the CLI starts without them
-    from pipelines.ingest import run_once
+    from pipelines.ingest import own_staging, run_once
 
     settings = get_settings()
     require_private_pii_key(settings)  # before any server or flow starts
-    progress = _Progress(settings.staging_dir)
+    if args.partitions is not None:
+        _refuse_unknown_topics(args.partitions)
+    progress = _Progress(own_staging(settings))
     try:
-        summary = run_once(settings, on_plan=progress.plan)
+        summary = run_once(settings, on_plan=progress.plan, partitions=args.partitions)
     except FinradarError:
         raise
     except Exception as exc:  # the broker or the catalog failing mid-run

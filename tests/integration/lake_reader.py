@@ -13,7 +13,7 @@ from pathlib import Path
 
 from contracts.spec import contracts
 from finradar.settings import load_settings
-from warehouse.lake import connect
+from warehouse.lake import connect, warehouse_exists
 
 RAW = "".join(
     f"    select kafka_topic, kafka_partition, kafka_offset from raw.{c.table}\n    union all\n"
@@ -35,7 +35,7 @@ select
 
 def main() -> None:
     settings = load_settings(var_dir=Path(sys.argv[1]))
-    while not settings.catalog_path.exists():
+    while not warehouse_exists(settings):
         time.sleep(0.2)
     while True:
         try:
