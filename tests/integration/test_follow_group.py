@@ -105,6 +105,8 @@ def stack(
             "FINRADAR_PREFECT__API_URL": str(PREFECT_API_URL.value()),
             # a killed worker's partitions move after this many seconds of silence
             "FINRADAR_INGEST__FOLLOW_GROUP_SESSION_S": "6",
+            # four workers on two cores: one validator process each is enough
+            "FINRADAR_INGEST__FOLLOW_VALIDATORS": "1",
         }
         prefix = "FINRADAR_WAREHOUSE__"
         shared = {k.removeprefix(prefix).lower(): v for k, v in env.items() if k.startswith(prefix)}

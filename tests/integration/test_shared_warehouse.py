@@ -1,13 +1,13 @@
 """A shared warehouse: DuckLake's catalog in Postgres and its data in an S3-compatible store
-(the project's stand-ins, ``finradar infra up --postgres --object-store``), written by
-``finradar`` processes as a user runs them.
+(the project's stand-ins, ``finradar infra up --postgres --object-store``).
 
-* Two ``ingest --once`` processes started together land exactly what one ingest of the
-  same topics lands into a local warehouse: the writer lock is the catalog's advisory lock.
-* ``refresh``, then ``sql``: the marts are there, and the reader cannot write a file.
-* Nothing of the warehouse is on local disk: its data files are objects in the store.
+* Rows land, ``finradar refresh`` builds the marts and ``finradar sql`` reads them, as a
+  user runs them; the reader cannot write a file, and nothing of the warehouse is on local
+  disk (its data files are objects in the store, its catalog in Postgres).
 * The writer lock shows its holder and its waiters, and is released when its holder is
   killed.
+
+Many writers on it at once: ``test_follow_group``.
 """
 
 from __future__ import annotations
@@ -28,15 +28,13 @@ from finradar.settings import Settings, load_settings
 from infra.object_store import LocalObjectStore
 from infra.postgres import LocalPostgres, find_postgres_binaries
 from infra.prefect_server import free_port
-from infra.producing import corpus_messages, publish, publish_synthetic
-from tests.integration.cli_runner import finradar_env, run_finradar
-from tests.integration.test_ingest import contents
+from tests.integration.cli_runner import finradar_env
+from tests.unit.warehouse_inputs import insert, spend
 from warehouse.writer_locks import writer_lock
 
 pytestmark = pytest.mark.integration
 
-KAFKA = {"port": 29892, "controller_port": 29893}
-N_SYNTHETIC = 3_000
+ENTITY = "cn.segment.banking"
 
 
 def _warehouse_overrides(env: dict[str, str]) -> dict[str, str]:
@@ -46,60 +44,37 @@ def _warehouse_overrides(env: dict[str, str]) -> dict[str, str]:
 
 @pytest.fixture(scope="module")
 def shared(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Settings, dict[str, str]]]:
-    """Settings of a shared warehouse on the stand-ins (and the environment that points a
-    ``finradar`` process at it), beside an own broker with the corpus and a synthetic
-    stream on its topics."""
+    """Settings of a shared warehouse on the stand-ins, and the environment that points a
+    ``finradar`` process at it."""
     try:
         find_postgres_binaries()
     except FinradarError as exc:
         pytest.skip(f"no Postgres server binaries (make postgres): {exc}")
-    from infra.broker import LocalBroker
-
     var = tmp_path_factory.mktemp("shared") / "var"
     ports = {"local_postgres_port": free_port("127.0.0.1")}
     ports["local_object_store_port"] = free_port("127.0.0.1")
-    local = load_settings(var_dir=var, kafka=KAFKA, warehouse=ports)
-    postgres, store, broker = LocalPostgres(local), LocalObjectStore(local), LocalBroker(local)
+    local = load_settings(var_dir=var, warehouse=ports)
+    postgres, store = LocalPostgres(local), LocalObjectStore(local)
     try:
         postgres.up()
         store.up()
-        broker.up()
-        publish(corpus_messages(), local.kafka)
-        publish_synthetic(N_SYNTHETIC, 0.02, 7, local.kafka)
         env = {**postgres.client_environment(), **store.client_environment()}
-        settings = load_settings(
-            var_dir=var, kafka=KAFKA, warehouse={**ports, **_warehouse_overrides(env)}
-        )
+        settings = load_settings(var_dir=var, warehouse={**ports, **_warehouse_overrides(env)})
         yield settings, {**finradar_env(settings), **env}
     finally:
-        broker.down(purge=True)
         store.down(purge=True)
         postgres.down(purge=True)
 
 
-def test_two_ingests_at_once_land_what_one_local_ingest_lands(
+def test_land_refresh_and_read_a_shared_warehouse(
     shared: tuple[Settings, dict[str, str]], tmp_path: Path
 ) -> None:
     settings, env = shared
-    both = [
-        subprocess.Popen(
-            [sys.executable, "-m", "finradar", "ingest", "--once"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for _ in range(2)
-    ]
-    outputs = [p.communicate(timeout=300) for p in both]
-    assert [p.returncode for p in both] == [0, 0], outputs
-
-    local = load_settings(var_dir=tmp_path / "var", kafka=KAFKA)
-    result = run_finradar(local, "ingest", "--once", timeout=300)
-    assert result.returncode == 0, result.stderr
-    landed = contents(settings)
-    assert landed == contents(local)
-    assert len(landed["raw.spend_disclosures"]) > 1000
+    insert(
+        settings,
+        "spend_disclosures",
+        [spend(f"s{i}", ENTITY, str(2000 + i), "7.5") for i in range(40)],
+    )
 
     # nothing of the shared warehouse is on this host's disk: its files are objects
     assert not (settings.warehouse_dir / "data").exists()
@@ -112,7 +87,7 @@ def test_two_ingests_at_once_land_what_one_local_ingest_lands(
         [sys.executable, "-m", "finradar", "refresh"], env=env, capture_output=True, text=True
     )
     assert refreshed.returncode == 0, refreshed.stderr
-    query = "select count(*) from marts.spend_series"
+    query = f"select count(*) from marts.spend_series where entity_id = '{ENTITY}'"
     answer = subprocess.run(
         [sys.executable, "-m", "finradar", "sql", "--format", "csv", query],
         env=env,
