@@ -50,7 +50,7 @@ postgres:
 	    postgresql >/dev/null; }
 
 # Two test workers: much of a run waits on brokers, servers and subprocesses, not the CPU.
-test: install browser
+test: install browser postgres
 	$(BIN)/python -m pytest -n 2
 
 # ruff, and the layers of imports (pyproject.toml [tool.importlinter]; README.md, "Layout")
@@ -74,6 +74,7 @@ bench: install
 	$(BIN)/python -m tests.bench.bench_produce $(BENCH_N)
 	$(BIN)/python -m tests.bench.bench_ingest --sizes $(BENCH_N) $$(($(BENCH_N) * 5))
 	$(BIN)/python -m tests.bench.bench_follow --rate 1000 --seconds 60
+	$(BIN)/python -m tests.bench.bench_shared --events $$(($(BENCH_N) / 5))
 
 # Generated messages through the pipeline's stages (make test runs a short, fixed profile):
 # counts per class, seconds per stage, the checker's time per message against FUZZ_BASE's.

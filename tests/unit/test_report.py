@@ -156,3 +156,29 @@ def test_the_page_names_entities_and_codes_and_offers_filters(tmp_settings: Sett
     assert '<select id="filter-type">' in html and '<option value="bank">Bank</option>' in html
     assert 'id="filter-text"' in html and "addEventListener('input'" in html
     assert "<script src" not in html
+
+
+def test_the_page_shows_every_workers_gx_outcomes_from_the_warehouse(
+    tmp_settings: Settings,
+) -> None:
+    # two batches validated by two workers (on two hosts, each with Data Docs of its own)
+    insert(tmp_settings, "spend_disclosures", [spend("a1", "cn.segment.banking", "2020", "10")])
+    con = connect(tmp_settings)
+    try:
+        con.execute(
+            "insert into dq.validation_runs (batch_id, contract, rows_checked, rows_failed, "
+            "expectations, expectations_failed, success) values "
+            "('b-host1', 'spend_disclosure', 100, 2, 10, 1, false), "
+            "('b-host2', 'spend_disclosure', 50, 0, 10, 0, true)"
+        )
+        con.execute(
+            "insert into dq.expectation_results values ('b-host1', 'spend_disclosure', "
+            "'expect_column_values_to_be_between', 'amount', 'out_of_range', false, 2)"
+        )
+    finally:
+        con.close()
+    html = _refreshed_page(tmp_settings, lag=[])
+    suites = html.split("Great Expectations suites", 1)[1].split("<h3>", 1)[0]
+    assert "<td>spend_disclosure</td><td>2</td><td>150</td><td>2</td>" in suites
+    assert "<td>expect_column_values_to_be_between</td><td>amount</td>" in suites
+    assert "<td>out_of_range</td><td>2</td><td>1</td>" in suites

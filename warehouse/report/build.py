@@ -31,7 +31,12 @@ from warehouse.report.filters import STYLE as FILTER_STYLE
 from warehouse.report.filters import filter_bar
 from warehouse.report.heatmap import Cell, heatmap
 from warehouse.report.names import panel_name
-from warehouse.report.quality import findings_table, findings_trend, pass_rate_charts
+from warehouse.report.quality import (
+    findings_table,
+    findings_trend,
+    pass_rate_charts,
+    suite_outcomes,
+)
 
 SEGMENTS = ("cn.segment.banking", "cn.segment.insurance", "cn.segment.securities")
 SIX_BANKS = "cn.group.six_state_owned_banks"
@@ -269,7 +274,8 @@ def monitor_section(con: duckdb.DuckDBPyConnection, inputs: ReportInputs, now: d
     )
     return (
         f"<section><h2>Data quality and freshness</h2>{kpis}{lag_html}{pass_rates}"
-        f"{quarantine}{findings_chart}{findings_trend(con)}{findings_table(con)}</section>"
+        f"{quarantine}{suite_outcomes(con)}{findings_chart}{findings_trend(con)}"
+        f"{findings_table(con)}</section>"
     )
 
 

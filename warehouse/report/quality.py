@@ -19,6 +19,7 @@ from warehouse.report.names import entity_names, with_names
 BATCHES = 20  # the newest batches the per-batch charts show
 REFRESHES = 30  # the newest refreshes the findings trend shows
 FINDINGS_SHOWN = 25
+SUITE_FAILURES_SHOWN = 12  # failing expectations listed in the report
 SEVERITIES = ("error", "warning", "info")
 SEVERITY_COLOURS = ("#b5473a", "#e08a2c", "#2f6db5")
 
@@ -134,6 +135,53 @@ def findings_table(con: duckdb.DuckDBPyConnection, shown: int = FINDINGS_SHOWN) 
     )
     return f"<h3>{escape(heading)}</h3>" + _table(
         ["severity", "rule", "entity", "period", "explanation", "events"], rows
+    )
+
+
+def suite_outcomes(con: duckdb.DuckDBPyConnection, shown: int = SUITE_FAILURES_SHOWN) -> str:
+    """Great Expectations' outcomes per contract over every ingest batch, from the
+    warehouse (``dq.validation_runs``, ``dq.expectation_results``): complete whichever
+    worker, on whichever host, validated (each host's Data Docs show its own validations
+    only). Grain: one row per contract, then one row per failing expectation (the first
+    ``shown``, most unexpected rows first)."""
+    runs = con.execute(
+        """
+        select contract, count(distinct batch_id), sum(rows_checked), sum(rows_failed)
+        from dq.validation_runs group by contract order by contract
+        """
+    ).fetchall()
+    if not runs:
+        return "<h3>Great Expectations suites</h3><p>No validation yet.</p>"
+    failing = con.execute(
+        """
+        select contract, expectation, coalesce(column_name, ''), reason_code,
+               sum(unexpected_count), count(distinct batch_id)
+        from dq.expectation_results where not success
+        group by all order by 5 desc, 1, 2, 3 limit ?
+        """,
+        [shown],
+    ).fetchall()
+    head = "<tr><th>contract</th><th>batches</th><th>rows checked</th><th>rows failed</th></tr>"
+    body = "".join(
+        f"<tr><td>{escape(c)}</td><td>{b:,}</td><td>{int(n or 0):,}</td>"
+        f"<td>{int(f or 0):,}</td></tr>"
+        for c, b, n, f in runs
+    )
+    failed = "".join(
+        "<tr>"
+        + "".join(f"<td>{escape(str(v))}</td>" for v in row[:4])
+        + f"<td>{int(row[4] or 0):,}</td><td>{row[5]:,}</td></tr>"
+        for row in failing
+    )
+    failed_table = (
+        '<table class="suites"><tr><th>contract</th><th>expectation</th><th>column</th>'
+        f"<th>reason</th><th>unexpected rows</th><th>batches</th></tr>{failed}</table>"
+        if failing
+        else "<p>No expectation has failed.</p>"
+    )
+    return (
+        "<h3>Great Expectations suites (every worker's validations, from dq.*)</h3>"
+        f'<table class="suites">{head}{body}</table>{failed_table}'
     )
 
 
