@@ -25,7 +25,6 @@ from contracts.survey_catalog import SURVEYS_DIR
 from finradar.settings import Settings, get_settings, load_settings
 from infra.producing import corpus_messages, publish
 from tests.bench.follow_latency import CommitProbe, latencies, paced_produce
-from warehouse.locks import lock_is_free
 
 pytestmark = pytest.mark.integration
 
@@ -263,7 +262,7 @@ def test_ctrl_c_ends_follow_after_its_pass(settings: Settings, tmp_path: Path) -
     own left (validators, Prefect server) and no lock or writer slot held; the rest of the
     stream then lands exactly once."""
     from infra.prefect_server import free_port, port_in_use
-    from pipelines.ingest import ingest_lock_path, run_once
+    from pipelines.ingest import ingest_lock, run_once
 
     port = free_port(settings.prefect.server_host)
     env = {
@@ -304,7 +303,7 @@ def test_ctrl_c_ends_follow_after_its_pass(settings: Settings, tmp_path: Path) -
     assert out.startswith("follow: ") and "landed" in out
     assert _group_ends(follow.pid), "a process of follow's group outlived it"
     assert not port_in_use(settings.prefect.server_host, port)  # its Prefect server stopped
-    assert lock_is_free(ingest_lock_path(settings))
+    assert ingest_lock(settings).is_free()
     assert _writer_slots_taken(settings) == 0
     stream.join()
     assert run_once(settings).consumed > 0  # the rest of the stream, after the stop
