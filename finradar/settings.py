@@ -270,9 +270,9 @@ class IngestSettings(BaseModel):
     # a group member's session: a member silent for this long (killed, its host gone)
     # loses its partitions to the others
     follow_group_session_s: float = Field(10.0, ge=1)
-    # a group member's pass reads at most about this many messages, so that it takes part
-    # in a rebalance (a member joining, or leaving) within seconds, not after a backlog
-    follow_group_pass_events: int = Field(20_000, ge=1)
+    # a group member's pass reads at most about this many messages: what it may have read
+    # in vain when its partitions move to another member meanwhile
+    follow_group_pass_events: int = Field(50_000, ge=1)
     # bytes of values per batch, a worker's working memory. Values too large for the
     # contract, quarantined unread, are batched apart
     batch_bytes: int = Field(6 * 1024 * 1024, ge=1024)
