@@ -36,6 +36,7 @@ POSTGRES_EXTENSION = ("duckdb_extension_postgres_scanner", "postgres_scanner")
 OBJECT_STORE_EXTENSION = ("duckdb_extension_httpfs", "httpfs")
 # the schema of a Postgres database that holds DuckLake's catalog tables
 POSTGRES_METADATA_SCHEMA = "ducklake"
+CREATE_WAIT_S = 120.0  # for another writer creating a new catalog's tables
 
 
 def extension_path(package: str, name: str) -> Path:
@@ -262,7 +263,12 @@ def _connect_shared(
         options.append("OVERRIDE_DATA_PATH true")
         if read_only:
             options.append("READ_ONLY")
-        _attach(con, settings, options, as_of, read_only=read_only)
+        # the first writers of a new Postgres catalog create its tables one at a time:
+        # DuckLake's ``CREATE SCHEMA IF NOT EXISTS`` of two at once fails in Postgres
+        creating = settings.catalog_is_postgres and not read_only and not warehouse_exists(settings)
+        first = AdvisoryLock(settings, "create", "another writer creating the warehouse")
+        with first.hold(wait_s=CREATE_WAIT_S) if creating else contextlib.nullcontext():
+            _attach(con, settings, options, as_of, read_only=read_only)
         if settings.catalog_is_postgres and not read_only:
             # writers on any host take turns to commit (see ``warehouse.transactions``)
             commits = AdvisoryLock(settings, "commit", "another writer")

@@ -21,6 +21,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from finradar.errors import FinradarError, TransientError
@@ -156,3 +157,32 @@ def test_the_writer_lock_names_its_holder_shows_waiters_and_dies_with_it(
         holder.kill()
         holder.wait()
     assert lock.is_free() and not lock.anyone_waiting()
+
+
+CONNECT = """
+from finradar.settings import get_settings
+from warehouse.lake import connect
+connect(get_settings()).close()
+"""
+
+
+def test_writers_that_find_no_catalog_create_it_one_at_a_time(
+    shared: tuple[Settings, dict[str, str]],
+) -> None:
+    _, env = shared
+    password = env["FINRADAR_WAREHOUSE__CATALOG_PASSWORD"]
+    catalog = env["FINRADAR_WAREHOUSE__CATALOG"]
+    with psycopg.connect(catalog, password=password, autocommit=True) as db:
+        db.execute("create database fresh")
+    fresh = {
+        **env,
+        "FINRADAR_WAREHOUSE__CATALOG": catalog.replace("dbname=finradar", "dbname=fresh"),
+    }
+    writers = [
+        subprocess.Popen(
+            [sys.executable, "-c", CONNECT], env=fresh, stderr=subprocess.PIPE, text=True
+        )
+        for _ in range(4)
+    ]
+    errors = [w.communicate(timeout=120)[1] for w in writers]
+    assert [w.returncode for w in writers] == [0] * 4, errors
