@@ -1,8 +1,9 @@
 """A shared warehouse (Postgres catalog, S3 data: the project's stand-ins) against the local
 one (SQLite catalog, local files), in the same run:
 
-* commits per second with 1, 2 and 4 writer processes committing at once (each commit one
-  small batch of rows, in the writers' turn, as an ingest's commit takes it);
+* commits per second with 1, 2 and 4 writer processes committing at once (each an open
+  session making one-row commits, each in the writers' turn, as an ingest's commit takes
+  it);
 * ingest throughput of one ``ingest --once`` over every partition against two at once, each
   over half of the partitions (``--partitions``), on the shared warehouse: what a second
   worker adds. On this 2-core machine the broker, Postgres and the S3 stand-in share the
@@ -34,17 +35,22 @@ from tests.bench.record import record
 
 KAFKA = {"port": 39292, "controller_port": 39293}
 WRITER = """
-import sys, time
+import sys
 from finradar.settings import get_settings
-from tests.unit.warehouse_inputs import insert, spend
+from warehouse.lake import connect
+from warehouse.transactions import in_transaction
 settings, writer, commits = get_settings(), sys.argv[1], int(sys.argv[2])
-def one(name):
-    insert(settings, "spend_disclosures", [spend(name, "cn.segment.banking", "2000", "1")])
-one(f"warm-{writer}")
+con = connect(settings)
+create = "create table if not exists main.bench_commits (writer varchar, n integer)"
+in_transaction(con, lambda: con.execute(create), retries=20, turn_wait_s=600)
+def commit(n):
+    insert = lambda: con.execute("insert into main.bench_commits values (?, ?)", [writer, n])
+    in_transaction(con, insert, retries=20, turn_wait_s=600)
+commit(-1)
 print("ready", flush=True)
 sys.stdin.readline()
 for n in range(commits):
-    one(f"{writer}-{n}")
+    commit(n)
 """
 
 
