@@ -9,6 +9,7 @@ module reads the environment.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -167,6 +168,10 @@ class KafkaSettings(BaseModel):
         return self.security_protocol in ("SSL", "SASL_SSL")
 
 
+# a password in a libpq connection string: ``password=…``, or ``user:…@`` in a URL
+_CATALOG_PASSWORD = re.compile(r"(^|\s)password\s*=|^postgres(ql)?://[^/@]*:[^/@]*@")
+
+
 class WarehouseSettings(BaseModel):
     """The DuckLake lakehouse: its catalog (a SQLite file on this host, or a Postgres
     database that writers on many hosts share) and its Parquet data path (a local folder, or
@@ -205,6 +210,16 @@ class WarehouseSettings(BaseModel):
     # finradar sql confines its process with Linux Landlock; without Landlock it refuses to
     # run unless this is set (its session is then closed by DuckDB's switches only)
     allow_unconfined_sql: bool = False
+
+    @model_validator(mode="after")
+    def _no_password_in_catalog(self) -> WarehouseSettings:
+        """``catalog`` is shown in messages; its password goes in ``catalog_password``."""
+        if _CATALOG_PASSWORD.search(self.catalog):
+            raise ValueError(
+                "warehouse.catalog holds a password: set warehouse.catalog_password "
+                "(a secret, e.g. FINRADAR_WAREHOUSE__CATALOG_PASSWORD) instead"
+            )
+        return self
 
     @property
     def turn_wait_s(self) -> float:

@@ -218,3 +218,21 @@ def test_the_readmes_secured_broker_settings_load(
     assert kafka.sasl and kafka.tls and kafka.sasl_username == "finradar-ingest"
     assert kafka.sasl_password is not None
     assert kafka.sasl_password.get_secret_value() == "from-the-secret-store"
+
+
+@pytest.mark.parametrize(
+    "catalog",
+    [
+        "host=db dbname=finradar user=finradar password=hunter2",
+        "postgresql://finradar:hunter2@db:5432/finradar",
+    ],
+)
+def test_a_password_in_the_catalog_string_is_refused(catalog: str) -> None:
+    with pytest.raises(FinradarError, match="catalog_password") as caught:
+        load_settings(warehouse={"catalog": catalog})
+    assert "hunter2" not in str(caught.value)
+
+
+def test_a_catalog_without_a_password_loads() -> None:
+    for catalog in ("host=db dbname=finradar user=finradar", "postgresql://finradar@db/finradar"):
+        assert load_settings(warehouse={"catalog": catalog}).catalog_is_postgres
