@@ -43,27 +43,6 @@ def kafka_bootstrap(project_settings: Settings) -> Iterator[str]:
     yield project_settings.kafka.bootstrap
 
 
-# The longest test files, longest first (``make test``'s durations): they start first, so
-# that ``-n 2 --dist loadfile`` does not end with one worker running a long file alone
-# while the other has finished (longest-processing-time-first scheduling).
-LONGEST_FILES = (
-    "test_prism.py",
-    "test_follow_group.py",
-    "test_ingest_crash.py",
-    "test_outside_faults.py",
-    "test_serve.py",
-    "test_refresh_concurrency.py",
-    "test_personal_data_files.py",
-    "test_flows.py",
-)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Run the ``LONGEST_FILES`` first, in that order; the rest keep theirs."""
-    rank = {name: n for n, name in enumerate(LONGEST_FILES)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))
-
-
 def _is_controller(config: pytest.Config) -> bool:
     """The process that outlives every test worker (or runs the tests itself)."""
     return not hasattr(config, "workerinput")
