@@ -31,14 +31,14 @@ import time
 import tomllib
 import urllib.error
 import urllib.request
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from finradar.errors import FinradarError
 from finradar.settings import Settings
+from infra.broker import one_at_a_time
 from infra.broker_security import write_private
-from infra.postgres import one_at_a_time
+from infra.postgres import StandInStatus
 
 HOST = "127.0.0.1"
 BUCKET = "finradar"
@@ -49,18 +49,6 @@ STOP_TIMEOUT_S = 10.0
 LOG_TAIL_LINES = 25
 IN_MEMORY = "(in memory: its objects are gone when it stops)"
 KEY_ID_ALPHABET = string.ascii_uppercase + string.digits
-
-
-@dataclass(frozen=True)
-class ObjectStoreStatus:
-    running: bool
-    pid: int | None
-    address: str
-    detail: str
-
-    def line(self) -> str:
-        state = f"running (pid {self.pid})" if self.running else "stopped"
-        return f"object-store {state} at {self.address}: {self.detail}"
 
 
 def moto_server_command(host: str, port: int) -> list[str]:
@@ -196,7 +184,7 @@ class LocalObjectStore:
         )
 
     # ---- public lifecycle -------------------------------------------------------------
-    def status(self) -> ObjectStoreStatus:
+    def status(self) -> StandInStatus:
         pid = self._read_pid()
         if pid is not None and self._is_server_process(pid):
             detail = (
@@ -204,21 +192,21 @@ class LocalObjectStore:
                 if self._answers()
                 else "process alive, not answering yet"
             )
-            return ObjectStoreStatus(True, pid, self.url, detail)
+            return StandInStatus("object-store", True, pid, self.url, detail)
         detail = "no object-store process"
         if pid is not None:
             detail = f"no object-store process (stale pid file for {pid})"
         if self._port_open():
             detail += f"; port {self.port} is in use by another process"
-        return ObjectStoreStatus(False, None, self.url, detail)
+        return StandInStatus("object-store", False, None, self.url, detail)
 
-    def up(self) -> ObjectStoreStatus:
+    def up(self) -> StandInStatus:
         """Start the server unless it runs, wait until it answers, create the bucket.
         Concurrent calls start it once."""
         with one_at_a_time(self.root / "up.lock"):
             return self._up()
 
-    def _up(self) -> ObjectStoreStatus:
+    def _up(self) -> StandInStatus:
         self.root.chmod(0o700)
         if self._credentials() is None:
             key_id = "FR" + "".join(secrets.choice(KEY_ID_ALPHABET) for _ in range(18))
@@ -291,7 +279,7 @@ class LocalObjectStore:
         if self._is_server_process(pid) and not force:
             self._stop(pid, force=True)
 
-    def down(self, purge: bool = False) -> ObjectStoreStatus:
+    def down(self, purge: bool = False) -> StandInStatus:
         """Stop the server (its objects go with it). Idempotent. ``purge``: also delete
         its credentials and log."""
         pid = self._read_pid()

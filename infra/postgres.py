@@ -22,7 +22,6 @@ checkout owner's.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import json
 import os
 import pwd
@@ -34,13 +33,13 @@ import subprocess
 import tempfile
 import time
 import tomllib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from finradar.errors import FinradarError
 from finradar.settings import Settings
+from infra.broker import one_at_a_time
 from infra.broker_security import write_private
 
 HOST = "127.0.0.1"
@@ -61,7 +60,10 @@ NAMESPACE_FALLBACK_ID = 1000
 
 
 @dataclass(frozen=True)
-class PostgresStatus:
+class StandInStatus:
+    """What ``up``, ``down`` and ``status`` of a stand-in (Postgres, the object store) say."""
+
+    name: str
     running: bool
     pid: int | None
     address: str
@@ -69,19 +71,7 @@ class PostgresStatus:
 
     def line(self) -> str:
         state = f"running (pid {self.pid})" if self.running else "stopped"
-        return f"postgres {state} at {self.address}: {self.detail}"
-
-
-@contextlib.contextmanager
-def one_at_a_time(lock: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``lock``: a second ``up`` waits for the first."""
-    lock.parent.mkdir(parents=True, exist_ok=True)
-    with lock.open("a") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
+        return f"{self.name} {state} at {self.address}: {self.detail}"
 
 
 def _version_key(folder: Path) -> tuple[int, str]:
@@ -235,7 +225,7 @@ class LocalPostgres:
         )
 
     # ---- public lifecycle -------------------------------------------------------------
-    def status(self) -> PostgresStatus:
+    def status(self) -> StandInStatus:
         running = self._postmaster()
         if running is not None:
             pid, port = running
@@ -244,19 +234,19 @@ class LocalPostgres:
                 if self._port_open(port)
                 else "process alive, port not open yet"
             )
-            return PostgresStatus(True, pid, f"{HOST}:{port}", detail)
+            return StandInStatus("postgres", True, pid, f"{HOST}:{port}", detail)
         detail = "no postgres process"
         if self._port_open(self.port):
             detail += f"; port {self.port} is in use by another process"
-        return PostgresStatus(False, None, f"{HOST}:{self.port}", detail)
+        return StandInStatus("postgres", False, None, f"{HOST}:{self.port}", detail)
 
-    def up(self) -> PostgresStatus:
+    def up(self) -> StandInStatus:
         """Make the cluster (first time), start it unless it runs, wait until it accepts
         connections and create the database. Concurrent calls start it once."""
         with one_at_a_time(self.root / "up.lock"):
             return self._up()
 
-    def _up(self) -> PostgresStatus:
+    def _up(self) -> StandInStatus:
         running = self._postmaster()
         if running is not None:
             password = self._password()
@@ -372,7 +362,7 @@ class LocalPostgres:
             if found is None:
                 conn.execute(sql.SQL("create database {}").format(sql.Identifier(DATABASE)))
 
-    def down(self, purge: bool = False) -> PostgresStatus:
+    def down(self, purge: bool = False) -> StandInStatus:
         """Stop the server (fast: open sessions are ended). Idempotent. ``purge``: also
         delete the cluster, its log and its password."""
         running = self._postmaster()
