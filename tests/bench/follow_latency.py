@@ -1,7 +1,7 @@
 """Measure how long an event takes from Kafka to ``raw.*`` while something ingests.
 
 * ``paced_produce``: a steady stream of good synthetic events at ``rate`` events/s, sent in
-  small ticks (not a burst), for ``seconds``.
+  small ticks (not a burst), for ``seconds`` or until told to stop.
 * ``CommitProbe``: a reader in its own thread that looks every ``interval`` seconds whether
   the warehouse's catalog files changed and then reads the committed offsets
   (``ops.kafka_offsets``, part of the same commit as the rows), noting when each offset
@@ -24,8 +24,11 @@ from contracts.synthetic import SyntheticStream
 from finradar.settings import Settings
 
 
-def paced_produce(bootstrap: str, rate: int, seconds: float, seed: int) -> int:
-    """Send ``rate × seconds`` good events evenly over ``seconds``; returns the number sent."""
+def paced_produce(
+    bootstrap: str, rate: int, seconds: float, seed: int, until: threading.Event | None = None
+) -> int:
+    """Send ``rate × seconds`` good events evenly over ``seconds``, or fewer if ``until`` is
+    set first; returns the number sent."""
     from kafka import KafkaProducer
 
     tick = 0.05
@@ -35,7 +38,7 @@ def paced_produce(bootstrap: str, rate: int, seconds: float, seed: int) -> int:
     sent = 0
     started = time.monotonic()
     try:
-        while True:
+        while until is None or not until.is_set():
             for _ in range(per_tick):
                 message = next(stream, None)
                 if message is None:
@@ -46,6 +49,7 @@ def paced_produce(bootstrap: str, rate: int, seconds: float, seed: int) -> int:
             delay = started + sent / rate - time.monotonic()
             if delay > 0:
                 time.sleep(delay)
+        return sent
     finally:
         producer.flush()
         producer.close()

@@ -196,12 +196,18 @@ def test_a_one_shot_pass_gets_its_turn_while_follow_is_busy(
         deadline = time.monotonic() + 120
         while not passes and time.monotonic() < deadline:
             time.sleep(0.2)  # the validator starts; the first pass lands what is there
+        stream_ends = threading.Event()  # the stream outlasts the one-shot pass, under any load
         stream = threading.Thread(
-            target=paced_produce, args=(settings.kafka.bootstrap, 1000, 8, 61), daemon=True
+            target=paced_produce,
+            args=(settings.kafka.bootstrap, 1000, 120, 61, stream_ends),
+            daemon=True,
         )
         stream.start()
         time.sleep(2)  # follow's passes now run back to back
-        summary = run_once(settings)  # before: "another ingest is writing the warehouse"
+        try:
+            summary = run_once(settings)  # before: "another ingest is writing the warehouse"
+        finally:
+            stream_ends.set()
         turn = passes[-1]
         assert summary.consumed > 0
         stream.join()
@@ -281,8 +287,12 @@ def test_ctrl_c_ends_follow_after_its_pass(settings: Settings, tmp_path: Path) -
             text=True,
             start_new_session=True,  # a group of its own, as a terminal's foreground job
         )
+    # the stream runs until follow has ended, however long its passes take under load
+    stream_ends = threading.Event()
     stream = threading.Thread(
-        target=paced_produce, args=(settings.kafka.bootstrap, 1000, 8, 71), daemon=True
+        target=paced_produce,
+        args=(settings.kafka.bootstrap, 1000, 120, 71, stream_ends),
+        daemon=True,
     )
     try:
         _wait_for_line(err_path, "Beginning flow run", 120)  # its Prefect server is up
@@ -296,6 +306,7 @@ def test_ctrl_c_ends_follow_after_its_pass(settings: Settings, tmp_path: Path) -
     finally:
         if follow.poll() is None:
             os.killpg(follow.pid, signal.SIGKILL)
+        stream_ends.set()
     errors = err_path.read_text()
     assert follow.returncode == 0, errors[-3000:]
     assert "stopping after this pass" in errors
@@ -306,7 +317,9 @@ def test_ctrl_c_ends_follow_after_its_pass(settings: Settings, tmp_path: Path) -
     assert ingest_lock(settings).is_free()
     assert _writer_slots_taken(settings) == 0
     stream.join()
-    assert run_once(settings).consumed > 0  # the rest of the stream, after the stop
+    # sent after follow ended, so the next pass has something to read, whatever the timing
+    assert paced_produce(settings.kafka.bootstrap, rate=1000, seconds=0.1, seed=72) == 100
+    assert run_once(settings).consumed >= 100  # the rest of the stream, after the stop
     _accounted_exactly_once(settings)
 
 
