@@ -17,6 +17,11 @@ from tests.fixtures.coverage_report import COVERAGE_REPORT
 # CLI runs in subprocesses inherit it. Tests of the refusal remove it.
 TEST_PII_HASH_KEY = "finradar-test-suite-pii-key"
 os.environ.setdefault("FINRADAR_INGEST__PII_HASH_KEY", TEST_PII_HASH_KEY)
+# One DuckDB thread per warehouse session: two test workers already share the two cores,
+# and on the suite's small warehouses a session is mostly DuckLake's catalog lookups, where
+# a second thread only adds scheduling (warehouse.threads: the model and finding tests ran
+# in 176 s instead of 307 s). The benchmarks and `make demo` keep DuckDB's default.
+os.environ.setdefault("FINRADAR_WAREHOUSE__THREADS", "1")
 
 
 @pytest.fixture(scope="session")

@@ -422,13 +422,17 @@ def read_only_config(settings: Settings) -> dict[str, str]:
 
 
 def session_config(settings: Settings) -> dict[str, str]:
-    """A warehouse session's DuckDB settings: its memory bound, and where it spills."""
-    return {
+    """A warehouse session's DuckDB settings: its memory bound, where it spills, and its
+    threads (``warehouse.threads``, if set)."""
+    config = {
         "memory_limit": settings.warehouse.memory_limit,
         "temp_directory": str(settings.var / "duckdb-tmp"),
         # an insert need not keep its rows' order: it can then stream them, not hold them
         "preserve_insertion_order": "false",
     }
+    if settings.warehouse.threads:
+        config["threads"] = str(settings.warehouse.threads)
+    return config
 
 
 _shared: dict[tuple[str, str], duckdb.DuckDBPyConnection] = {}

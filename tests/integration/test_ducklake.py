@@ -32,6 +32,24 @@ def test_extensions_load_from_installed_packages_only(tmp_settings) -> None:
     assert tmp_settings.catalog_path.exists()
 
 
+def test_warehouse_threads_reach_writer_and_reader_sessions(tmp_path: Path) -> None:
+    """``warehouse.threads`` sets each session's DuckDB threads; 0 leaves DuckDB's default."""
+    import duckdb
+
+    from finradar.settings import load_settings
+
+    default = duckdb.connect().execute("select current_setting('threads')").fetchone()[0]
+    for threads, expected in ((1, 1), (3, 3), (0, default)):
+        settings = load_settings(var_dir=tmp_path / "var", warehouse={"threads": threads})
+        for read_only in (False, True):
+            con = connect(settings, read_only=read_only)
+            try:
+                (value,) = con.execute("select current_setting('threads')").fetchone()
+            finally:
+                con.close()
+            assert value == expected, (threads, read_only)
+
+
 def test_rollback_leaves_no_trace(tmp_settings) -> None:
     con = connect(tmp_settings)
     con.execute("CREATE SCHEMA raw; CREATE TABLE raw.t (x INTEGER)")
