@@ -234,6 +234,13 @@ def shared_reader(kafka: KafkaSettings) -> KafkaConsumer:
     return consumer
 
 
+def replace_shared_reader(kafka: KafkaSettings) -> None:
+    """Close this thread's long-lived reader: the next ``shared_reader`` opens a new one."""
+    consumer = _readers.pop((_client_key(kafka), threading.get_ident()), None)
+    if consumer is not None:
+        consumer.close()
+
+
 def close_shared() -> None:
     """Close the clients ``shared_reader`` and ``shared_offsets_client`` kept open."""
     while _readers:

@@ -15,19 +15,27 @@ from typing import Any
 
 import apache_beam as beam
 from kafka import TopicPartition
+from kafka.errors import KafkaError
 
 from contracts.spec import MAX_MESSAGE_BYTES
 from finradar.errors import FinradarError, TransientError
 from finradar.settings import KafkaSettings
 from handoff.records import KafkaRecord, PartitionRange
-from infra.kafka_clients import reachable, reader, shared_reader
+from infra.kafka_clients import reachable, reader, replace_shared_reader, shared_reader
 from pipelines.batches import RecordBatch
 from pipelines.coders import outputs_batches
 from pipelines.worker_logging import quiet_worker_logs
 
 POLL_TIMEOUT_MS = 1000
-MAX_EMPTY_POLLS = 30  # a range that stays empty this long means the broker lost the data
 ASK_BROKER_AFTER = 3  # empty polls before asking whether the broker is there at all
+# empty polls before asking the broker whether it still holds the offsets wanted: if not,
+# it lost them; if so, the reader's client stopped fetching them (seen once, under load,
+# with a long-lived reader) and a new client reads them
+ASK_LOG_AFTER = 10
+
+
+class StalledRead(TransientError):
+    """The broker holds the offsets wanted, but the reader's client returns none of them."""
 
 
 class _ReaderFn(beam.DoFn):
@@ -60,6 +68,14 @@ class _ReaderFn(beam.DoFn):
         one DoFn from different threads (one at a time), and several DoFns at once."""
         return shared_reader(self.kafka) if self.shared else self.consumer
 
+    def replace_reader(self) -> None:
+        """Drop a reader that stalled (``StalledRead``): the next read opens a new client."""
+        if self.shared:
+            replace_shared_reader(self.kafka)
+        else:
+            self.consumer.close()
+            self.consumer = reader(self.kafka)
+
     def teardown(self) -> None:
         if self.consumer is not None and not self.shared:
             self.consumer.close()
@@ -70,7 +86,12 @@ class ReadRangeFn(_ReaderFn):
 
     def process(self, element: PartitionRange) -> Iterator[RecordBatch]:
         records = read_offsets(self.reader(), element, lambda offset: True)
-        yield from batched(records, self.batch_records, self.batch_bytes)
+        try:
+            yield from batched(records, self.batch_records, self.batch_bytes)
+        except StalledRead:
+            # batches already went downstream: the pass fails (transient), the next reads anew
+            self.replace_reader()
+            raise
 
 
 def chunks(r: PartitionRange, size: int) -> list[PartitionRange]:
@@ -117,8 +138,9 @@ def _record(message: Any) -> KafkaRecord:
 
 def _give_up_if_gone(consumer: Any, tp: Any, end: int, empty_polls: int) -> None:
     """After a few empty polls, a broker that no longer answers ends the pass (transient:
-    the next pass reads the same offsets again); after many, a broker that answers but
-    returns nothing lost the data (retention, a truncated log)."""
+    the next pass reads the same offsets again). After more, the broker is asked what its
+    log of the partition holds: offsets it no longer holds were lost (retention, a
+    truncated log); offsets it holds mean the reader stalled (``StalledRead``)."""
     position = consumer.position(tp)
     where = f"{tp.topic}[{tp.partition}] at offset {position} of {end}"
     if empty_polls >= ASK_BROKER_AFTER:
@@ -126,8 +148,18 @@ def _give_up_if_gone(consumer: Any, tp: Any, end: int, empty_polls: int) -> None
         bootstrap = servers if isinstance(servers, str) else ",".join(servers)
         if not reachable(bootstrap):
             raise TransientError(f"lost the Kafka broker at {bootstrap} mid-pass ({where})")
-    if empty_polls >= MAX_EMPTY_POLLS:
-        raise FinradarError(f"Kafka returned nothing for {where}: the broker lost that data")
+    if empty_polls >= ASK_LOG_AFTER:
+        try:
+            first = consumer.beginning_offsets([tp])[tp]
+            last = consumer.end_offsets([tp])[tp]
+        except KafkaError as exc:
+            raise TransientError(f"cannot ask Kafka about {where}: {exc}") from None
+        if position < first or last < end:
+            raise FinradarError(
+                f"Kafka no longer holds {where} (its log holds offsets {first} to {last}): "
+                f"the broker lost that data"
+            )
+        raise StalledRead(f"Kafka holds {where} but the reader got none of it")
 
 
 def batched(
@@ -207,7 +239,11 @@ class ReadTopicRangesFn(_ReaderFn):
     """Reads all ranges of one topic (a tuple of ``PartitionRange``) into shared batches."""
 
     def process(self, ranges: tuple[PartitionRange, ...]) -> Iterator[RecordBatch]:
-        records = read_ranges(self.reader(), ranges)
+        try:
+            records = read_ranges(self.reader(), ranges)
+        except StalledRead:
+            self.replace_reader()  # nothing went downstream yet: read again with a new client
+            records = read_ranges(self.reader(), ranges)
         yield from batched(records, self.batch_records, self.batch_bytes)
 
 

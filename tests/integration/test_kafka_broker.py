@@ -177,3 +177,60 @@ def test_ranges_of_several_partitions_read_with_one_assignment(
         assert [r.value for r in again] == sent[0]
     finally:
         consumer.close()
+
+
+def test_a_reader_that_stops_fetching_is_replaced_and_lost_offsets_are_named(
+    kafka_bootstrap: str, project_settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A reader whose client fetches nothing while the broker holds the offsets wanted
+    (here: a partition left paused, which an assignment keeps) stalls, and the read step
+    reads the range again with a new client; offsets the broker no longer holds (a range
+    past the log's end, as after a truncation) fail the read with one line naming them."""
+    from kafka import KafkaProducer, TopicPartition
+
+    from handoff.records import PartitionRange
+    from infra.kafka_clients import reader, replace_shared_reader, shared_reader
+    from pipelines import kafka_source
+
+    monkeypatch.setattr(kafka_source, "ASK_LOG_AFTER", 3)
+    topic = f"test.stall.{uuid.uuid4().hex[:8]}"
+    ensure_topics(project_settings.kafka, (TopicSpec(topic, "test", 1, 1),))
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap)
+    values = [f"v{n}".encode() for n in range(50)]
+    for value in values:
+        producer.send(topic, value=value, partition=0)
+    producer.flush()
+    producer.close()
+    tp = TopicPartition(topic, 0)
+    whole = PartitionRange(topic, 0, 0, len(values))
+
+    stuck = reader(project_settings.kafka)
+    try:
+        stuck.assign([tp])
+        stuck.pause(tp)
+        with pytest.raises(kafka_source.StalledRead, match=rf"holds {topic}\[0\] at offset 0"):
+            kafka_source.read_ranges(stuck, [whole])
+    finally:
+        stuck.close()
+
+    kafka = project_settings.kafka
+    stalled = shared_reader(kafka)
+    stalled.assign([tp])
+    stalled.pause(tp)
+    step = kafka_source.ReadTopicRangesFn(kafka, 1000, 1 << 20, shared=True)
+    try:
+        batches = list(step.process((whole,)))
+        assert [r.value for batch in batches for r in batch] == values
+        assert shared_reader(kafka) is not stalled
+    finally:
+        replace_shared_reader(kafka)
+
+    fresh = reader(project_settings.kafka)
+    try:
+        past_the_end = PartitionRange(topic, 0, 0, len(values) + 30)
+        with pytest.raises(FinradarError, match="no longer holds") as lost:
+            kafka_source.read_ranges(fresh, [past_the_end])
+        assert not isinstance(lost.value, kafka_source.StalledRead)
+        assert f"at offset {len(values)} of {len(values) + 30}" in str(lost.value)
+    finally:
+        fresh.close()
