@@ -115,6 +115,10 @@ class KafkaSettings(BaseModel):
     # the local secured broker's listener for clients with a certificate (mutual TLS)
     mtls_port: int = Field(9094, ge=1, le=65535)
     heap: str = "512m"
+    # the local broker's JVM options besides its heap. The test suite runs its brokers on
+    # the client compiler and the serial collector: started on 5.9 s of CPU instead of
+    # 8.5 s, and idle on 0.9-1.1 s per 20 s instead of 1.3-1.6 s (no C2 compiling)
+    jvm_options: list[str] = ["-XX:+UseG1GC"]
     start_timeout_s: float = 90.0
     stop_timeout_s: float = 30.0
     security_protocol: SecurityProtocol = "PLAINTEXT"

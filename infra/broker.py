@@ -164,7 +164,7 @@ class LocalBroker:
     def _java(self, *args: str) -> list[str]:
         return [
             "java", f"-Xmx{self.kafka.heap}", f"-Xms{self.kafka.heap}",
-            "-XX:+UseG1GC", "-Djava.awt.headless=true",
+            *self.kafka.jvm_options, "-Djava.awt.headless=true",
             f"-Dlog4j2.configurationFile={KAFKA_DIR / 'log4j2.yaml'}",
             "-cp", f"{self.lib_dir}/*", *args,
         ]  # fmt: skip

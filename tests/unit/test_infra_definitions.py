@@ -111,3 +111,17 @@ def test_the_docker_brokers_files_are_its_own(tmp_path: Path) -> None:
     assert local == secure_folder(settings) != docker
     assert "[password=" in (docker / "compose-scram.properties").read_text()
     assert {p.stat().st_mode & 0o777 for p in docker.iterdir()} == {0o600}
+
+
+def test_the_local_brokers_jvm_options_come_from_the_settings(tmp_path: Path) -> None:
+    from finradar.settings import load_settings
+    from infra.broker import LocalBroker
+
+    default = load_settings(var_dir=tmp_path / "var", kafka={"jvm_options": ["-XX:+UseG1GC"]})
+    light = load_settings(
+        var_dir=tmp_path / "var", kafka={"jvm_options": ["-XX:TieredStopAtLevel=1"]}
+    )
+    assert "-XX:+UseG1GC" in LocalBroker(default)._java("kafka.Kafka")
+    command = LocalBroker(light)._java("kafka.Kafka")
+    assert "-XX:TieredStopAtLevel=1" in command and "-XX:+UseG1GC" not in command
+    assert command[-1] == "kafka.Kafka" and f"-Xmx{light.kafka.heap}" in command
