@@ -3,7 +3,9 @@
 Ctrl-C in a terminal sends SIGINT to the whole foreground process group: the command and
 every worker it started. The command decides what an interrupt means (``follow`` ends
 after its current pass); a worker that died of it first would take that pass down with it.
-So a worker ignores SIGINT and ends when the command ends it or its pipe closes.
+So a worker ignores SIGINT and ends when the command ends it or its pipe closes. A pool's
+worker also ends when the command dies, even killed: its task queue cannot tell it (the
+worker holds that pipe's write end too), so it watches its parent (``end_when_parent_dies``).
 
 A server started in a session of its own (the local Prefect server) gets no signal from the
 terminal at all: it must still end when the command that started it dies, even killed.
@@ -12,7 +14,10 @@ terminal at all: it must still end when the command that started it dies, even k
 from __future__ import annotations
 
 import ctypes
+import os
 import signal
+import threading
+import time
 
 # Prefixed to a shell command that starts a worker: an ignored signal stays ignored across
 # exec, and Python then installs no KeyboardInterrupt handler of its own.
@@ -22,6 +27,27 @@ SHELL_IGNORE_INTERRUPT = "trap '' INT;"
 def ignore_terminal_interrupt() -> None:
     """Ignore SIGINT in this (worker) process: a ``ProcessPoolExecutor`` initializer."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+def end_when_parent_dies(poll_s: float = 1.0) -> None:
+    """Exit this process once the process that started it is gone, however it ended. (The
+    kernel's parent-death signal would follow the thread that started it, not the process:
+    a pool started from a passing thread would lose its workers with that thread.)"""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(poll_s)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="finradar-parent-watch", daemon=True).start()
+
+
+def pool_worker_setup() -> None:
+    """A ``ProcessPoolExecutor`` initializer: the worker ignores the terminal's Ctrl-C and
+    ends with the process that started it."""
+    ignore_terminal_interrupt()
+    end_when_parent_dies()
 
 
 _PR_SET_PDEATHSIG = 1  # <linux/prctl.h>

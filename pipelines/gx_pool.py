@@ -18,7 +18,7 @@ from typing import Any
 from contracts.survey_catalog import loaded_signature, reload_survey_catalog
 from finradar.errors import TransientError
 from handoff.validation import BatchValidation
-from infra.child_processes import ignore_terminal_interrupt
+from infra.child_processes import pool_worker_setup
 from pipelines.gx_runner import shared_runner
 
 _pools: dict[int, ValidatorPool] = {}
@@ -45,7 +45,7 @@ class ValidatorPool:
 
     def __init__(self, workers: int) -> None:
         self.executor = ProcessPoolExecutor(
-            workers, mp_context=mp.get_context("spawn"), initializer=ignore_terminal_interrupt
+            workers, mp_context=mp.get_context("spawn"), initializer=pool_worker_setup
         )
         for future in [self.executor.submit(_warm) for _ in range(workers)]:
             future.result()

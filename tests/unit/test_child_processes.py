@@ -10,7 +10,11 @@ import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 
-from infra.child_processes import SHELL_IGNORE_INTERRUPT, ignore_terminal_interrupt
+from infra.child_processes import (
+    SHELL_IGNORE_INTERRUPT,
+    ignore_terminal_interrupt,
+    pool_worker_setup,
+)
 
 SLEEPER = f"{sys.executable} -c 'import time; print(\"up\", flush=True); time.sleep(30)'"
 
@@ -83,3 +87,47 @@ def _child_outlives_its_killed_parent(mode: str) -> bool:
 def test_a_server_in_its_own_session_ends_with_its_killed_command() -> None:
     assert _child_outlives_its_killed_parent("free")  # the control: it would be left behind
     assert not _child_outlives_its_killed_parent("tied")
+
+
+POOL_PARENT = """
+import sys, time
+from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import get_context
+from os import getpid
+from infra import child_processes
+setup = getattr(child_processes, sys.argv[1])
+pool = ProcessPoolExecutor(1, mp_context=get_context("spawn"), initializer=setup)
+print(pool.submit(getpid).result(), flush=True)
+time.sleep(60)
+"""
+
+
+def _pool_worker_outlives_its_killed_parent(setup: str) -> bool:
+    """Start a parent with a one-worker pool, SIGKILL the parent, and say whether the
+    worker is still alive five seconds later."""
+    parent = subprocess.Popen(
+        [sys.executable, "-c", POOL_PARENT, setup], stdout=subprocess.PIPE, text=True
+    )
+    assert parent.stdout is not None
+    worker = int(parent.stdout.readline())
+    parent.kill()
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline:
+        try:
+            os.kill(worker, 0)
+        except ProcessLookupError:
+            return False
+        time.sleep(0.1)
+    os.kill(worker, signal.SIGKILL)
+    return True
+
+
+def test_a_pool_worker_ends_with_its_killed_parent() -> None:
+    """A validator pool's worker of a killed ``follow`` was left behind, 270 MB each."""
+    assert _pool_worker_outlives_its_killed_parent("ignore_terminal_interrupt")  # the control
+    assert not _pool_worker_outlives_its_killed_parent("pool_worker_setup")
+    with ProcessPoolExecutor(
+        1, mp_context=get_context("spawn"), initializer=pool_worker_setup
+    ) as pool:
+        assert pool.submit(_handler).result() == signal.SIG_IGN
