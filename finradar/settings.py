@@ -115,9 +115,9 @@ class KafkaSettings(BaseModel):
     # the local secured broker's listener for clients with a certificate (mutual TLS)
     mtls_port: int = Field(9094, ge=1, le=65535)
     heap: str = "512m"
-    # the local broker's JVM options besides its heap. The test suite runs its brokers on
-    # the client compiler and the serial collector: started on 5.9 s of CPU instead of
-    # 8.5 s, and idle on 0.9-1.1 s per 20 s instead of 1.3-1.6 s (no C2 compiling)
+    # the local broker's JVM options besides its heap. With the client compiler and the
+    # serial collector (-XX:TieredStopAtLevel=1 -XX:+UseSerialGC) one started on 5.9 s of
+    # CPU instead of 8.5 s and idled on less, but may serve a sustained load on more
     jvm_options: list[str] = ["-XX:+UseG1GC"]
     start_timeout_s: float = 90.0
     stop_timeout_s: float = 30.0

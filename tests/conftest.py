@@ -22,11 +22,6 @@ os.environ.setdefault("FINRADAR_INGEST__PII_HASH_KEY", TEST_PII_HASH_KEY)
 # a second thread only adds scheduling (warehouse.threads: the model and finding tests ran
 # in 176 s instead of 307 s). The benchmarks and `make demo` keep DuckDB's default.
 os.environ.setdefault("FINRADAR_WAREHOUSE__THREADS", "1")
-# The suite's brokers (one shared, many of a test file's own) on the JVM's client compiler
-# and serial collector: each starts and idles on less CPU (kafka.jvm_options)
-os.environ.setdefault(
-    "FINRADAR_KAFKA__JVM_OPTIONS", '["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]'
-)
 
 
 @pytest.fixture(scope="session")
