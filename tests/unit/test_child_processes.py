@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -9,6 +10,7 @@ import sys
 import time
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
+from pathlib import Path
 
 from infra.child_processes import (
     SHELL_IGNORE_INTERRUPT,
@@ -65,23 +67,39 @@ import time; time.sleep(60)
 """
 
 
-def _child_outlives_its_killed_parent(mode: str) -> bool:
-    """Start a parent that starts a child in a session of its own, SIGKILL the parent, and
-    say whether the child is still alive two seconds later."""
+def _outlives_its_killed_parent(parent_script: str, mode: str, wait_s: float) -> bool:
+    """Run ``parent_script`` (it prints the pid of a process it started), SIGKILL it, and
+    say whether that process is still alive ``wait_s`` seconds later (then end it)."""
     parent = subprocess.Popen(
-        [sys.executable, "-c", PARENT, mode], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-c", parent_script, mode], stdout=subprocess.PIPE, text=True
     )
     assert parent.stdout is not None
     child = int(parent.stdout.readline())
     parent.kill()
     parent.wait()
-    time.sleep(2)
-    try:
-        os.kill(child, 0)
-    except ProcessLookupError:
-        return False
-    os.kill(child, signal.SIGKILL)
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        if not _running(child):
+            return False
+        time.sleep(0.1)
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(child, signal.SIGKILL)
     return True
+
+
+def _running(pid: int) -> bool:
+    """Whether ``pid`` runs: an ended process its new parent has not reaped yet (a zombie)
+    does not."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rpartition(")")[2].split()[0] != "Z"
+
+
+def _child_outlives_its_killed_parent(mode: str) -> bool:
+    """A child started in a session of its own, ``free`` or ``tied`` to its parent."""
+    return _outlives_its_killed_parent(PARENT, mode, 2)
 
 
 def test_a_server_in_its_own_session_ends_with_its_killed_command() -> None:
@@ -103,24 +121,8 @@ time.sleep(60)
 
 
 def _pool_worker_outlives_its_killed_parent(setup: str) -> bool:
-    """Start a parent with a one-worker pool, SIGKILL the parent, and say whether the
-    worker is still alive five seconds later."""
-    parent = subprocess.Popen(
-        [sys.executable, "-c", POOL_PARENT, setup], stdout=subprocess.PIPE, text=True
-    )
-    assert parent.stdout is not None
-    worker = int(parent.stdout.readline())
-    parent.kill()
-    parent.wait()
-    deadline = time.monotonic() + 5
-    while time.monotonic() < deadline:
-        try:
-            os.kill(worker, 0)
-        except ProcessLookupError:
-            return False
-        time.sleep(0.1)
-    os.kill(worker, signal.SIGKILL)
-    return True
+    """A one-worker pool's worker, started with the initializer ``setup``."""
+    return _outlives_its_killed_parent(POOL_PARENT, setup, 5)
 
 
 def test_a_pool_worker_ends_with_its_killed_parent() -> None:
