@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import subprocess
+import time
 from pathlib import Path
 from typing import Any
 
@@ -134,16 +135,20 @@ def screenshot(page: Path) -> Path:
     return shot
 
 
-def page_text(url: str, showing: str, tries: int = 4) -> str:
+def page_text(url: str, showing: str, within_s: float = 120) -> str:
     """The visible text of ``url`` once it shows ``showing`` (a single-page app such as
-    Prefect's UI draws itself from its API after loading): its scripts get 10 s of virtual
-    time, then more on each try; the last text is returned either way."""
-    text = ""
-    for attempt in range(tries):
-        budget_ms = 10_000 * (attempt + 1)
+    Prefect's UI draws itself from its API after loading): each load gives its scripts
+    10 s more virtual time than the last (up to 40 s), and loads go on for ``within_s``
+    real seconds, because a server busy with other work can answer a query with an error
+    the page only retries later; the last text is returned either way."""
+    deadline = time.monotonic() + within_s
+    attempt = 0
+    while True:
+        attempt += 1
+        budget_ms = 10_000 * min(attempt, 4)
         result = run(f"--virtual-time-budget={budget_ms}", "--dump-dom", url, network=LOCAL_ONLY)
         text = re.sub(r"<(script|style)[^>]*>.*?</\1>", " ", result.stdout, flags=re.S)
         text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", text)).split())
-        if showing in text:
-            break
-    return text
+        if showing in text or time.monotonic() > deadline:
+            return text
+        time.sleep(2)

@@ -140,13 +140,15 @@ def test_the_prefect_ui_shows_the_deployments_and_a_finished_ingest_run(serving)
 
 
 def _finished_ingest_runs() -> list[tuple[dict, set[str]]]:
-    """The completed runs of the ingest flow, each with the keys of its artifacts."""
+    """The completed runs of the ingest flow, newest first, each with the keys of its
+    artifacts (the newest is the one an artifact's page shows first)."""
     runs = _api(
         PREFECT_PORT,
         "/flow_runs/filter",
         {
             "flows": {"name": {"any_": ["ingest"]}},
             "flow_runs": {"state": {"type": {"any_": ["COMPLETED"]}}},
+            "sort": "EXPECTED_START_TIME_DESC",
         },
     )
     of_run = [{"artifacts": {"flow_run_id": {"any_": [run["id"]]}}} for run in runs]
