@@ -20,6 +20,7 @@ from infra.producing import corpus_messages, publish, publish_synthetic
 from pipelines.backfill import run_backfill
 from tests.integration.cli_runner import finradar_env, run_finradar
 from warehouse.lake import connect
+from warehouse.schema import create_all
 
 pytestmark = pytest.mark.integration
 
@@ -110,13 +111,30 @@ def test_a_catalog_deleted_beside_its_data_is_refused(broker, tmp_path):
     assert "no warehouse at" in line
 
 
+LONG_STREAM = 300_000  # above beam.parallel_from: two workers read it in parallel
+
+
+@pytest.fixture(scope="module")
+def long_stream(broker, tmp_path_factory: pytest.TempPathFactory) -> int:
+    """A stream long enough that a pass is still reading when its broker is stopped,
+    published once for both broker-lost passes (each reads it into a warehouse of its own)."""
+    settings = load_settings(var_dir=tmp_path_factory.mktemp("long") / "var", kafka=KAFKA)
+    publish_synthetic(LONG_STREAM, 0.0, 5, settings.kafka)
+    return LONG_STREAM
+
+
 @pytest.mark.parametrize("workers", [1, 2])
-def test_a_broker_lost_mid_pass_is_one_line_and_lands_nothing(broker, tmp_path, workers):
+def test_a_broker_lost_mid_pass_is_one_line_and_lands_nothing(
+    broker, long_stream, tmp_path, workers
+):
     """In the ``finradar`` process and in two worker processes (``beam.workers``): their
     output goes to the worker log, not beside the one line."""
     settings = load_settings(var_dir=tmp_path / "var", kafka=KAFKA, beam={"workers": workers})
-    assert run_finradar(settings, "ingest", "--once").returncode == 0
-    publish_synthetic(300_000, 0.0, 5, settings.kafka)
+    con = connect(settings)  # a warehouse that exists, with nothing landed yet
+    try:
+        create_all(con)
+    finally:
+        con.close()
     before = _snapshots(settings)
     env = {
         **finradar_env(settings),
