@@ -97,3 +97,41 @@ def test_a_failing_notifier_is_asked_once_and_the_others_still_told(caplog) -> N
     took = dispatch(changes, [hook, log], max_notifications=20)
     assert len(log.got) == 2 and all(v == ["log"] for v in took.values())
     assert caplog.text.count("alert not sent to webhook: down") == 1
+
+
+JUDGE_AFTER_A_ONE_SHOT_COMMAND = """
+import sys
+from finradar.commands.alert_rules import judge_after
+from finradar.settings import get_settings
+from warehouse.lake import connect
+from warehouse.schema import create_all
+
+settings = get_settings()
+con = connect(settings)
+create_all(con)
+con.close()
+judge_after(settings, "refresh")
+print("prefect imported" if "prefect" in sys.modules else "prefect not imported")
+"""
+
+
+def test_a_one_shot_command_judges_the_alerts_without_importing_prefect(tmp_path) -> None:
+    """The CLI's ``ingest --once`` and ``refresh`` run in no flow run: judging the alerts
+    after them reaches no Prefect notifier, and importing Prefect would cost every such
+    command 1.5 s of CPU."""
+    import os
+    import subprocess
+    import sys
+
+    env = {**os.environ, "FINRADAR_VAR_DIR": str(tmp_path / "var")}
+    result = subprocess.run(
+        [sys.executable, "-c", JUDGE_AFTER_A_ONE_SHOT_COMMAND],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "alerts not evaluated" not in result.stderr, result.stderr[-2000:]
+    assert result.stdout.strip().splitlines()[-1] == "prefect not imported", result.stdout
