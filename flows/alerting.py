@@ -42,6 +42,7 @@ class PrefectEventNotifier:
 
     def send(self, message: Mapping[str, Any]) -> None:
         """Emit one event (Prefect sends it in the background)."""
+        # lazy: only a flow run sends Prefect events, and it has imported Prefect already
         from prefect.events import emit_event
 
         emit_event(
@@ -77,10 +78,11 @@ def notifiers(
 
 
 def _in_flow_run() -> bool:
-    # A process that has not imported Prefect runs no flow: the CLI's one-shot ingest and
-    # refresh judge the alerts without importing it (1.5 s of CPU, a tenth of a small pass).
+    """Whether this process is inside a Prefect flow run."""
     if "prefect" not in sys.modules:
         return False
+    # lazy: a process that has not imported Prefect runs no flow; the CLI's one-shot ingest
+    # and refresh judge the alerts without importing it (1.5 s of CPU, a tenth of a small pass)
     from prefect.context import FlowRunContext
 
     return FlowRunContext.get() is not None
@@ -215,8 +217,9 @@ def on_flow_failure(flow: Any, flow_run: Any, state: Any) -> None:
 
 def _run_logger() -> logging.Logger | logging.LoggerAdapter[Any]:
     """The flow run's logger (its lines reach the Prefect UI), else this module's."""
-    if "prefect" not in sys.modules:  # no run without Prefect (see _in_flow_run)
+    if "prefect" not in sys.modules:
         return log
+    # lazy: no run without Prefect imported (see _in_flow_run)
     from prefect.logging import get_run_logger
 
     try:

@@ -4,8 +4,12 @@ most ``max_notifications`` notifications per evaluation."""
 from __future__ import annotations
 
 import logging
+import os
+import subprocess
+import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from finradar.settings import load_settings
@@ -115,14 +119,10 @@ print("prefect imported" if "prefect" in sys.modules else "prefect not imported"
 """
 
 
-def test_a_one_shot_command_judges_the_alerts_without_importing_prefect(tmp_path) -> None:
+def test_a_one_shot_command_judges_the_alerts_without_importing_prefect(tmp_path: Path) -> None:
     """The CLI's ``ingest --once`` and ``refresh`` run in no flow run: judging the alerts
     after them reaches no Prefect notifier, and importing Prefect would cost every such
     command 1.5 s of CPU."""
-    import os
-    import subprocess
-    import sys
-
     env = {**os.environ, "FINRADAR_VAR_DIR": str(tmp_path / "var")}
     result = subprocess.run(
         [sys.executable, "-c", JUDGE_AFTER_A_ONE_SHOT_COMMAND],
