@@ -19,8 +19,8 @@ from finradar.settings import Settings, load_settings
 from infra.producing import corpus_messages, publish, publish_synthetic
 from pipelines.backfill import run_backfill
 from tests.integration.cli_runner import finradar_env, run_finradar
+from tests.unit.warehouse_inputs import open_lake
 from warehouse.lake import connect
-from warehouse.schema import create_all
 
 pytestmark = pytest.mark.integration
 
@@ -111,16 +111,15 @@ def test_a_catalog_deleted_beside_its_data_is_refused(broker, tmp_path):
     assert "no warehouse at" in line
 
 
-LONG_STREAM = 300_000  # above beam.parallel_from: two workers read it in parallel
-
-
 @pytest.fixture(scope="module")
 def long_stream(broker, tmp_path_factory: pytest.TempPathFactory) -> int:
-    """A stream long enough that a pass is still reading when its broker is stopped,
-    published once for both broker-lost passes (each reads it into a warehouse of its own)."""
+    """A stream long enough that a pass is still reading when its broker is stopped, and
+    above ``beam.parallel_from`` (two workers read it in parallel), published once for both
+    broker-lost passes (each reads it into a warehouse of its own)."""
     settings = load_settings(var_dir=tmp_path_factory.mktemp("long") / "var", kafka=KAFKA)
-    publish_synthetic(LONG_STREAM, 0.0, 5, settings.kafka)
-    return LONG_STREAM
+    events = settings.beam.parallel_from + 100_000
+    publish_synthetic(events, 0.0, 5, settings.kafka)
+    return events
 
 
 @pytest.mark.parametrize("workers", [1, 2])
@@ -130,11 +129,7 @@ def test_a_broker_lost_mid_pass_is_one_line_and_lands_nothing(
     """In the ``finradar`` process and in two worker processes (``beam.workers``): their
     output goes to the worker log, not beside the one line."""
     settings = load_settings(var_dir=tmp_path / "var", kafka=KAFKA, beam={"workers": workers})
-    con = connect(settings)  # a warehouse that exists, with nothing landed yet
-    try:
-        create_all(con)
-    finally:
-        con.close()
+    open_lake(settings).close()  # a warehouse that exists, with nothing landed yet
     before = _snapshots(settings)
     env = {
         **finradar_env(settings),

@@ -107,13 +107,10 @@ JUDGE_AFTER_A_ONE_SHOT_COMMAND = """
 import sys
 from finradar.commands.alert_rules import judge_after
 from finradar.settings import get_settings
-from warehouse.lake import connect
-from warehouse.schema import create_all
+from tests.unit.warehouse_inputs import open_lake
 
 settings = get_settings()
-con = connect(settings)
-create_all(con)
-con.close()
+open_lake(settings).close()
 judge_after(settings, "refresh")
 print("prefect imported" if "prefect" in sys.modules else "prefect not imported")
 """
