@@ -212,10 +212,12 @@ class WarehouseSettings(BaseModel):
     # empty table, uncached in DuckLake 1.5.5), and a second thread only adds scheduling:
     # a refresh of a near-empty warehouse took 5.5 s of CPU on one thread, 13.3 s on two
     threads: int = Field(0, ge=0)
-    # DuckDB threads of an ingest's commit: each thread that writes a table's Parquet holds
-    # a row group of its own (a 300,000-event commit held 260 MB less on one thread than on
-    # two, for half a second more)
-    commit_threads: int = Field(1, ge=1)
+    # DuckDB threads of an ingest's commit. The commit runs once the pass's workers have
+    # stopped, with the other core idle; each thread that writes a table's Parquet holds a
+    # row group of its own. A 1,000,000-event commit took 14.9 s on two threads, 19.6 s on
+    # one, its process at 0.90 GiB against 0.82, under the workers' tree peak (1.42 GiB):
+    # ``python -m tests.bench.ingest_timeline 1000000 --variant …COMMIT_THREADS=2``
+    commit_threads: int = Field(2, ge=1)
     # finradar sql confines its process with Linux Landlock; without Landlock it refuses to
     # run unless this is set (its session is then closed by DuckDB's switches only)
     allow_unconfined_sql: bool = False

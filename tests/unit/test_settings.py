@@ -200,6 +200,7 @@ def test_the_readmes_settings_file_is_one_finradar_reads(
     settings = load_settings()
     assert settings.prefect.ui is True and settings.prefect.server_port == 4200
     assert settings.ingest.gx_rows == 40_000 and settings.beam.workers == 2
+    assert settings.warehouse.commit_threads == 2
     assert settings.alerts.freshness_sla_by_topic == {"fi.spend.disclosures.v1": 3600}
 
 
