@@ -9,9 +9,15 @@ Inside the refresh's transaction, and in SQL only: findings never travel to Pyth
 
 from __future__ import annotations
 
+import math
 from datetime import datetime
 
 import duckdb
+
+# findings opened by one statement: the statement ranks each finding key's rows (a window,
+# held in memory), and all of a 5,000,000-event warehouse's findings at once outgrew the
+# session's memory limit; keys split by hash open the same episodes in parts
+OPENED_PER_STATEMENT = 200_000
 
 
 def record(con: duckdb.DuckDBPyConnection, refresh_id: str, now: datetime) -> int:
@@ -41,6 +47,16 @@ def record(con: duckdb.DuckDBPyConnection, refresh_id: str, now: datetime) -> in
     # an episode starts when its finding was detected (``dq.findings.detected_at``): this
     # refresh, but for a finding older than the history (a warehouse from before it), the
     # refresh that detected it
+    findings = con.execute("select count(*) from dq.findings").fetchone()[0]
+    parts = max(1, math.ceil(findings / OPENED_PER_STATEMENT))
+    for part in range(parts):
+        _open_episodes(con, params | {"parts": parts, "part": part})
+    return con.execute("select count(*) from dq.findings_history").fetchone()[0]
+
+
+def _open_episodes(con: duckdb.DuckDBPyConnection, params: dict[str, object]) -> None:
+    """Open an episode for each finding of ``dq.findings`` without an open one, of the
+    finding keys whose hash falls in part ``part`` of ``parts``."""
     con.execute(
         """
         insert into dq.findings_history by name
@@ -64,9 +80,8 @@ def record(con: duckdb.DuckDBPyConnection, refresh_id: str, now: datetime) -> in
         from dq.findings as f
         left join episodes as e using (finding_key)
         left join refreshes as r on r.started_at = f.detected_at
-        where not coalesce(e.open, false)
+        where not coalesce(e.open, false) and hash(f.finding_key) % $parts = $part
         qualify row_number() over (partition by f.finding_key order by f.detail) = 1
         """,
         params,
     )
-    return con.execute("select count(*) from dq.findings_history").fetchone()[0]

@@ -1,12 +1,15 @@
 """The tests each model declares in its header (``-- unique:``, ``-- not_null:``,
 ``-- references:``; ``warehouse.model_files``), run by ``refresh`` inside its transaction.
 
-One query counts every test's offending rows, evaluating each model once (a materialized
-CTE of the columns its tests read): the grain key's repeated values (grouped, NULLs equal),
-each not-null column's NULLs, and each relationship's values missing from its
-``reference.*`` table (an anti-join). Only a model with a failing test is queried again, for
-a few offending rows. A failure raises ``FinradarError`` with one line naming the model,
-the test and those rows, so nothing of the refresh is committed.
+One query per model counts its tests' offending rows, evaluating the model once (a
+materialized CTE of the columns its tests read): the grain key's repeated values (grouped,
+NULLs equal), each not-null column's NULLs, and each relationship's values missing from its
+``reference.*`` table (an anti-join). A query per model, not one for all: a materialized CTE
+is held until its query ends, and all of them at once outgrew the session's memory limit
+(a refresh of 5,000,000 events failed with DuckDB's out-of-memory error). Only a model with
+a failing test is queried again, for a few offending rows. A failure raises
+``FinradarError`` with one line naming the model, the test and those rows, so nothing of
+the refresh is committed.
 
 A model is tested when its rows may have changed: it was rebuilt, it is a view a rebuilt
 model reads (its inputs changed), or it is a view no table reads (``dq.*`` over the ``ops``
@@ -90,20 +93,21 @@ def run(con: duckdb.DuckDBPyConnection, models: Iterable[Model]) -> int:
 
 
 def _failing(con: duckdb.DuckDBPyConnection, models: list[Model]) -> set[str]:
-    """The models with a failing test, in one query: each model evaluated once (a
-    materialized CTE of the columns its tests read), each test's offending count added up."""
-    ctes, sums, tested = [], [], []
-    for i, model in enumerate(models):
-        counts = _counts(model.header, f"m{i}")
-        if counts:
-            columns = ", ".join(_columns(model.header))
-            ctes.append(f"m{i} as materialized (select {columns} from {model.relation})")
-            sums.append(" + ".join(counts))
-            tested.append(model.relation)
-    if not ctes:
-        return set()
-    row = con.execute(f"with {', '.join(ctes)} select {', '.join(sums)}").fetchone()
-    return {relation for relation, offending in zip(tested, row, strict=True) if offending}
+    """The models with a failing test, a query each: the model evaluated once (a
+    materialized CTE of the columns its tests read), its tests' offending counts added up."""
+    failing = set()
+    for model in models:
+        counts = _counts(model.header, "m0")
+        if not counts:
+            continue
+        columns = ", ".join(_columns(model.header))
+        offending = con.execute(
+            f"with m0 as materialized (select {columns} from {model.relation}) "
+            f"select {' + '.join(counts)}"
+        ).fetchone()[0]
+        if offending:
+            failing.add(model.relation)
+    return failing
 
 
 def _counts(header: Header, source: str) -> list[str]:

@@ -6,8 +6,11 @@ from __future__ import annotations
 import re
 from datetime import date
 
+import pytest
+
 from finradar.settings import Settings
 from tests.unit.warehouse_inputs import insert, open_lake, query, spend
+from warehouse import findings_history
 from warehouse.lake import connect
 from warehouse.refresh import refresh
 from warehouse.report.build import ReportInputs, render
@@ -15,9 +18,12 @@ from warehouse.report.build import ReportInputs, render
 RESTATED = 26  # informational findings: more than the report's table shows
 
 
+# opened by one statement, or in parts of 4 findings (as a large warehouse's are, by hash)
+@pytest.mark.parametrize("opened_per_statement", [findings_history.OPENED_PER_STATEMENT, 4])
 def test_a_finding_opens_resolves_and_reopens_and_the_report_leads_with_errors(
-    tmp_settings: Settings,
+    tmp_settings: Settings, monkeypatch: pytest.MonkeyPatch, opened_per_statement: int
 ) -> None:
+    monkeypatch.setattr(findings_history, "OPENED_PER_STATEMENT", opened_per_statement)
     # the restated figures (info) share their latest value: one copied_figure (warning)
     restated = [
         row
