@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -184,7 +185,7 @@ def test_busy_warehouse_is_retried_until_free(flow_runs, broker, tmp_path, monke
     ``ingest.writer_wait_s``, here shorter than the hold), fails as busy, and is retried
     until the lock is free."""
     from flows.ingest import ingest
-    from warehouse.locks import file_lock
+    from warehouse.locks import file_lock, waiting_dir
 
     settings = _use(
         monkeypatch,
@@ -198,13 +199,29 @@ def test_busy_warehouse_is_retried_until_free(flow_runs, broker, tmp_path, monke
     def hold() -> None:
         with file_lock(settings.warehouse_dir / "ingest.lock", "the test"):
             held.set()
-            release.wait(30)
+            release.wait()
+
+    def release_after_first_attempt_gave_up() -> None:
+        # the pass announces itself in the lock's waiting folder while it waits and leaves
+        # it when it gives up: only then is the lock let go, however slow the machine
+        waiting = waiting_dir(settings.warehouse_dir / "ingest.lock")
+        first: list[Path] = []
+        while not release.is_set() and not first:
+            first = sorted(waiting.glob("*"))
+            time.sleep(0.05)
+        while not release.is_set() and first[0].exists():
+            time.sleep(0.05)
+        release.set()
 
     holder = threading.Thread(target=hold)
     holder.start()
     held.wait(10)
-    threading.Timer(5.0, release.set).start()  # well after the first attempt
+    threading.Thread(target=release_after_first_attempt_gave_up, daemon=True).start()
+    deadline = threading.Timer(300.0, release.set)  # never hang the suite
+    deadline.daemon = True
+    deadline.start()
     state = ingest(return_state=True)
+    deadline.cancel()
     holder.join()
     assert state.is_completed(), state
     # a fresh warehouse over the same topics lands exactly what the first one did
