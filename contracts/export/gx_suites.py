@@ -280,6 +280,20 @@ def suites_of(event_type: str) -> list[str]:
     return [event_type]
 
 
+def columns_read(specs: list[ExpectationSpec]) -> list[str]:
+    """The frame columns a suite's expectations read (their columns and the columns of
+    their row conditions), ``ROW_ID`` first: what the frame it validates needs to hold."""
+    read = {ROW_ID: None}
+    for spec in specs:
+        kwargs = spec.kwargs
+        for column in [kwargs.get("column"), *kwargs.get("column_list", [])]:
+            if column is not None:
+                read[column] = None
+        if "row_condition" in kwargs:
+            read[kwargs["row_condition"][0]] = None
+    return list(read)
+
+
 def suites() -> dict[str, list[ExpectationSpec]]:
     """Every suite by name: one per event type, then the two survey-answer suites."""
     result = {event_type: event_suite(event_type) for event_type in contracts()}

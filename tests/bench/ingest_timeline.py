@@ -2,14 +2,15 @@
 
 On a broker of its own (the bench's ports) holding N synthetic events (2% bad), runs
 ``finradar ingest --once`` on an empty warehouse once per variant (``--variant`` takes
-``FINRADAR_…=value`` settings; none: the defaults), each read of the same events. For each
-run it prints every second's CPU and resident memory per process (the ``finradar``
-process, each Beam worker), the phases (starting, workers busy, the commit after them) and
-the tree's peak: the figures behind the ingest's batch size and commit placement.
+``FINRADAR_…=value`` settings, several separated by spaces; none: the defaults), each read
+of the same events. For each run it prints every second's CPU and resident memory per
+process (the ``finradar`` process, each Beam worker), the phases (starting, workers busy,
+the commit after them) and the tree's peak: the figures behind the ingest's batch size and
+commit placement.
 
     python -m tests.bench.ingest_timeline 1000000 \\
         --variant FINRADAR_INGEST__BATCH_BYTES=4194304 \\
-        --variant FINRADAR_WAREHOUSE__COMMIT_THREADS=2
+        --variant "FINRADAR_WAREHOUSE__COMMIT_THREADS=2 FINRADAR_INGEST__GX_ROWS=20000"
 """
 
 from __future__ import annotations
@@ -61,9 +62,9 @@ def phases(rows: list[tuple[int, list[tuple[str, float, float]]]], total: float)
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("events", type=int)
-    parser.add_argument("--variant", action="append", default=[], metavar="FINRADAR_X=V")
+    parser.add_argument("--variant", action="append", default=[], metavar="'FINRADAR_X=V …'")
     args = parser.parse_args()
-    variants = [[], *[[v] for v in args.variant]]
+    variants = [[], *[v.split() for v in args.variant]]
     with tempfile.TemporaryDirectory(prefix="finradar-timeline-") as tmp:
         broker_settings = load_settings(var_dir=Path(tmp) / "broker", kafka=KAFKA)
         broker = LocalBroker(broker_settings)
