@@ -1,4 +1,5 @@
-"""One configuration per expectation for the length of a validation (GX 1.24).
+"""One configuration per expectation, and one id per metric's keyword arguments, for the
+length of a validation (GX 1.24).
 
 GX 1.24 rebuilds an expectation's ``ExpectationConfiguration`` (a pydantic ``dict()`` of
 the expectation and a regex over its class name) every time its ``configuration``
@@ -17,7 +18,25 @@ Why the memo gives GX's own results:
   with its own cutoff, starts again from the suite's unchanged expectations;
 * the memo holds each expectation it has seen, so no id is reused while it lives.
 
-It is installed for the GX release whose property was read (``CHECKED_VERSION``) only: a
+GX also names every metric it plans by the ids of its keyword arguments (``IDDict.to_id``:
+the arguments made JSON-serialisable element by element, dumped and hashed), thousands of
+times per validation, most of them for the same arguments: an expectation's value set of
+hundreds of codes is walked again for each of its metrics. With the ids memoised, GX's share
+of 40,000 synthetic messages validated as the ingest does (frames held until
+``ingest.gx_rows`` rows wait) took 30.4 µs a message instead of 34.9, and a spend
+disclosure validation's fixed cost 0.17 s instead of 0.21 s (``python -m
+tests.bench.profile_ingest_steps 40000``, two runs of each, alternating).
+Inside ``memoised_configurations()`` an id is computed once per content of the arguments:
+
+* the key is the arguments' content (``_content``), tagged with each value's type, so that
+  what JSON writes differently (``1``, ``1.0``, ``true``; ``0.0`` and ``-0.0``) never
+  shares a key; anything but strings, numbers, booleans, None, and lists, tuples and
+  string-keyed dicts of them (a row condition's object, a subclass of ``str``) gets GX's
+  own computation every time;
+* ``to_id`` is a function of that content and of the dict's class (its ignored keys), so
+  a content met again has the id GX computed for it the first time.
+
+Both are installed for the GX release whose code was read (``CHECKED_VERSION``) only: a
 new release runs unchanged until someone reads its code and the tests again.
 """
 
@@ -32,7 +51,31 @@ CHECKED_VERSION = "1.24.1"
 
 # expectation id → (the expectation, its configuration); None outside a validation
 _memo: ContextVar[dict[int, tuple[Any, Any]] | None] = ContextVar("gx_memo", default=None)
+# (IDDict class, content of its arguments) → its id; None outside a validation
+_ids: ContextVar[dict[Any, Any] | None] = ContextVar("gx_ids", default=None)
 _installed = False
+
+
+class _Opaque(Exception):
+    """A value whose content ``_content`` does not key."""
+
+
+def _content(value: Any) -> Any:
+    """A hashable key equal for two values only when GX serialises them alike."""
+    kind = type(value)
+    if kind is str:
+        return value
+    if kind is float:
+        return (float, repr(value))
+    if kind is int or kind is bool or value is None:
+        return (kind, value)
+    if kind is list or kind is tuple:
+        if all(type(v) is str for v in value):
+            return (kind, tuple(value))
+        return (kind, tuple(_content(v) for v in value))
+    if kind is dict and all(type(k) is str for k in value):
+        return (dict, tuple(sorted((k, _content(v)) for k, v in value.items())))
+    raise _Opaque
 
 
 def install() -> bool:
@@ -60,15 +103,41 @@ def install() -> bool:
         return hit[1]
 
     Expectation.configuration = property(configuration)  # type: ignore[method-assign]
+    _memoise_ids()
     _installed = True
     return True
 
 
+def _memoise_ids() -> None:
+    """Make ``IDDict.to_id`` consult the id memo (see the module docstring)."""
+    from great_expectations.core.id_dict import IDDict
+
+    compute = IDDict.to_id
+
+    def to_id(self: Any, id_keys: Any = None, id_ignore_keys: Any = None) -> Any:
+        ids = _ids.get()
+        if ids is None or id_keys is not None or id_ignore_keys is not None:
+            return compute(self, id_keys, id_ignore_keys)
+        try:
+            key = (type(self), _content(dict(self)))
+        except _Opaque:
+            return compute(self)
+        hit = ids.get(key)
+        if hit is None:
+            hit = ids[key] = compute(self)
+        return hit
+
+    IDDict.to_id = to_id  # type: ignore[method-assign]
+
+
 @contextmanager
 def memoised_configurations() -> Iterator[None]:
-    """Within the block (one validation), each expectation builds its configuration once."""
+    """Within the block (one validation), each expectation builds its configuration once,
+    and each content of a metric's arguments its id once."""
     token = _memo.set({})
+    ids = _ids.set({})
     try:
         yield
     finally:
+        _ids.reset(ids)
         _memo.reset(token)

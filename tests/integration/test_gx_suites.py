@@ -145,10 +145,11 @@ def test_suites_one_at_a_time_give_the_same_verdicts(runner):
 
 
 def test_memoised_configurations_give_gx_own_verdicts(runner, monkeypatch):
-    """With each expectation's configuration built once per validation (``gx_memo``),
-    every suite gives the failures and outcomes GX gives without the memo, also when
-    validations one after another have different future-timestamp cutoffs (GX writes the
-    cutoff into the configurations it validates with)."""
+    """With each expectation's configuration built once per validation, and each metric's
+    id once per content of its arguments (``gx_memo``), every suite gives the failures and
+    outcomes GX gives without the memo, also when validations one after another have
+    different future-timestamp cutoffs (GX writes the cutoff into the configurations it
+    validates with)."""
     import contextlib
 
     import pipelines.gx_runner as gx_runner
@@ -187,6 +188,31 @@ def test_the_memo_holds_for_one_validation_and_the_checked_release():
             first == gx.expectations.ExpectColumnValuesToNotBeNull(column="event_id").configuration
         )
     assert expectation.configuration is not first
+
+
+def test_metric_ids_are_gx_own_and_apart_for_what_json_writes_apart():
+    """Inside a validation ``IDDict.to_id`` gives GX's own id for every content, the memo's
+    or not; contents that JSON writes differently never share an id, and arguments the memo
+    cannot key (a row condition's object) still get GX's id."""
+    from great_expectations.core.id_dict import IDDict
+    from great_expectations.expectations.row_conditions import Column
+
+    from pipelines.gx_memo import install, memoised_configurations
+
+    assert install()
+    contents = [
+        {"column": "a", "value": v, "result_format": {"result_format": "COMPLETE"}}
+        for v in [1, 1.0, True, 0.0, -0.0, "1", None, ["a", "b"], ("a", "b"), [1, "a"], [[1]]]
+    ] + [
+        {"column": "a", "value_set": ["x", "y"]},
+        {"column": "a", "row_condition": Column(name="kind") == "single"},
+    ]
+    own = [IDDict(c).to_id() for c in contents]
+    with memoised_configurations():
+        memoised = [IDDict(c).to_id() for c in contents]
+        again = [IDDict(c).to_id() for c in contents]
+    assert memoised == own and again == own
+    assert len(set(own[:6])) == 6  # 1, 1.0, true, 0.0, -0.0 and "1" are told apart
 
 
 def test_data_docs_render_each_new_validation_once_and_keep_the_old(tmp_path):
