@@ -139,8 +139,11 @@ class KafkaSettings(BaseModel):
     # comes whole). A 1,000,000-event pass on two workers (``python -m
     # tests.bench.ingest_timeline 1000000 --variant FINRADAR_KAFKA__FETCH_PARTITION_BYTES=…``,
     # one run): 16 MiB 66.8 s with the process tree at 1.47 GiB, 4 MiB 66.9 s at 1.37 GiB,
-    # 2 MiB 66.8 s at 1.35 GiB
-    fetch_partition_bytes: int = Field(4 * 1024 * 1024, ge=64 * 1024)
+    # 2 MiB 66.8 s at 1.35 GiB. At 5,000,000 events, with ``ingest.batch_bytes`` at 3 MiB
+    # (``--variant "FINRADAR_KAFKA__FETCH_PARTITION_BYTES=2097152
+    # FINRADAR_INGEST__BATCH_BYTES=3145728"``, 2026-12-02): 1.36 GiB against 1.48 GiB
+    # with 4 and 6 MiB, at the same rate
+    fetch_partition_bytes: int = Field(2 * 1024 * 1024, ge=64 * 1024)
 
     @model_validator(mode="after")
     def _complete(self) -> KafkaSettings:
@@ -300,8 +303,11 @@ class IngestSettings(BaseModel):
     # in vain when its partitions move to another member meanwhile
     follow_group_pass_events: int = Field(50_000, ge=1)
     # bytes of values per batch, a worker's working memory. Values too large for the
-    # contract, quarantined unread, are batched apart
-    batch_bytes: int = Field(6 * 1024 * 1024, ge=1024)
+    # contract, quarantined unread, are batched apart. A 1,000,000-event pass (``python -m
+    # tests.bench.ingest_timeline 1000000 --variant FINRADAR_INGEST__BATCH_BYTES=…``, one
+    # run, 2026-12-02): 6 MiB 75.7 s with the process tree at 1.45 GiB, 3 MiB 75.9 s at
+    # 1.36 GiB; at 5,000,000 see ``kafka.fetch_partition_bytes``
+    batch_bytes: int = Field(3 * 1024 * 1024, ge=1024)
     # GX validates the frames of many batches at once, when this many frame rows wait in a
     # worker (an event is a row; a survey response also one per answer and selected
     # option) and at the end of its share: a validation costs about 0.2 s whatever its

@@ -2,7 +2,7 @@
 together.
 
 A GX validation costs about 0.15–0.2 s whatever its size (GX plans the metrics of every
-expectation again each time), more than validating the rows of a whole 6 MiB batch. So a
+expectation again each time), more than validating the rows of a whole 3 MiB batch. So a
 worker holds the frames of the batches it reads (not their events: about 0.5 KB a frame
 row) and validates them once ``ingest.gx_rows`` frame rows wait, and at the end of its
 bundle: each validation covers many batches, and what waits stays bounded
