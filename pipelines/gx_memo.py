@@ -110,6 +110,7 @@ def install() -> bool:
 
 def _memoise_ids() -> None:
     """Make ``IDDict.to_id`` consult the id memo (see the module docstring)."""
+    # lazy: GX takes seconds to import; only a process that validates installs the memo
     from great_expectations.core.id_dict import IDDict
 
     compute = IDDict.to_id
