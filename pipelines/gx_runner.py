@@ -35,8 +35,10 @@ from contracts.export.gx_suites import (
     OPTION_SUITE,
     ROW_ID,
     ExpectationSpec,
+    answer_suite,
     columns_read,
     count_column,
+    option_suite,
     suites,
     suites_of,
 )
@@ -612,5 +614,5 @@ def answer_frames(
     )
 
 
-_ANSWER_COLUMNS = columns_read(suites()[ANSWER_SUITE])
-_OPTION_COLUMNS = columns_read(suites()[OPTION_SUITE])
+_ANSWER_COLUMNS = columns_read(answer_suite())
+_OPTION_COLUMNS = columns_read(option_suite())
