@@ -48,9 +48,10 @@ class SurveyCatalog:
         return iter(self.surveys.values())
 
     @classmethod
-    def load(cls, folder: Path = SURVEYS_DIR) -> SurveyCatalog:
+    def load(cls, folder: Path | None = None) -> SurveyCatalog:
+        """The surveys of ``folder`` (``SURVEYS_DIR`` as it is when called)."""
         surveys: dict[str, Survey] = {}
-        for path in sorted(folder.glob("*.yaml")):
+        for path in sorted((folder or SURVEYS_DIR).glob("*.yaml")):
             doc = yaml.safe_load(path.read_text(encoding="utf-8"))
             survey_id = str(doc["survey_id"])
             if path.stem != survey_id:
@@ -90,17 +91,18 @@ def _check_question(file: str, q: dict[str, Any]) -> None:
         raise ValueError(f"{where}: a stage question rates a known capability")
 
 
-def catalog_signature(folder: Path = SURVEYS_DIR) -> tuple[tuple[str, int, int], ...]:
-    """Names, sizes and modification times of the definition files: changes when one is
-    added or edited."""
+def catalog_signature(folder: Path | None = None) -> tuple[tuple[str, int, int], ...]:
+    """Names, sizes and modification times of the definition files (of ``SURVEYS_DIR`` as
+    it is when called): changes when one is added or edited."""
     return tuple(
-        (p.name, p.stat().st_size, p.stat().st_mtime_ns) for p in sorted(folder.glob("*.yaml"))
+        (p.name, p.stat().st_size, p.stat().st_mtime_ns)
+        for p in sorted((folder or SURVEYS_DIR).glob("*.yaml"))
     )
 
 
 @cache
-def _catalog(signature: tuple[tuple[str, int, int], ...]) -> SurveyCatalog:
-    return SurveyCatalog.load()
+def _catalog(folder: Path, signature: tuple[tuple[str, int, int], ...]) -> SurveyCatalog:
+    return SurveyCatalog.load(folder)
 
 
 _current: list[tuple[tuple[str, int, int], ...]] = []
@@ -111,7 +113,7 @@ def survey_catalog() -> SurveyCatalog:
     once per process until then: per-event checks call this)."""
     if not _current:
         _current.append(catalog_signature())
-    return _catalog(_current[0])
+    return _catalog(SURVEYS_DIR, _current[0])
 
 
 def loaded_signature() -> tuple[tuple[str, int, int], ...]:

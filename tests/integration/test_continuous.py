@@ -7,6 +7,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from typing import Any
 
 import pytest
 
+from contracts import survey_catalog
 from contracts.corpus import seed_corpus
 from contracts.survey_catalog import SURVEYS_DIR
 from finradar.settings import Settings, get_settings, load_settings
@@ -399,8 +401,11 @@ def _pulse_responses() -> list[dict[str, Any]]:
 
 
 def test_replay_lands_unknown_survey_responses_once_their_survey_is_defined(
-    settings: Settings, prefect_server
+    settings: Settings, prefect_server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """The survey is defined in a copy of ``contracts/surveys``: a file written into the
+    project's own folder changed the catalog under the passes of tests running beside this
+    one (a Prism follow pass failed with "survey definitions changed while the pass ran")."""
     from kafka import KafkaProducer
 
     from flows.ingest import ingest
@@ -416,13 +421,12 @@ def test_replay_lands_unknown_survey_responses_once_their_survey_is_defined(
     before = replay(reasons=["unknown_survey"])  # the cause is not fixed yet
     assert (before["rechecked"], before["landed"]) == (PULSE_RESPONSES, 0)
 
-    definition = SURVEYS_DIR / f"{NEW_SURVEY}.yaml"
-    definition.write_text(_pulse_definition(), encoding="utf-8")
-    try:
-        first = replay(reasons=["unknown_survey"])
-        again = replay(reasons=["unknown_survey"])
-    finally:
-        definition.unlink()
+    surveys = tmp_path / "surveys"
+    shutil.copytree(SURVEYS_DIR, surveys)
+    (surveys / f"{NEW_SURVEY}.yaml").write_text(_pulse_definition(), encoding="utf-8")
+    monkeypatch.setattr(survey_catalog, "SURVEYS_DIR", surveys)
+    first = replay(reasons=["unknown_survey"])
+    again = replay(reasons=["unknown_survey"])
     assert (first["rechecked"], first["landed"], first["still_quarantined"]) == (
         PULSE_RESPONSES,
         PULSE_RESPONSES,
