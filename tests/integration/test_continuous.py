@@ -23,7 +23,6 @@ import pytest
 
 from contracts import survey_catalog
 from contracts.corpus import seed_corpus
-from contracts.survey_catalog import SURVEYS_DIR
 from finradar.settings import Settings, get_settings, load_settings
 from infra.producing import corpus_messages, publish
 from tests.bench.follow_latency import CommitProbe, latencies, paced_produce
@@ -422,7 +421,7 @@ def test_replay_lands_unknown_survey_responses_once_their_survey_is_defined(
     assert (before["rechecked"], before["landed"]) == (PULSE_RESPONSES, 0)
 
     surveys = tmp_path / "surveys"
-    shutil.copytree(SURVEYS_DIR, surveys)
+    shutil.copytree(survey_catalog.SURVEYS_DIR, surveys)
     (surveys / f"{NEW_SURVEY}.yaml").write_text(_pulse_definition(), encoding="utf-8")
     monkeypatch.setattr(survey_catalog, "SURVEYS_DIR", surveys)
     first = replay(reasons=["unknown_survey"])
