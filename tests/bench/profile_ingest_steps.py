@@ -4,11 +4,12 @@ Times the contract check (the batch check against the per-message checker on the
 messages, and orjson's decode of the batch with Python's cycle collector running and
 paused), each event type's GX validation (with its fixed cost per call and its cost per
 row, from the whole type and an eighth of it), normalisation to Arrow and the staging
-files' write (zstd with dictionaries against LZ4 without), and GX with a validation per
-read batch against the frames of many batches held until ``ingest.gx_rows`` rows wait, the
-latter also without ``pipelines.gx_memo`` (GX's own code, the memo's baseline) —
-the per-step figures behind the ingest benchmark's rate. The steps run with the collector paused, as
-in the pipeline.
+files' write (zstd with dictionaries against LZ4 without), the quarantine's ``raw_text``
+(DuckDB's decode where it can against the Python function on every row), and GX with a
+validation per read batch against the frames of many batches held until
+``ingest.gx_rows`` rows wait, the latter also without ``pipelines.gx_memo`` (GX's own
+code, the memo's baseline) — the per-step figures behind the ingest benchmark's rate.
+The steps run with the collector paused, as in the pipeline.
 
     python -m tests.bench.profile_ingest_steps [N]
 """
@@ -26,7 +27,9 @@ from pathlib import Path
 from typing import Any
 from unittest import mock
 
+import duckdb
 import orjson
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 import pipelines.gx_runner as gx_runner
@@ -41,6 +44,7 @@ from pipelines.gx_pending import PendingValidations
 from pipelines.gx_runner import SuiteRunner
 from pipelines.kafka_source import batched
 from pipelines.normalise import Normaliser, stage_batch
+from warehouse.schema import RAW_TEXT, RAW_TEXT_FUNCTION, register_raw_text
 
 
 def main() -> None:
@@ -104,8 +108,29 @@ def main() -> None:
             f"stage as {compression:<4} {seconds:6.2f} s  {1e6 * seconds / n:6.1f} µs/message"
             f"  {size / 2**20:,.0f} MiB (dictionaries {'on' if dictionaries else 'off'})"
         )
+    _raw_text_seconds(tables["quarantine"])
     _held_against_per_batch(records, runner, now)
     gc.enable()
+
+
+def _raw_text_seconds(quarantine: pa.Table) -> None:
+    """``quarantine.events.raw_text`` of the quarantined messages as the commit derives it
+    (``RAW_TEXT``: DuckDB's own decode where it can) against the Python function on every
+    row, its baseline."""
+    con = duckdb.connect()
+    register_raw_text(con)
+    con.register("quarantine", quarantine.select(["raw_value"]))
+    mib = sum(len(v or b"") for v in quarantine.column("raw_value").to_pylist()) / 2**20
+    for label, expression in (
+        ("raw_text", RAW_TEXT),
+        ("  function only", f"{RAW_TEXT_FUNCTION}(raw_value)"),
+    ):
+        started = time.perf_counter()
+        con.execute(f"create or replace temp table texts as select {expression} from quarantine")
+        seconds = time.perf_counter() - started
+        print(
+            f"{label:<16} {seconds:6.2f} s  ({quarantine.num_rows:,} quarantined, {mib:,.0f} MiB)"
+        )
 
 
 def _held_against_per_batch(records: list[KafkaRecord], runner: SuiteRunner, now: datetime) -> None:
