@@ -232,11 +232,15 @@ def _refresh(con: duckdb.DuckDBPyConnection, full: bool, started: float) -> Refr
         "select count(*) from dq.findings where detected_at = ?", [now]
     ).fetchone()[0]
 
-    for relation, kind, fp, rows in built:
-        con.execute("delete from ops.model_state where relation = ?", [relation])
+    if built:
+        # one statement each, not two per relation: a statement in a DuckLake transaction
+        # has a fixed cost, which adds up over the 30 relations of a small warehouse
+        relations, kinds, fps, rows = (list(column) for column in zip(*built, strict=True))
+        con.execute("delete from ops.model_state where list_contains(?, relation)", [relations])
         con.execute(
-            "insert into ops.model_state values (?, ?, ?, ?, ?, ?)",
-            [relation, kind, fp, rows, summary.refresh_id, now],
+            "insert into ops.model_state select unnest(?), unnest(?), unnest(?), "
+            "unnest(?::bigint[]), ?, ?",
+            [relations, kinds, fps, rows, summary.refresh_id, now],
         )
     con.execute(
         "insert into ops.refresh_runs values (?, ?, ?, ?, ?, ?, ?)",
