@@ -36,7 +36,7 @@ WRITER = textwrap.dedent(
 def test_refresh_while_batches_land(tmp_settings: Settings) -> None:
     # writers take turns (warehouse.transactions): each batch waits for the refresh before
     # it, so the run lasts about batches × refresh
-    batches = 16
+    batches = 8
     refresh(tmp_settings)  # create everything before the writer starts
     writer = subprocess.Popen(
         [sys.executable, "-c", WRITER, str(tmp_settings.var), str(batches)],
