@@ -22,9 +22,10 @@ os.environ.setdefault("FINRADAR_INGEST__PII_HASH_KEY", TEST_PII_HASH_KEY)
 # a second thread only adds scheduling (warehouse.threads: the model and finding tests ran
 # in 176 s instead of 307 s). The benchmarks and `make demo` keep DuckDB's default.
 os.environ.setdefault("FINRADAR_WAREHOUSE__THREADS", "1")
-# The suite starts about 25 brokers, each serving a small load: the client compiler and the
-# serial collector start one and keep it idle on less CPU (kafka.jvm_options), and the
-# suite is bound by its two cores. The benchmarks and `make demo` keep the default.
+# Most integration modules start (and some restart) a broker of their own, each serving a
+# small load: the client compiler and the serial collector start one and keep it idle on
+# less CPU (kafka.jvm_options), and the suite is bound by its two cores. The benchmarks
+# and `make demo` keep the default.
 os.environ.setdefault(
     "FINRADAR_KAFKA__JVM_OPTIONS", '["-XX:TieredStopAtLevel=1", "-XX:+UseSerialGC"]'
 )

@@ -234,7 +234,7 @@ def _refresh(con: duckdb.DuckDBPyConnection, full: bool, started: float) -> Refr
 
     if built:
         # one statement each, not two per relation: a statement in a DuckLake transaction
-        # has a fixed cost, which adds up over the 30 relations of a small warehouse
+        # has a fixed cost, which adds up over every relation a small warehouse rebuilds
         relations, kinds, fps, rows = (list(column) for column in zip(*built, strict=True))
         con.execute("delete from ops.model_state where list_contains(?, relation)", [relations])
         con.execute(

@@ -41,8 +41,8 @@ def serving(
         "FINRADAR_KAFKA__PORT": str(KAFKA["port"]),
         "FINRADAR_KAFKA__CONTROLLER_PORT": str(KAFKA["controller_port"]),
         "FINRADAR_PREFECT__SERVER_PORT": str(PREFECT_PORT),
-        # each scheduled run is a process of its own (Prefect's runner): about 4 s of CPU
-        # even when it finds nothing, on cores the other test workers share
+        # each scheduled run is a process of its own (Prefect's runner) that imports the
+        # pipeline even when it finds nothing, on cores the other test workers share
         "FINRADAR_PREFECT__INGEST_EVERY_S": "20",
         "FINRADAR_PREFECT__REFRESH_EVERY_S": "30",
     }
