@@ -44,6 +44,8 @@ class CheckedBatch:
         rows = [where.get(i, -1) for i in indexes]
         if any(j < 0 or not screened.clean[j] for j in rows):
             return None
+        if rows == list(range(len(screened.positions))):  # the usual case: all of them
+            return {path: list(values) for path, values in screened.columns.items()}
         if len(rows) < 2:
             return {path: [values[j] for j in rows] for path, values in screened.columns.items()}
         gather = itemgetter(*rows)  # one C call per column, not a Python loop over rows

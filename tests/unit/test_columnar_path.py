@@ -10,6 +10,7 @@ import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 
+from contracts.batch_checks import value_at
 from contracts.spec import contracts
 from contracts.synthetic import SyntheticStream
 from handoff.records import KafkaRecord
@@ -91,3 +92,21 @@ def test_a_type_without_columns_goes_row_by_row(event_type: str) -> None:
     batch = check_batch(_records([(m.value, m.topic) for m in stream]), NOW)
     assert batch.columns(event_type, sorted(batch.valid)) is not None
     _same_tables(batch)
+
+
+@pytest.mark.parametrize("event_type", sorted(contracts()))
+def test_columns_hold_each_events_values_and_are_the_callers_own(event_type: str) -> None:
+    """``CheckedBatch.columns`` of every event of a type, and of some, hold each event's
+    value at each path; a caller changes its copy in place (redaction), never the batch's."""
+    stream = [m for m in SyntheticStream(600, 0.0, 4) if m.topic == contracts()[event_type].topic]
+    batch = check_batch(_records([(m.value, m.topic) for m in stream]), NOW)
+    everyone = sorted(batch.valid)
+    for indexes in (everyone, everyone[1::2], everyone[:1]):
+        columns = batch.columns(event_type, indexes)
+        assert columns is not None
+        for path, column in columns.items():
+            assert column == [value_at(batch.valid[i], path) for i in indexes], path
+            column[0] = "changed by a caller"
+        again = batch.columns(event_type, indexes)
+        assert again is not None
+        assert all(column[0] != "changed by a caller" for column in again.values())
