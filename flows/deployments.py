@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import signal
+import sys
 from datetime import timedelta
 from typing import Any
 
@@ -51,13 +52,36 @@ def deployments(settings: Settings) -> list[Any]:
 
 
 class _Runner(Runner):
-    """Prefect's runner, stopped by SIGTERM the way Ctrl-C stops it."""
+    """Prefect's runner, stopped by SIGTERM as Ctrl-C stops it: no new flow runs, the runs
+    in progress finished, the schedules paused."""
 
     def handle_sigterm(self, *args: Any, **kwargs: Any) -> None:
         # Prefect 3.8's own handler calls the runner's async stop without awaiting it and
-        # exits from inside the event loop (a RuntimeWarning and asyncio tracebacks);
-        # asyncio's handler of SIGINT cancels the runner's task and unwinds it cleanly
-        signal.raise_signal(signal.SIGINT)
+        # exits from inside the event loop (a RuntimeWarning and asyncio tracebacks); its
+        # ``astop`` also kills the runs in progress, which then fire flow_failed alerts.
+        # Raising SIGINT, for asyncio to cancel the runner's task once, lost a SIGTERM in a
+        # loaded run of the suite: the runner polled on. Cancelling the scope of its
+        # polling loops (what ``astop`` does after killing the runs) cancels until the
+        # scope has exited; the runner then waits for its runs and pauses the schedules.
+        print("serve: SIGTERM, stopping", file=sys.stderr, flush=True)
+        if self._loop is None:
+            self._interrupt()
+        else:
+            self._loop.call_soon_threadsafe(self._stop_polling)
+
+    def _stop_polling(self) -> None:
+        if not self.started:  # still starting: interrupt the start
+            self._interrupt()
+            return
+        self.stopping = True
+        poller = getattr(self, "_scheduled_run_poller", None)
+        if poller is not None:
+            poller.stopping = True
+        self._loops_task_group.cancel_scope.cancel()
+
+    @staticmethod
+    def _interrupt() -> None:
+        signal.raise_signal(signal.SIGINT)  # asyncio cancels the runner's task
 
 
 def serve_deployments(settings: Settings) -> None:
