@@ -3,10 +3,11 @@ together.
 
 A GX validation costs about 0.15–0.2 s whatever its size (GX plans the metrics of every
 expectation again each time), more than validating the rows of a whole 3 MiB batch. So a
-worker holds the frames of the batches it reads (not their events: about 0.5 KB a frame
-row) and validates them once ``ingest.gx_rows`` frame rows wait, and at the end of its
-bundle: each validation covers many batches, and what waits stays bounded
-(``python -m tests.bench.profile_ingest_steps`` prints both costs).
+worker holds the frames of the batches it reads (not their events), in the compact form of
+``pipelines.gx_frames``, and validates them once ``ingest.gx_rows`` frame rows wait, and at
+the end of its bundle: each validation covers many batches, and what waits stays bounded
+(``python -m tests.bench.profile_ingest_steps 100000`` prints both costs, and the bytes a
+waiting frame row takes: 131 on 2026-12-02).
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pandas as pd
 
 from contracts.export.gx_suites import ROW_ID
 from handoff.records import Coordinates
+from pipelines.gx_frames import concat_held
 
 
 class PendingValidations:
@@ -48,10 +50,7 @@ class PendingValidations:
         waiting."""
         parts = self._frames.pop(event_type)
         coordinates = self._coordinates.pop(event_type)
-        frames = {
-            name: frames[0] if len(frames) == 1 else pd.concat(frames, ignore_index=True)
-            for name, frames in parts.items()
-        }
+        frames = {name: concat_held(frames) for name, frames in parts.items()}
         self.rows -= sum(len(f) for f in frames.values())
         return frames, coordinates
 

@@ -49,6 +49,7 @@ from contracts.survey_catalog import SurveyCatalog, survey_catalog
 from finradar.errors import TransientError
 from finradar.settings import quiet_great_expectations
 from handoff.validation import BatchValidation, ExpectationOutcome, SuiteOutcome
+from pipelines.gx_frames import held_frame
 from pipelines.gx_memo import install as install_gx_memo
 from pipelines.gx_memo import memoised_configurations
 from warehouse.locks import file_lock
@@ -269,7 +270,8 @@ class SuiteRunner:
         columns: dict[str, list[Any]] | None = None,
     ) -> dict[str, pd.DataFrame]:
         """The frame of each suite of ``event_type`` (or of ``only``) over the events, by
-        suite; in every frame ``ROW_ID`` is the position of a row's event in ``events``."""
+        suite, as workers hold them (``pipelines.gx_frames``); in every frame ``ROW_ID`` is
+        the position of a row's event in ``events``."""
         contract = contracts()[event_type]
         wanted = suites_of(event_type) if only is None else [only]
         frames = {}
@@ -278,7 +280,7 @@ class SuiteRunner:
         if ANSWER_SUITE in wanted or OPTION_SUITE in wanted:
             answers, options = answer_frames(events, self.catalog)
             frames.update({ANSWER_SUITE: answers, OPTION_SUITE: options})
-        return {name: frames[name] for name in wanted}
+        return {name: held_frame(name, frames[name]) for name in wanted}
 
     def validate_frames(
         self,
