@@ -310,17 +310,14 @@ class IngestSettings(BaseModel):
     batch_bytes: int = Field(3 * 1024 * 1024, ge=1024)
     # GX validates the frames of many batches at once, when this many frame rows wait in a
     # worker (an event is a row; a survey response also one per answer and selected
-    # option) and at the end of its share: a validation costs about 0.2 s whatever its
-    # size, and the frames about 0.5 KB a row while they wait (``python -m
-    # tests.bench.profile_ingest_steps`` prints both). A 1,000,000-event pass on
-    # two workers (``python -m tests.bench.ingest_timeline 1000000 --variant
-    # FINRADAR_INGEST__GX_ROWS=…``, one run): 1 (a validation per batch) 76.8 s with the
-    # process tree at 1.47 GiB, 40,000 69.6 s at 1.46 GiB, 100,000 66.9 s at 1.71 GiB.
-    # With 2 MiB fetches and 3 MiB batches at 5,000,000 events (``python -m
-    # tests.bench.ingest_timeline 5000000 --variant FINRADAR_INGEST__GX_ROWS=…``, one run,
-    # 2026-12-02): 40,000 351.7 s at 1.37 GiB, 60,000 338.5 s at 1.42 GiB, 80,000 333.1 s
-    # at 1.46 GiB, too near the 1.5 GiB the pass keeps under
-    gx_rows: int = Field(60_000, ge=1)
+    # option) and at the end of its share: a validation costs about 0.1–0.2 s per suite
+    # whatever its size, and the frames, held compact (``pipelines.gx_frames``), 131 bytes
+    # a row while they wait (``python -m tests.bench.profile_ingest_steps 100000`` prints
+    # both). On 5,000,000 events (``python -m tests.bench.ingest_timeline 5000000
+    # --variant FINRADAR_INGEST__GX_ROWS=…``, one run, 2026-12-02): 60,000 rows 365 s
+    # with the process tree at 1.31 GiB, 120,000 346 s at 1.40 GiB, 180,000 341 s at
+    # 1.47 GiB, too near the 1.5 GiB the pass keeps under
+    gx_rows: int = Field(120_000, ge=1)
     # how long a one-shot pass (ingest, replay, backfill) waits for the warehouse's other
     # writer before it fails as busy (and is retried); follow lets it have the next turn
     writer_wait_s: float = Field(60.0, ge=0)

@@ -199,7 +199,7 @@ def test_the_readmes_settings_file_is_one_finradar_reads(
     monkeypatch.setenv("FINRADAR_CONFIG", str(config))
     settings = load_settings()
     assert settings.prefect.ui is True and settings.prefect.server_port == 4200
-    assert settings.ingest.gx_rows == 60_000 and settings.beam.workers == 2
+    assert settings.ingest.gx_rows == 120_000 and settings.beam.workers == 2
     assert settings.warehouse.commit_threads == 2
     assert settings.alerts.freshness_sla_by_topic == {"fi.spend.disclosures.v1": 3600}
 
