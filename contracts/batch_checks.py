@@ -5,7 +5,8 @@ The per-message checker decodes with a strict hook-driven parser and walks the f
 for every event: about 28 µs a message. Here a batch is decoded with ``orjson`` (C), and
 each field of the contract is checked once per batch over the column of its values: gathered
 from the decoded objects, then type, enum, length, pattern and bounds as Arrow compute
-kernels over the column (calendar dates and times in Python).
+kernels over the column (a number column that holds anything but numbers, value by value;
+calendar dates and times in Python, each distinct text once).
 Only what this screen does not pass as clean goes to ``check_value`` for its precise
 reasons: the verdicts are the per-message checker's by construction, which
 ``tests/unit/test_batch_checks.py`` checks message by message on every class of bad input.
@@ -60,6 +61,9 @@ _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 _KEY_TOKEN = re.compile(rb'"\s*:')
 _EMPTY: dict[str, Any] = {}
 IS_DICT, ABSENT, NOT_DICT = 0, 1, 2  # what an object field holds (``TypeBatch.objects``)
+_NONE = type(None)
+_NUMBER_KINDS = {int, float, _NONE}
+Instants = dict[str, datetime | None]  # timestamp texts, parsed (``parse_timestamp``)
 
 
 @dataclass
@@ -85,6 +89,8 @@ class TypeBatch:
     suspect: list[bool] = field(default_factory=list)
     keys: list[int] = field(default_factory=list)
     unknown: list[int] = field(default_factory=list)
+    # the timestamp texts the check read, parsed (``parse_timestamp``)
+    instants: Instants = field(default_factory=dict)
 
     def where(self) -> dict[int, int]:
         """Each event's index in this batch by its position in the whole batch."""
@@ -247,14 +253,14 @@ def _clean(batch: TypeBatch, now: datetime, catalog: SurveyCatalog) -> list[bool
             if f.name == "schema_version":
                 _bad_where(ok, everyone, values, _not_version)
             else:
-                _leaf(f, values, everyone, ok, None)
+                _leaf(f, values, everyone, ok, None, batch.instants)
             continue
         status = batch.objects[f.name]
         refused = {NOT_DICT, ABSENT} if f.required else {NOT_DICT}
         _bad_where(ok, everyone, status, refused.__contains__)
         present = [s == IS_DICT for s in status]
         for c in f.fields:
-            _leaf(c, batch.columns[f"{f.name}.{c.name}"], everyone, ok, present)
+            _leaf(c, batch.columns[f"{f.name}.{c.name}"], everyone, ok, present, batch.instants)
     _shape(batch, ok)
     _rules(batch, now, catalog, ok)
     return ok
@@ -293,7 +299,8 @@ def _rules(batch: TypeBatch, now: datetime, catalog: SurveyCatalog, ok: list[boo
     for j in range(len(ok)):
         if not ok[j]:
             continue
-        ts = parse_timestamp(occurred[j])
+        text = occurred[j]
+        ts = batch.instants[text] if text in batch.instants else parse_timestamp(text)
         if ts is not None and ts > limit:
             ok[j] = False
         elif event_type == "spend_disclosure":
@@ -326,11 +333,18 @@ def _mark(ok: list[bool], rows: list[int], bad: pa.Array) -> None:
 
 
 def _leaf(
-    f: Field, values: list[Any], rows: list[int], ok: list[bool], present: list[bool] | None
+    f: Field,
+    values: list[Any],
+    rows: list[int],
+    ok: list[bool],
+    present: list[bool] | None,
+    instants: Instants,
 ) -> None:
     """Marks the rows whose value of field ``f`` breaks a rule. ``present``: whether the
-    field's object is there (a field of an absent object is not missing on its own)."""
-    if f.required:
+    field's object is there (a field of an absent object is not missing on its own).
+    ``instants``: each timestamp text read so far, parsed (``parse_timestamp``)."""
+    kinds = set(map(type, values))  # one pass in C: most columns hold one kind of value
+    if f.required and _NONE in kinds:
         if present is None:
             _bad_where(ok, rows, values, lambda v: v is None)
         else:
@@ -338,14 +352,16 @@ def _leaf(
                 if v is None and there:
                     ok[row] = False
     if f.kind in ("object", "array"):
-        _field(f, values, rows, ok)
+        _field(f, values, rows, ok, instants)
     elif f.kind in ("string", "date", "timestamp"):
-        _string(f, values, rows, ok)
+        _string(f, values, rows, ok, instants)
     else:
-        _number(f, values, rows, ok)
+        _number(f, values, rows, ok, kinds)
 
 
-def _field(f: Field, values: list[Any], rows: list[int], ok: list[bool]) -> None:
+def _field(
+    f: Field, values: list[Any], rows: list[int], ok: list[bool], instants: Instants
+) -> None:
     """``_leaf`` for a field inside an array, or an array or object itself (value by value:
     only some events have arrays of objects, and they are short)."""
     if f.kind == "object":
@@ -353,7 +369,7 @@ def _field(f: Field, values: list[Any], rows: list[int], ok: list[bool]) -> None
         _bad_where(ok, rows, values, lambda v: v is not None and type(v) is not dict)
         dict_rows = [r for r, _ in dicts]
         for child in f.fields:
-            _leaf(child, [v.get(child.name) for _, v in dicts], dict_rows, ok, None)
+            _leaf(child, [v.get(child.name) for _, v in dicts], dict_rows, ok, None, instants)
     elif f.kind == "array":
         least = f.min_items or 0
         _bad_where(
@@ -369,14 +385,16 @@ def _field(f: Field, values: list[Any], rows: list[int], ok: list[bool]) -> None
             item_rows, item_values = [r for r, _ in items], [i for _, i in items]
             # a null item is a missing field (an optional field's null is not)
             _bad_where(ok, item_rows, item_values, lambda v: v is None)
-            _field(f.items, item_values, item_rows, ok)
+            _field(f.items, item_values, item_rows, ok, instants)
     elif f.kind in ("string", "date", "timestamp"):
-        _string(f, values, rows, ok)
+        _string(f, values, rows, ok, instants)
     else:
-        _number(f, values, rows, ok)
+        _number(f, values, rows, ok, set(map(type, values)))
 
 
-def _string(f: Field, values: list[Any], rows: list[int], ok: list[bool]) -> None:
+def _string(
+    f: Field, values: list[Any], rows: list[int], ok: list[bool], instants: Instants
+) -> None:
     try:
         column = pa.array(values, type=pa.string())
     except (pa.ArrowTypeError, pa.ArrowInvalid):  # not all strings: the others are wrong_type
@@ -399,11 +417,51 @@ def _string(f: Field, values: list[Any], rows: list[int], ok: list[bool]) -> Non
         wrong = {v for v in set(values) if type(v) is str and not _is_date(v)}
         if wrong:
             _bad_where(ok, rows, values, lambda v: v in wrong)
-    elif f.kind == "timestamp":
-        _bad_where(ok, rows, values, lambda v: v is not None and parse_timestamp(v) is None)
+    elif f.kind == "timestamp":  # each read once: ``_rules`` compares them with now
+        texts = {v for v in set(values) if type(v) is str}
+        for v in texts - instants.keys():
+            instants[v] = parse_timestamp(v)
+        wrong = {v for v in texts if instants[v] is None}
+        if wrong:
+            _bad_where(ok, rows, values, lambda v: v in wrong)
 
 
-def _number(f: Field, values: list[Any], rows: list[int], ok: list[bool]) -> None:
+def _number(f: Field, values: list[Any], rows: list[int], ok: list[bool], kinds: set[type]) -> None:
+    """Marks the rows whose value of the number field ``f`` is not a finite number (an
+    integer for an integer field) within ±(2^53 − 1) and the field's bounds. ``kinds``: the
+    types of ``values``."""
+    column = _doubles(values, kinds)
+    if column is None:
+        column = _numbers_one_by_one(f, values, rows, ok)
+    else:  # only ints, floats and nulls, every int within 2^53 (Arrow converted it exactly)
+        bad = pc.invert(pc.is_finite(column))
+        bad = pc.or_(bad, pc.greater(pc.abs(column), MAX_SAFE_INTEGER))
+        if f.kind == "integer" and float in kinds:
+            bad = pc.or_(bad, pc.not_equal(pc.floor(column), column))
+        _mark(ok, rows, bad)
+    if f.minimum is not None:
+        _mark(ok, rows, pc.less(column, f.minimum))
+    if f.exclusive_minimum is not None:
+        _mark(ok, rows, pc.less_equal(column, f.exclusive_minimum))
+    if f.maximum is not None:
+        _mark(ok, rows, pc.greater(column, f.maximum))
+
+
+def _doubles(values: list[Any], kinds: set[type]) -> pa.Array | None:
+    """``values`` as doubles, if they are only ints, floats and nulls, and Arrow holds every
+    int exactly (it refuses one beyond 2^53); else None. (Arrow would read a bool as a
+    number: ``kinds`` rules them out first.)"""
+    if not kinds <= _NUMBER_KINDS:
+        return None
+    try:
+        return pa.array(values, type=pa.float64())
+    except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+        return None
+
+
+def _numbers_one_by_one(f: Field, values: list[Any], rows: list[int], ok: list[bool]) -> pa.Array:
+    """``_number``'s type and range check value by value; the values that are numbers as
+    doubles, the others null."""
     integer = f.kind == "integer"
     _bad_where(
         ok,
@@ -421,13 +479,7 @@ def _number(f: Field, values: list[Any], rows: list[int], ok: list[bool]) -> Non
         ),
     )
     numbers = [v if _is_number(v) else None for v in values]
-    column = pa.array(numbers, type=pa.float64())
-    if f.minimum is not None:
-        _mark(ok, rows, pc.less(column, f.minimum))
-    if f.exclusive_minimum is not None:
-        _mark(ok, rows, pc.less_equal(column, f.exclusive_minimum))
-    if f.maximum is not None:
-        _mark(ok, rows, pc.greater(column, f.maximum))
+    return pa.array(numbers, type=pa.float64())
 
 
 @cache

@@ -4,8 +4,10 @@ a wrong topic), and what the fast decoder would read differently from the strict
 
 from __future__ import annotations
 
+import copy
 import json
 import random
+from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -98,3 +100,64 @@ def test_what_the_fast_decoder_reads_differently_is_left_to_the_strict_one() -> 
     assert _clean(values, [topic] * len(values)) == [
         values[-2]  # a trailing newline decodes the same in both
     ]
+
+
+# what a number field may be sent instead of a plain number: a bool (Arrow would read it
+# as one), floats where integers go, the edges of 2^53, overflows and other types
+ODD_NUMBERS: list[object] = [
+    True, False, 0, -0.0, 1.5, 2.0, 1e-300, 1e300, -1e300,
+    2**53 - 1, 2**53, 2**53 + 1, -(2**53 - 1), -(2**53), 2**63, "1", None, [], {},
+]  # fmt: skip
+
+
+def test_number_fields_sent_any_value_get_the_same_verdicts() -> None:
+    """Every number field of every contract, at the envelope, in the payload and in its
+    arrays' objects, given each odd value: alone with clean events (so the rest of its
+    column is numbers) and all together."""
+    richest: dict[str, tuple[dict[str, Any], list[tuple[Any, ...]]]] = {}
+    for event in seed_corpus():  # of each type, the event with the most number fields
+        paths = _number_paths(contracts()[event["event_type"]].root, event)
+        if len(paths) > len(richest.get(event["event_type"], ({}, []))[1]):
+            richest[event["event_type"]] = event, paths
+    values: list[bytes | None] = []
+    topics: list[str] = []
+    for event_type, (event, paths) in sorted(richest.items()):
+        contract = contracts()[event_type]
+        clean = json.dumps(event).encode()
+        for path in paths:
+            together: list[bytes | None] = []
+            for odd in ODD_NUMBERS:
+                changed = _with(event, path, odd)
+                alone = [clean, changed, clean]
+                _same_as_per_message(alone, [contract.topic] * 3)
+                together.append(changed)
+            _same_as_per_message(together, [contract.topic] * len(together))
+            values += together
+            topics += [contract.topic] * len(together)
+    assert {len(paths) > 1 for _, paths in richest.values()} == {True}  # more than the version
+    _same_as_per_message(values, topics)
+
+
+def _number_paths(f: Any, value: Any, path: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """The paths of the number fields in ``value`` (an instance of field ``f``)."""
+    if f.kind in ("integer", "number"):
+        return [path]
+    if f.kind == "object" and isinstance(value, dict):
+        return [
+            p
+            for c in f.fields
+            if c.name in value
+            for p in _number_paths(c, value[c.name], (*path, c.name))
+        ]
+    if f.kind == "array" and f.items is not None and isinstance(value, list) and value:
+        return _number_paths(f.items, value[0], (*path, 0))
+    return []
+
+
+def _with(event: dict[str, Any], path: tuple[Any, ...], value: object) -> bytes:
+    changed = copy.deepcopy(event)
+    node: Any = changed
+    for step in path[:-1]:
+        node = node[step]
+    node[path[-1]] = value
+    return json.dumps(changed).encode()
