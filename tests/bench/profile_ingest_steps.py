@@ -4,11 +4,11 @@ Times the contract check (the batch check, over all N messages as one batch and 
 batches a pass reads, against the per-message checker on the same messages, and orjson's
 decode of the batch with Python's cycle collector running and paused), each event type's
 GX validation (with its fixed cost per call and its cost per row, from the whole type and
-an eighth of it), normalisation to Arrow and the staging
-files' write (zstd with dictionaries against LZ4 without), the quarantine's ``raw_text``
-(DuckDB's decode where it can against the Python function on every row), and GX with a
-validation per read batch against the frames of many batches held until
-``ingest.gx_rows`` rows wait, the latter also without ``pipelines.gx_memo`` (GX's own
+an eighth of it), normalisation to Arrow and the staging files' write (zstd with
+dictionaries against LZ4 without), the quarantine's ``raw_text`` (DuckDB's decode where it
+can against the Python function on every row), and GX with a validation per read batch
+against the frames of many batches held until ``ingest.gx_rows`` rows wait (and the
+building of those frames alone), the latter also without ``pipelines.gx_memo`` (GX's own
 code, the memo's baseline) — the per-step figures behind the ingest benchmark's rate.
 The steps run with the collector paused, as in the pipeline.
 
@@ -165,6 +165,10 @@ def _held_against_per_batch(records: list[KafkaRecord], runner: SuiteRunner, now
     ingest = IngestSettings()
     batches = [check_batch(b, now) for b in _as_read(records)]
     n = len(records)
+    seconds = _best_seconds(
+        lambda: [wait_for_validation(PendingValidations(), b, runner) for b in batches]
+    )
+    print(f"GX frames built  {seconds:6.2f} s  {1e6 * seconds / n:6.1f} µs/message (best of 3)")
     held = PendingValidations()
     for batch in batches:
         wait_for_validation(held, batch, runner)
