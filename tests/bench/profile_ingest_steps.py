@@ -23,6 +23,7 @@ import io
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -137,7 +138,7 @@ def _raw_text_seconds(quarantine: pa.Table) -> None:
         )
 
 
-def _best_seconds(step: Any, repeats: int = 3) -> float:
+def _best_seconds(step: Callable[[], object], repeats: int = 3) -> float:
     """The fastest of ``repeats`` runs of ``step`` with the collector paused: this machine's
     speed moves by 10–30% between runs of a few seconds, the fastest run least."""
     best = float("inf")
