@@ -48,6 +48,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
 
+from pipelines.gx_import import import_great_expectations
+
 CHECKED_VERSION = "1.24.1"
 
 # expectation id → (the expectation, its configuration); None outside a validation
@@ -85,8 +87,8 @@ def install() -> bool:
     global _installed
     if _installed:
         return True
+    great_expectations = import_great_expectations()
     # lazy: GX takes seconds to import; only a process that validates installs the memo
-    import great_expectations
     from great_expectations.expectations.expectation import Expectation
 
     if great_expectations.__version__ != CHECKED_VERSION:

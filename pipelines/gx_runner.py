@@ -50,6 +50,7 @@ from finradar.errors import TransientError
 from finradar.settings import quiet_great_expectations
 from handoff.validation import BatchValidation, ExpectationOutcome, SuiteOutcome
 from pipelines.gx_frames import held_frame
+from pipelines.gx_import import import_great_expectations
 from pipelines.gx_memo import install as install_gx_memo
 from pipelines.gx_memo import memoised_configurations
 from warehouse.locks import file_lock
@@ -91,8 +92,8 @@ class SuiteRunner:
     ) -> None:
         quiet_great_expectations()
         install_gx_memo()
+        gx = import_great_expectations()
         # lazy: GX takes seconds to import; only a process that validates builds a runner
-        import great_expectations as gx
         from great_expectations.core.run_identifier import RunIdentifier
         from great_expectations.data_context.types.base import ProgressBarsConfig
 

@@ -1,0 +1,76 @@
+"""GX imported with ``scipy.stats`` deferred (``pipelines.gx_import``): nothing of it loads
+until it is used, and then it works as if imported directly, GX's expectations that use it
+included. Each case runs in a new interpreter: in this one GX and SciPy may be loaded."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+
+
+def _run(code: str) -> str:
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(code)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return done.stdout.strip()
+
+
+def test_scipy_stats_is_not_loaded_by_importing_gx() -> None:
+    out = _run(
+        """
+        import sys
+        from pipelines.gx_import import import_great_expectations
+        gx = import_great_expectations()
+        import great_expectations.expectations as expectations
+        print(gx.__name__, hasattr(expectations, "ExpectColumnKLDivergenceToBeLessThan"),
+              sorted(m for m in sys.modules if m.startswith("scipy.stats.")))
+        """
+    )
+    assert out == "great_expectations True []"
+
+
+def test_the_deferred_module_loads_on_use_and_gx_uses_it() -> None:
+    out = _run(
+        """
+        import pandas as pd
+        from pipelines.gx_import import import_great_expectations
+        gx = import_great_expectations()
+        from scipy import stats
+        from scipy.stats import norm
+        print(stats.norm.cdf(0.0), norm is stats.norm, stats.__name__)
+
+        context = gx.get_context(mode="ephemeral")
+        batch = (
+            context.data_sources.add_pandas("p")
+            .add_dataframe_asset("a")
+            .add_batch_definition_whole_dataframe("b")
+            .get_batch(batch_parameters={"dataframe": pd.DataFrame({"x": [1, 2, 2, 3]})})
+        )
+        kl = gx.expectations.ExpectColumnKLDivergenceToBeLessThan(
+            column="x",
+            partition_object={"values": [1, 2, 3], "weights": [0.25, 0.5, 0.25]},
+            threshold=0.1,
+        )
+        print(batch.validate(kl).success)
+        """
+    )
+    assert out.splitlines() == ["0.5 True scipy.stats", "True"]
+
+
+def test_a_process_that_loaded_scipy_stats_first_keeps_it() -> None:
+    out = _run(
+        """
+        import scipy.stats, sys
+        loaded = sys.modules["scipy.stats"]
+        from pipelines.gx_import import import_great_expectations
+        import_great_expectations()
+        print(sys.modules["scipy.stats"] is loaded, type(loaded).__name__)
+        """
+    )
+    assert out == "True module"
