@@ -24,7 +24,7 @@ from warehouse.lake import connect
 
 pytestmark = pytest.mark.integration
 
-KAFKA = {"port": 29392, "controller_port": 29393}
+KAFKA = {"port": 30092, "controller_port": 30093}
 
 
 @pytest.fixture(scope="module")

@@ -26,7 +26,7 @@ from warehouse.refresh import refresh
 
 pytestmark = pytest.mark.integration
 
-KAFKA = {"port": 29292, "controller_port": 29293}
+KAFKA = {"port": 30192, "controller_port": 30193}
 ROOT = Path(__file__).resolve().parents[2]
 SIX_BANKS = "cn.group.six_state_owned_banks"
 
