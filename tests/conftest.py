@@ -13,9 +13,6 @@ import pytest
 from finradar.settings import Settings, get_settings, load_settings
 from tests.fixtures.coverage_report import COVERAGE_REPORT
 
-# the longest test modules first (see the module)
-pytest_plugins = ["tests.fixtures.module_order"]
-
 # The suite's own key for the personal-data hash (an ingest refuses the public default one);
 # CLI runs in subprocesses inherit it. Tests of the refusal remove it.
 TEST_PII_HASH_KEY = "finradar-test-suite-pii-key"
