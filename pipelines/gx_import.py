@@ -9,8 +9,9 @@ contract's suites never use. ``import_great_expectations`` puts a lazy ``scipy.s
 loads on the first attribute read, exactly as it would have, so an expectation that does
 use it works unchanged (``tests/unit/test_gx_import.py``). ``python -c 'import
 pipelines.gx_import as g, time; t = time.perf_counter(); g.import_great_expectations();
-print(time.perf_counter() - t)'``: 2.6–2.8 s against 3.4–4.0 s for a plain ``import
-great_expectations`` (three runs each, 2026-12-03).
+print(time.perf_counter() - t)'``: 2.5–3.2 s against 3.1–3.5 s for a plain ``import
+great_expectations`` timed the same way (three runs each, alternating, 2026-12-03; this
+machine's speed moves by 10–30% between runs).
 """
 
 from __future__ import annotations

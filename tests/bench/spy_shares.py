@@ -8,6 +8,13 @@ Record one worker of a running ``finradar ingest --once`` (py-spy is not in the 
 
 Each stack counts for the first step it matches, in the order of ``STEPS`` (kafka-python's
 frames inside Beam's count as kafka-python); then the frames most often on top.
+
+``--project-lines`` groups a sample of any finradar process instead (the ``ingest`` command
+itself, its commit): each stack by its innermost frame in the project's own code, the line
+that was running or waiting on a library (a DuckDB statement, an import):
+
+    py-spy record -r 50 -f raw -o main.txt -- .venv/bin/finradar ingest --once
+    python -m tests.bench.spy_shares main.txt --project-lines
 """
 
 from __future__ import annotations
@@ -15,6 +22,8 @@ from __future__ import annotations
 import sys
 from collections import Counter
 from collections.abc import Callable
+
+PROJECT = ("finradar/", "flows/", "pipelines/", "warehouse/", "infra/", "handoff/", "contracts/")
 
 # (step, whether a stack's frames, joined by ";", belong to it)
 STEPS: list[tuple[str, Callable[[str], bool]]] = [
@@ -48,9 +57,30 @@ def shares(lines: list[str]) -> tuple[Counter[str], Counter[str], int]:
     return steps, tops, total
 
 
+def project_lines(lines: list[str]) -> tuple[Counter[str], int]:
+    """Samples by the innermost frame of each stack in the project's code, and all samples."""
+    found: Counter[str] = Counter()
+    total = 0
+    for line in lines:
+        stack, _, count = line.rstrip().rpartition(" ")
+        if not stack or not count.isdigit():
+            continue
+        total += int(count)
+        frames = [f for f in stack.split(";") if any(f"({p}" in f for p in PROJECT)]
+        found[frames[-1] if frames else "outside the project's code"] += int(count)
+    return found, total
+
+
 def main() -> None:
     with open(sys.argv[1], encoding="utf-8") as raw:
-        steps, tops, total = shares(raw.readlines())
+        lines = raw.readlines()
+    if "--project-lines" in sys.argv[2:]:
+        found, total = project_lines(lines)
+        print(f"{total:,} samples")
+        for frame, n in found.most_common(20):  # samples / py-spy's rate = seconds
+            print(f"{100 * n / max(total, 1):5.1f}% {n:7,}  {frame[:120]}")
+        return
+    steps, tops, total = shares(lines)
     print(f"{total:,} samples")
     for name, n in steps.most_common():
         print(f"{100 * n / max(total, 1):5.1f}%  {name}")
