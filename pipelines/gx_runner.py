@@ -148,43 +148,41 @@ class SuiteRunner:
         return True
 
     def _build(self, gx: Any, sets: dict[str, list[str]], failpoint: Callable[[str], None]) -> None:
-        """Write every suite (and, in a project, its validation definition and checkpoint)."""
+        """Write every suite (and, in a project, its validation definition and checkpoint).
+
+        Each is added once, whole. GX's ``add_or_update`` of a validation definition writes
+        its suite again, and that of a checkpoint its definitions and suites again, each
+        time comparing every expectation with the stored ones (pydantic dicts, quadratic in
+        a suite's expectations): most of a new project's set-up. Only what a project half
+        written before holds already (a process killed during set-up) is updated."""
         project_root = self.project_root
         datasource = self.context.data_sources.add_or_update_pandas("finradar")
         for name, specs in self.specs.items():
-            suite = gx.ExpectationSuite(name=f"{name}.v1")
-            for index, spec in enumerate(specs):
-                kwargs = dict(spec.kwargs)
-                if "row_condition" in kwargs:
-                    kwargs["row_condition"] = _condition(*kwargs["row_condition"])
-                if "value_set" in spec.extra:
-                    kwargs["value_set"] = sets[spec.extra["value_set"]]
-                cls = getattr(gx.expectations, spec.expectation)
-                suite.add_expectation(
-                    cls(
-                        **kwargs,
-                        meta={"reason_code": spec.reason_code, "field": spec.field, "spec": index},
-                    )
-                )
-            self.suites[name] = self.context.suites.add_or_update(suite)
+            expectations = [_expectation(gx, spec, index, sets) for index, spec in enumerate(specs)]
+            suite = gx.ExpectationSuite(name=f"{name}.v1", expectations=expectations)
+            if len(suite.expectations) != len(specs):  # GX logs and drops what it refuses
+                raise ValueError(f"GX refused expectations of the suite {name}")
+            self.suites[name] = _added(self.context.suites, suite)
             failpoint("gx_setup")  # crash tests: killed with some suites written, some not
             asset = datasource.add_dataframe_asset(name)
             batch_definition = asset.add_batch_definition_whole_dataframe(name)
             self.batch_definitions[name] = batch_definition
             if project_root is not None:
                 # a file context keeps every validation result, for Data Docs
-                definition = self.context.validation_definitions.add_or_update(
+                definition = _added(
+                    self.context.validation_definitions,
                     gx.ValidationDefinition(
                         name=f"{name}.v1", data=batch_definition, suite=self.suites[name]
-                    )
+                    ),
                 )
-                self.checkpoints[name] = self.context.checkpoints.add_or_update(
+                self.checkpoints[name] = _added(
+                    self.context.checkpoints,
                     gx.Checkpoint(
                         name=f"{name}.v1",
                         validation_definitions=[definition],
                         actions=[],
                         result_format=RESULT_FORMAT,
-                    )
+                    ),
                 )
 
     def _run(
@@ -342,6 +340,28 @@ def _project_changes_are_transient() -> Iterator[None]:
         yield
     except ResourceFreshnessAggregateError as exc:
         raise TransientError(f"the GX project changed during the pass: {exc}") from None
+
+
+def _expectation(gx: Any, spec: ExpectationSpec, index: int, sets: dict[str, list[str]]) -> Any:
+    """The GX expectation of a suite's ``index``-th spec."""
+    kwargs = dict(spec.kwargs)
+    if "row_condition" in kwargs:
+        kwargs["row_condition"] = _condition(*kwargs["row_condition"])
+    if "value_set" in spec.extra:
+        kwargs["value_set"] = sets[spec.extra["value_set"]]
+    cls = getattr(gx.expectations, spec.expectation)
+    return cls(**kwargs, meta={"reason_code": spec.reason_code, "field": spec.field, "spec": index})
+
+
+def _added(factory: Any, item: Any) -> Any:
+    """``item`` added to a GX factory (suites, validation definitions, checkpoints), or
+    updated if the project holds one of its name already."""
+    from great_expectations.exceptions import DataContextError  # lazy: GX imports slowly
+
+    try:
+        return factory.add(item)
+    except DataContextError:
+        return factory.add_or_update(item)
 
 
 def _signature(specs: dict[str, Any], sets: dict[str, list[str]], gx_version: str) -> str:

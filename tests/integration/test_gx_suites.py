@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import json
 from datetime import UTC, datetime
 
 import pytest
@@ -261,6 +262,26 @@ def test_a_project_a_killed_process_left_half_written_starts_again(tmp_path):
     event = spec_example()
     assert runner.validate("spend_disclosure", [event], now=NOW).failures == {}
     assert (gx / "expectations" / "spend_disclosure" / "v1.json").stat().st_size > 0
+
+
+def test_a_project_written_from_other_suites_is_written_again_whole(tmp_path):
+    """A project whose suites came from another contract, catalog or GX release (its
+    signature differs) holds every suite, definition and checkpoint already: each is
+    written again, not added, and the project validates with the suites of now."""
+    SuiteRunner(project_root=tmp_path)
+    gx = tmp_path / "gx"
+    stored = gx / "expectations" / "spend_disclosure" / "v1.json"
+    suite = json.loads(stored.read_text())
+    written = len(suite["expectations"])
+    suite["expectations"] = suite["expectations"][:1]  # an older suite of one expectation
+    stored.write_text(json.dumps(suite))
+    (tmp_path / ".finradar-suites.sha256").write_text("an older signature")
+    runner = SuiteRunner(project_root=tmp_path)
+    assert len(json.loads(stored.read_text())["expectations"]) == written
+    event = spec_example()
+    assert runner.validate("spend_disclosure", [event], now=NOW).failures == {}
+    event["payload"]["amount"] = -1.0
+    assert runner.validate("spend_disclosure", [event], now=NOW).failures
 
 
 def test_a_stored_result_cut_short_does_not_stop_a_full_data_docs_build(tmp_path):
