@@ -356,7 +356,8 @@ def _expectation(gx: Any, spec: ExpectationSpec, index: int, sets: dict[str, lis
 def _added(factory: Any, item: Any) -> Any:
     """``item`` added to a GX factory (suites, validation definitions, checkpoints), or
     updated if the project holds one of its name already."""
-    from great_expectations.exceptions import DataContextError  # lazy: GX imports slowly
+    # lazy: GX takes seconds to import; only a process that validates builds a runner
+    from great_expectations.exceptions import DataContextError
 
     try:
         return factory.add(item)
