@@ -212,7 +212,7 @@ def test_no_pickled_step_carries_a_secret(secured: Settings, tmp_path: Path) -> 
     import apache_beam as beam
 
     from handoff.records import PartitionRange
-    from pipelines.ingest import build_pipeline
+    from pipelines.ingest_pipeline import build_pipeline
 
     plan = [PartitionRange("fi.spend.disclosures.v1", 0, 0, 300_000)]
     for follow in (False, True):

@@ -9,7 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from handoff.records import PartitionRange
-from pipelines.ingest import IngestSummary, shares_to_read, split_plan
+from pipelines.ingest import IngestSummary, split_plan
+from pipelines.ingest_pipeline import shares_to_read
 
 ranges = st.lists(
     st.builds(
