@@ -10,7 +10,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from contracts.yaml_files import read_yaml
 
 ENTITIES_DIR = Path(__file__).with_name("reference") / "entities"
 SUBJECT_FIELDS = ("entity_id", "level", "institution_type", "tier", "name_zh", "name_en", "members")
@@ -21,7 +21,7 @@ def entities() -> dict[str, dict[str, Any]]:
     """Every registered entity by ``entity_id``, from all files of the registry."""
     registry: dict[str, dict[str, Any]] = {}
     for path in sorted(ENTITIES_DIR.glob("*.yaml")):
-        for entity in yaml.safe_load(path.read_text(encoding="utf-8"))["entities"]:
+        for entity in read_yaml(path)["entities"]:
             entity_id = entity["entity_id"]
             if entity_id in registry:
                 raise ValueError(f"{path.name}: entity {entity_id} is already defined")

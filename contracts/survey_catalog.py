@@ -11,9 +11,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from contracts.taxonomy import codes
+from contracts.yaml_files import read_yaml
 
 SURVEYS_DIR = Path(__file__).with_name("surveys")
 
@@ -52,7 +51,7 @@ class SurveyCatalog:
         """The surveys of ``folder`` (``SURVEYS_DIR`` as it is when called)."""
         surveys: dict[str, Survey] = {}
         for path in sorted((folder or SURVEYS_DIR).glob("*.yaml")):
-            doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+            doc = read_yaml(path)
             survey_id = str(doc["survey_id"])
             if path.stem != survey_id:
                 raise ValueError(f"{path.name}: survey_id {survey_id!r} differs from the file name")

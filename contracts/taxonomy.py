@@ -7,7 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
+from contracts.yaml_files import read_yaml
 
 TAXONOMY_FILE = Path(__file__).with_name("taxonomies.yaml")
 
@@ -41,7 +41,7 @@ class Taxonomy:
 
 @cache
 def taxonomies() -> dict[str, Taxonomy]:
-    raw = yaml.safe_load(TAXONOMY_FILE.read_text(encoding="utf-8"))
+    raw = read_yaml(TAXONOMY_FILE)
     result = {}
     for name, entries in raw.items():
         terms = tuple(

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-import yaml
+from contracts.yaml_files import read_yaml
 
 TOPICS_FILE = Path(__file__).with_name("topics.yaml")
 
@@ -26,7 +26,7 @@ class TopicSpec:
 
 @cache
 def load_topics(path: Path = TOPICS_FILE) -> tuple[TopicSpec, ...]:
-    doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+    doc = read_yaml(path)
     defaults = doc.get("defaults", {})
     specs = []
     for entry in doc["topics"]:

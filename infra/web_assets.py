@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
-import yaml
-
+from contracts.yaml_files import read_yaml
 from finradar.errors import FinradarError
 from finradar.settings import get_settings
 
@@ -46,7 +45,7 @@ class Asset:
 
 @cache
 def assets() -> tuple[Asset, ...]:
-    doc = yaml.safe_load(ASSETS_FILE.read_text(encoding="utf-8"))
+    doc = read_yaml(ASSETS_FILE)
     return tuple(
         Asset(a["url"], a["package"], str(a["version"]), a["path"], tuple(a.get("also") or ()))
         for a in doc["assets"]

@@ -38,11 +38,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from contracts.corpus.seed_events import spend_and_deployment_events
 from contracts.spec import contracts
 from contracts.survey_catalog import SurveyCatalog
+from contracts.yaml_files import read_yaml
 
 INVENTORY_DIR = Path(__file__).with_name("fact_inventory")
 
@@ -97,7 +96,7 @@ def inventory() -> tuple[InventoriedFigure, ...]:
     """Every inventoried figure of every fact sheet, in file and line order."""
     figures: list[InventoriedFigure] = []
     for path in sorted(INVENTORY_DIR.glob("seed-facts-*.yaml")):
-        doc = yaml.safe_load(path.read_text(encoding="utf-8"))
+        doc = read_yaml(path)
         figures.extend(_figure(doc["fact_sheet"], row) for row in doc["figures"])
     return tuple(figures)
 

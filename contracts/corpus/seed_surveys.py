@@ -30,6 +30,8 @@ from typing import Any
 
 import yaml
 
+from contracts.yaml_files import read_yaml
+
 CONTRACTS_DIR = Path(__file__).resolve().parents[1]
 SURVEYS_DIR = CONTRACTS_DIR / "surveys"
 STAGE_FIGURES = Path(__file__).resolve().parent / "seed_figures" / "r002_capability_stages.yaml"
@@ -53,14 +55,12 @@ SEGMENT_NAME_ZH = {"bank": "银行", "insurance": "保险公司", "securities": 
 # --------------------------------------------------------------------------- loading
 def load_survey(survey_id: str) -> dict[str, Any]:
     """The survey definition ``contracts/surveys/<survey_id>.yaml``."""
-    with (SURVEYS_DIR / f"{survey_id}.yaml").open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    return read_yaml(SURVEYS_DIR / f"{survey_id}.yaml")
 
 
 def load_stage_figures() -> dict[str, Any]:
     """Target stage counts per (segment, capability) for the maturity survey."""
-    with STAGE_FIGURES.open(encoding="utf-8") as fh:
-        return yaml.safe_load(fh)
+    return read_yaml(STAGE_FIGURES)
 
 
 # --------------------------------------------------------------------------- panel
