@@ -207,6 +207,11 @@ class WarehouseSettings(BaseModel):
     # a refresh still running after this many seconds is stopped and fails (nothing of it
     # is committed) instead of holding the refresh lock for ever
     refresh_timeout_s: float = Field(1800.0, gt=0)
+    # a refresh of a warehouse whose raw tables hold fewer events plans its statements
+    # without DuckDB's join ordering and statistics propagation (``warehouse.refresh``):
+    # on so few rows they choose nothing that matters, and on DuckLake 1.5.5 they ask the
+    # catalog again for the statistics of each column of every empty table
+    refresh_planned_below: int = Field(100_000, ge=0)
     # each DuckDB session's memory: beyond it a session spills to ``var/duckdb-tmp`` (a
     # large landing would otherwise keep up to 80% of the host's memory)
     memory_limit: str = "1GB"

@@ -29,6 +29,7 @@ from typing import TypeVar
 
 import duckdb
 
+from contracts.spec import contracts
 from finradar.errors import FinradarError
 from finradar.settings import Settings
 from warehouse import findings_history, model_tests
@@ -53,6 +54,7 @@ class RefreshSummary:
     findings_by_rule: dict[str, int] = field(default_factory=dict)
     new_findings: int = 0
     seconds: float = 0.0
+    plain_plans: bool = False  # planned with ``SMALL_WAREHOUSE_PLANS`` (a small warehouse)
 
     @property
     def findings(self) -> int:
@@ -89,7 +91,9 @@ def refresh(settings: Settings, *, full: bool = False) -> RefreshSummary:
                     con,
                     lambda: in_transaction(
                         con,
-                        lambda: _refresh(con, full, started),
+                        lambda: _refresh(
+                            con, full, started, settings.warehouse.refresh_planned_below
+                        ),
                         retries=settings.warehouse.commit_retries,
                         before_commit=unless_given_up,
                         message=lambda s: f"refresh {s.refresh_id}",  # lake.snapshots()
@@ -176,7 +180,40 @@ def _bounded(
     raise error  # type: ignore[misc]
 
 
-def _refresh(con: duckdb.DuckDBPyConnection, full: bool, started: float) -> RefreshSummary:
+def _refresh(
+    con: duckdb.DuckDBPyConnection, full: bool, started: float, planned_below: int = 0
+) -> RefreshSummary:
+    """The refresh's statements, in the transaction ``refresh`` opened. A warehouse of
+    fewer than ``planned_below`` raw events is refreshed with ``SMALL_WAREHOUSE_PLANS``."""
+    small = _raw_events(con) < planned_below
+    if small:
+        con.execute(f"set disabled_optimizers = '{SMALL_WAREHOUSE_PLANS}'")
+    try:
+        summary = _refresh_statements(con, full, started)
+        summary.plain_plans = small
+        return summary
+    finally:
+        if small:
+            con.execute("reset disabled_optimizers")
+
+
+# DuckDB's optimizer steps that read every column's statistics from the catalog. DuckLake
+# 1.5.5 keeps no answer for a table without statistics (an empty one: a model's input that
+# has no events yet, or its output), so each step asks the catalog again for each of its
+# columns (fixed upstream in duckdb/ducklake#1313, after the last wheel on PyPI): on a
+# near-empty warehouse they made up most of a refresh, to order joins of a few rows.
+SMALL_WAREHOUSE_PLANS = "join_order,statistics_propagation"
+
+
+def _raw_events(con: duckdb.DuckDBPyConnection) -> int:
+    """The events in the warehouse's raw tables."""
+    counts = " + ".join(f"(select count(*) from raw.{c.table})" for c in contracts().values())
+    return con.execute(f"select {counts}").fetchone()[0]
+
+
+def _refresh_statements(
+    con: duckdb.DuckDBPyConnection, full: bool, started: float
+) -> RefreshSummary:
     now = datetime.now(UTC)
     summary = RefreshSummary(new_refresh_id(now))
     state = dict(con.execute("select relation, fingerprint from ops.model_state").fetchall())

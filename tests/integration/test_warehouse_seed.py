@@ -67,6 +67,44 @@ def test_everything_landed_and_refreshed(warehouse) -> None:
     assert "marts.spend_series" in summary.rebuilt and "dq.findings" in summary.rebuilt
 
 
+def test_plain_plans_of_a_small_warehouse_give_what_duckdbs_defaults_give(warehouse) -> None:
+    """A refresh below ``warehouse.refresh_planned_below`` plans without join ordering and
+    statistics propagation: every mart and finding is the same as with DuckDB's defaults."""
+    settings = warehouse[0]
+    defaults = load_settings(
+        var_dir=settings.var, kafka=KAFKA, warehouse={"refresh_planned_below": 0}
+    )
+    contents, plain = [], []
+    for planned in (defaults, settings):
+        plain.append(refresh(planned, full=True).plain_plans)
+        contents.append(_refreshed_rows(planned))
+    assert plain == [False, True]
+    assert contents[0] == contents[1]
+    assert contents[0]["marts.spend_series"] and contents[0]["dq.findings"]
+
+
+def _refreshed_rows(settings) -> dict[str, list[tuple]]:
+    """Every table a refresh builds (marts, findings), rows in order, without the refresh's
+    own ids and times."""
+    con = connect(settings, read_only=True)
+    try:
+        tables = [
+            f"{schema}.{name}"
+            for schema, name in con.execute(
+                "select table_schema, table_name from information_schema.tables "
+                "where table_catalog = current_database() and table_type = 'BASE TABLE' "
+                "and table_schema = 'marts' order by all"
+            ).fetchall()
+        ]
+        found = {t: con.execute(f"select * from {t} order by all").fetchall() for t in tables}
+        found["dq.findings"] = con.execute(
+            "select * exclude (detected_at, refresh_id) from dq.findings order by all"
+        ).fetchall()
+    finally:
+        con.close()
+    return found
+
+
 def test_six_bank_rollup_2019(warehouse) -> None:
     assert rows(
         warehouse,
