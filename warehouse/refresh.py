@@ -181,20 +181,22 @@ def _bounded(
 
 
 def _refresh(
-    con: duckdb.DuckDBPyConnection, full: bool, started: float, planned_below: int = 0
+    con: duckdb.DuckDBPyConnection, full: bool, started: float, planned_below: int
 ) -> RefreshSummary:
     """The refresh's statements, in the transaction ``refresh`` opened. A warehouse of
     fewer than ``planned_below`` raw events is refreshed with ``SMALL_WAREHOUSE_PLANS``."""
     small = _raw_events(con) < planned_below
-    if small:
-        con.execute(f"set disabled_optimizers = '{SMALL_WAREHOUSE_PLANS}'")
-    try:
-        summary = _refresh_statements(con, full, started)
-        summary.plain_plans = small
-        return summary
-    finally:
-        if small:
-            con.execute("reset disabled_optimizers")
+    # decided again by each attempt of a retried transaction, and never reset: a failed
+    # statement leaves the transaction aborted, where a reset would fail in its place (the
+    # session is closed with the refresh)
+    con.execute(
+        f"set disabled_optimizers = '{SMALL_WAREHOUSE_PLANS}'"
+        if small
+        else "reset disabled_optimizers"
+    )
+    summary = _refresh_statements(con, full, started)
+    summary.plain_plans = small
+    return summary
 
 
 # DuckDB's optimizer steps that read every column's statistics from the catalog. DuckLake

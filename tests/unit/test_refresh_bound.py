@@ -107,3 +107,21 @@ def test_findings_keep_their_first_detection_and_leave_no_stale_rows(
     assert len(rows) == len(first) == 1
     assert rows[0][:2] == first[0][:2]  # same finding, first detected then
     assert rows[0][2] == again.refresh_id != first[0][2]
+
+
+def test_a_statement_that_fails_in_a_small_warehouses_refresh_is_the_error_given(
+    tmp_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The plain plans of a small warehouse (``refresh_planned_below``) are set for the
+    transaction: a statement's failure leaves it aborted, and the error reported is that
+    statement's, not the transaction's state."""
+    _small_warehouse(tmp_settings)
+
+    def failing(con, full, started):  # type: ignore[no-untyped-def]
+        con.execute("select error('a model failed')")
+
+    monkeypatch.setattr(refresh_module, "_refresh_statements", failing)
+    with pytest.raises(Exception, match="a model failed"):
+        refresh(tmp_settings)
+    monkeypatch.undo()
+    assert refresh(tmp_settings).plain_plans
