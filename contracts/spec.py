@@ -363,10 +363,13 @@ def topics_by_event_type() -> dict[str, str]:
 
 
 def contract_for_topic(topic: str) -> EventContract | None:
-    for c in contracts().values():
-        if c.topic == topic:
-            return c
-    return None
+    """The contract whose topic is ``topic``, if any (asked once per message)."""
+    return _contracts_by_topic().get(topic)
+
+
+@cache
+def _contracts_by_topic() -> dict[str, EventContract]:
+    return {c.topic: c for c in contracts().values()}
 
 
 def topics_of(names: Sequence[str]) -> list[str]:

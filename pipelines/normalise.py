@@ -64,6 +64,15 @@ from pipelines.batch_gc import collector_paused
 from pipelines.batches import CheckedBatch
 
 YI = 1e8
+# A staging file is read once, whole, by the commit: LZ4 without dictionaries writes in
+# about half of zstd's time, twice the bytes, and no reader skips a row group by its
+# column statistics, whose min and max of every text column (the messages' own bytes
+# twice) the writer would compute (``tests.bench.profile_ingest_steps`` prints each way)
+STAGING_PARQUET: dict[str, Any] = {
+    "compression": "lz4",
+    "use_dictionary": False,
+    "write_statistics": False,
+}
 StagingRows = list[tuple[str, dict[str, Any]]]  # (staging table, row) of one record
 KEYS_KEPT = 100_000
 
@@ -232,6 +241,9 @@ class Normaliser:
             scales = [self.scales[unit] for unit in row["unit"]]
             row["amount_yi"] = [a * s / YI for a, s in zip(row["amount"], scales, strict=True)]
         n = len(records)
+        # the bytes once, as Arrow: ``_valid`` keeps them, the raw table their text (a
+        # cast that checks the UTF-8 in C, against a Python str per message and its copy)
+        stored = pa.array(kept, pa.binary())
         row.update(
             coordinates,
             kafka_timestamp=[r.timestamp_ms for r in records],
@@ -239,7 +251,7 @@ class Normaliser:
             ingested_at=[self.ingested_at] * n,
             batch_id=[self.batch_id] * n,
             content_sha256=shas,
-            raw_json=[k.decode("utf-8") for k in kept],
+            raw_json=stored.cast(pa.string()),
         )
         tables = {contract.table: _table(row, self.schemas[contract.table])}
         valid = {
@@ -250,7 +262,7 @@ class Normaliser:
             **coordinates,
             "kafka_timestamp": row["kafka_timestamp"],
             "message_key": keys,
-            "raw_value": kept,
+            "raw_value": stored,
             "redacted": redacted,
         }
         tables["_valid"] = _table(valid, self.schemas["_valid"])
@@ -385,8 +397,14 @@ def _valid_by_type(batch: CheckedBatch) -> list[tuple[str, list[int]]]:
     return sorted(by_type.items())
 
 
-def _table(columns: dict[str, list[Any]], schema: pa.Schema) -> pa.Table:
-    return pa.Table.from_arrays([pa.array(columns[f.name], f.type) for f in schema], schema=schema)
+def _table(columns: dict[str, Any], schema: pa.Schema) -> pa.Table:
+    """The table of ``columns`` (lists, or Arrow arrays of the schema's types) in
+    ``schema``'s order."""
+    return pa.Table.from_arrays([_array(columns[f.name], f.type) for f in schema], schema=schema)
+
+
+def _array(values: Any, type_: pa.DataType) -> pa.Array:
+    return values if isinstance(values, pa.Array) else pa.array(values, type_)
 
 
 def _concatenated(parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:
@@ -552,9 +570,7 @@ def _write(tables: dict[str, pa.Table], staging: Path) -> list[StagedFile]:
         folder = staging / name
         folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{uuid.uuid4().hex}.parquet"
-        # read once, by the commit: LZ4 without dictionaries writes in about half of zstd's
-        # time, twice the bytes (``tests.bench.profile_ingest_steps`` prints both)
-        pq.write_table(table, path, compression="lz4", use_dictionary=False)
+        pq.write_table(table, path, **STAGING_PARQUET)
         staged.append(StagedFile(name, str(path), table.num_rows))
     return staged
 
