@@ -64,15 +64,9 @@ from pipelines.batch_gc import collector_paused
 from pipelines.batches import CheckedBatch
 
 YI = 1e8
-# A staging file is read once, whole, by the commit: LZ4 without dictionaries writes in
-# about half of zstd's time, twice the bytes, and no reader skips a row group by its
-# column statistics, whose min and max of every text column (the messages' own bytes
-# twice) the writer would compute (``tests.bench.profile_ingest_steps`` prints each way)
-STAGING_PARQUET: dict[str, Any] = {
-    "compression": "lz4",
-    "use_dictionary": False,
-    "write_statistics": False,
-}
+# A staging file is read once, by the commit: LZ4 without dictionaries writes in about
+# half of zstd's time, twice the bytes (``tests.bench.profile_ingest_steps`` prints both)
+STAGING_PARQUET: dict[str, Any] = {"compression": "lz4", "use_dictionary": False}
 StagingRows = list[tuple[str, dict[str, Any]]]  # (staging table, row) of one record
 KEYS_KEPT = 100_000
 
