@@ -3,7 +3,7 @@ warehouse (Postgres catalog, S3 data: the project's stand-ins), as Kafka Connect
 tasks share a topic.
 
 Three workers share the topics' partitions through one consumer group while the seed corpus
-and 200,000 synthetic events (every bad class) arrive, with copies of some events sent again
+and 100,000 synthetic events (every bad class) arrive, with copies of some events sent again
 under another key, so that one ``event_id`` reaches two partitions held by two workers (half
 byte-identical, half with other content). One worker is killed (SIGKILL) in the middle of a
 pass: its partitions move to the others. A fourth joins mid-stream: the group rebalances.
@@ -46,7 +46,7 @@ pytestmark = pytest.mark.integration
 
 KAFKA = {"port": 29992, "controller_port": 29993}
 PARTITIONS = 3
-HALF = 100_000  # synthetic events before the kill, and as many after
+HALF = 50_000  # synthetic events before the kill, and as many after
 COPIES = 200  # events sent again to another partition, per half
 GROUP = "finradar-test-workers"
 
