@@ -1,6 +1,7 @@
-"""GX imported with ``scipy.stats`` deferred (``pipelines.gx_import``): nothing of it loads
-until it is used, and then it works as if imported directly, GX's expectations that use it
-included. Each case runs in a new interpreter: in this one GX and SciPy may be loaded."""
+"""GX imported with ``scipy.stats`` and Altair deferred (``pipelines.gx_import``): nothing of
+them loads until it is used, and then it works as if imported directly, GX's expectations
+that use it included. Each case runs in a new interpreter: in this one GX and SciPy may be
+loaded."""
 
 from __future__ import annotations
 
@@ -74,3 +75,22 @@ def test_a_process_that_loaded_scipy_stats_first_keeps_it() -> None:
         """
     )
     assert out == "True module"
+
+
+def test_altair_is_not_loaded_by_importing_gx_and_loads_on_use() -> None:
+    out = _run(
+        """
+        import sys
+        from pipelines.gx_import import import_great_expectations
+        import_great_expectations()
+        from great_expectations.expectations.core import (
+            expect_column_kl_divergence_to_be_less_than as kl,
+        )
+        before = sorted(m for m in sys.modules if m.startswith("altair."))
+        chart = kl.alt.Chart  # the module GX imported at its own import, used now
+        import altair
+        print(before, chart.__module__.startswith("altair."), altair.Chart is chart,
+              type(sys.modules["altair"]).__name__)
+        """
+    )
+    assert out == "[] True True module"
