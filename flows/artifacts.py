@@ -7,7 +7,7 @@ hands them to Prefect, keyed so the UI shows each artifact's history across runs
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prefect.artifacts import (
     create_markdown_artifact,
@@ -17,11 +17,14 @@ from prefect.artifacts import (
 )
 
 from handoff.records import PartitionRange
-from pipelines.follow import FollowStatus
 from pipelines.ingest import IngestSummary
 from pipelines.progress import StagedProgress
 from warehouse.refresh import RefreshSummary
 from warehouse.replay import ReplaySummary
+
+if TYPE_CHECKING:  # an annotation only: the follow loop's module imports Beam and pandas,
+    # which every scheduled run that imports these artifacts would pay for at start
+    from pipelines.follow import FollowStatus
 
 
 def ingest_markdown(summary: IngestSummary, lag: Sequence[PartitionRange]) -> str:

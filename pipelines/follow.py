@@ -21,6 +21,8 @@ from dataclasses import dataclass, field
 from threading import Event
 
 from finradar.settings import Settings
+from pipelines.beam_tuning import shorten_state_sampling
+from pipelines.gx_pool import close_pools, shared_pool
 from pipelines.ingest import IngestSummary, ingest_lock, run_once
 from pipelines.planning import close_shared_clients
 from warehouse.lake import compact as compact_files
@@ -92,12 +94,6 @@ def follow(
     run_pass = run_pass or (lambda: run_once(settings, follow=True))
     compact = compact or (lambda: compact_files(shared_connection(settings), settings))
     compacted_at = time.monotonic()
-    # lazy: Beam and pandas (GX's frames) take over a second to import, and what imports
-    # this module for its ``FollowStatus`` (the flows' artifacts: every scheduled run)
-    # never follows
-    from pipelines.beam_tuning import shorten_state_sampling
-    from pipelines.gx_pool import close_pools, shared_pool
-
     # the validators' GX contexts are built before the first events arrive
     shared_pool(settings.ingest.follow_validators)
     shorten_state_sampling()
