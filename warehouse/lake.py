@@ -1,7 +1,8 @@
 """Attach the DuckLake warehouse: a SQLite catalog plus Parquet files under ``var/``.
 
 Extensions are loaded by path from the installed ``duckdb-extension-*`` packages (DuckDB's
-signed binaries), with auto-install and auto-load off, so nothing is downloaded at run time.
+signed binaries), with auto-install and auto-load off, so nothing is downloaded at run time
+(``warehouse.extensions``).
 The SQLite catalog lets a reader process attach while a writer commits.
 
 A read-only session (``connect(settings, read_only=True)``) is read-only by construction, by
@@ -11,7 +12,6 @@ DuckDB's own switches, not by looking at the SQL: see ``connect``.
 from __future__ import annotations
 
 import contextlib
-import importlib
 import os
 import sqlite3
 import uuid
@@ -23,45 +23,13 @@ import duckdb
 from finradar.errors import FinradarError
 from finradar.settings import Settings
 from warehouse.catalog_location import postgres_conninfo, without_secrets
+from warehouse.extensions import load_extensions, session_extension_config
 from warehouse.transactions import in_transaction, take_turns_with
 from warehouse.writer_locks import AdvisoryLock
 
-# module name of the PyPI wheel -> extension name inside it
-EXTENSION_PACKAGES = {
-    "duckdb_extension_sqlite_scanner": "sqlite_scanner",
-    "duckdb_extension_ducklake": "ducklake",
-}
-# a shared warehouse's: a Postgres catalog, data in an S3-compatible store
-POSTGRES_EXTENSION = ("duckdb_extension_postgres_scanner", "postgres_scanner")
-OBJECT_STORE_EXTENSION = ("duckdb_extension_httpfs", "httpfs")
 # the schema of a Postgres database that holds DuckLake's catalog tables
 POSTGRES_METADATA_SCHEMA = "ducklake"
 CREATE_WAIT_S = 120.0  # for another writer creating a new catalog's tables
-
-
-def extension_path(package: str, name: str) -> Path:
-    module = importlib.import_module(package)
-    base = Path(module.__file__).parent / "extensions" / f"v{duckdb.__version__}"
-    path = base / f"{name}.duckdb_extension"
-    if not path.is_file():
-        raise FinradarError(
-            f"{path} is missing: the {package} wheel does not match duckdb {duckdb.__version__}"
-        )
-    return path
-
-
-def load_extensions(con: duckdb.DuckDBPyConnection, settings: Settings | None = None) -> None:
-    """Load DuckLake's extensions by path, and those a shared warehouse of ``settings``
-    needs (Postgres, S3): none is downloaded or auto-loaded."""
-    con.execute("SET autoinstall_known_extensions = false")
-    con.execute("SET autoload_known_extensions = false")
-    packages = list(EXTENSION_PACKAGES.items())
-    if settings is not None and settings.catalog_is_postgres:
-        packages.append(POSTGRES_EXTENSION)
-    if settings is not None and settings.data_in_object_store:
-        packages.append(OBJECT_STORE_EXTENSION)
-    for package, name in packages:
-        con.execute(f"LOAD '{extension_path(package, name)}'")
 
 
 def use_object_store(con: duckdb.DuckDBPyConnection, settings: Settings) -> None:
@@ -174,7 +142,7 @@ def create_catalog(catalog: Path, data: Path) -> None:
         # only while no session of this process can have the file open: closing a Python
         # sqlite3 connection drops the locks DuckDB's own SQLite holds on the same file
         use_wal(fresh)
-        with contextlib.closing(duckdb.connect()) as con:
+        with contextlib.closing(duckdb.connect(config=session_extension_config())) as con:
             load_extensions(con)
             options = ", ".join(_attach_options(data))
             con.execute(f"ATTACH 'ducklake:sqlite:{fresh}' AS fresh_catalog ({options})")
@@ -331,7 +299,9 @@ def read_only_session(
     In this order, because each switch closes what the next steps need:
 
     1. the session starts with no spill folder (DuckDB may write where it spills), auto-install
-       and auto-load of extensions off, community extensions and persistent secrets refused;
+       and auto-load of extensions off, community extensions and persistent secrets refused,
+       and unsigned extensions too unless this process checked the files it loads
+       (``warehouse.extensions``);
     2. the ducklake and sqlite extensions are loaded by path;
     3. the data folder is made the only ``allowed_directories`` entry;
     4. ``enable_external_access = false``: from now on no file outside the allowed folder can
@@ -413,18 +383,17 @@ def read_only_config(settings: Settings) -> dict[str, str]:
         **session_config(settings),
         # no spill folder: DuckDB allows a session to write files where it spills
         "temp_directory": "",
-        "autoinstall_known_extensions": "false",
-        "autoload_known_extensions": "false",
         "allow_community_extensions": "false",
-        "allow_unsigned_extensions": "false",
         "allow_persistent_secrets": "false",
     }
 
 
 def session_config(settings: Settings) -> dict[str, str]:
     """A warehouse session's DuckDB settings: its memory bound, where it spills, and its
-    threads (``warehouse.threads``, if set)."""
+    threads (``warehouse.threads``, if set); extensions neither installed nor auto-loaded,
+    and their signatures checked unless this process checked them (``warehouse.extensions``)."""
     config = {
+        **session_extension_config(settings),
         "memory_limit": settings.warehouse.memory_limit,
         "temp_directory": str(settings.var / "duckdb-tmp"),
         # an insert need not keep its rows' order: it can then stream them, not hold them
