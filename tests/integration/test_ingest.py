@@ -16,7 +16,7 @@ import pytest
 
 from contracts.corpus import seed_corpus
 from contracts.spec import contracts
-from contracts.synthetic import SyntheticStream
+from contracts.synthetic import Message, SyntheticStream
 from contracts.topics import load_topics
 from finradar.settings import Settings, load_settings
 from infra.producing import corpus_messages, publish, publish_synthetic
@@ -79,6 +79,13 @@ def contents(settings: Settings) -> dict[str, list[tuple]]:
 
 
 @pytest.fixture(scope="module")
+def stream() -> list[Message]:
+    """The synthetic messages ``stack`` published, with what each should become (generated
+    once: 30,000 events take seconds)."""
+    return list(SyntheticStream(N_SYNTHETIC, BAD_RATE, SEED))
+
+
+@pytest.fixture(scope="module")
 def reference(stack: Settings):
     """An undisturbed ingest of everything, and its summary."""
     settings = _warehouse(stack, "reference")
@@ -112,7 +119,7 @@ def test_accounting_invariant_per_partition(stack, reference):
     assert raw_total == summary.landed
 
 
-def test_every_bad_record_is_quarantined_with_its_reason_and_bytes(stack, reference):
+def test_every_bad_record_is_quarantined_with_its_reason_and_bytes(stack, reference, stream):
     settings, summary = reference
     con = connect(settings, read_only=True)
     quarantined = {
@@ -123,7 +130,7 @@ def test_every_bad_record_is_quarantined_with_its_reason_and_bytes(stack, refere
     }
     expected = Counter()
     key = settings.ingest.pii_hash_key.get_secret_value().encode()
-    for m in SyntheticStream(N_SYNTHETIC, BAD_RATE, SEED):
+    for m in stream:
         if m.expected != "quarantine":
             continue
         sha = hashlib.sha256(m.value).hexdigest()
@@ -140,11 +147,9 @@ def test_every_bad_record_is_quarantined_with_its_reason_and_bytes(stack, refere
     assert Counter(summary.by_reason) == expected
 
 
-def test_duplicates_are_counted_once(stack, reference):
+def test_duplicates_are_counted_once(stack, reference, stream):
     settings, summary = reference
-    duplicates = sum(
-        1 for m in SyntheticStream(N_SYNTHETIC, BAD_RATE, SEED) if m.bad_class == "duplicate_id"
-    )
+    duplicates = sum(1 for m in stream if m.bad_class == "duplicate_id")
     assert summary.duplicates == duplicates
     con = connect(settings, read_only=True)
     assert con.execute(
@@ -275,18 +280,14 @@ def test_the_reports_pass_rate_is_landed_over_consumed_counting_every_rejection(
     ]
 
 
-def test_unit_scale_errors_are_flagged_and_nothing_else(stack, reference):
+def test_unit_scale_errors_are_flagged_and_nothing_else(stack, reference, stream):
     """The synthetic stream's 万-written-as-亿 figures land (they are valid on the wire) and
     the refresh's scale_outlier check names each of them, and no other figure."""
     from warehouse.refresh import refresh
 
     settings, _ = reference
     refresh(settings)
-    slipped = {
-        m.event_id
-        for m in SyntheticStream(N_SYNTHETIC, BAD_RATE, SEED)
-        if m.bad_class == "unit_scale_error"
-    }
+    slipped = {m.event_id for m in stream if m.bad_class == "unit_scale_error"}
     assert slipped
     con = connect(settings, read_only=True)
     flagged = {
