@@ -318,6 +318,8 @@ def test_a_worker_killed_mid_pass_then_a_rerun_gives_the_same_warehouse(
             timeout=600,
         )
         assert crashed.returncode != 0, crashed.stdout[-2000:]
+        # the pass failed because its worker died at the failpoint, not for another reason
+        assert "SDK worker disconnected" in crashed.stderr, crashed.stderr[-3000:]
         if failpoint != "committed":
             assert (
                 not settings.catalog_path.exists()
