@@ -5,8 +5,9 @@ per process.
 DuckDB checks an extension's signature whenever a database loads it, by hashing the whole
 file: about 80 ms for each of ``ducklake`` and ``sqlite_scanner`` (33 MiB each), in every
 session. A process opens many sessions (a refresh, ``follow``'s passes, the tests' reads),
-and that check was a third of opening one: ``tests/unit/test_warehouse_models.py`` took
-94 s of CPU with it in every session and 57 s with it once per process. So the first
+and that check was most of opening one: ``/usr/bin/time python -m pytest
+tests/unit/test_warehouse_models.py`` took 94 s of user CPU with it in every session and
+62 s with it once per process (2026-12-03). So the first
 session of a process that loads a file checks its signature as before, and records the
 file's identity (device, inode, size, modification and change times); a later session
 whose every file is still the one recorded skips the check (``allow_unsigned_extensions``).
