@@ -94,3 +94,52 @@ def test_altair_is_not_loaded_by_importing_gx_and_loads_on_use() -> None:
         """
     )
     assert out == "[] True True module"
+
+
+def test_spark_and_sql_datasources_are_not_loaded_by_importing_gx() -> None:
+    out = _run(
+        """
+        import sys
+        from pipelines.gx_import import DEFERRED_DATASOURCES, import_great_expectations
+        import_great_expectations()
+        from great_expectations.datasource import fluent
+        print(len(DEFERRED_DATASOURCES), sorted(m for m in sys.modules if ".spark." in m),
+              "SQLDatasource" in vars(sys.modules[fluent.sql_datasource.__name__]),
+              fluent.PandasDatasource.__module__)
+        """
+    )
+    assert out == "21 [] False great_expectations.datasource.fluent.pandas_datasource"
+
+
+def test_a_deferred_datasource_loads_on_first_use_and_validates(tmp_path) -> None:
+    """The first use of a deferred name (here ``isinstance``) imports its module: GX then
+    knows the type (``add_sqlite``) and validates a SQLite table with it."""
+    database = tmp_path / "rows.db"
+    out = _run(
+        f"""
+        import sqlite3, sys
+        from pipelines.gx_import import import_great_expectations
+        gx = import_great_expectations()
+        from great_expectations.datasource.fluent import SqliteDatasource, SQLDatasource
+        context = gx.get_context(mode="ephemeral")
+        print(hasattr(context.data_sources, "add_sqlite"), end=" ")
+        print(isinstance(object(), SqliteDatasource), end=" ")
+        print(hasattr(context.data_sources, "add_sqlite"), end=" ")
+        with sqlite3.connect("{database}") as con:
+            con.execute("create table t (x integer)")
+            con.executemany("insert into t values (?)", [(1,), (2,), (None,)])
+        source = context.data_sources.add_sqlite("s", connection_string="sqlite:///{database}")
+        print(isinstance(source, SqliteDatasource), issubclass(type(source), SQLDatasource),
+              end=" ")
+        batch = (
+            source.add_table_asset("t", table_name="t")
+            .add_batch_definition_whole_table("all")
+            .get_batch()
+        )
+        result = batch.validate(gx.expectations.ExpectColumnValuesToNotBeNull(column="x"))
+        print(result.success, result.result["unexpected_count"])
+        import great_expectations.datasource.fluent.sqlite_datasource as module
+        print(module.SqliteDatasource is type(source), type(module).__name__)
+        """
+    )
+    assert out.splitlines() == ["False False True True True False 1", "True module"]
