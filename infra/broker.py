@@ -31,6 +31,7 @@ from kafka.errors import KafkaError
 
 from finradar.errors import FinradarError, TransientError
 from finradar.settings import Settings, local_broker_client
+from infra import class_archive
 from infra.broker_security import (
     SECURED_MARKER,
     SecureMaterial,
@@ -169,6 +170,27 @@ class LocalBroker:
             "-cp", f"{self.lib_dir}/*", *args,
         ]  # fmt: skip
 
+    def _sharing(self) -> list[str]:
+        """The class archive's options for a JVM of this broker's jars (``infra.class_archive``)."""
+        if class_archive.chosen_by_user(self.kafka.jvm_options):
+            return []
+        return class_archive.sharing_options(self.lib_dir)
+
+    def _recording(self) -> list[str]:
+        """The broker's own start: it maps the archive, or records one as it exits."""
+        if class_archive.chosen_by_user(self.kafka.jvm_options):
+            return []
+        return class_archive.recording_options(self.lib_dir)[0]
+
+    def _pending_archive(self, pid: int) -> Path | None:
+        """The archive the broker ``pid`` records as it exits, if it does."""
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().decode().split("\0")
+        except OSError:
+            return None
+        option = "-XX:ArchiveClassesAtExit="
+        return next((Path(o.removeprefix(option)) for o in cmdline if o.startswith(option)), None)
+
     @property
     def formatted(self) -> bool:
         return (self.data_dir / "meta.properties").exists()
@@ -184,7 +206,10 @@ class LocalBroker:
         ]  # fmt: skip
         if material is None:
             proc = subprocess.run(
-                self._java(*arguments), capture_output=True, text=True, check=False
+                self._java(*self._sharing(), *arguments),
+                capture_output=True,
+                text=True,
+                check=False,
             )
         else:
             # the SCRAM user of a secured broker, created by Kafka's own tool; its password
@@ -192,7 +217,10 @@ class LocalBroker:
             argfile = storage_arguments_file(material, [*arguments, *material.scram_arguments()])
             try:
                 proc = subprocess.run(
-                    self._java(f"@{argfile}"), capture_output=True, text=True, check=False
+                    self._java(*self._sharing(), f"@{argfile}"),
+                    capture_output=True,
+                    text=True,
+                    check=False,
                 )
             finally:
                 argfile.unlink(missing_ok=True)
@@ -323,7 +351,7 @@ class LocalBroker:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         with self.log_file.open("ab") as log:
             proc = subprocess.Popen(
-                self._java(MAIN_CLASS, str(config)),
+                self._java(*self._recording(), MAIN_CLASS, str(config)),
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 stdin=subprocess.DEVNULL,
@@ -365,6 +393,7 @@ class LocalBroker:
         """Stop the broker (SIGTERM, then SIGKILL after the stop timeout). Idempotent."""
         pid = self._read_pid()
         if pid is not None and self._is_broker_process(pid):
+            pending = self._pending_archive(pid)
             self._terminate(pid)
             deadline = time.monotonic() + self.kafka.stop_timeout_s
             while self._is_broker_process(pid) and time.monotonic() < deadline:
@@ -373,6 +402,10 @@ class LocalBroker:
                 self._terminate(pid, force=True)
                 while self._is_broker_process(pid):
                     time.sleep(0.1)
+                if pending is not None:  # perhaps half written
+                    class_archive.discard(pending)
+            elif pending is not None:
+                class_archive.adopt(pending, self.lib_dir)
         self.pid_file.unlink(missing_ok=True)
         if purge:
             shutil.rmtree(self.data_dir, ignore_errors=True)

@@ -234,3 +234,40 @@ def test_a_reader_that_stops_fetching_is_replaced_and_lost_offsets_are_named(
         assert f"at offset {len(values)} of {len(values) + 30}" in str(lost.value)
     finally:
         fresh.close()
+
+
+def _mapped_files(pid: int) -> set[str]:
+    lines = Path(f"/proc/{pid}/maps").read_text().splitlines()
+    return {line.split(maxsplit=5)[5] for line in lines if len(line.split(maxsplit=5)) == 6}
+
+
+def test_the_first_stop_leaves_a_class_archive_that_later_starts_map(
+    tmp_path: Path, project_settings
+) -> None:
+    """A jar cache of its own (the project's jars, linked): its first broker records the
+    archive as it stops, the next maps it; an archive the JVM cannot use (here a damaged
+    one) only means a start without it."""
+    jars = LocalBroker(project_settings).ensure_jars()
+    cache = tmp_path / "cache"
+    (cache / "kafka" / jars.parent.name).mkdir(parents=True)
+    (cache / "kafka" / jars.parent.name / "lib").symlink_to(jars, target_is_directory=True)
+    ports = {"port": _free_port(), "controller_port": _free_port(), "heap": "256m"}
+    settings = load_settings(var_dir=tmp_path / "var", cache_dir=cache, kafka=ports)
+    broker = LocalBroker(settings)
+    archive = broker.lib_dir.with_name("broker-classes.jsa")
+
+    first = broker.up()
+    assert not archive.exists()
+    assert str(archive) not in _mapped_files(first.pid)
+    broker.down()
+    assert archive.is_file() and archive.stat().st_size > 1_000_000
+    assert list(archive.parent.glob("*.partial")) == []
+
+    second = broker.up()
+    assert str(archive) in _mapped_files(second.pid)
+    broker.down()
+
+    archive.write_bytes(archive.read_bytes()[:4096])  # cut short
+    third = broker.up()
+    assert third.running and str(archive) not in _mapped_files(third.pid)
+    broker.down()
