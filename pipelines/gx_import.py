@@ -24,14 +24,15 @@ GX's fluent datasources for Spark and SQL databases are deferred as well
 name, and each defines pydantic models at import (Spark's file assets are the largest). The
 contract's suites validate pandas frames only. While GX is imported, the names it takes from
 those modules are stand-ins (``_DeferredName``): the first use of one (a call, an attribute,
-``isinstance``) imports its real module, as does reading any attribute of the module itself
-afterwards, so a process that does use a Spark or SQL datasource gets the real one. Until
-then GX does not know those types (``context.data_sources`` has no ``add_spark`` or
-``add_postgres``); the project's GX projects name pandas datasources only. ``python -c
-'import pipelines.gx_import as g, time; t = time.process_time();
-g.import_great_expectations(); print(time.process_time() - t)'``: 2.14–2.36 s of CPU (median
-2.29) against 2.66–2.94 s (median 2.83) with only ``DEFERRED`` deferred (five runs each,
-alternating, 2026-12-04).
+``isinstance``) imports those modules in the order GX took them, and puts the real names in
+GX's package (the modules import each other's classes from there), as does reading any
+attribute but ``__file__`` of one of the modules afterwards, so a process that does use a
+Spark or SQL datasource gets the real one. Until then GX does not know those types
+(``context.data_sources`` has no ``add_spark`` or ``add_postgres``); the project's GX
+projects name pandas datasources only. ``python -c 'import pipelines.gx_import as g, time; t
+= time.process_time(); g.import_great_expectations(); print(time.process_time() - t)'``:
+2.14–2.36 s of CPU (median 2.29) against 2.66–2.94 s (median 2.83) with only ``DEFERRED``
+deferred (five runs each, alternating, 2026-12-04).
 """
 
 from __future__ import annotations
@@ -123,17 +124,30 @@ class _Deferred(ModuleType):
     def __init__(self, name: str, spec: ModuleSpec) -> None:
         super().__init__(name)
         self.__spec__ = spec
+        if spec.has_location:
+            # what tools read of every loaded module without using it (Hypothesis scans
+            # their files for constants)
+            self.__file__ = spec.origin
 
     def __getattr__(self, attribute: str) -> object:
         if _importing:
             if attribute.startswith("__"):  # the import system asking for ``__path__``
                 raise AttributeError(attribute)
             # GX's ``from <this module> import <name>``: a name to resolve on first use
-            return _DeferredName(self, attribute)
+            name = _DeferredName(self, attribute)
+            _names_given.append((self, attribute, name))
+            return name
         self._load()
         return object.__getattribute__(self, attribute)
 
     def _load(self) -> None:
+        with _loading:
+            if any(module is self for module, _, _ in _names_given):
+                _load_datasources()
+            else:
+                self._load_alone()
+
+    def _load_alone(self) -> None:
         with _loading:
             if sys.modules.get(self.__name__) is self:
                 del sys.modules[self.__name__]
@@ -145,6 +159,20 @@ class _Deferred(ModuleType):
                     delattr(parent, child)
                 module = importlib.import_module(self.__name__)
                 self.__dict__.update(module.__dict__)
+
+
+def _load_datasources() -> None:
+    """Import the deferred datasource modules GX took names from, in the order it took
+    them, and put the real names in GX's package as each module loads: the modules import
+    each other's classes from the package (``from great_expectations.datasource.fluent import
+    _SparkFilePathDatasource``), as they did while GX was being imported."""
+    package = sys.modules[_FLUENT]
+    for module in dict.fromkeys(module for module, _, _ in _names_given):
+        module._load_alone()
+        for source, name, stand_in in _names_given:
+            # (a module whose import is still running, further up, has no names yet)
+            if source is module and name in vars(module) and vars(package).get(name) is stand_in:
+                setattr(package, name, vars(module)[name])
 
 
 class _DeferredName:
@@ -177,3 +205,5 @@ class _DeferredName:
 
 _loading = threading.RLock()
 _importing = False  # inside ``import_great_expectations``
+# the names GX's package took from deferred modules, in the order it took them
+_names_given: list[tuple[_Deferred, str, _DeferredName]] = []

@@ -143,3 +143,26 @@ def test_a_deferred_datasource_loads_on_first_use_and_validates(tmp_path) -> Non
         """
     )
     assert out.splitlines() == ["False False True True True False 1", "True module"]
+
+
+def test_spark_datasources_load_in_gx_order_after_every_module_file_was_read() -> None:
+    """Tools read ``__file__`` of every loaded module (Hypothesis does): that loads nothing.
+    A Spark datasource module, once used, has the real classes GX's package gives it (each
+    imports its base class from there) and GX knows its type."""
+    out = _run(
+        """
+        import sys
+        from pipelines.gx_import import import_great_expectations
+        gx = import_great_expectations()
+        files = [getattr(m, "__file__", None) for m in list(sys.modules.values())]
+        print(sorted(m for m in sys.modules if ".spark." in m), end=" ")
+        from great_expectations.datasource import fluent
+        import great_expectations.datasource.fluent.spark_filesystem_datasource as module
+        datasource = module.SparkFilesystemDatasource
+        print(fluent.SparkFilesystemDatasource is datasource,
+              fluent._SparkFilePathDatasource in datasource.__mro__,
+              type(fluent._SparkFilePathDatasource).__name__,
+              hasattr(gx.get_context(mode="ephemeral").data_sources, "add_spark_filesystem"))
+        """
+    )
+    assert out == "[] True True MetaDatasource True"
