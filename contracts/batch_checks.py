@@ -58,7 +58,8 @@ Verdict = tuple[dict[str, Any] | None, list[Reason]]
 # an escaped UTF-16 surrogate (orjson refuses a lone one, as the strict decoder does; the
 # screen leaves even a pair to it)
 _SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
-_KEY_TOKEN = re.compile(rb'"\s*:')
+_KEY_TOKEN = re.compile(rb'"\s*:')  # a key token (``key_tokens`` counts them without it)
+_REGEX_SPACE = b" \t\n\r\f\v"  # what ``\s`` matches in a bytes pattern
 _EMPTY: dict[str, Any] = {}
 IS_DICT, ABSENT, NOT_DICT = 0, 1, 2  # what an object field holds (``TypeBatch.objects``)
 _NONE = type(None)
@@ -166,13 +167,20 @@ def screen_batch(
             batch = batches[contract.event_type] = TypeBatch(contract)
         batch.positions.append(i)
         batch.events.append(event)
-        batch.key_tokens.append(len(_KEY_TOKEN.findall(value)))  # type: ignore[arg-type]
+        batch.key_tokens.append(key_tokens(value))  # type: ignore[arg-type]
         batch.suspect.append(may_hold_personal_data(value))
     catalog = survey_catalog()
     for batch in batches.values():
         _gather(batch)
         batch.clean = _clean(batch, now, catalog)
     return batches
+
+
+def key_tokens(value: bytes) -> int:
+    """How many key tokens (a quote, any white space, a colon) ``value`` holds: what the
+    regex ``_KEY_TOKEN`` finds, in a third of its time. With the white space removed, each
+    token is a quote right before a colon, and nothing else is."""
+    return value.translate(None, _REGEX_SPACE).count(b'":')
 
 
 def _screen_decode(value: bytes | None) -> dict[str, Any] | None:

@@ -84,6 +84,7 @@ def test_what_the_fast_decoder_reads_differently_is_left_to_the_strict_one() -> 
     variants = [
         '{"event_id":"dup",' + head,  # a duplicate key
         '{"event_id": "dup", "producer" :"x",' + head,  # a duplicate and a spaced colon
+        '{"event_id"\t\r\n :"dup",' + head,  # a duplicate after JSON's other white space
         text[:-1] + ',"extra":9007199254740993}',  # an integer past 2^53 - 1
         text[:-1] + ',"extra":12345678901234567890}',  # past 2^64
         text[:-1] + ',"extra":"\\ud800"}',  # a lone surrogate
@@ -100,6 +101,24 @@ def test_what_the_fast_decoder_reads_differently_is_left_to_the_strict_one() -> 
     assert _clean(values, [topic] * len(values)) == [
         values[-2]  # a trailing newline decodes the same in both
     ]
+
+
+# a quote, a colon, every byte ``\s`` matches and two it does not (NUL, NBSP's lead byte)
+TOKEN_BYTES = st.binary(max_size=64).map(
+    lambda b: bytes(b'"": \t\n\r\f\v\x00\xc2a'[x % 12] for x in b)
+)
+
+
+@PROFILE
+@given(value=st.one_of(TOKEN_BYTES, st.binary(max_size=64)))
+def test_key_tokens_are_what_the_key_token_pattern_finds(value: bytes) -> None:
+    assert batch_checks.key_tokens(value) == len(batch_checks._KEY_TOKEN.findall(value))
+
+
+def test_key_tokens_count_a_quote_and_a_colon_with_any_byte_between() -> None:
+    for between in (bytes([b]) for b in range(256)):
+        for value in (b'"' + between + b":", b'{"a"' + between * 2 + b':1,"a":2}'):
+            assert batch_checks.key_tokens(value) == len(batch_checks._KEY_TOKEN.findall(value))
 
 
 # what a number field may be sent instead of a plain number: a bool (Arrow would read it
