@@ -28,6 +28,11 @@ class CheckedBatch:
     rejected: dict[int, list[Reason]] = field(default_factory=dict)
     # the batch check's field columns of each event type (``contracts.batch_checks``)
     screened: dict[str, TypeBatch] = field(default_factory=dict)
+    # ``columns`` as last gathered, by event type (GX's frames and the staging tables ask
+    # for the same events' columns)
+    gathered: dict[str, tuple[list[int], dict[str, list[Any]]]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def reject(self, index: int, reasons: list[Reason]) -> None:
         self.valid.pop(index, None)
@@ -36,17 +41,30 @@ class CheckedBatch:
     def columns(self, event_type: str, indexes: list[int]) -> dict[str, list[Any]] | None:
         """The field columns (by path) of the events at ``indexes`` (all of one type), or
         None if the batch check did not gather every one of them (the per-message checker
-        passed it: the row path then reads the events themselves)."""
+        passed it: the row path then reads the events themselves). The lists may be the
+        batch's own: a caller that changes a value changes ``own_columns`` of them."""
         screened = self.screened.get(event_type)
         if screened is None:
             return None
+        last = self.gathered.get(event_type)
+        if last is not None and last[0] == indexes:
+            return dict(last[1])
         where = screened.where()
         rows = [where.get(i, -1) for i in indexes]
         if any(j < 0 or not screened.clean[j] for j in rows):
             return None
         if rows == list(range(len(screened.positions))):  # the usual case: all of them
-            return {path: list(values) for path, values in screened.columns.items()}
-        if len(rows) < 2:
-            return {path: [values[j] for j in rows] for path, values in screened.columns.items()}
-        gather = itemgetter(*rows)  # one C call per column, not a Python loop over rows
-        return {path: list(gather(values)) for path, values in screened.columns.items()}
+            columns = dict(screened.columns)
+        elif len(rows) < 2:
+            columns = {path: [values[j] for j in rows] for path, values in screened.columns.items()}
+        else:
+            gather = itemgetter(*rows)  # one C call per column, not a Python loop over rows
+            columns = {path: list(gather(values)) for path, values in screened.columns.items()}
+        self.gathered[event_type] = (list(indexes), columns)
+        return dict(columns)
+
+
+def own_columns(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:
+    """Copies of the lists of ``columns`` (``CheckedBatch.columns``), for a caller to
+    change: copied only when a value changes (an event's redaction), as most never do."""
+    return {path: list(values) for path, values in columns.items()}

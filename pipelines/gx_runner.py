@@ -49,6 +49,7 @@ from contracts.survey_catalog import SurveyCatalog, survey_catalog
 from finradar.errors import TransientError
 from finradar.settings import quiet_great_expectations
 from handoff.validation import BatchValidation, ExpectationOutcome, SuiteOutcome
+from pipelines.batches import own_columns
 from pipelines.gx_frames import held_frame
 from pipelines.gx_import import import_great_expectations
 from pipelines.gx_memo import install as install_gx_memo
@@ -472,8 +473,9 @@ def for_validation(
     """The events as GX may see them: each one whose message may hold personal data
     (``suspect``: ``contracts.batch_checks.suspects``) with every personal value replaced
     whole by ``validation_marker`` (``contracts.personal_data.redact_event``); and their
-    field columns (by path, as ``CheckedBatch.columns`` gives them: changed in place) to
-    match. The contract check has passed every value replaced, which GX then does not see."""
+    field columns (by path, as ``CheckedBatch.columns`` gives them) to match: copies
+    (``own_columns``) if a value changes, else as given. The contract check has passed
+    every value replaced, which GX then does not see."""
     out = events
     for j, (event, maybe) in enumerate(zip(events, suspect, strict=True)):
         if not maybe:
@@ -483,6 +485,7 @@ def for_validation(
             continue
         if out is events:
             out = list(events)
+            columns = own_columns(columns) if columns is not None else None
         out[j] = redacted
         if columns is not None:
             for path, column in columns.items():

@@ -61,7 +61,7 @@ from handoff.records import KafkaRecord
 from handoff.staging import StagedFile, staging_schemas
 from handoff.validation import ValidatedRows
 from pipelines.batch_gc import collector_paused
-from pipelines.batches import CheckedBatch
+from pipelines.batches import CheckedBatch, own_columns
 
 YI = 1e8
 # A staging file is read once, by the commit: LZ4 without dictionaries writes in about
@@ -211,9 +211,12 @@ class Normaliser:
         events: list[dict[str, Any]] = []
         kept: list[bytes] = []
         suspect = suspects(batch.screened.get(event_type), indexes, values)
+        shared = True  # ``columns`` may be the batch's own lists
         for j, (value, i) in enumerate(zip(values, indexes, strict=True)):
             event, stored = self.stored_event(value, batch.valid[i], suspect[j])
             if stored is not value:  # the event holds personal data: its columns too
+                if shared:
+                    columns, shared = own_columns(columns), False
                 for path, column in columns.items():
                     column[j] = value_at(event, path)
             events.append(event)

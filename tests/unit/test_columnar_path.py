@@ -14,7 +14,7 @@ from contracts.batch_checks import value_at
 from contracts.spec import contracts
 from contracts.synthetic import SyntheticStream
 from handoff.records import KafkaRecord
-from pipelines.batches import CheckedBatch
+from pipelines.batches import CheckedBatch, own_columns
 from pipelines.checking import check_batch
 from pipelines.gx_runner import event_frame
 from pipelines.normalise import Normaliser
@@ -95,9 +95,9 @@ def test_a_type_without_columns_goes_row_by_row(event_type: str) -> None:
 
 
 @pytest.mark.parametrize("event_type", sorted(contracts()))
-def test_columns_hold_each_events_values_and_are_the_callers_own(event_type: str) -> None:
+def test_columns_hold_each_events_values_and_a_callers_copy_is_its_own(event_type: str) -> None:
     """``CheckedBatch.columns`` of every event of a type, and of some, hold each event's
-    value at each path; a caller changes its copy in place (redaction), never the batch's."""
+    value at each path; a caller changes its copy (``own_columns``), never the batch's."""
     stream = [m for m in SyntheticStream(600, 0.0, 4) if m.topic == contracts()[event_type].topic]
     batch = check_batch(_records([(m.value, m.topic) for m in stream]), NOW)
     everyone = sorted(batch.valid)
@@ -106,6 +106,7 @@ def test_columns_hold_each_events_values_and_are_the_callers_own(event_type: str
         assert columns is not None
         for path, column in columns.items():
             assert column == [value_at(batch.valid[i], path) for i in indexes], path
+        for column in own_columns(columns).values():
             column[0] = "changed by a caller"
         again = batch.columns(event_type, indexes)
         assert again is not None

@@ -193,6 +193,32 @@ def test_quarantine_rows_keep_no_personal_data(checked: CheckedBatch) -> None:
     )
 
 
+def test_redaction_changes_copies_of_the_columns_never_the_batchs() -> None:
+    """What GX sees (``for_validation``) and the staging tables are redacted in copies of
+    the batch check's field columns: after both, the batch's own columns still hold every
+    event's values as sent, which each later step reads. The batch holds only events the
+    screen passes, so ``CheckedBatch.columns`` gives the batch's own lists."""
+    first = check_batch(_records(), NOW)
+    clean = {
+        i for b in first.screened.values() for i, c in zip(b.positions, b.clean, strict=True) if c
+    }
+    batch = check_batch([r for i, r in enumerate(first.records) if i in clean], NOW)
+    sent = {t: {p: list(c) for p, c in b.columns.items()} for t, b in batch.screened.items()}
+    redacted = []
+    for event_type, screened in batch.screened.items():
+        indexes = list(screened.positions)
+        columns = batch.columns(event_type, indexes)
+        assert columns is not None and all(columns[p] is screened.columns[p] for p in columns)
+        values = [batch.records[i].value for i in indexes]
+        _, seen = for_validation(
+            [batch.valid[i] for i in indexes], suspects(screened, indexes, values), columns
+        )
+        redacted += [(event_type, path) for path in columns if seen and seen[path] != columns[path]]
+    Normaliser("b1", NOW, KEY).tables(batch)
+    assert ("spend_disclosure", "subject.name_en") in redacted  # a value GX did not see
+    assert {t: b.columns for t, b in batch.screened.items()} == sent
+
+
 def test_gx_sees_no_personal_value_and_keeps_none(checked: CheckedBatch, tmp_path: Path) -> None:
     screened = checked.screened["spend_disclosure"]
     where = screened.where()
