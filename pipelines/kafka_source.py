@@ -22,6 +22,7 @@ from finradar.errors import FinradarError, TransientError
 from finradar.settings import KafkaSettings
 from handoff.records import KafkaRecord, PartitionRange
 from infra.kafka_clients import reachable, reader, replace_shared_reader, shared_reader
+from pipelines.batch_gc import tune_worker_collector
 from pipelines.batches import RecordBatch
 from pipelines.coders import outputs_batches
 from pipelines.worker_logging import quiet_worker_logs
@@ -60,6 +61,7 @@ class _ReaderFn(beam.DoFn):
     def setup(self) -> None:
         # the first step of a worker's bundle: quiet before the reader can fail
         quiet_worker_logs(self.worker_log_level)
+        tune_worker_collector()
         if not self.shared:
             self.consumer = reader(self.kafka)
 
