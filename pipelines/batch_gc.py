@@ -12,8 +12,8 @@ collector 7.5% of a worker's CPU in a 1,000,000-event pass: about 5 s of 67 s a 
 3,600 collections, 3 s of them full ones walking the worker's modules and GX context.
 ``tune_worker_collector`` brings that to 3.5%: 2.5-2.7 s of 72-73 s a worker, in 900
 collections, most of them while the worker imports its modules. Measured with
-``gc.callbacks`` timing every collection of both workers of
-``python -m tests.bench.ingest_timeline 1000000``. Also tried: ``gc.freeze`` of what a
+``python -m tests.bench.ingest_timeline 1000000 --collector`` (``gc.callbacks`` timing every
+collection of each process). Also tried: ``gc.freeze`` of what a
 worker holds once GX is set up saved nothing more, nor did a threshold of 50,000.
 """
 

@@ -11,6 +11,9 @@ commit placement.
     python -m tests.bench.ingest_timeline 1000000 \\
         --variant FINRADAR_INGEST__BATCH_BYTES=4194304 \\
         --variant "FINRADAR_WAREHOUSE__COMMIT_THREADS=2 FINRADAR_INGEST__GX_ROWS=20000"
+
+``--collector`` also prints, per process, the time its cycle collector took
+(``tests/bench/collector_probe``): the figures behind ``pipelines.batch_gc``.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from tests.bench.bench_ingest import KAFKA, bench_env, finradar_command
 from tests.bench.process_tree import TreeRun, run_tree
 
 GIB = 1024**3
+PROBE = Path(__file__).with_name("collector_probe")  # its sitecustomize times collections
 WORKER = "Beam worker"
 
 
@@ -63,6 +67,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("events", type=int)
     parser.add_argument("--variant", action="append", default=[], metavar="'FINRADAR_X=V …'")
+    parser.add_argument(
+        "--collector", action="store_true", help="time every process's cycle collections"
+    )
     args = parser.parse_args()
     variants = [[], *[v.split() for v in args.variant]]
     with tempfile.TemporaryDirectory(prefix="finradar-timeline-") as tmp:
@@ -76,6 +83,11 @@ def main() -> None:
                 settings = load_settings(var_dir=Path(tmp) / f"run-{n}", kafka=KAFKA)
                 env = bench_env(settings) | dict(v.split("=", 1) for v in variant)
                 env.setdefault("FINRADAR_INGEST__PII_HASH_KEY", "finradar-timeline-key")
+                times = Path(tmp) / f"collector-{n}"
+                if args.collector:
+                    times.mkdir()
+                    path = [str(PROBE), env.get("PYTHONPATH", "")]
+                    env |= {"FINRADAR_COLLECTOR_TIMES": str(times), "PYTHONPATH": ":".join(path)}
                 run = run_tree(finradar_command("ingest", "--once", "--json"), env)
                 if run.returncode:
                     raise SystemExit(f"finradar ingest failed: {run.stdout[-500:]}")
@@ -86,6 +98,8 @@ def main() -> None:
                     print(f"{second:4d}s  {cells}")
                 print(phases(rows, run.seconds))
                 print(f"peak of the process tree {run.peak_rss_bytes / GIB:.2f} GiB")
+                for written in sorted(times.glob("*")) if args.collector else []:
+                    print(written.read_text().rstrip())
         finally:
             broker.down(purge=True)
 
