@@ -22,7 +22,7 @@ from finradar.errors import FinradarError, TransientError
 from finradar.settings import KafkaSettings
 from handoff.records import KafkaRecord, PartitionRange
 from infra.kafka_clients import reachable, reader, replace_shared_reader, shared_reader
-from pipelines.batch_gc import tune_worker_collector
+from pipelines.batch_gc import paused_while_consumed, tune_worker_collector
 from pipelines.batches import RecordBatch
 from pipelines.coders import outputs_batches
 from pipelines.worker_logging import quiet_worker_logs
@@ -89,7 +89,7 @@ class ReadRangeFn(_ReaderFn):
     def process(self, element: PartitionRange) -> Iterator[RecordBatch]:
         records = read_offsets(self.reader(), element, lambda offset: True)
         try:
-            yield from batched(records, self.batch_records, self.batch_bytes)
+            yield from paused_while_consumed(batched(records, self.batch_records, self.batch_bytes))
         except StalledRead:
             # batches already went downstream: the pass fails (transient), the next reads anew
             self.replace_reader()
@@ -246,7 +246,7 @@ class ReadTopicRangesFn(_ReaderFn):
         except StalledRead:
             self.replace_reader()  # nothing went downstream yet: read again with a new client
             records = read_ranges(self.reader(), ranges)
-        yield from batched(records, self.batch_records, self.batch_bytes)
+        yield from paused_while_consumed(batched(records, self.batch_records, self.batch_bytes))
 
 
 class ReadKafkaRanges(beam.PTransform):

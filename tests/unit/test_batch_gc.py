@@ -6,8 +6,15 @@ import gc
 import json
 import subprocess
 import sys
+import weakref
+from collections.abc import Iterator
 
-from pipelines.batch_gc import WORKER_YOUNG_THRESHOLD, collector_paused, tune_worker_collector
+from pipelines.batch_gc import (
+    WORKER_YOUNG_THRESHOLD,
+    collector_paused,
+    paused_while_consumed,
+    tune_worker_collector,
+)
 
 # a process that is, to ``in_worker_process``, a runner's SDK worker, setting up the read
 # step (the first of its bundles), then telling its collector's thresholds
@@ -45,4 +52,41 @@ def test_the_collector_is_paused_inside_a_block_and_runs_again_after_it() -> Non
         with collector_paused():
             assert not gc.isenabled()
         assert not gc.isenabled()  # the outermost block decides
+    assert gc.isenabled()
+
+
+class _Batch(list[int]):
+    """A batch that a weak reference can follow."""
+
+
+def test_the_collector_is_paused_while_a_batch_is_consumed_and_runs_once_it_is_gone() -> None:
+    made: list[weakref.ref[_Batch]] = []
+    seen_by_source: list[tuple[bool, bool]] = []  # collector on, previous batch gone
+
+    def source() -> Iterator[_Batch]:
+        for n in range(3):
+            if made:
+                seen_by_source.append((gc.isenabled(), made[-1]() is None))
+            batch = _Batch([n])
+            made.append(weakref.ref(batch))
+            yield batch
+            del batch
+
+    consumed = []
+    for batch in paused_while_consumed(source()):
+        assert not gc.isenabled()  # the steps downstream run paused
+        consumed.append(list(batch))
+        del batch
+    assert consumed == [[0], [1], [2]]
+    # asked for the next batch, the source finds the collector running again and the
+    # previous batch freed (not held until the collector could find it)
+    assert seen_by_source == [(True, True), (True, True)]
+    assert gc.isenabled()
+
+
+def test_a_consumer_that_stops_early_leaves_the_collector_running() -> None:
+    batches = paused_while_consumed(iter([_Batch([1]), _Batch([2])]))
+    next(batches)
+    assert not gc.isenabled()
+    batches.close()
     assert gc.isenabled()
