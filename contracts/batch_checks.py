@@ -40,7 +40,7 @@ import pyarrow.compute as pc
 
 from contracts.checks import Reason, check_value, observation_rules, parse_timestamp, survey_rules
 from contracts.decoding import MAX_SAFE_INTEGER
-from contracts.personal_data import may_hold_personal_data
+from contracts.personal_data import may_hold_personal_data_each
 from contracts.spec import (
     FUTURE_TOLERANCE_HOURS,
     MAX_MESSAGE_BYTES,
@@ -92,10 +92,13 @@ class TypeBatch:
     unknown: list[int] = field(default_factory=list)
     # the timestamp texts the check read, parsed (``parse_timestamp``)
     instants: Instants = field(default_factory=dict)
+    _where: dict[int, int] | None = field(default=None, repr=False, compare=False)
 
     def where(self) -> dict[int, int]:
         """Each event's index in this batch by its position in the whole batch."""
-        return {position: j for j, position in enumerate(self.positions)}
+        if self._where is None or len(self._where) != len(self.positions):
+            self._where = {position: j for j, position in enumerate(self.positions)}
+        return self._where
 
 
 def suspects(
@@ -104,11 +107,11 @@ def suspects(
     """Whether the message at each position of a batch (its bytes in ``values``) may hold
     personal data: as the batch check noted it for the events it screened, else read now."""
     where = screened.where() if screened is not None else {}
+    unread = [j for j, i in enumerate(positions) if i not in where]
+    read_now = iter(may_hold_personal_data_each([values[j] for j in unread]))
     return [
-        screened.suspect[where[i]]
-        if screened is not None and i in where
-        else may_hold_personal_data(value)
-        for i, value in zip(positions, values, strict=True)
+        screened.suspect[where[i]] if screened is not None and i in where else next(read_now)
+        for i, _ in zip(positions, values, strict=True)
     ]
 
 
@@ -168,9 +171,9 @@ def screen_batch(
         batch.positions.append(i)
         batch.events.append(event)
         batch.key_tokens.append(key_tokens(value))  # type: ignore[arg-type]
-        batch.suspect.append(may_hold_personal_data(value))
     catalog = survey_catalog()
     for batch in batches.values():
+        batch.suspect = may_hold_personal_data_each([values[i] for i in batch.positions])
         _gather(batch)
         batch.clean = _clean(batch, now, catalog)
     return batches

@@ -4,7 +4,8 @@ Times the contract check (the batch check, over all N messages as one batch and 
 batches a pass reads, against the per-message checker on the same messages, and orjson's
 decode of the batch with Python's cycle collector running and paused), each event type's
 GX validation (with its fixed cost per call and its cost per row, from the whole type and
-an eighth of it), normalisation to Arrow and the staging files' write (zstd with
+an eighth of it), the personal-data screen (``may_hold_personal_data`` per message, and per
+batch as the check runs it), normalisation to Arrow and the staging files' write (zstd with
 dictionaries against LZ4 without), the quarantine's ``raw_text`` (DuckDB's decode where it
 can against the Python function on every row), and GX with a validation per read batch
 against the frames of many batches held until ``ingest.gx_rows`` rows wait (and the
@@ -36,6 +37,8 @@ import pyarrow.parquet as pq
 
 import pipelines.gx_runner as gx_runner
 from contracts.checks import check_value
+from contracts.personal_data import may_hold_personal_data, may_hold_personal_data_each
+from contracts.spec import MAX_MESSAGE_BYTES
 from contracts.synthetic import SyntheticStream
 from finradar.settings import IngestSettings
 from handoff.records import KafkaRecord
@@ -68,6 +71,18 @@ def main() -> None:
     seconds = _best_seconds(lambda: [check_value(r.value, topic=r.topic, now=now) for r in records])
     print(f"per-message check{seconds:6.2f} s  {1e6 * seconds / n:6.1f} µs/message (best of 3)")
     as_read = _as_read(records)
+    screened = [
+        [r.value for r in read if r.value and len(r.value) <= MAX_MESSAGE_BYTES] for read in as_read
+    ]
+    for label, screen in (
+        ("per message", lambda vs: [may_hold_personal_data(v) for v in vs]),
+        ("per batch", may_hold_personal_data_each),
+    ):
+        seconds = _best_seconds(lambda s=screen: [s(vs) for vs in screened])
+        print(
+            f"personal screen  {seconds:6.2f} s  {1e6 * seconds / n:6.1f} µs/message"
+            f" ({label}, batches as read, best of 3)"
+        )
     seconds = _best_seconds(lambda: [check_batch(read, now) for read in as_read])
     print(
         f"batch check      {seconds:6.2f} s  {1e6 * seconds / n:6.1f} µs/message"

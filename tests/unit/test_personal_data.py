@@ -21,6 +21,7 @@ from contracts.personal_data import (
     holds_personal_bytes,
     holds_personal_data,
     may_hold_personal_data,
+    may_hold_personal_data_each,
     personal_fields,
     redact_bytes,
     redact_event,
@@ -233,22 +234,65 @@ def test_the_pre_filter_passes_the_synthetic_stream_s_good_events() -> None:
     assert suspects == []
 
 
+# a message holding one way in of what the pre-filter looks for, and nothing else
+WAYS_IN = (
+    b'{"a":"x@y.cn"}',
+    b'{"a":"\\u0040"}',
+    b'{"a":"%40"}',
+    b"j\x00\x00",
+    '{"a":"１"}'.encode(),
+    b'{"respondent_email":"anonymous"}',
+    b'{"a":"138 1234 5678"}',
+    b'{"a":"(010)88888888"}',
+    b'{"a":"+86 10 88888888"}',
+)
+
+
 def test_the_pre_filter_flags_each_way_in() -> None:
-    for value in (
-        b'{"a":"x@y.cn"}',
-        b'{"a":"\\u0040"}',
-        b'{"a":"%40"}',
-        b"j\x00@\x00",
-        '{"a":"１"}'.encode(),
-        b'{"respondent_email":"anonymous"}',
-        b'{"a":"138 1234 5678"}',
-        b'{"a":"(010)88888888"}',
-        b'{"a":"+86 10 88888888"}',
-    ):
+    for value in WAYS_IN:
         assert may_hold_personal_data(value), value
     assert not may_hold_personal_data(b'{"event_id":"syn-42-000086102","amount":163.74}')
     # a message that does not decode has no fields: only its text counts
     assert not may_hold_personal_data(b'{"respondent_email":"anonymous"', fields=False)
+
+
+# values a batch of messages holds: personal strings among others, phone-shaped digits with
+# every separator and prefix the hints read, escapes, NULs, non-ASCII text, and raw bytes
+_HINT_BYTES = st.lists(st.sampled_from(list(b'0123456789+86()- %@\\x\x00\x80A.,_"')), max_size=40)
+MESSAGE_VALUES = st.one_of(
+    st.none(),
+    personal_strings().map(lambda t: json.dumps({"k": t}).encode()),
+    personal_strings().map(lambda t: json.dumps({"k": t}, ensure_ascii=False).encode()),
+    _HINT_BYTES.map(bytes),
+    st.binary(max_size=60),
+    st.sampled_from([b'{"respondent_email":"x"}', b'{"a":"+86 10 88888888"}', b"x86 10 2"]),
+)
+
+
+@PROFILE
+@given(values=st.lists(MESSAGE_VALUES, max_size=12), fields=st.booleans())
+def test_the_pre_filter_of_a_batch_gives_each_message_s_verdict(
+    values: list[bytes | None], fields: bool
+) -> None:
+    assert may_hold_personal_data_each(values, fields) == [
+        may_hold_personal_data(v, fields) for v in values
+    ]
+
+
+def test_a_match_across_two_messages_of_a_batch_hides_neither() -> None:
+    # joined, the first ends and the second starts a field's name, and the second holds it
+    values = [b'x"respondent_', b'email" "respondent_email":1', b"@", b"ok", b"138", b"1234 5678"]
+    assert may_hold_personal_data_each(values) == [False, True, True, False, False, False]
+    # the third phone hint is searched over a batch without its look-behinds: a match of
+    # that wider search is only a suspicion, which the function then clears
+    assert may_hold_personal_data_each([b"x86 10 2345678", b"+86 10 2345678"]) == [False, True]
+    assert may_hold_personal_data_each([]) == []
+
+
+def test_the_pre_filter_of_a_batch_flags_each_way_in_amid_clean_messages() -> None:
+    clean = b'{"event_id":"syn-42-000086102","amount":163.74}'
+    for value in WAYS_IN:
+        assert may_hold_personal_data_each([clean, value, clean]) == [False, True, False], value
 
 
 def test_a_compatibility_character_is_flagged_only_when_it_folds_into_what_matters() -> None:
