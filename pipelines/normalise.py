@@ -18,7 +18,8 @@
 * ``_reads``: records read per partition (the accounting's ``consumed``).
 
 Dates and timestamps stay ISO strings here; the warehouse casts them on insert.
-``NormaliseAndStage`` writes each table of a batch to ``<staging>/<table>/<uuid>.parquet``.
+``NormaliseAndStage`` writes each table to ``<staging>/<table>/<uuid>.parquet``, the
+tables of many batches in one file (``STAGE_BYTES``).
 
 ``StageVerdicts`` stages what the GX suites decided (``ValidatedRows``, validated over many
 batches at once) the same way: ``_gx_rejected``, each event they rejected by its Kafka
@@ -40,6 +41,8 @@ import apache_beam as beam
 import orjson
 import pyarrow as pa
 import pyarrow.parquet as pq
+from apache_beam.transforms.window import GlobalWindows
+from apache_beam.utils.windowed_value import WindowedValue
 
 from contracts.batch_checks import suspects, value_at
 from contracts.checks import Reason, decode, internal_error
@@ -68,6 +71,11 @@ YI = 1e8
 # half of zstd's time, twice the bytes (``tests.bench.profile_ingest_steps`` prints both)
 STAGING_PARQUET: dict[str, Any] = {"compression": "lz4", "use_dictionary": False}
 StagingRows = list[tuple[str, dict[str, Any]]]  # (staging table, row) of one record
+# A worker writes the staging tables of its batches once this many bytes of them wait: a
+# file per table of each batch cost a third of the writing in setting up writers and
+# footers (``python -m tests.bench.profile_ingest_steps`` prints both), and the commit
+# reads each file
+STAGE_BYTES = 32 * 1024 * 1024
 KEYS_KEPT = 100_000
 
 
@@ -532,23 +540,53 @@ def _peek(event: dict[str, Any] | None) -> tuple[str | None, str | None]:
 
 
 class _NormaliseAndStageFn(beam.DoFn):
-    def __init__(self, staging: str, batch_id: str, ingested_at: datetime, pii_key: Secret) -> None:
+    """Holds the staging tables of the batches it receives and writes them once
+    ``stage_bytes`` bytes of them wait, and when the bundle ends."""
+
+    def __init__(
+        self,
+        staging: str,
+        batch_id: str,
+        ingested_at: datetime,
+        pii_key: Secret,
+        stage_bytes: int = STAGE_BYTES,
+    ) -> None:
         self.staging = staging
         self.batch_id = batch_id
         self.ingested_at = ingested_at
         # pickled as a reference to the worker's environment (``Secret``), read here
         self.pii_key = pii_key
+        self.stage_bytes = stage_bytes
         self.normaliser: Normaliser | None = None
+        self.waiting: list[dict[str, pa.Table]] = []
+        self.waiting_bytes = 0
 
     def setup(self) -> None:
         key = self.pii_key.get_secret_value().encode()
         self.normaliser = Normaliser(self.batch_id, self.ingested_at, key)
 
+    def start_bundle(self) -> None:
+        self.waiting, self.waiting_bytes = [], 0
+
     def process(self, batch: CheckedBatch) -> Iterator[StagedFile]:
         assert self.normaliser is not None
         with collector_paused():
-            staged = stage_batch(self.normaliser, batch, Path(self.staging))
-        yield from staged
+            tables = self.normaliser.tables(batch)
+            self.waiting.append(tables)
+            self.waiting_bytes += sum(t.nbytes for t in tables.values())
+            if self.waiting_bytes >= self.stage_bytes:
+                yield from self._write_waiting()
+
+    def finish_bundle(self) -> Iterator[WindowedValue]:
+        with collector_paused():
+            staged = self._write_waiting()
+        for file in staged:
+            yield GlobalWindows.windowed_value(file)
+
+    def _write_waiting(self) -> list[StagedFile]:
+        tables = _concatenated(self.waiting)
+        self.waiting, self.waiting_bytes = [], 0
+        return _write(tables, Path(self.staging))
 
 
 def stage_batch(normaliser: Normaliser, batch: CheckedBatch, staging: Path) -> list[StagedFile]:
@@ -573,13 +611,20 @@ def _write(tables: dict[str, pa.Table], staging: Path) -> list[StagedFile]:
 
 
 class NormaliseAndStage(beam.PTransform):
-    """``CheckedBatch`` → ``StagedFile``: normalise and write the batch's staging tables."""
+    """``CheckedBatch`` → ``StagedFile``: normalise each batch into its staging tables and
+    write them, the tables of many batches in one file each (once ``stage_bytes`` bytes of
+    tables wait, and when the bundle ends)."""
 
     def __init__(
-        self, staging: Path, batch_id: str, ingested_at: datetime, pii_key: Secret
+        self,
+        staging: Path,
+        batch_id: str,
+        ingested_at: datetime,
+        pii_key: Secret,
+        stage_bytes: int = STAGE_BYTES,
     ) -> None:
         super().__init__()
-        self.fn = _NormaliseAndStageFn(str(staging), batch_id, ingested_at, pii_key)
+        self.fn = _NormaliseAndStageFn(str(staging), batch_id, ingested_at, pii_key, stage_bytes)
 
     def expand(self, batches: beam.PCollection) -> beam.PCollection:
         return batches | "Normalise and stage Parquet" >> beam.ParDo(self.fn)

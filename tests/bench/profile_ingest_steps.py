@@ -6,8 +6,9 @@ decode of the batch with Python's cycle collector running and paused), each even
 GX validation (with its fixed cost per call and its cost per row, from the whole type and
 an eighth of it), the personal-data screen (``may_hold_personal_data`` per message, and per
 batch as the check runs it), normalisation to Arrow and the staging files' write (zstd with
-dictionaries against LZ4 without), the quarantine's ``raw_text`` (DuckDB's decode where it
-can against the Python function on every row), and GX with a validation per read batch
+dictionaries against LZ4 without; a file per batch against files of many batches), the
+quarantine's ``raw_text`` (DuckDB's decode where it can against the Python function on
+every row), and GX with a validation per read batch
 against the frames of many batches held until ``ingest.gx_rows`` rows wait (and the
 building of those frames alone), the latter also without ``pipelines.gx_memo`` (GX's own
 code, the memo's baseline) — the per-step figures behind the ingest benchmark's rate.
@@ -48,7 +49,14 @@ from pipelines.checking import check_batch, validate_batch, validate_pending, wa
 from pipelines.gx_pending import PendingValidations
 from pipelines.gx_runner import SuiteRunner
 from pipelines.kafka_source import batched
-from pipelines.normalise import STAGING_PARQUET, Normaliser, stage_batch
+from pipelines.normalise import (
+    STAGE_BYTES,
+    STAGING_PARQUET,
+    Normaliser,
+    _concatenated,
+    _write,
+    stage_batch,
+)
 from warehouse.schema import RAW_TEXT, RAW_TEXT_FUNCTION, register_raw_text
 
 
@@ -126,8 +134,33 @@ def main() -> None:
             f"  {size / 2**20:,.0f} MiB (dictionaries {dictionaries}; best of 3)"
         )
     _raw_text_seconds(tables["quarantine"])
+    _staged_per_batch_and_together(as_read, now, n)
     _held_against_per_batch(records, runner, now)
     gc.enable()
+
+
+def _staged_per_batch_and_together(as_read: list[list[KafkaRecord]], now: datetime, n: int) -> None:
+    """The staging files written per batch read, against written together once
+    ``STAGE_BYTES`` of tables wait (the pipeline's step): writing only, tables built first."""
+    normaliser = Normaliser("profile", now, b"key")
+    per_batch = [normaliser.tables(check_batch(read, now)) for read in as_read]
+    together: list[dict[str, pa.Table]] = []
+    waiting: list[dict[str, pa.Table]] = []
+    for tables in per_batch:
+        waiting.append(tables)
+        if sum(t.nbytes for part in waiting for t in part.values()) >= STAGE_BYTES:
+            together.append(_concatenated(waiting))
+            waiting = []
+    together.append(_concatenated(waiting))
+    for label, groups in (("a file per batch", per_batch), ("files of many batches", together)):
+        with tempfile.TemporaryDirectory() as staging:
+            started = time.process_time()
+            files = sum(len(_write(tables, Path(staging))) for tables in groups if tables)
+            seconds = time.process_time() - started
+        print(
+            f"stage, write     {seconds:6.2f} s  {1e6 * seconds / n:6.1f} µs/message"
+            f"  {files:,} files ({label}, batches as read, CPU)"
+        )
 
 
 def _written_bytes(tables: dict[str, pa.Table], options: dict[str, Any]) -> int:

@@ -144,3 +144,34 @@ def test_normalise_and_stage_writes_parquet(tmp_path: Path, monkeypatch: pytest.
     with _pipeline() as p:
         out = p | beam.Create([batch]) | "Stage" >> NormaliseAndStage(tmp_path, "b1", NOW, key)
         assert_that(out, check)
+
+
+@pytest.mark.parametrize(("stage_bytes", "valid_files"), [(32 << 20, 1), (1, 4)])
+def test_normalise_and_stage_writes_the_tables_of_many_batches_together(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, stage_bytes: int, valid_files: int
+):
+    settings = load_settings(ingest={"pii_hash_key": "a-key-of-this-test"})
+    key = settings.ingest.pii_hash_key
+    assert key.env_name is not None
+    monkeypatch.setenv(key.env_name, key.get_secret_value())
+    records = corpus_records()[:40]
+    batches = [
+        CheckedBatch(part, valid={i: json.loads(r.value) for i, r in enumerate(part)})
+        for part in (records[k : k + 10] for k in range(0, 40, 10))
+    ]
+
+    def check(staged) -> None:
+        valid = [s for s in staged if s.table == "_valid"]
+        # held until ``stage_bytes`` wait (or the bundle ends), else a file per batch
+        assert len(valid) == valid_files
+        rows = pq.read_table([s.path for s in valid]).to_pylist()
+        assert sorted(r["kafka_offset"] for r in rows) == list(range(40))
+        assert sum(s.rows for s in staged if s.table == "_reads") > 0
+
+    with _pipeline() as p:
+        out = (
+            p
+            | beam.Create(batches)
+            | "Stage" >> NormaliseAndStage(tmp_path, "b1", NOW, key, stage_bytes=stage_bytes)
+        )
+        assert_that(out, check)
