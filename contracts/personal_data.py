@@ -65,9 +65,6 @@ from itertools import accumulate
 from typing import Any
 from urllib.parse import unquote
 
-import pyarrow as pa
-import pyarrow.compute as pc
-
 from contracts.spec import Field, contracts
 
 Hasher = Callable[[str], str]
@@ -305,6 +302,11 @@ def _suspected(values: Sequence[bytes | None], fields: bool) -> set[int]:
     searches (``_COLUMN_HINTS``: RE2 kernels over the values as one Arrow column). The
     values are joined with nothing between them: a match across two of them suspects the
     first, never hides one in the second (the search goes on from the second's start)."""
+    # imported here: importing pyarrow starts threads, and ``finradar sql`` imports this
+    # module before it confines itself, which it does with one thread only
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     texts = [v or b"" for v in values]
     joined = b"".join(texts)
     starts = [0, *accumulate(map(len, texts))]
