@@ -302,8 +302,8 @@ def _suspected(values: Sequence[bytes | None], fields: bool) -> set[int]:
     searches (``_COLUMN_HINTS``: RE2 kernels over the values as one Arrow column). The
     values are joined with nothing between them: a match across two of them suspects the
     first, never hides one in the second (the search goes on from the second's start)."""
-    # imported here: importing pyarrow starts threads, and ``finradar sql`` imports this
-    # module before it confines itself, which it does with one thread only
+    # lazy: importing pyarrow starts threads, and ``finradar sql`` imports this module
+    # before it confines itself, which it does with one thread only
     import pyarrow as pa
     import pyarrow.compute as pc
 
