@@ -52,9 +52,8 @@ from pipelines.kafka_source import batched
 from pipelines.normalise import (
     STAGE_BYTES,
     STAGING_PARQUET,
+    HeldTables,
     Normaliser,
-    _concatenated,
-    _write,
     stage_batch,
 )
 from warehouse.schema import RAW_TEXT, RAW_TEXT_FUNCTION, register_raw_text
@@ -140,22 +139,16 @@ def main() -> None:
 
 
 def _staged_per_batch_and_together(as_read: list[list[KafkaRecord]], now: datetime, n: int) -> None:
-    """The staging files written per batch read, against written together once
-    ``STAGE_BYTES`` of tables wait (the pipeline's step): writing only, tables built first."""
+    """The staging files written per batch read, against held and written together once
+    ``STAGE_BYTES`` of tables wait (``HeldTables``, as the pipeline's step does): writing
+    only, the tables built first."""
     normaliser = Normaliser("profile", now, b"key")
-    per_batch = [normaliser.tables(check_batch(read, now)) for read in as_read]
-    together: list[dict[str, pa.Table]] = []
-    waiting: list[dict[str, pa.Table]] = []
-    for tables in per_batch:
-        waiting.append(tables)
-        if sum(t.nbytes for part in waiting for t in part.values()) >= STAGE_BYTES:
-            together.append(_concatenated(waiting))
-            waiting = []
-    together.append(_concatenated(waiting))
-    for label, groups in (("a file per batch", per_batch), ("files of many batches", together)):
+    tables = [normaliser.tables(check_batch(read, now)) for read in as_read]
+    for label, stage_bytes in (("a file per batch", 0), ("files of many batches", STAGE_BYTES)):
         with tempfile.TemporaryDirectory() as staging:
+            held = HeldTables(Path(staging), stage_bytes)
             started = time.process_time()
-            files = sum(len(_write(tables, Path(staging))) for tables in groups if tables)
+            files = sum(len(held.add(t)) for t in tables) + len(held.flush())
             seconds = time.process_time() - started
         print(
             f"stage, write     {seconds:6.2f} s  {1e6 * seconds / n:6.1f} µs/message"
