@@ -92,7 +92,7 @@ class TypeBatch:
     unknown: list[int] = field(default_factory=list)
     # the timestamp texts the check read, parsed (``parse_timestamp``)
     instants: Instants = field(default_factory=dict)
-    _where: dict[int, int] | None = field(default=None, repr=False, compare=False)
+    _where: dict[int, int] | None = field(default=None, init=False, repr=False, compare=False)
 
     def where(self) -> dict[int, int]:
         """Each event's index in this batch by its position in the whole batch."""

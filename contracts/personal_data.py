@@ -96,13 +96,13 @@ PHONE = re.compile(f"{MOBILE_PATTERN}|{LANDLINE_PATTERN}")
 # A part every phone match holds, led by a literal: searching for these is fast (a search
 # for ``PHONE`` itself, which starts with look-behinds, tries every position: 25 µs a
 # kilobyte), and only text that holds one can match ``PHONE``.
+_AFTER_86 = rf"{_INTERNATIONAL_AREA}[2-9]"  # an international landline, after its 86
 _HINTS = (
     MOBILE_CORE,
     rf"0[1-9][0-9]{{1,2}}(?:\){_SEP}?|{_SEP})[2-9]",
     # +86 or 0086 standing apart, as the landline's prefix must (its look-behinds come
     # after the literal 86, which keeps the search fast)
-    rf"86(?:(?<=\+86)(?<![0-9A-Za-z]\+86)|(?<=0086)(?<![0-9A-Za-z]0086))"
-    rf"{_INTERNATIONAL_AREA}[2-9]",
+    rf"86(?:(?<=\+86)(?<![0-9A-Za-z]\+86)|(?<=0086)(?<![0-9A-Za-z]0086)){_AFTER_86}",
 )
 _TEXT_HINTS = tuple(re.compile(h) for h in _HINTS)
 _BYTE_HINTS = tuple(re.compile(h.encode()) for h in _HINTS)
@@ -241,6 +241,9 @@ def _field_names() -> tuple[bytes, ...]:
     return tuple(json.dumps(name).encode() for _, name in sorted(personal_fields()))
 
 
+# an address's ``@``, an escape's backslash (``\u0040``), the NULs of UTF-16 text
+_SIGNAL_BYTES = (b"@", b"\\", b"\x00")
+
 # what percent-decoding (``text_forms``) turns into another character
 _PERCENT_ESCAPE = re.compile(rb"%[0-9A-Fa-f]{2}")
 
@@ -256,8 +259,9 @@ def may_hold_personal_data(value: bytes | None, fields: bool = True) -> bool:
     only a suspicion: the scan decides."""
     if not value:
         return False
-    if b"@" in value or b"\\" in value or b"\x00" in value:
-        return True
+    for signal in _SIGNAL_BYTES:
+        if signal in value:
+            return True
     if b"%" in value and _PERCENT_ESCAPE.search(value) is not None:
         return True
     if fields:
@@ -282,7 +286,7 @@ _COLUMN_HINTS = (
     _PERCENT_ESCAPE.pattern.decode(),
     _HINTS[0],
     _HINTS[1],
-    rf"86{_INTERNATIONAL_AREA}[2-9]",
+    rf"86{_AFTER_86}",
 )
 
 
@@ -311,7 +315,7 @@ def _suspected(values: Sequence[bytes | None], fields: bool) -> set[int]:
     joined = b"".join(texts)
     starts = [0, *accumulate(map(len, texts))]
     found: set[int] = set()
-    for needle in (b"@", b"\\", b"\x00", *(_field_names() if fields else ())):
+    for needle in (*_SIGNAL_BYTES, *(_field_names() if fields else ())):
         _each_holding(starts, found, lambda at, n=needle: joined.find(n, at))
     if not joined.isascii():
         found.update(i for i, text in enumerate(texts) if not text.isascii())
