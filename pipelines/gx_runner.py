@@ -42,7 +42,7 @@ from contracts.export.gx_suites import (
     suites,
     suites_of,
 )
-from contracts.flatten import flatten_answers, flatten_columns, flatten_event
+from contracts.flatten import answer_columns_of, flatten_columns, flatten_event
 from contracts.personal_data import holds_email, redact_event
 from contracts.spec import FUTURE_TOLERANCE_HOURS, contracts
 from contracts.survey_catalog import SurveyCatalog, survey_catalog
@@ -608,37 +608,50 @@ def answer_frames(
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The frames of the two answer suites: one row per answer, one per selected option of
     an answer its question knows, each with the columns its suite reads only (GX filters
-    whole frames once per expectation: the answers' other columns doubled its time)."""
-    answers, options = [], []
-    for i, event in enumerate(events):
-        for row in flatten_answers(event):
-            survey = catalog.get(str(row["survey_id"]))
-            question = survey.questions.get(str(row["question_id"])) if survey else None
-            opts = row["options"] if isinstance(row["options"], list) else []
-            row.update(
-                {
-                    ROW_ID: i,
-                    "question_key": f"{row['survey_id']}|{row['question_id']}",
-                    "question_kind_key": f"{row['survey_id']}|{row['question_id']}|{row['kind']}",
-                    "question_known": question is not None,
-                    "option_count": len(opts),
-                }
-            )
-            answers.append(row)
-            if question is not None and question.kind == row["kind"]:
-                for opt in opts:
-                    options.append(
-                        {
-                            ROW_ID: i,
-                            "answer_index": row["answer_index"],
-                            "option_id": opt,
-                            "option_key": f"{row['survey_id']}|{row['question_id']}|{opt}",
-                        }
-                    )
-    return (
-        pd.DataFrame(answers, columns=_ANSWER_COLUMNS),
-        pd.DataFrame(options, columns=_OPTION_COLUMNS),
+    whole frames once per expectation: the answers' other columns doubled its time). Built
+    column by column from ``answer_columns_of``."""
+    rows, columns = answer_columns_of(events)
+    if not rows:
+        return (
+            pd.DataFrame([], columns=_ANSWER_COLUMNS),
+            pd.DataFrame([], columns=_OPTION_COLUMNS),
+        )
+    survey_ids, question_ids = columns["survey_id"], columns["question_id"]
+    kinds, chosen = columns["kind"], columns["options"]
+    question_keys = [f"{s}|{q}" for s, q in zip(survey_ids, question_ids, strict=True)]
+    keys = list(zip(map(str, survey_ids), map(str, question_ids), strict=True))
+    known: dict[tuple[str, str], Any] = {}  # a survey's questions repeat in every event
+    for key in set(keys):
+        survey = catalog.get(key[0])
+        known[key] = survey.questions.get(key[1]) if survey else None
+    questions = [known[key] for key in keys]
+    lists = [o if isinstance(o, list) else [] for o in chosen]
+    answers = {
+        ROW_ID: rows,
+        "question_id": question_ids,
+        "kind": kinds,
+        "score": columns["score"],
+        "stage": columns["stage"],
+        "question_key": question_keys,
+        "question_kind_key": [f"{k}|{kind}" for k, kind in zip(question_keys, kinds, strict=True)],
+        "question_known": [q is not None for q in questions],
+        "option_count": [len(o) for o in lists],
+    }
+    options: dict[str, list[Any]] = {c: [] for c in _OPTION_COLUMNS}
+    for row, key, kind, opts, index, question in zip(
+        rows, question_keys, kinds, lists, columns["answer_index"], questions, strict=True
+    ):
+        if opts and question is not None and question.kind == kind:
+            options[ROW_ID].extend([row] * len(opts))
+            options["answer_index"].extend([index] * len(opts))
+            options["option_id"].extend(opts)
+            options["option_key"].extend([f"{key}|{opt}" for opt in opts])
+    option_frame = (
+        pd.DataFrame(options, columns=_OPTION_COLUMNS)
+        if options[ROW_ID]
+        else pd.DataFrame([], columns=_OPTION_COLUMNS)
     )
+    return pd.DataFrame(answers, columns=_ANSWER_COLUMNS), option_frame
 
 
 _ANSWER_COLUMNS = columns_read(answer_suite())

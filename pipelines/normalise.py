@@ -47,7 +47,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from contracts.batch_checks import suspects, value_at
 from contracts.checks import Reason, decode, internal_error
 from contracts.decoding import printable
-from contracts.flatten import flatten_answers, flatten_columns, flatten_event
+from contracts.flatten import answer_columns_of, flatten_answers, flatten_columns, flatten_event
 from contracts.personal_data import (
     WITHHELD,
     holds_personal_bytes,
@@ -272,20 +272,13 @@ class Normaliser:
         }
         tables["_valid"] = _table(valid, self.schemas["_valid"])
         if event_type == "survey_response":
-            answers: list[dict[str, Any]] = []
-            for r, event in zip(records, events, strict=True):
-                for answer in flatten_answers(event):
-                    answer.update(
-                        batch_id=self.batch_id,
-                        kafka_topic=r.topic,
-                        kafka_partition=r.partition,
-                        kafka_offset=r.offset,
-                    )
-                    answers.append(answer)
-            if answers:
-                tables["survey_answers"] = pa.Table.from_pylist(
-                    answers, schema=self.schemas["survey_answers"]
+            rows, answers = answer_columns_of(events)
+            if rows:
+                answers.update(
+                    batch_id=[self.batch_id] * len(rows),
+                    **{name: [column[j] for j in rows] for name, column in coordinates.items()},
                 )
+                tables["survey_answers"] = _table(answers, self.schemas["survey_answers"])
         return tables
 
     def _arrow(

@@ -11,7 +11,8 @@ quarantine's ``raw_text`` (DuckDB's decode where it can against the Python funct
 every row), and GX with a validation per read batch
 against the frames of many batches held until ``ingest.gx_rows`` rows wait (and the
 building of those frames alone), the latter also without ``pipelines.gx_memo`` (GX's own
-code, the memo's baseline) — the per-step figures behind the ingest benchmark's rate.
+code, the memo's baseline), and, by topic, normalisation and the building of GX's frames
+a message — the per-step figures behind the ingest benchmark's rate.
 The steps run with the collector paused, as in the pipeline.
 
     python -m tests.bench.profile_ingest_steps [N]
@@ -135,6 +136,8 @@ def main() -> None:
     _raw_text_seconds(tables["quarantine"])
     _staged_per_batch_and_together(as_read, now, n)
     _held_against_per_batch(records, runner, now)
+    print("by topic:")
+    _per_type(records, runner, now)
     gc.enable()
 
 
@@ -153,6 +156,24 @@ def _staged_per_batch_and_together(as_read: list[list[KafkaRecord]], now: dateti
         print(
             f"stage, write     {seconds:6.2f} s  {1e6 * seconds / n:6.1f} µs/message"
             f"  {files:,} files ({label}, batches as read, CPU)"
+        )
+
+
+def _per_type(records: list[KafkaRecord], runner: SuiteRunner, now: datetime) -> None:
+    """Each topic's cost a message of it in the two steps after the check that build from
+    its events: normalising (``Normaliser.tables``, no write) and building its GX frames
+    (``wait_for_validation``), over its batches as read, best of 3 each."""
+    normaliser = Normaliser("profile", now, b"key")
+    for topic in sorted({r.topic for r in records}):
+        batches = [check_batch(b, now) for b in _as_read([r for r in records if r.topic == topic])]
+        n = sum(len(b.records) for b in batches)
+        normalised = _best_seconds(lambda t=batches: [normaliser.tables(b) for b in t])
+        framed = _best_seconds(
+            lambda t=batches: [wait_for_validation(PendingValidations(), b, runner) for b in t]
+        )
+        print(
+            f"  {topic:<28} normalise {1e6 * normalised / n:5.1f} µs, GX frames"
+            f" {1e6 * framed / n:5.1f} µs a message ({n:,})"
         )
 
 
