@@ -91,9 +91,7 @@ class SuiteRunner:
         project_root: Path | None = None,
         failpoint: Callable[[str], None] = lambda name: None,
     ) -> None:
-        quiet_great_expectations()
-        install_gx_memo()
-        gx = import_great_expectations()
+        gx = _prepare_gx()
         # lazy: GX takes seconds to import; only a process that validates builds a runner
         from great_expectations.core.run_identifier import RunIdentifier
         from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -493,6 +491,14 @@ def for_validation(
     return out, columns
 
 
+def _prepare_gx() -> Any:
+    """GX, imported as a runner uses it (no analytics, ``pipelines.gx_memo`` installed):
+    once per process, later calls free."""
+    quiet_great_expectations()
+    install_gx_memo()
+    return import_great_expectations()
+
+
 _runners: dict[tuple[str | None, int], SuiteRunner] = {}
 SETUP_WAIT_S = 300.0  # a runner's setup takes seconds; a first one (GX's import) tens
 
@@ -509,6 +515,9 @@ def shared_runner(
     if runner is None:
         for stale in [k for k in _runners if k[0] == key[0]]:
             del _runners[stale]
+        # GX's import takes seconds and touches no project: the worker processes of a pass
+        # import it at once, then take turns with the project only
+        _prepare_gx()
         with _project_lock(project_root):
             runner = _runners[key] = SuiteRunner(catalog, project_root, failpoint)
     return runner
