@@ -53,6 +53,7 @@ from contracts.personal_data import (
     holds_personal_bytes,
     holds_personal_data,
     may_hold_personal_data,
+    may_hold_personal_data_each,
     redact_bytes,
     redact_event,
     redact_json,
@@ -138,17 +139,20 @@ class Normaliser:
             pass
         return orjson.dumps(redacted)
 
-    def stored_bytes(self, value: bytes) -> tuple[bytes, bool, dict[str, Any] | None]:
+    def stored_bytes(
+        self, value: bytes, suspect: bool = True
+    ) -> tuple[bytes, bool, dict[str, Any] | None]:
         """The bytes to keep of a rejected message, whether personal data was replaced in
         them, and the event they decode to (redacted), if any. A message that decodes is
         redacted as a valid one is; one that does not keeps its bytes with each string
         or run of text that holds personal data replaced by its hash
-        (``contracts.personal_data.redact_bytes``)."""
+        (``contracts.personal_data.redact_bytes``). ``suspect``: false if the bytes were
+        found to hold no personal data (``may_hold_personal_data`` of them)."""
         try:
             event = decode(value).event
         except Exception:  # whatever the value, the quarantine row is built
             event = None
-        if not may_hold_personal_data(value, fields=event is not None):
+        if not (suspect and may_hold_personal_data(value, fields=event is not None)):
             return value, False, event
         if event is None:
             kept, changed = redact_bytes(value, self.pii_hash)
@@ -196,7 +200,13 @@ class Normaliser:
                     rejected[i] = [internal_error("normalise", exc)]
         built.append(self._arrow(accepted, rejected))
         tables = _concatenated(built)
-        quarantine = [self._quarantine_row(batch.records[i], rejected[i]) for i in sorted(rejected)]
+        order = sorted(rejected)
+        # one screen over the batch's rejected values: an oversize one is a megabyte to search
+        suspect = may_hold_personal_data_each([batch.records[i].value for i in order])
+        quarantine = [
+            self._quarantine_row(batch.records[i], rejected[i], maybe)
+            for i, maybe in zip(order, suspect, strict=True)
+        ]
         if quarantine:
             tables["quarantine"] = _quarantine_table(quarantine, self.schemas["quarantine"])
         reads = _reads(batch)
@@ -361,11 +371,13 @@ class Normaliser:
                 rows.append(("survey_answers", answer))
         return rows
 
-    def _quarantine_row(self, r: KafkaRecord, reasons: list[Reason]) -> dict[str, Any]:
+    def _quarantine_row(
+        self, r: KafkaRecord, reasons: list[Reason], suspect: bool = True
+    ) -> dict[str, Any]:
         """A rejected record with its bytes and every reason, personal data redacted
-        (``stored_bytes``, ``message_key``, ``kept_detail``)."""
+        (``stored_bytes``, ``message_key``, ``kept_detail``); ``suspect`` as there."""
         value = r.value or b""
-        kept, redacted, event = self.stored_bytes(value)
+        kept, redacted, event = self.stored_bytes(value, suspect)
         key, key_redacted = self.message_key(r.key)
         event_id, event_type = _peek(event)
         details = [kept_detail(x.detail) for x in reasons]

@@ -12,7 +12,8 @@ every row), and GX with a validation per read batch
 against the frames of many batches held until ``ingest.gx_rows`` rows wait (and the
 building of those frames alone), the latter also without ``pipelines.gx_memo`` (GX's own
 code, the memo's baseline), and, by topic, normalisation and the building of GX's frames
-a message — the per-step figures behind the ingest benchmark's rate.
+a message (and the normalisation of an oversize value, quarantined whole) — the per-step
+figures behind the ingest benchmark's rate.
 The steps run with the collector paused, as in the pipeline.
 
     python -m tests.bench.profile_ingest_steps [N]
@@ -175,6 +176,17 @@ def _per_type(records: list[KafkaRecord], runner: SuiteRunner, now: datetime) ->
             f"  {topic:<28} normalise {1e6 * normalised / n:5.1f} µs, GX frames"
             f" {1e6 * framed / n:5.1f} µs a message ({n:,})"
         )
+    # the batches of values past MAX_MESSAGE_BYTES (``batched`` puts them apart)
+    checked = [check_batch(b, now) for b in _as_read(records)]
+    oversize = [b for b in checked if _oversize(b)]
+    n = sum(len(b.records) for b in oversize)
+    if n:
+        seconds = _best_seconds(lambda: [normaliser.tables(b) for b in oversize])
+        print(f"  oversize values, quarantined: {1e3 * seconds / n:5.2f} ms a message ({n:,})")
+
+
+def _oversize(batch: CheckedBatch) -> bool:
+    return all(len(r.value or b"") > MAX_MESSAGE_BYTES for r in batch.records)
 
 
 def _written_bytes(tables: dict[str, pa.Table], options: dict[str, Any]) -> int:
