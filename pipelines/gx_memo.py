@@ -43,6 +43,7 @@ new release runs unchanged until someone reads its code and the tests again.
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -57,6 +58,7 @@ _memo: ContextVar[dict[int, tuple[Any, Any]] | None] = ContextVar("gx_memo", def
 # (IDDict class, content of its arguments) → its id; None outside a validation
 _ids: ContextVar[dict[Any, Any] | None] = ContextVar("gx_ids", default=None)
 _installed = False
+_installing = threading.Lock()  # a second install would wrap the first one's wrappers
 
 
 class _Opaque(Exception):
@@ -82,8 +84,14 @@ def _content(value: Any) -> Any:
 
 
 def install() -> bool:
-    """Make ``Expectation.configuration`` consult the memo (once per process); returns
-    whether it did (only for ``CHECKED_VERSION``)."""
+    """Make ``Expectation.configuration`` consult the memo (once per process, whichever
+    of a worker's threads ask at once); returns whether it did (only for
+    ``CHECKED_VERSION``)."""
+    with _installing:
+        return _install()
+
+
+def _install() -> bool:
     global _installed
     if _installed:
         return True

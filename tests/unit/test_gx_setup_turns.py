@@ -43,3 +43,46 @@ def test_gx_is_imported_before_the_project_lock_is_taken(tmp_path: Path) -> None
     )
     assert done.returncode == 0, done.stderr[-3000:]
     assert done.stdout.strip().splitlines()[-1] == "[True]"
+
+
+INSTALLS = """
+import threading
+from pipelines import gx_memo
+
+start = threading.Barrier(6)
+
+def install():
+    start.wait()
+    gx_memo.install()
+
+threads = [threading.Thread(target=install) for _ in range(6)]
+for t in threads:
+    t.start()
+for t in threads:
+    t.join()
+from great_expectations.core.id_dict import IDDict
+from great_expectations.expectations.expectation import Expectation
+
+def wrapped(function):
+    # what the memo's wrapper calls: GX's own function, or another wrapper of the memo
+    return [c.cell_contents.__qualname__ for c in function.__closure__
+            if callable(c.cell_contents)]
+
+print(wrapped(Expectation.configuration.fget), wrapped(IDDict.to_id))
+"""
+
+
+def test_threads_installing_the_memo_at_once_wrap_gx_once() -> None:
+    """A worker's threads set up their runners at once (GX's import is outside the project
+    lock): the memo wraps GX's functions once, not its own wrappers again."""
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(INSTALLS)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert done.stdout.strip().splitlines()[-1] == (
+        "['Expectation.configuration'] ['IDDict.to_id']"
+    )
