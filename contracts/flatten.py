@@ -16,18 +16,6 @@ def _column_paths(event_type: str) -> tuple[tuple[str, tuple[str, ...]], ...]:
     return tuple((c.name, c.path) for c in event_columns(contracts()[event_type]))
 
 
-# the columns of an answer row that come from its event (``flatten_answers``)
-_ANSWER_HEAD = (
-    "event_id",
-    "survey_id",
-    "wave",
-    "respondent_id",
-    "entity_id",
-    "institution_type",
-    "occurred_at",
-)
-
-
 @cache
 def _answer_fields() -> tuple[str, ...]:
     return tuple(c.name for c in answer_columns() if c.path and c.path[0] == "answer")
@@ -48,11 +36,12 @@ def flatten_event(event: dict[str, Any], contract: EventContract) -> dict[str, A
     return row
 
 
-def flatten_answers(event: dict[str, Any]) -> list[dict[str, Any]]:
-    """One row per answer of a ``survey_response`` event."""
+def _answer_head(event: dict[str, Any]) -> dict[str, Any]:
+    """The columns every answer row of a response takes from the response itself (the
+    contract's ``ANSWER_KEY_COLUMNS`` but ``answer_index``)."""
     payload = event.get("payload") or {}
     subject = event.get("subject") or {}
-    head = {
+    return {
         "event_id": event.get("event_id"),
         "survey_id": payload.get("survey_id"),
         "wave": payload.get("wave"),
@@ -61,9 +50,18 @@ def flatten_answers(event: dict[str, Any]) -> list[dict[str, Any]]:
         "institution_type": subject.get("institution_type"),
         "occurred_at": event.get("occurred_at"),
     }
+
+
+def _answers(event: dict[str, Any]) -> Any:
+    return (event.get("payload") or {}).get("answers") or []
+
+
+def flatten_answers(event: dict[str, Any]) -> list[dict[str, Any]]:
+    """One row per answer of a ``survey_response`` event."""
+    head = _answer_head(event)
     names = _answer_fields()
     rows = []
-    for i, answer in enumerate(payload.get("answers") or []):
+    for i, answer in enumerate(_answers(event)):
         row = dict(head, answer_index=i)
         for name in names:
             row[name] = answer.get(name) if isinstance(answer, dict) else None
@@ -75,26 +73,17 @@ def answer_columns_of(events: Sequence[dict[str, Any]]) -> tuple[list[int], dict
     """``flatten_answers`` of many ``survey_response`` events at once, as columns: the
     position in ``events`` of each answer's event, and each column of the answer rows (the
     same values, in the same order)."""
-    heads: list[list[Any]] = [[] for _ in _ANSWER_HEAD]  # per event, as ``_ANSWER_HEAD``
-    event_id, survey_id, wave, respondent_id, entity_id, institution_type, occurred_at = heads
+    heads = [_answer_head(event) for event in events]
     rows: list[int] = []
     index: list[int] = []
     answers: list[Any] = []
     for position, event in enumerate(events):
-        payload = event.get("payload") or {}
-        subject = event.get("subject") or {}
-        event_id.append(event.get("event_id"))
-        survey_id.append(payload.get("survey_id"))
-        wave.append(payload.get("wave"))
-        respondent_id.append(payload.get("respondent_id"))
-        entity_id.append(subject.get("entity_id"))
-        institution_type.append(subject.get("institution_type"))
-        occurred_at.append(event.get("occurred_at"))
-        its = payload.get("answers") or []
+        its = _answers(event)
         answers.extend(its)
         rows.extend([position] * len(its))
         index.extend(range(len(its)))
-    columns = {name: _taken(head, rows) for name, head in zip(_ANSWER_HEAD, heads, strict=True)}
+    per_answer = _taken(heads, rows)
+    columns = {name: [head[name] for head in per_answer] for name in _answer_head({})}
     columns["answer_index"] = index
     for name in _answer_fields():
         columns[name] = [a.get(name) if isinstance(a, dict) else None for a in answers]

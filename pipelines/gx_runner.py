@@ -620,11 +620,6 @@ def answer_frames(
     whole frames once per expectation: the answers' other columns doubled its time). Built
     column by column from ``answer_columns_of``."""
     rows, columns = answer_columns_of(events)
-    if not rows:
-        return (
-            pd.DataFrame([], columns=_ANSWER_COLUMNS),
-            pd.DataFrame([], columns=_OPTION_COLUMNS),
-        )
     survey_ids, question_ids = columns["survey_id"], columns["question_id"]
     kinds, chosen = columns["kind"], columns["options"]
     question_keys = [f"{s}|{q}" for s, q in zip(survey_ids, question_ids, strict=True)]
@@ -655,12 +650,15 @@ def answer_frames(
             options["answer_index"].extend([index] * len(opts))
             options["option_id"].extend(opts)
             options["option_key"].extend([f"{key}|{opt}" for opt in opts])
-    option_frame = (
-        pd.DataFrame(options, columns=_OPTION_COLUMNS)
-        if options[ROW_ID]
-        else pd.DataFrame([], columns=_OPTION_COLUMNS)
-    )
-    return pd.DataFrame(answers, columns=_ANSWER_COLUMNS), option_frame
+    return _frame(answers, _ANSWER_COLUMNS), _frame(options, _OPTION_COLUMNS)
+
+
+def _frame(columns: dict[str, list[Any]], names: list[str]) -> pd.DataFrame:
+    """The frame of ``columns``. With no rows, the frame of no records (object columns):
+    pandas types an empty list otherwise, and GX's verdicts on it differ by dtype."""
+    if not columns[ROW_ID]:
+        return pd.DataFrame([], columns=names)
+    return pd.DataFrame(columns, columns=names)
 
 
 _ANSWER_COLUMNS = columns_read(answer_suite())
