@@ -5,25 +5,11 @@ loaded."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
-
-
-def _run(code: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(code)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    return done.stdout.strip()
+from tests.unit.new_interpreter import run_python
 
 
 def test_scipy_stats_is_not_loaded_by_importing_gx() -> None:
-    out = _run(
+    out = run_python(
         """
         import sys
         from pipelines.gx_import import import_great_expectations
@@ -37,7 +23,7 @@ def test_scipy_stats_is_not_loaded_by_importing_gx() -> None:
 
 
 def test_the_deferred_module_loads_on_use_and_gx_uses_it() -> None:
-    out = _run(
+    out = run_python(
         """
         import pandas as pd
         from pipelines.gx_import import import_great_expectations
@@ -65,7 +51,7 @@ def test_the_deferred_module_loads_on_use_and_gx_uses_it() -> None:
 
 
 def test_a_process_that_loaded_scipy_stats_first_keeps_it() -> None:
-    out = _run(
+    out = run_python(
         """
         import scipy.stats, sys
         loaded = sys.modules["scipy.stats"]
@@ -78,7 +64,7 @@ def test_a_process_that_loaded_scipy_stats_first_keeps_it() -> None:
 
 
 def test_altair_is_not_loaded_by_importing_gx_and_loads_on_use() -> None:
-    out = _run(
+    out = run_python(
         """
         import sys
         from pipelines.gx_import import import_great_expectations
@@ -97,7 +83,7 @@ def test_altair_is_not_loaded_by_importing_gx_and_loads_on_use() -> None:
 
 
 def test_spark_and_sql_datasources_are_not_loaded_by_importing_gx() -> None:
-    out = _run(
+    out = run_python(
         """
         import sys
         from pipelines.gx_import import DEFERRED_DATASOURCES, import_great_expectations
@@ -115,7 +101,7 @@ def test_a_deferred_datasource_loads_on_first_use_and_validates(tmp_path) -> Non
     """The first use of a deferred name (here ``isinstance``) imports its module: GX then
     knows the type (``add_sqlite``) and validates a SQLite table with it."""
     database = tmp_path / "rows.db"
-    out = _run(
+    out = run_python(
         f"""
         import sqlite3, sys
         from pipelines.gx_import import import_great_expectations
@@ -149,7 +135,7 @@ def test_spark_datasources_load_in_gx_order_after_every_module_file_was_read() -
     """Tools read ``__file__`` of every loaded module (Hypothesis does): that loads nothing.
     A Spark datasource module, once used, has the real classes GX's package gives it (each
     imports its base class from there) and GX knows its type."""
-    out = _run(
+    out = run_python(
         """
         import sys
         from pipelines.gx_import import import_great_expectations

@@ -5,10 +5,9 @@ core or more in every pass). Runs in a new interpreter, where GX is not yet impo
 
 from __future__ import annotations
 
-import subprocess
-import sys
-import textwrap
 from pathlib import Path
+
+from tests.unit.new_interpreter import run_python
 
 SETUP = """
 import sys
@@ -33,16 +32,8 @@ print(seen)
 
 
 def test_gx_is_imported_before_the_project_lock_is_taken(tmp_path: Path) -> None:
-    code = textwrap.dedent(SETUP.format(root=str(tmp_path / "gx")))
-    done = subprocess.run(
-        [sys.executable, "-c", code],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip().splitlines()[-1] == "[True]"
+    out = run_python(SETUP.format(root=str(tmp_path / "gx")), timeout=300)
+    assert out.splitlines()[-1] == "[True]"
 
 
 INSTALLS = """
@@ -75,14 +66,6 @@ print(wrapped(Expectation.configuration.fget), wrapped(IDDict.to_id))
 def test_threads_installing_the_memo_at_once_wrap_gx_once() -> None:
     """A worker's threads set up their runners at once (GX's import is outside the project
     lock): the memo wraps GX's functions once, not its own wrappers again."""
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(INSTALLS)],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    assert done.stdout.strip().splitlines()[-1] == (
+    assert run_python(INSTALLS, timeout=300).splitlines()[-1] == (
         "['Expectation.configuration'] ['IDDict.to_id']"
     )
