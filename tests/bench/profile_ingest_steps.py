@@ -138,7 +138,7 @@ def main() -> None:
     _staged_per_batch_and_together(as_read, now, n)
     _held_against_per_batch(records, runner, now)
     print("by topic:")
-    _per_type(records, runner, now)
+    _per_topic(records, runner, now)
     gc.enable()
 
 
@@ -160,13 +160,17 @@ def _staged_per_batch_and_together(as_read: list[list[KafkaRecord]], now: dateti
         )
 
 
-def _per_type(records: list[KafkaRecord], runner: SuiteRunner, now: datetime) -> None:
+def _per_topic(records: list[KafkaRecord], runner: SuiteRunner, now: datetime) -> None:
     """Each topic's cost a message of it in the two steps after the check that build from
     its events: normalising (``Normaliser.tables``, no write) and building its GX frames
-    (``wait_for_validation``), over its batches as read, best of 3 each."""
+    (``wait_for_validation``), over its batches as read, best of 3 each; then the
+    normalisation of the batches of values past ``MAX_MESSAGE_BYTES`` (``batched`` puts
+    them apart), quarantined whole."""
     normaliser = Normaliser("profile", now, b"key")
+    oversize: list[CheckedBatch] = []
     for topic in sorted({r.topic for r in records}):
         batches = [check_batch(b, now) for b in _as_read([r for r in records if r.topic == topic])]
+        oversize += [b for b in batches if _oversize(b)]
         n = sum(len(b.records) for b in batches)
         normalised = _best_seconds(lambda t=batches: [normaliser.tables(b) for b in t])
         framed = _best_seconds(
@@ -176,9 +180,6 @@ def _per_type(records: list[KafkaRecord], runner: SuiteRunner, now: datetime) ->
             f"  {topic:<28} normalise {1e6 * normalised / n:5.1f} µs, GX frames"
             f" {1e6 * framed / n:5.1f} µs a message ({n:,})"
         )
-    # the batches of values past MAX_MESSAGE_BYTES (``batched`` puts them apart)
-    checked = [check_batch(b, now) for b in _as_read(records)]
-    oversize = [b for b in checked if _oversize(b)]
     n = sum(len(b.records) for b in oversize)
     if n:
         seconds = _best_seconds(lambda: [normaliser.tables(b) for b in oversize])
