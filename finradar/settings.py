@@ -283,6 +283,10 @@ class BeamSettings(BaseModel):
     # runner's workers to the terminal); a worker's failure reaches the pass with its
     # traceback either way (--verbose shows it)
     worker_log_level: str = "CRITICAL"
+    # a pass on a portable runner (Prism, Flink, …) whose job has not ended after this long
+    # is cancelled and fails (``pipelines.portable``): Beam's own bound on the job was its
+    # requests' timeout, ``--job_server_timeout`` (300 s), which failed longer passes
+    job_timeout_s: float = Field(4 * 3600.0, gt=0)
 
 
 class IngestSettings(BaseModel):

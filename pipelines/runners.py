@@ -22,6 +22,7 @@ from apache_beam.transforms.environments import SubprocessSDKEnvironment
 from finradar.settings import Settings
 from infra.child_processes import SHELL_IGNORE_INTERRUPT
 from infra.prism import prism_binary
+from pipelines.portable import bounded_job_runner
 from pipelines.worker_logging import SDK_WORKER_MAIN
 
 
@@ -74,11 +75,12 @@ def _prism_defaults(settings: Settings, chosen: list[str]) -> list[str]:
 
 
 def pass_runner(settings: Settings, options: PipelineOptions) -> Any:
-    """The runner for ``options``: ``beam.runner`` by name, or an FnApiRunner whose worker
+    """The runner for ``options``: ``beam.runner`` (a portable one bounded by
+    ``beam.job_timeout_s``: ``pipelines.portable``), or an FnApiRunner whose worker
     processes write what they print to ``settings.beam_worker_log``."""
     every = options.get_all_options()
     if not _own_worker_processes(every):
-        return every["runner"]
+        return bounded_job_runner(every["runner"], settings.beam.job_timeout_s)
     log = settings.beam_worker_log
     log.parent.mkdir(parents=True, exist_ok=True)
     return FnApiRunner(default_environment=_quiet_subprocess_environment(log))

@@ -30,6 +30,7 @@ from finradar.settings import Settings, load_settings
 from infra import prism
 from infra.producing import publish_synthetic
 from pipelines.ingest import IngestSummary, run_once
+from pipelines.portable import JobTimedOut
 from pipelines.runners import pipeline_options
 from tests.integration.cli_runner import finradar_env
 from warehouse.lake import connect
@@ -230,6 +231,34 @@ def test_prism_runner_lands_what_fnapi_lands(stream, reference, prism_location):
     _assert_same_warehouse(reference, settings, summary)
 
 
+def test_a_prism_pass_may_outlast_the_job_servers_request_timeout(
+    stream, reference, prism_location
+):
+    """Beam opens a job's state and message streams with ``--job_server_timeout`` (300 s by
+    default) as their deadline, so a pass that ran longer failed with DEADLINE_EXCEEDED
+    while it was running well (apache/beam#35867); the project's runner waits on them
+    without one (``pipelines.portable``). Here the timeout is a second, the pass longer."""
+    timeout = 1
+    settings = _warehouse(stream, "prism-long", "PrismRunner", [f"--job_server_timeout={timeout}"])
+    summary = run_once(settings)
+    assert summary.seconds > 2 * timeout, "the pass should outlast the timeout"
+    _assert_same_warehouse(reference, settings, summary)
+
+
+def test_a_prism_job_still_running_after_beam_job_timeout_is_cancelled(stream, prism_location):
+    """What now bounds a portable runner's job: ``beam.job_timeout_s``, after which the
+    pass fails with one line (``JobTimedOut``), the job cancelled, nothing committed."""
+    settings = load_settings(
+        var_dir=stream.var.parent / "prism-timeout",
+        kafka=KAFKA,
+        ingest={"batch_records": BATCH_RECORDS},
+        beam={"runner": "PrismRunner", "job_timeout_s": 1},
+    )
+    with pytest.raises(JobTimedOut, match=r"beam\.job_timeout_s \(1 s\): cancelled it"):
+        run_once(settings)
+    assert not settings.catalog_path.exists() or not warehouse_state(settings)["ops.kafka_offsets"]
+
+
 def test_portable_runner_with_external_workers_lands_what_fnapi_lands(
     stream, reference, prism_location
 ):
@@ -309,6 +338,8 @@ def test_a_worker_killed_mid_pass_then_a_rerun_gives_the_same_warehouse(
             "FINRADAR_INGEST__BATCH_RECORDS": str(BATCH_RECORDS),
             "FINRADAR_BEAM__RUNNER": settings.beam.runner,
             "FINRADAR_BEAM__OPTIONS": json.dumps(settings.beam.options),
+            # a job Prism never reports ended fails here, not at the subprocess's timeout
+            "FINRADAR_BEAM__JOB_TIMEOUT_S": "300",
         }
         crashed = subprocess.run(
             [sys.executable, "-m", "finradar", "ingest", "--once"],

@@ -4,11 +4,16 @@ its commit made once they have ended."""
 from __future__ import annotations
 
 from pathlib import Path
+from unittest import mock
 
+from apache_beam.portability.api import beam_job_api_pb2
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
+from apache_beam.runners.portability.portable_runner import PortableRunner
+from apache_beam.runners.portability.prism_runner import PrismRunner
 
 from finradar.settings import load_settings
 from infra.prism import beam_version
+from pipelines.portable import JobService
 from pipelines.runners import (
     commits_after_pipeline,
     lands_in_this_process,
@@ -76,3 +81,23 @@ def test_prism_without_a_location_runs_the_projects_own_build(tmp_path):
     assert every["prism_log_level"] == "warn"
     chosen = _settings(tmp_path, runner="PrismRunner", options=["--prism_location=/opt/prism"])
     assert pipeline_options(chosen, 10).get_all_options()["prism_location"] == "/opt/prism"
+
+
+def test_a_portable_runners_job_is_bounded_by_beam_job_timeout(tmp_path):
+    """A portable runner's job streams last ``beam.job_timeout_s``, not Beam's request
+    timeout (``tests/integration/test_prism.py`` runs both ways on Prism)."""
+    options = ["--prism_location=/opt/prism", "--job_endpoint=localhost:1"]
+    for name, base in (("PrismRunner", PrismRunner), ("PortableRunner", PortableRunner)):
+        settings = _settings(tmp_path, runner=name, options=options, job_timeout_s=90)
+        runner = pass_runner(settings, pipeline_options(settings, 10))
+        assert isinstance(runner, base) and type(runner).__name__ == name
+        stub = mock.Mock()
+        stub.GetStateStream.return_value = iter(["running", "done"])
+        service = JobService(stub, settings.beam.job_timeout_s, 300)
+        request = beam_job_api_pb2.GetJobStateRequest(job_id="job")
+        assert list(service.GetStateStream(request, timeout=300)) == ["running", "done"]
+        stub.GetStateStream.assert_called_once_with(request, timeout=90)
+    # other runners are Beam's, by name
+    assert pass_runner(_settings(tmp_path), pipeline_options(_settings(tmp_path), 10)) == (
+        "FnApiRunner"
+    )
