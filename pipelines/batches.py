@@ -6,6 +6,8 @@ from dataclasses import dataclass, field
 from operator import itemgetter
 from typing import Any
 
+import pyarrow as pa
+
 from contracts.batch_checks import TypeBatch
 from contracts.checks import Reason
 from handoff.records import KafkaRecord
@@ -33,6 +35,16 @@ class CheckedBatch:
     gathered: dict[str, tuple[list[int], dict[str, list[Any]]]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    # ``arrow``'s arrays, by the list they hold and their type (with the list: its id
+    # stays its own)
+    arrays: dict[tuple[int, pa.DataType], tuple[list[Any], pa.Array]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
+
+    def __getstate__(self) -> dict[str, Any]:
+        # a batch that crosses processes is pickled (``pipelines.coders``): without the
+        # arrays, which its lists there would not find (they are found by identity)
+        return {**self.__dict__, "arrays": {}}
 
     def reject(self, index: int, reasons: list[Reason]) -> None:
         self.valid.pop(index, None)
@@ -62,6 +74,15 @@ class CheckedBatch:
             columns = {path: list(gather(values)) for path, values in screened.columns.items()}
         self.gathered[event_type] = (list(indexes), columns)
         return dict(columns)
+
+    def arrow(self, values: list[Any], type_: pa.DataType) -> pa.Array:
+        """``values`` as an Arrow array of ``type_``, converted once for the batch: the
+        staging tables and GX's frames convert the same lists of ``columns`` (which are
+        never changed in place: ``own_columns``)."""
+        key = (id(values), type_)
+        if key not in self.arrays:
+            self.arrays[key] = (values, pa.array(values, type_))
+        return self.arrays[key][1]
 
 
 def own_columns(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:

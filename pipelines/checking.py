@@ -81,7 +81,7 @@ def wait_for_validation(
         )
         pending.add(
             event_type,
-            runner.frames(event_type, events, columns=columns),
+            runner.frames(event_type, events, columns=columns, arrow=batch.arrow),
             [batch.records[i].coordinates for i in indexes],
         )
 

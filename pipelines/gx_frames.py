@@ -17,10 +17,14 @@ together. An expectation that orders values (``…ToBeBetween``) reads its colum
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import cache
+from typing import Any
 
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pandas.api.types import union_categoricals
 
 from contracts.export.gx_suites import ExpectationSpec, columns_read, suites
@@ -54,6 +58,40 @@ def _equality_only(specs: list[ExpectationSpec]) -> set[str]:
         if "row_condition" in kwargs:  # ``==`` or ``!=`` (``gx_runner._condition``)
             compared.add(kwargs["row_condition"][0])
     return compared - ordered
+
+
+def compared_text(suite: str) -> frozenset[str]:
+    """The columns ``suite`` compares for equality only: ``held_frame`` makes their text
+    categorical."""
+    return _layout(suite)[1]
+
+
+def text_categorical(
+    values: list[Any], arrow: Callable[[list[Any], pa.DataType], pa.Array]
+) -> pd.Categorical | None:
+    """A column's values as the categorical ``held_frame`` makes of them (categories in
+    sorted order), built from their Arrow array (``arrow``: ``CheckedBatch.arrow``, the
+    conversion the staging tables share); None where pandas would not read them as text
+    (a value that is not a string, or none at all)."""
+    try:
+        array = arrow(values, pa.string())
+    except (pa.ArrowInvalid, pa.ArrowTypeError):
+        return None
+    if array.null_count == len(array):
+        return None
+    encoded = array.dictionary_encode()
+    # code point order, as pandas sorts the categories of text
+    order = pc.array_sort_indices(encoded.dictionary).to_numpy()
+    rank = np.empty(len(order), dtype=np.int64)
+    rank[order] = np.arange(len(order))
+    indices = encoded.indices
+    if indices.null_count:
+        codes = rank[indices.fill_null(0).to_numpy()]
+        codes[indices.is_null().to_numpy(zero_copy_only=False)] = -1
+    else:
+        codes = rank[indices.to_numpy()]
+    categories = pd.Index(encoded.dictionary.take(order).to_pandas(), copy=False)
+    return pd.Categorical.from_codes(codes, dtype=pd.CategoricalDtype(categories))
 
 
 def held_frame(suite: str, frame: pd.DataFrame) -> pd.DataFrame:

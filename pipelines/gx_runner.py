@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 import pandas as pd
+import pyarrow as pa
 import yaml
 
 from contracts.batch_checks import value_at
@@ -50,7 +51,7 @@ from finradar.errors import TransientError
 from finradar.settings import quiet_great_expectations
 from handoff.validation import BatchValidation, ExpectationOutcome, SuiteOutcome
 from pipelines.batches import own_columns
-from pipelines.gx_frames import held_frame
+from pipelines.gx_frames import compared_text, held_frame, text_categorical
 from pipelines.gx_import import import_great_expectations
 from pipelines.gx_memo import install as install_gx_memo
 from pipelines.gx_memo import memoised_configurations
@@ -266,15 +267,17 @@ class SuiteRunner:
         events: list[dict[str, Any]],
         only: str | None = None,
         columns: dict[str, list[Any]] | None = None,
+        arrow: Callable[[list[Any], pa.DataType], pa.Array] | None = None,
     ) -> dict[str, pd.DataFrame]:
         """The frame of each suite of ``event_type`` (or of ``only``) over the events, by
         suite, as workers hold them (``pipelines.gx_frames``); in every frame ``ROW_ID`` is
-        the position of a row's event in ``events``."""
+        the position of a row's event in ``events``. ``columns`` and ``arrow``: see
+        ``event_frame``."""
         contract = contracts()[event_type]
         wanted = suites_of(event_type) if only is None else [only]
         frames = {}
         if event_type in wanted:
-            frames[event_type] = event_frame(events, contract.event_type, columns)
+            frames[event_type] = event_frame(events, contract.event_type, columns, arrow)
         if ANSWER_SUITE in wanted or OPTION_SUITE in wanted:
             answers, options = answer_frames(events, self.catalog)
             frames.update({ANSWER_SUITE: answers, OPTION_SUITE: options})
@@ -573,12 +576,21 @@ def event_frame(
     events: list[dict[str, Any]],
     event_type: str,
     columns: dict[str, list[Any]] | None = None,
+    arrow: Callable[[list[Any], pa.DataType], pa.Array] | None = None,
 ) -> pd.DataFrame:
     """The frame a type's suite validates: the flattened events (from their field columns
-    when given), a row id, and what the expectations read besides."""
+    when given), a row id, and what the expectations read besides. With ``arrow`` as well
+    (``CheckedBatch.arrow``), the text the suite compares for equality only is categorical
+    already, as ``held_frame`` makes it, built from Arrow arrays the staging tables share."""
     contract = contracts()[event_type]
     if columns is not None and events:
-        frame = pd.DataFrame(flatten_columns(columns, contract))
+        flat: dict[str, Any] = flatten_columns(columns, contract)
+        if arrow is not None:
+            for name in compared_text(event_type) & flat.keys():
+                categorical = text_categorical(flat[name], arrow)
+                if categorical is not None:
+                    flat[name] = categorical
+        frame = pd.DataFrame(flat)
     else:
         rows = [flatten_event(e, contract) for e in events]
         frame = pd.DataFrame(rows, columns=[c for c in (rows[0] if rows else {})] or None)

@@ -32,7 +32,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -226,19 +226,19 @@ class Normaliser:
         contract = contracts()[event_type]
         records = [batch.records[i] for i in indexes]
         values = [r.value or b"" for r in records]
-        events: list[dict[str, Any]] = []
-        kept: list[bytes] = []
+        events = [batch.valid[i] for i in indexes]
+        kept = list(values)
         suspect = suspects(batch.screened.get(event_type), indexes, values)
         shared = True  # ``columns`` may be the batch's own lists
-        for j, (value, i) in enumerate(zip(values, indexes, strict=True)):
-            event, stored = self.stored_event(value, batch.valid[i], suspect[j])
-            if stored is not value:  # the event holds personal data: its columns too
+        # an event whose bytes hold no personal data is kept as it is (``stored_event``)
+        for j in [j for j, maybe in enumerate(suspect) if maybe]:
+            event, stored = self.stored_event(values[j], events[j], True)
+            if stored is not values[j]:  # the event holds personal data: its columns too
                 if shared:
                     columns, shared = own_columns(columns), False
                 for path, column in columns.items():
                     column[j] = value_at(event, path)
-            events.append(event)
-            kept.append(stored)
+                events[j], kept[j] = event, stored
         shas = [self.bytes_hash(v, s is not v) for v, s in zip(values, kept, strict=True)]
         stored_keys = [self.message_key(r.key) for r in records]
         keys = [k for k, _ in stored_keys]
@@ -268,7 +268,8 @@ class Normaliser:
             content_sha256=shas,
             raw_json=stored.cast(pa.string()),
         )
-        tables = {contract.table: _table(row, self.schemas[contract.table])}
+        # the field columns as GX's frames convert them too (``CheckedBatch.arrow``)
+        tables = {contract.table: _table(row, self.schemas[contract.table], batch.arrow)}
         valid = {
             "event_id": row["event_id"],
             "event_type": [event_type] * n,
@@ -407,14 +408,21 @@ def _valid_by_type(batch: CheckedBatch) -> list[tuple[str, list[int]]]:
     return sorted(by_type.items())
 
 
-def _table(columns: dict[str, Any], schema: pa.Schema) -> pa.Table:
+def _table(
+    columns: dict[str, Any],
+    schema: pa.Schema,
+    convert: Callable[[list[Any], pa.DataType], pa.Array] = pa.array,
+) -> pa.Table:
     """The table of ``columns`` (lists, or Arrow arrays of the schema's types) in
-    ``schema``'s order."""
-    return pa.Table.from_arrays([_array(columns[f.name], f.type) for f in schema], schema=schema)
+    ``schema``'s order; ``convert`` makes an array of a list."""
+    arrays = [_array(columns[f.name], f.type, convert) for f in schema]
+    return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def _array(values: Any, type_: pa.DataType) -> pa.Array:
-    return values if isinstance(values, pa.Array) else pa.array(values, type_)
+def _array(
+    values: Any, type_: pa.DataType, convert: Callable[[list[Any], pa.DataType], pa.Array]
+) -> pa.Array:
+    return values if isinstance(values, pa.Array) else convert(values, type_)
 
 
 def _concatenated(parts: list[dict[str, pa.Table]]) -> dict[str, pa.Table]:

@@ -7,6 +7,7 @@ import pickle
 from datetime import UTC, datetime
 
 import apache_beam as beam
+import pyarrow as pa
 import pytest
 
 from contracts.spec import MAX_MESSAGE_BYTES
@@ -33,6 +34,8 @@ def test_batches_round_trip_and_are_sized_from_their_bytes(monkeypatch: pytest.M
     records = _records(300)
     batch = next(batched(records, 1000, 1 << 30))
     checked = check_batch(batch, NOW)
+    values = next(iter(checked.screened.values())).columns["event_id"]
+    checked.arrow(values, pa.string())
     coder = BatchCoder()
     assert isinstance(batch, RecordBatch)
     assert coder.decode(coder.encode(batch)) == batch
@@ -42,6 +45,9 @@ def test_batches_round_trip_and_are_sized_from_their_bytes(monkeypatch: pytest.M
         checked.valid,
         checked.rejected,
     )
+    # its Arrow arrays stay behind: they are found by their lists' identity, which a
+    # decoded batch's lists do not share
+    assert checked.arrays and not again.arrays
     expected = sum(len(r.value or b"") + len(r.key or b"") + 64 for r in batch)
 
     def no_pickle(*args: object, **kwargs: object) -> bytes:

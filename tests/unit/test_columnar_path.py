@@ -16,7 +16,8 @@ from contracts.synthetic import SyntheticStream
 from handoff.records import KafkaRecord
 from pipelines.batches import CheckedBatch, own_columns
 from pipelines.checking import check_batch
-from pipelines.gx_runner import event_frame
+from pipelines.gx_frames import held_frame
+from pipelines.gx_runner import event_frame, for_validation
 from pipelines.normalise import Normaliser
 from tests.poison.strategies import NOW, messages
 
@@ -53,11 +54,32 @@ def _same_tables(batch: CheckedBatch) -> None:
         assert _sorted(columnar[name]).equals(_sorted(rows[name])), name
 
 
+def _same_held_frames(batch: CheckedBatch) -> None:
+    """Each type's frame as a worker holds it, built from the batch's columns with the
+    Arrow arrays the staging tables share (``CheckedBatch.arrow``), GX's view of personal
+    values included (``for_validation``), against the row-by-row build."""
+    for contract in contracts().values():
+        event_type = contract.event_type
+        indexes = [i for i, e in sorted(batch.valid.items()) if e["event_type"] == event_type]
+        columns = batch.columns(event_type, indexes)
+        if columns is None or not indexes:
+            continue
+        shown, shown_columns = for_validation(
+            [batch.valid[i] for i in indexes], [True] * len(indexes), columns
+        )
+        pd.testing.assert_frame_equal(
+            held_frame(event_type, event_frame(shown, event_type, shown_columns, batch.arrow)),
+            held_frame(event_type, event_frame(shown, event_type)),
+        )
+
+
 def test_synthetic_stream_same_tables_and_frames() -> None:
     stream = list(SyntheticStream(4000, 0.3, 21))
     batch = check_batch(_records([(m.value, m.topic) for m in stream]), NOW)
     assert batch.screened  # the columns were gathered: this test compares two paths
+    _same_held_frames(batch)  # GX's frames first, then the staging tables, as a worker
     _same_tables(batch)
+    assert batch.arrays  # both built from the shared arrays
     for contract in contracts().values():
         indexes = [
             i for i, e in sorted(batch.valid.items()) if e["event_type"] == contract.event_type
@@ -79,11 +101,11 @@ def test_synthetic_stream_same_tables_and_frames() -> None:
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
 )
 @given(batch=messages(max_size=30))
-def test_poison_mutations_same_tables(batch) -> None:  # type: ignore[no-untyped-def]
+def test_poison_mutations_same_tables_and_frames(batch) -> None:  # type: ignore[no-untyped-def]
     topics = [contracts()[m.event_type].topic for m in batch]
-    _same_tables(
-        check_batch(_records([(m.value, t) for m, t in zip(batch, topics, strict=True)]), NOW)
-    )
+    checked = check_batch(_records([(m.value, t) for m, t in zip(batch, topics, strict=True)]), NOW)
+    _same_held_frames(checked)
+    _same_tables(checked)
 
 
 @pytest.mark.parametrize("event_type", sorted(contracts()))
