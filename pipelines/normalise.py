@@ -34,6 +34,7 @@ import hmac
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -78,6 +79,7 @@ StagingRows = list[tuple[str, dict[str, Any]]]  # (staging table, row) of one re
 # the commit reads each file
 STAGE_BYTES = 32 * 1024 * 1024
 KEYS_KEPT = 100_000
+_PARTITION, _OFFSET = itemgetter(0, 1), itemgetter(2)  # of a ``KafkaRecord``
 
 
 class Normaliser:
@@ -472,11 +474,17 @@ def _holdable(row: dict[str, Any], schema: pa.Schema) -> dict[str, Any]:
 
 def _reads(batch: CheckedBatch) -> list[dict[str, Any]]:
     """Records read per partition (the accounting's ``consumed``)."""
+    records = batch.records
     reads: dict[tuple[str, int], list[int]] = {}
-    for r in batch.records:
-        span = reads.setdefault((r.topic, r.partition), [0, r.offset, r.offset])
-        span[0] += 1
-        span[1], span[2] = min(span[1], r.offset), max(span[2], r.offset)
+    partitions = set(map(_PARTITION, records))
+    if len(partitions) == 1:  # a batch of one partition's range, read in C loops
+        offsets = list(map(_OFFSET, records))
+        reads[partitions.pop()] = [len(records), min(offsets), max(offsets)]
+    else:  # a small pass's batch of a topic's partitions (``ReadSmallPass``)
+        for r in records:
+            span = reads.setdefault((r.topic, r.partition), [0, r.offset, r.offset])
+            span[0] += 1
+            span[1], span[2] = min(span[1], r.offset), max(span[2], r.offset)
     return [
         {
             "kafka_topic": topic,

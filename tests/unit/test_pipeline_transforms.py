@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -175,3 +176,30 @@ def test_normalise_and_stage_writes_the_tables_of_many_batches_together(
             | "Stage" >> NormaliseAndStage(tmp_path, "b1", NOW, key, stage_bytes=stage_bytes)
         )
         assert_that(out, check)
+
+
+@pytest.mark.parametrize("partitions", [[0], [0, 1, 2]])
+def test_reads_count_each_partitions_records_and_offset_span(partitions: list[int]) -> None:
+    """``_reads``, the accounting's ``consumed``: per partition its records and first and
+    last offsets, whatever their order in the batch (one partition's range, or a small
+    pass's batch of a topic's partitions)."""
+    rng = random.Random(7)
+    records = [
+        KafkaRecord(TOPICS["spend_disclosure"], p, offset, None, None, b"{}")
+        for p in partitions
+        for offset in rng.sample(range(100 * p, 100 * p + 90), 40 + p)
+    ]
+    rng.shuffle(records)
+    reads = Normaliser("b1", NOW, b"key").tables(CheckedBatch(records))["_reads"].to_pylist()
+    expected = {
+        p: (
+            sum(r.partition == p for r in records),
+            min(r.offset for r in records if r.partition == p),
+            max(r.offset for r in records if r.partition == p),
+        )
+        for p in partitions
+    }
+    assert {
+        r["kafka_partition"]: (r["records"], r["first_offset"], r["last_offset"]) for r in reads
+    } == expected
+    assert {r["kafka_topic"] for r in reads} == {TOPICS["spend_disclosure"]}
