@@ -65,6 +65,9 @@ IS_DICT, ABSENT, NOT_DICT = 0, 1, 2  # what an object field holds (``TypeBatch.o
 _NONE = type(None)
 _NUMBER_KINDS = {int, float, _NONE}
 Instants = dict[str, datetime | None]  # timestamp texts, parsed (``parse_timestamp``)
+# Arrow arrays of columns by their list's identity and type, with the list (so that its
+# identity stays its own)
+Arrays = dict[tuple[int, pa.DataType], tuple[list[Any], pa.Array]]
 
 
 @dataclass
@@ -92,6 +95,9 @@ class TypeBatch:
     unknown: list[int] = field(default_factory=list)
     # the timestamp texts the check read, parsed (``parse_timestamp``)
     instants: Instants = field(default_factory=dict)
+    # the Arrow arrays the check made of whole columns, by the list and type (the steps
+    # after it convert the same lists: ``pipelines.batches.CheckedBatch.arrow``)
+    arrays: Arrays = field(default_factory=dict)
     _where: dict[int, int] | None = field(default=None, init=False, repr=False, compare=False)
 
     def where(self) -> dict[int, int]:
@@ -264,14 +270,15 @@ def _clean(batch: TypeBatch, now: datetime, catalog: SurveyCatalog) -> list[bool
             if f.name == "schema_version":
                 _bad_where(ok, everyone, values, _not_version)
             else:
-                _leaf(f, values, everyone, ok, None, batch.instants)
+                _leaf(f, values, everyone, ok, None, batch.instants, batch.arrays)
             continue
         status = batch.objects[f.name]
         refused = {NOT_DICT, ABSENT} if f.required else {NOT_DICT}
         _bad_where(ok, everyone, status, refused.__contains__)
         present = [s == IS_DICT for s in status]
         for c in f.fields:
-            _leaf(c, batch.columns[f"{f.name}.{c.name}"], everyone, ok, present, batch.instants)
+            path = f"{f.name}.{c.name}"
+            _leaf(c, batch.columns[path], everyone, ok, present, batch.instants, batch.arrays)
     _shape(batch, ok)
     _rules(batch, now, catalog, ok)
     return ok
@@ -350,10 +357,12 @@ def _leaf(
     ok: list[bool],
     present: list[bool] | None,
     instants: Instants,
+    arrays: Arrays | None = None,
 ) -> None:
     """Marks the rows whose value of field ``f`` breaks a rule. ``present``: whether the
     field's object is there (a field of an absent object is not missing on its own).
-    ``instants``: each timestamp text read so far, parsed (``parse_timestamp``)."""
+    ``instants``: each timestamp text read so far, parsed (``parse_timestamp``).
+    ``arrays``: where to keep the Arrow array made of the whole column, if any."""
     kinds = set(map(type, values))  # one pass in C: most columns hold one kind of value
     if f.required and _NONE in kinds:
         if present is None:
@@ -365,9 +374,9 @@ def _leaf(
     if f.kind in ("object", "array"):
         _field(f, values, rows, ok, instants)
     elif f.kind in ("string", "date", "timestamp"):
-        _string(f, values, rows, ok, instants)
+        _string(f, values, rows, ok, instants, arrays)
     else:
-        _number(f, values, rows, ok, kinds)
+        _number(f, values, rows, ok, kinds, arrays)
 
 
 def _field(
@@ -404,10 +413,17 @@ def _field(
 
 
 def _string(
-    f: Field, values: list[Any], rows: list[int], ok: list[bool], instants: Instants
+    f: Field,
+    values: list[Any],
+    rows: list[int],
+    ok: list[bool],
+    instants: Instants,
+    arrays: Arrays | None = None,
 ) -> None:
     try:
         column = pa.array(values, type=pa.string())
+        if arrays is not None:
+            arrays[(id(values), pa.string())] = (values, column)
     except (pa.ArrowTypeError, pa.ArrowInvalid):  # not all strings: the others are wrong_type
         _bad_where(ok, rows, values, lambda v: v is not None and type(v) is not str)
         keep = [j for j, v in enumerate(values) if v is None or type(v) is str]
@@ -437,14 +453,23 @@ def _string(
             _bad_where(ok, rows, values, lambda v: v in wrong)
 
 
-def _number(f: Field, values: list[Any], rows: list[int], ok: list[bool], kinds: set[type]) -> None:
+def _number(
+    f: Field,
+    values: list[Any],
+    rows: list[int],
+    ok: list[bool],
+    kinds: set[type],
+    arrays: Arrays | None = None,
+) -> None:
     """Marks the rows whose value of the number field ``f`` is not a finite number (an
     integer for an integer field) within ±(2^53 − 1) and the field's bounds. ``kinds``: the
-    types of ``values``."""
+    types of ``values``; ``arrays``: as ``_leaf``'s."""
     column = _doubles(values, kinds)
     if column is None:
         column = _numbers_one_by_one(f, values, rows, ok)
     else:  # only ints, floats and nulls, every int within 2^53 (Arrow converted it exactly)
+        if arrays is not None:
+            arrays[(id(values), pa.float64())] = (values, column)
         bad = pc.invert(pc.is_finite(column))
         bad = pc.or_(bad, pc.greater(pc.abs(column), MAX_SAFE_INTEGER))
         if f.kind == "integer" and float in kinds:

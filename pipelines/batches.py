@@ -8,7 +8,7 @@ from typing import Any
 
 import pyarrow as pa
 
-from contracts.batch_checks import TypeBatch
+from contracts.batch_checks import Arrays, TypeBatch
 from contracts.checks import Reason
 from handoff.records import KafkaRecord
 
@@ -35,11 +35,8 @@ class CheckedBatch:
     gathered: dict[str, tuple[list[int], dict[str, list[Any]]]] = field(
         default_factory=dict, repr=False, compare=False
     )
-    # ``arrow``'s arrays, by the list they hold and their type (with the list: its id
-    # stays its own)
-    arrays: dict[tuple[int, pa.DataType], tuple[list[Any], pa.Array]] = field(
-        default_factory=dict, repr=False, compare=False
-    )
+    # ``arrow``'s arrays (the batch check's first), by the list they hold and their type
+    arrays: Arrays = field(default_factory=dict, repr=False, compare=False)
 
     def __getstate__(self) -> dict[str, Any]:
         # a batch that crosses processes is pickled (``pipelines.coders``): without the

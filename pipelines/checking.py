@@ -21,7 +21,7 @@ import apache_beam as beam
 from apache_beam.transforms.window import GlobalWindows
 from apache_beam.utils.windowed_value import WindowedValue
 
-from contracts.batch_checks import checked, suspects
+from contracts.batch_checks import Arrays, checked, suspects
 from contracts.checks import Reason
 from contracts.export.gx_suites import suites_of
 from finradar.settings import IngestSettings
@@ -50,7 +50,12 @@ def check_batch(records: list[KafkaRecord], now: datetime) -> CheckedBatch:
     verdicts of ``contracts.checks.check_value``; whatever a record holds, it ends valid or
     rejected with reasons)."""
     verdicts, screened = checked([r.value for r in records], [r.topic for r in records], now)
-    batch = CheckedBatch(records, screened=screened)
+    # the check's Arrow arrays of whole columns move to the batch, for the steps after it
+    arrays: Arrays = {}
+    for type_batch in screened.values():
+        arrays.update(type_batch.arrays)
+        type_batch.arrays = {}
+    batch = CheckedBatch(records, screened=screened, arrays=arrays)
     for i, (event, reasons) in enumerate(verdicts):
         if reasons:
             batch.rejected[i] = reasons
