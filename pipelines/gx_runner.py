@@ -595,12 +595,7 @@ def event_frame(
         rows = [flatten_event(e, contract) for e in events]
         frame = pd.DataFrame(rows, columns=[c for c in (rows[0] if rows else {})] or None)
     frame[ROW_ID] = range(len(events))
-    frame["occurred_at_utc"] = pd.to_datetime(
-        frame.get("occurred_at"),
-        utc=True,
-        errors="coerce",
-        format="ISO8601",
-    )
+    frame["occurred_at_utc"] = _instants(frame.get("occurred_at"))
     for f in contract.payload.fields:
         if f.kind == "array" and f.min_items is not None:
             frame[count_column(f.name)] = [
@@ -622,6 +617,17 @@ def event_frame(
             for e in events
         ]
     return frame
+
+
+def _instants(texts: pd.Series | None) -> pd.Series | None:
+    """Timestamp texts as UTC instants (NaT where they do not parse). Categorical text is
+    parsed category by category: pandas would map the categories through a deprecated
+    path (``Series.values`` of the instants, Pandas4Warning)."""
+    if texts is None or not isinstance(texts.dtype, pd.CategoricalDtype):
+        return pd.to_datetime(texts, utc=True, errors="coerce", format="ISO8601")
+    parsed = pd.to_datetime(texts.cat.categories, utc=True, errors="coerce", format="ISO8601")
+    instants = parsed.take(texts.cat.codes.to_numpy(), allow_fill=True, fill_value=pd.NaT)
+    return pd.Series(instants, index=texts.index, name=texts.name)
 
 
 def answer_frames(
