@@ -55,6 +55,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         # line, the traceback with --verbose
         logging.getLogger("kafka").setLevel(logging.CRITICAL)
         logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
+        # Prism's job server relays its own log (a failing bundle's error among it) through
+        # a logger of its class's name, whose level Beam sets to info when it starts it
+        prism = logging.getLogger("PrismJobServer")
+        prism.addHandler(logging.NullHandler())
+        prism.propagate = False
     try:
         return int(args.handler(args) or 0)
     except FinradarError as exc:
