@@ -23,11 +23,12 @@ def finradar_env(settings: Settings, failpoint: str | None = None) -> dict[str, 
 
 
 def run_finradar(
-    settings: Settings, *args: str, timeout: float = 600
+    settings: Settings, *args: str, timeout: float = 600, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
+    """``finradar *args`` pointed at ``settings`` (``env``: that environment instead)."""
     return subprocess.run(
         [sys.executable, "-m", "finradar", *args],
-        env=finradar_env(settings),
+        env=finradar_env(settings) if env is None else env,
         capture_output=True,
         text=True,
         timeout=timeout,

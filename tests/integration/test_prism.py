@@ -18,8 +18,6 @@ import json
 import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -32,7 +30,7 @@ from infra import prism
 from infra.producing import publish_synthetic
 from pipelines.ingest import IngestSummary, run_once
 from pipelines.runners import pipeline_options
-from tests.integration.cli_runner import finradar_env
+from tests.integration.cli_runner import finradar_env, run_finradar
 from warehouse.lake import connect
 
 pytestmark = [
@@ -261,13 +259,7 @@ def test_a_prism_job_still_running_after_beam_job_timeout_is_cancelled(stream, p
         "FINRADAR_BEAM__RUNNER": "PrismRunner",
         "FINRADAR_BEAM__JOB_TIMEOUT_S": "1",
     }
-    failed = subprocess.run(
-        [sys.executable, "-m", "finradar", "ingest", "--once"],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=600,
-    )
+    failed = run_finradar(settings, "ingest", "--once", env=env)
     assert failed.returncode == 1, failed.stderr[-2000:]
     # besides the plan's lines and the progress lines (every 3 s), the failure's one line
     said = [
@@ -366,13 +358,7 @@ def test_a_worker_killed_mid_pass_then_a_rerun_gives_the_same_warehouse(
             # a job Prism never reports ended fails here, not at the subprocess's timeout
             "FINRADAR_BEAM__JOB_TIMEOUT_S": "300",
         }
-        crashed = subprocess.run(
-            [sys.executable, "-m", "finradar", "ingest", "--once"],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
+        crashed = run_finradar(settings, "ingest", "--once", env=env)
         assert crashed.returncode != 0, crashed.stdout[-2000:]
         # the pass failed because its worker died at the failpoint, not for another reason
         assert "SDK worker disconnected" in crashed.stderr, crashed.stderr[-3000:]
