@@ -1,8 +1,9 @@
 """Apache Beam's Prism runner, built locally, and the processes a portable run needs.
 
-``prism_binary`` builds Prism from the Go module proxy once (``go install``, about five
-minutes cold; a 66 MB binary under ``.cache/prism/v<beam version>/prism``) for the Beam
-version installed here, so Beam never tries to download it from GitHub.
+``prism_binary`` builds Prism once from Beam's Go module, fetched from the Go module proxy,
+with the fixes of ``infra.prism_patches`` (about five minutes cold; a 66 MB binary under
+``.cache/prism/v<beam version>-<patch level>/prism``) for the Beam version installed here,
+so Beam never tries to download it from GitHub.
 ``prism_options`` are the pipeline options of a run on ``PrismRunner`` (Beam starts and
 stops Prism itself); ``job_server`` starts Prism as a job server of its own for
 ``PortableRunner`` (``--job_endpoint``), and ``worker_pool`` a pool of SDK worker processes
@@ -16,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.metadata
+import json
 import os
 import shutil
 import signal
@@ -25,12 +27,15 @@ import sys
 import time
 from collections.abc import Iterator, Mapping
 from pathlib import Path
+from typing import IO
 
 from finradar.errors import FinradarError
 from finradar.settings import Settings, child_env, secrets_in_environment
 from infra.broker import one_at_a_time
+from infra.prism_patches import LEVEL, apply_patches
 
-PRISM_PACKAGE = "github.com/apache/beam/sdks/v2/go/cmd/prism"
+PRISM_MODULE = "github.com/apache/beam/sdks/v2"
+PRISM_MAIN = "go/cmd/prism"  # the package, inside the module
 START_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 10.0
 LOG_TAIL_LINES = 5
@@ -66,13 +71,15 @@ def beam_version() -> str:
 
 
 def prism_dir(settings: Settings, version: str | None = None) -> Path:
-    return settings.cache / "prism" / f"v{version or beam_version()}"
+    """Where the Prism of Beam ``version`` (the installed one by default), patched at
+    ``infra.prism_patches.LEVEL``, is built."""
+    return settings.cache / "prism" / f"v{version or beam_version()}-{LEVEL}"
 
 
 def prism_binary(settings: Settings, version: str | None = None) -> Path:
-    """The Prism binary of Beam ``version`` (the installed one by default), built with
-    ``go install`` into the project's cache the first time; a second process asking
-    meanwhile waits for the first build instead of starting its own."""
+    """The Prism binary of Beam ``version`` (the installed one by default), built from its
+    patched source (``_patched_source``) into the project's cache the first time; a second
+    process asking meanwhile waits for the first build instead of starting its own."""
     folder = prism_dir(settings, version)
     binary = folder / "prism"
     if _is_executable(binary):
@@ -100,25 +107,61 @@ def _build(folder: Path, binary: Path, version: str) -> None:
             f"(prism v{version}; see https://go.dev/doc/install)"
         )
     folder.mkdir(parents=True, exist_ok=True)
-    # installed into a folder of its own, then moved: an interrupted build leaves no binary
+    # built in a folder of its own, then moved: an interrupted build leaves no binary
     partial = folder / "partial"
     shutil.rmtree(partial, ignore_errors=True)
     partial.mkdir()
     log = folder / "build.log"
     # one package at a time: the default parallel build needs more memory than we have
     goflags = f"{child_env().get('GOFLAGS', '')} -p=1".strip()
-    env = child_env(GOBIN=str(partial), GOFLAGS=goflags)
-    cmd = [go, "install", f"{PRISM_PACKAGE}@v{version}"]
-    with log.open("w") as out:
-        proc = subprocess.run(cmd, stdout=out, stderr=subprocess.STDOUT, env=env, check=False)
+    env = child_env(GOFLAGS=goflags)
     built = partial / "prism"
-    if proc.returncode != 0 or not _is_executable(built):
+    try:
+        with log.open("w") as out:
+            source = _patched_source(go, version, partial, env, out)
+            # (no VCS stamp: the copy may sit inside another repository, the project's)
+            cmd = [go, "build", "-buildvcs=false", "-o", str(built), f"./{PRISM_MAIN}"]
+            subprocess.run(cmd, cwd=source, stdout=out, stderr=subprocess.STDOUT, env=env)
+        if not _is_executable(built):
+            raise FinradarError(
+                f"building Beam's Prism runner (prism v{version}) failed: {_last_line(log)}; "
+                f"see {log}"
+            )
+        built.replace(binary)
+    finally:
         shutil.rmtree(partial, ignore_errors=True)
+
+
+def _patched_source(
+    go: str, version: str, partial: Path, env: Mapping[str, str], log: IO[str]
+) -> Path:
+    """A copy of Beam's Go module v``version`` (from the Go module proxy, through Go's
+    module cache, whose files must not change) under ``partial``, with
+    ``infra.prism_patches`` applied."""
+    cmd = [go, "mod", "download", "-json", f"{PRISM_MODULE}@v{version}"]
+    proc = subprocess.run(
+        cmd, cwd=partial, stdout=subprocess.PIPE, stderr=log, env=env, text=True, check=False
+    )
+    try:
+        downloaded = json.loads(proc.stdout)
+    except ValueError:
+        downloaded = {}
+    if proc.returncode != 0 or "Dir" not in downloaded:
+        log.flush()
+        why = downloaded.get("Error") or _last_line(Path(log.name))
         raise FinradarError(
-            f"building Beam's Prism runner (prism v{version}) failed: {_last_line(log)}; see {log}"
+            f"downloading Beam's Go module for Prism (v{version}) failed: {why}; see {log.name}"
         )
-    built.replace(binary)
-    shutil.rmtree(partial, ignore_errors=True)
+    module, source = Path(downloaded["Dir"]), partial / "source"
+    source.mkdir()
+    for name in ("go.mod", "go.sum"):
+        shutil.copyfile(module / name, source / name)
+    # the module's Go code alone (its Java, Python and TypeScript are most of its size)
+    shutil.copytree(module / "go", source / "go", copy_function=shutil.copyfile)
+    for directory, _, _ in os.walk(source):
+        os.chmod(directory, 0o755)  # copied read-only, as the module cache keeps them
+    apply_patches(source, version)
+    return source
 
 
 def _last_line(path: Path) -> str:

@@ -7,8 +7,8 @@ in-process ``FnApiRunner`` (the reference), then one per portable set-up: ``Pris
 (``EXTERNAL``, a worker pool). Each must hold the same landed rows, quarantine and
 accounting as the reference.
 
-Prism is built from the Go module proxy once (``infra.prism``, about five minutes cold,
-cached under ``.cache/prism``); without Go these tests are skipped.
+Prism is built from Beam's Go module once, with the project's fixes (``infra.prism``, about
+five minutes cold, cached under ``.cache/prism``); without Go these tests are skipped.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from apache_beam.runners.portability.portable_runner import PortableRunner
 from apache_beam.runners.portability.prism_runner import PrismRunner
 
 from finradar.settings import load_settings
-from infra.prism import beam_version
+from infra.prism import prism_dir
 from pipelines.portable import JobService
 from pipelines.runners import (
     commits_after_pipeline,
@@ -72,7 +72,7 @@ def test_prism_without_a_location_runs_the_projects_own_build(tmp_path):
         cache_dir=tmp_path / "cache",
         beam={"runner": "PrismRunner", "options": ["--environment_type=LOOPBACK"]},
     )
-    binary = settings.cache / "prism" / f"v{beam_version()}" / "prism"
+    binary = prism_dir(settings) / "prism"
     binary.parent.mkdir(parents=True)
     binary.write_text("#!/bin/sh\n")
     binary.chmod(0o755)
