@@ -69,25 +69,76 @@ def flatten_answers(event: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
-def answer_columns_of(events: Sequence[dict[str, Any]]) -> tuple[list[int], dict[str, list[Any]]]:
+# where each column of ``_answer_head`` is among a batch's field columns (by path, as
+# ``contracts.batch_checks.TypeBatch`` gathers them), and the answers themselves
+ANSWER_HEAD_PATHS = {
+    "event_id": "event_id",
+    "survey_id": "payload.survey_id",
+    "wave": "payload.wave",
+    "respondent_id": "payload.respondent_id",
+    "entity_id": "subject.entity_id",
+    "institution_type": "subject.institution_type",
+    "occurred_at": "occurred_at",
+}
+ANSWERS_PATH = "payload.answers"
+ANSWER_INPUT_PATHS = (*ANSWER_HEAD_PATHS.values(), ANSWERS_PATH)
+
+AnswerColumns = tuple[list[int], dict[str, list[Any]]]
+
+
+def answer_columns_of(events: Sequence[dict[str, Any]]) -> AnswerColumns:
     """``flatten_answers`` of many ``survey_response`` events at once, as columns: the
     position in ``events`` of each answer's event, and each column of the answer rows (the
     same values, in the same order)."""
     heads = [_answer_head(event) for event in events]
+    return _answer_columns(
+        {name: [head[name] for head in heads] for name in ANSWER_HEAD_PATHS},
+        [_answers(event) for event in events],
+    )
+
+
+def answer_columns_from(columns: dict[str, list[Any]]) -> AnswerColumns:
+    """``answer_columns_of`` the events whose field columns (by path) are ``columns``
+    (``ANSWER_INPUT_PATHS`` of them): the head of each answer row taken from its column in
+    one C call, not read again from every event."""
+    return _answer_columns(
+        {name: columns[path] for name, path in ANSWER_HEAD_PATHS.items()},
+        [answers or [] for answers in columns[ANSWERS_PATH]],
+    )
+
+
+def _answer_columns(heads: dict[str, list[Any]], answer_lists: list[Any]) -> AnswerColumns:
     rows: list[int] = []
     index: list[int] = []
     answers: list[Any] = []
-    for position, event in enumerate(events):
-        its = _answers(event)
+    for position, its in enumerate(answer_lists):
         answers.extend(its)
         rows.extend([position] * len(its))
         index.extend(range(len(its)))
-    per_answer = _taken(heads, rows)
-    columns = {name: [head[name] for head in per_answer] for name in _answer_head({})}
+    columns = {name: _taken(values, rows) for name, values in heads.items()}
     columns["answer_index"] = index
-    for name in _answer_fields():
-        columns[name] = [a.get(name) if isinstance(a, dict) else None for a in answers]
+    names = _answer_fields()
+    # one call per answer reads all its fields (a pass over the answers per field would
+    # fetch every answer again)
+    read = _answer_reader(names)
+    values = list(zip(*map(read, answers), strict=True)) if answers else [()] * len(names)
+    columns.update({name: list(column) for name, column in zip(names, values, strict=True)})
     return rows, columns
+
+
+@cache
+def _answer_reader(names: tuple[str, ...]) -> Any:
+    """A function of one answer: the tuple of its ``names`` fields (None for each, if the
+    answer is not an object), as ``flatten_answers`` reads them."""
+    got = ", ".join(f"a.get({name!r})" for name in names)
+    nothing = ", ".join("None" for _ in names)
+    namespace: dict[str, Any] = {}
+    exec(
+        f"def read(a, isinstance=isinstance, dict=dict):\n"
+        f"    return ({got},) if isinstance(a, dict) else ({nothing},)",
+        namespace,
+    )
+    return namespace["read"]
 
 
 def _taken(values: list[Any], positions: list[int]) -> list[Any]:

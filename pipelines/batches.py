@@ -10,6 +10,7 @@ import pyarrow as pa
 
 from contracts.batch_checks import Arrays, TypeBatch
 from contracts.checks import Reason
+from contracts.flatten import ANSWER_INPUT_PATHS, AnswerColumns, answer_columns_from
 from handoff.records import KafkaRecord
 
 
@@ -37,11 +38,15 @@ class CheckedBatch:
     )
     # ``arrow``'s arrays (the batch check's first), by the list they hold and their type
     arrays: Arrays = field(default_factory=dict, repr=False, compare=False)
+    # ``answer_columns``' answer rows, by the lists they were made of
+    answers: dict[tuple[int, ...], tuple[list[list[Any]], AnswerColumns]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
 
     def __getstate__(self) -> dict[str, Any]:
-        # a batch that crosses processes is pickled (``pipelines.coders``): without the
-        # arrays, which its lists there would not find (they are found by identity)
-        return {**self.__dict__, "arrays": {}}
+        # a batch that crosses processes is pickled (``pipelines.coders``): without what
+        # is found by the identity of its lists, which its lists there would not have
+        return {**self.__dict__, "arrays": {}, "answers": {}}
 
     def reject(self, index: int, reasons: list[Reason]) -> None:
         self.valid.pop(index, None)
@@ -80,6 +85,18 @@ class CheckedBatch:
         if key not in self.arrays:
             self.arrays[key] = (values, pa.array(values, type_))
         return self.arrays[key][1]
+
+    def answer_columns(self, columns: dict[str, list[Any]]) -> AnswerColumns:
+        """The answer rows of the survey responses whose field columns are ``columns``
+        (``contracts.flatten.answer_columns_from``), made once for the batch: the staging
+        tables and GX's frames ask for the same, found by the identity of the lists they
+        are made of (``columns``' lists are never changed in place: ``own_columns``)."""
+        inputs = [columns[path] for path in ANSWER_INPUT_PATHS]
+        key = tuple(map(id, inputs))
+        if key not in self.answers:
+            self.answers[key] = (inputs, answer_columns_from(columns))
+        rows, built = self.answers[key][1]
+        return rows, dict(built)
 
 
 def own_columns(columns: dict[str, list[Any]]) -> dict[str, list[Any]]:

@@ -86,7 +86,13 @@ def wait_for_validation(
         )
         pending.add(
             event_type,
-            runner.frames(event_type, events, columns=columns, arrow=batch.arrow),
+            runner.frames(
+                event_type,
+                events,
+                columns=columns,
+                arrow=batch.arrow,
+                answers=batch.answer_columns,
+            ),
             [batch.records[i].coordinates for i in indexes],
         )
 

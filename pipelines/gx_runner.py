@@ -43,7 +43,7 @@ from contracts.export.gx_suites import (
     suites,
     suites_of,
 )
-from contracts.flatten import answer_columns_of, flatten_columns, flatten_event
+from contracts.flatten import AnswerColumns, answer_columns_of, flatten_columns, flatten_event
 from contracts.personal_data import holds_email, redact_event
 from contracts.spec import FUTURE_TOLERANCE_HOURS, contracts
 from contracts.survey_catalog import SurveyCatalog, survey_catalog
@@ -268,19 +268,22 @@ class SuiteRunner:
         only: str | None = None,
         columns: dict[str, list[Any]] | None = None,
         arrow: Callable[[list[Any], pa.DataType], pa.Array] | None = None,
+        answers: Callable[[dict[str, list[Any]]], AnswerColumns] | None = None,
     ) -> dict[str, pd.DataFrame]:
         """The frame of each suite of ``event_type`` (or of ``only``) over the events, by
         suite, as workers hold them (``pipelines.gx_frames``); in every frame ``ROW_ID`` is
         the position of a row's event in ``events``. ``columns`` and ``arrow``: see
-        ``event_frame``."""
+        ``event_frame``; ``answers``: the answer rows of ``columns``
+        (``CheckedBatch.answer_columns``), else read from the events."""
         contract = contracts()[event_type]
         wanted = suites_of(event_type) if only is None else [only]
         frames = {}
         if event_type in wanted:
             frames[event_type] = event_frame(events, contract.event_type, columns, arrow)
         if ANSWER_SUITE in wanted or OPTION_SUITE in wanted:
-            answers, options = answer_frames(events, self.catalog)
-            frames.update({ANSWER_SUITE: answers, OPTION_SUITE: options})
+            built = answers(columns) if answers and columns is not None else None
+            answer_frame, options = answer_frames(events, self.catalog, built)
+            frames.update({ANSWER_SUITE: answer_frame, OPTION_SUITE: options})
         return {name: held_frame(name, frames[name]) for name in wanted}
 
     def validate_frames(
@@ -631,13 +634,14 @@ def _instants(texts: pd.Series | None) -> pd.Series | None:
 
 
 def answer_frames(
-    events: list[dict[str, Any]], catalog: SurveyCatalog
+    events: list[dict[str, Any]], catalog: SurveyCatalog, built: AnswerColumns | None = None
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The frames of the two answer suites: one row per answer, one per selected option of
     an answer its question knows, each with the columns its suite reads only (GX filters
     whole frames once per expectation: the answers' other columns doubled its time). Built
-    column by column from ``answer_columns_of``."""
-    rows, columns = answer_columns_of(events)
+    column by column from the events' answer rows: ``built`` (``answer_columns_of`` them),
+    else ``answer_columns_of``."""
+    rows, columns = built if built is not None else answer_columns_of(events)
     survey_ids, question_ids = columns["survey_id"], columns["question_id"]
     kinds, chosen = columns["kind"], columns["options"]
     question_keys = [f"{s}|{q}" for s, q in zip(survey_ids, question_ids, strict=True)]

@@ -48,7 +48,7 @@ from apache_beam.utils.windowed_value import WindowedValue
 from contracts.batch_checks import suspects, value_at
 from contracts.checks import Reason, decode, internal_error
 from contracts.decoding import printable
-from contracts.flatten import answer_columns_of, flatten_answers, flatten_columns, flatten_event
+from contracts.flatten import flatten_answers, flatten_columns, flatten_event
 from contracts.personal_data import (
     WITHHELD,
     holds_personal_bytes,
@@ -228,19 +228,18 @@ class Normaliser:
         contract = contracts()[event_type]
         records = [batch.records[i] for i in indexes]
         values = [r.value or b"" for r in records]
-        events = [batch.valid[i] for i in indexes]
         kept = list(values)
         suspect = suspects(batch.screened.get(event_type), indexes, values)
         shared = True  # ``columns`` may be the batch's own lists
         # an event whose bytes hold no personal data is kept as it is (``stored_event``)
         for j in [j for j, maybe in enumerate(suspect) if maybe]:
-            event, stored = self.stored_event(values[j], events[j], True)
+            event, stored = self.stored_event(values[j], batch.valid[indexes[j]], True)
             if stored is not values[j]:  # the event holds personal data: its columns too
                 if shared:
                     columns, shared = own_columns(columns), False
                 for path, column in columns.items():
                     column[j] = value_at(event, path)
-                events[j], kept[j] = event, stored
+                kept[j] = stored
         shas = [self.bytes_hash(v, s is not v) for v, s in zip(values, kept, strict=True)]
         stored_keys = [self.message_key(r.key) for r in records]
         keys = [k for k, _ in stored_keys]
@@ -285,7 +284,7 @@ class Normaliser:
         }
         tables["_valid"] = _table(valid, self.schemas["_valid"])
         if event_type == "survey_response":
-            rows, answers = answer_columns_of(events)
+            rows, answers = batch.answer_columns(columns)
             if rows:
                 answers.update(
                     batch_id=[self.batch_id] * len(rows),

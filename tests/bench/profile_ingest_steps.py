@@ -316,10 +316,12 @@ def _validation_seconds(
 
 
 def _cold(batches: list[CheckedBatch]) -> list[CheckedBatch]:
-    """The batches without the Arrow arrays a step converted before
-    (``CheckedBatch.arrow``): each timed step converts its own, as a pass's first does."""
+    """The batches without the Arrow arrays and answer rows a step made before
+    (``CheckedBatch.arrow``, ``CheckedBatch.answer_columns``): each timed step makes its
+    own, as a pass's first does."""
     for batch in batches:
         batch.arrays.clear()
+        batch.answers.clear()
     return batches
 
 

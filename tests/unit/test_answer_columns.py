@@ -1,6 +1,7 @@
-"""Survey answers column by column (``contracts.flatten.answer_columns_of`` and the GX
-answer frames built from it) give what the row-by-row ``flatten_answers`` gives, on the
-synthetic stream's survey responses (a third of them bad) and on answers of every odd shape."""
+"""Survey answers column by column (``contracts.flatten.answer_columns_of`` the events,
+``answer_columns_from`` their field columns, and the GX answer frames built from them) give
+what the row-by-row ``flatten_answers`` gives, on the synthetic stream's survey responses (a
+third of them bad) and on answers of every odd shape."""
 
 from __future__ import annotations
 
@@ -10,8 +11,14 @@ import orjson
 import pandas as pd
 import pytest
 
+from contracts.batch_checks import value_at
 from contracts.export.gx_suites import ROW_ID
-from contracts.flatten import answer_columns_of, flatten_answers
+from contracts.flatten import (
+    ANSWER_INPUT_PATHS,
+    answer_columns_from,
+    answer_columns_of,
+    flatten_answers,
+)
 from contracts.survey_catalog import SurveyCatalog, survey_catalog
 from contracts.synthetic import SyntheticStream
 from pipelines.gx_runner import _ANSWER_COLUMNS, _OPTION_COLUMNS, answer_frames
@@ -112,6 +119,17 @@ def test_answer_columns_are_the_rows_of_flatten_answers(responses: list[dict[str
     assert list(columns) == list(rows[0][1])
     for name, values in columns.items():
         assert values == [row[name] for _, row in rows], name
+
+
+@pytest.mark.parametrize("part", [slice(None), slice(0, 1), slice(-7, None), slice(0, 0)])
+def test_answer_columns_from_field_columns_are_those_of_the_events(
+    responses: list[dict[str, Any]], part: slice
+) -> None:
+    """The answer rows from the events' field columns (by path, as the batch check gathers
+    them) are those read from the events, odd answers included."""
+    events = responses[part]
+    columns = {path: [value_at(e, path) for e in events] for path in ANSWER_INPUT_PATHS}
+    assert answer_columns_from(columns) == answer_columns_of(events)
 
 
 @pytest.mark.parametrize("part", [slice(None), slice(0, 1), slice(-7, None), slice(0, 0)])

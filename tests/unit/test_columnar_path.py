@@ -3,7 +3,9 @@ the same staging tables, on the synthetic stream's bad classes and the poison mu
 
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, datetime
+from unittest import mock
 
 import pandas as pd
 import pyarrow as pa
@@ -11,13 +13,15 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from contracts.batch_checks import value_at
+from contracts.flatten import answer_columns_from
 from contracts.spec import contracts
+from contracts.survey_catalog import survey_catalog
 from contracts.synthetic import SyntheticStream
 from handoff.records import KafkaRecord
 from pipelines.batches import CheckedBatch, own_columns
 from pipelines.checking import check_batch
 from pipelines.gx_frames import held_frame
-from pipelines.gx_runner import event_frame, for_validation
+from pipelines.gx_runner import answer_frames, event_frame, for_validation
 from pipelines.normalise import Normaliser
 from tests.poison.strategies import NOW, messages
 
@@ -57,7 +61,9 @@ def _same_tables(batch: CheckedBatch) -> None:
 def _same_held_frames(batch: CheckedBatch) -> None:
     """Each type's frame as a worker holds it, built from the batch's columns with the
     Arrow arrays the staging tables share (``CheckedBatch.arrow``), GX's view of personal
-    values included (``for_validation``), against the row-by-row build."""
+    values included (``for_validation``), against the row-by-row build; the answers' frames
+    from the answer rows the staging tables share (``CheckedBatch.answer_columns``)."""
+    catalog = survey_catalog()
     for contract in contracts().values():
         event_type = contract.event_type
         indexes = [i for i, e in sorted(batch.valid.items()) if e["event_type"] == event_type]
@@ -71,6 +77,11 @@ def _same_held_frames(batch: CheckedBatch) -> None:
             held_frame(event_type, event_frame(shown, event_type, shown_columns, batch.arrow)),
             held_frame(event_type, event_frame(shown, event_type)),
         )
+        if event_type == "survey_response":  # and the answers' frames, from shared rows
+            assert shown_columns is not None
+            shared = answer_frames(shown, catalog, batch.answer_columns(shown_columns))
+            for got, want in zip(shared, answer_frames(shown, catalog), strict=True):
+                pd.testing.assert_frame_equal(got, want)
 
 
 def test_synthetic_stream_same_tables_and_frames() -> None:
@@ -79,7 +90,7 @@ def test_synthetic_stream_same_tables_and_frames() -> None:
     assert batch.screened  # the columns were gathered: this test compares two paths
     _same_held_frames(batch)  # GX's frames first, then the staging tables, as a worker
     _same_tables(batch)
-    assert batch.arrays  # both built from the shared arrays
+    assert batch.arrays and batch.answers  # both built from the shared arrays and answers
     for contract in contracts().values():
         indexes = [
             i for i, e in sorted(batch.valid.items()) if e["event_type"] == contract.event_type
@@ -133,3 +144,34 @@ def test_columns_hold_each_events_values_and_a_callers_copy_is_its_own(event_typ
         again = batch.columns(event_type, indexes)
         assert again is not None
         assert all(column[0] != "changed by a caller" for column in again.values())
+
+
+def test_answer_rows_are_made_once_for_the_same_lists_and_again_for_a_callers_copy() -> None:
+    """``CheckedBatch.answer_columns`` gives the staging tables and GX's frames one making
+    of the same responses' answer rows; a caller's changed copy (``own_columns``: a
+    redacted response) gets rows of its own, and a batch pickled to another process
+    makes them anew (they are found by the identity of the lists)."""
+    topic = contracts()["survey_response"].topic
+    stream = [m for m in SyntheticStream(600, 0.0, 4) if m.topic == topic]
+    batch = check_batch(_records([(m.value, m.topic) for m in stream]), NOW)
+    columns = batch.columns("survey_response", sorted(batch.valid))
+    assert columns is not None
+    with mock.patch(
+        "pipelines.batches.answer_columns_from", side_effect=answer_columns_from
+    ) as made:
+        rows, answers = batch.answer_columns(columns)
+        answers["batch_id"] = ["added by a caller"]  # (the staging tables add columns)
+        same = batch.columns("survey_response", sorted(batch.valid))
+        assert same is not None
+        again_rows, again = batch.answer_columns(same)
+        assert again_rows is rows and "batch_id" not in again
+        assert again["answer_index"] is answers["answer_index"]
+        assert made.call_count == 1
+        copy = own_columns(columns)
+        copy["payload.respondent_id"][0] = "redacted"
+        rows, answers = batch.answer_columns(copy)
+        assert made.call_count == 2 and rows[0] == 0
+        assert answers["respondent_id"][: rows.count(0)] == ["redacted"] * rows.count(0)
+        assert "redacted" not in batch.answer_columns(columns)[1]["respondent_id"]
+        elsewhere = pickle.loads(pickle.dumps(batch))
+        assert batch.answers and not elsewhere.answers
