@@ -32,7 +32,9 @@ _WORKER_GO = "go/pkg/beam/runners/prism/internal/worker/worker.go"
 # ("SDK worker disconnected"); on the second it returned without a word to them, so the job
 # waited for those bundles forever. Go picks at random between ready cases: a killed
 # worker hung a pass now and then (seen in test_prism's crash test, 2 runs in 5 under load;
-# present in Beam 2.77.0 and 2.78.0). Here the second way fails them too.
+# present in Beam 2.77.0 and 2.78.0). Here the second way fails them too. A worker that
+# ends the stream from its own side takes the second way every time: with Beam's own Prism
+# the job of tests/integration/test_prism_patches.py never ends, with this one it fails.
 CONTROL_STREAM_END = SourcePatch(
     name="fail-active-instructions-when-the-control-stream-ends",
     path=_WORKER_GO,
