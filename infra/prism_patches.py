@@ -13,7 +13,7 @@ from pathlib import Path
 
 from finradar.errors import FinradarError
 
-LEVEL = "finradar1"
+LEVEL = "finradar2"
 
 
 @dataclass(frozen=True)
@@ -26,47 +26,74 @@ class SourcePatch:
 
 _WORKER_GO = "go/pkg/beam/runners/prism/internal/worker/worker.go"
 
-# A worker that dies mid-bundle ends its control stream in two ways at once: the stream's
-# context is done, and its receiving goroutine reports the stream cancelled. Prism's
-# ``W.Control`` selects on both. On the first it fails the worker's active instructions
-# ("SDK worker disconnected"); on the second it returned without a word to them, so the job
-# waited for those bundles forever. Go picks at random between ready cases: a killed
-# worker hung a pass now and then (seen in test_prism's crash test, 2 runs in 5 under load;
-# present in Beam 2.77.0 and 2.78.0). Here the second way fails them too. A worker that
-# ends the stream from its own side takes the second way every time: with Beam's own Prism
-# the job of tests/integration/test_prism_patches.py never ends, with this one it fails.
-CONTROL_STREAM_END = SourcePatch(
-    name="fail-active-instructions-when-the-control-stream-ends",
-    path=_WORKER_GO,
-    old="""\
-		case err := <-done:
-			if err != nil {
-				slog.Warn("Control done", "error", err, "worker", wk)
-			} else {
+# Prism's ``W.Control`` relays instructions to a worker over its control stream. When the
+# worker dies, the stream ends three ways at once: its context is done, its receiving
+# goroutine reports the stream's end, and a request being sent (a bundle's progress,
+# every few hundred milliseconds) fails. Only on the first did Prism fail the worker's
+# active instructions ("SDK worker disconnected") and stop the worker. On the other two it
+# returned without a word to them: a bundle waited for its response forever, and the next
+# progress request of that bundle waited forever to be sent, so the job never ended. Go
+# picks at random between ready cases: a killed worker hung a pass now and then (the
+# ``staged`` case of test_prism's crash test, a few full runs in ten, under load; the code
+# is the same in Beam 2.77.0 and 2.78.0). Here every way out does what the first does. A
+# worker that ends the stream from its own side takes the second way every time: with
+# Beam's own Prism the job of tests/integration/test_prism_patches.py never ends, with
+# this one it fails.
+CONTROL_STREAM_END = (
+    SourcePatch(
+        name="fail-active-instructions-however-the-control-stream-ends",
+        path=_WORKER_GO,
+        old="""\
+	done := make(chan error, 1)
+""",
+        new="""\
+	done := make(chan error, 1)
+	// finradar: however the stream ends, as when its context is done (below)
+	disconnected := func(err error) {
+		wk.mu.Lock()
+		defer wk.mu.Unlock()
+		msg := fmt.Sprintf("SDK worker disconnected: %v, %v active instructions, error: %v",
+			wk.String(), len(wk.activeInstructions), err)
+		for instID, b := range wk.activeInstructions {
+			b.Respond(&fnpb.InstructionResponse{InstructionId: instID, Error: msg})
+		}
+		wk.shutdown()
+	}
+""",
+    ),
+    SourcePatch(
+        name="a-request-the-stream-cannot-send",
+        path=_WORKER_GO,
+        old="""\
+			if err := ctrl.Send(req); err != nil {
+				return err
+			}
+""",
+        new="""\
+			if err := ctrl.Send(req); err != nil {
+				disconnected(err)
+				return err
+			}
+""",
+    ),
+    SourcePatch(
+        name="the-streams-end-from-the-workers-side",
+        path=_WORKER_GO,
+        old="""\
 				slog.Debug("Control done", "worker", wk)
 			}
 			return err
 """,
-    new="""\
-		case err := <-done:
-			if err != nil {
-				slog.Warn("Control done", "error", err, "worker", wk)
-			} else {
+        new="""\
 				slog.Debug("Control done", "worker", wk)
 			}
-			// finradar: no instruction outlives its worker's control stream
-			wk.mu.Lock()
-			msg := fmt.Sprintf("SDK worker disconnected: %v, %v active instructions, error: %v",
-				wk.String(), len(wk.activeInstructions), err)
-			for instID, b := range wk.activeInstructions {
-				b.Respond(&fnpb.InstructionResponse{InstructionId: instID, Error: msg})
-			}
-			wk.mu.Unlock()
+			disconnected(err)
 			return err
 """,
+    ),
 )
 
-PATCHES = (CONTROL_STREAM_END,)
+PATCHES = CONTROL_STREAM_END
 
 
 def apply_patches(root: Path, version: str) -> None:

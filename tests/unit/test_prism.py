@@ -19,7 +19,7 @@ from infra.prism import (
     prism_dir,
     prism_options,
 )
-from infra.prism_patches import CONTROL_STREAM_END, LEVEL
+from infra.prism_patches import LEVEL, PATCHES
 
 
 @pytest.fixture()
@@ -46,6 +46,11 @@ def test_without_go_the_build_fails_with_one_clear_line(settings, tmp_path, monk
     assert f"v{beam_version()}" in message
     assert not (prism_dir(settings) / "prism").exists()
 
+
+# Beam's Go file the patches change, as a stand-in holding each passage they replace
+WORKER_GO = PATCHES[0].path
+UNPATCHED = "package worker\n" + "// …\n".join(p.old for p in PATCHES) + "}\n"
+assert all(p.path == WORKER_GO for p in PATCHES)
 
 # A stand-in for ``go``: ``go mod download -json`` answers with a module folder made of
 # FAKE_MODULE's files (or fails, FAKE_DOWNLOAD_FAILS), ``go build -o OUT`` records its
@@ -80,9 +85,9 @@ def fake_go(tmp_path: Path, monkeypatch) -> Path:
     """``go`` on PATH is FAKE_GO over a module holding the passage the patch replaces; the
     folder it records in is returned."""
     module = tmp_path / "modcache" / "sdks@v"
-    worker = module / CONTROL_STREAM_END.path
+    worker = module / WORKER_GO
     worker.parent.mkdir(parents=True)
-    worker.write_text(f"package worker\n{CONTROL_STREAM_END.old}}}\n")
+    worker.write_text(UNPATCHED)
     for name in ("go.mod", "go.sum"):
         (module / name).write_text(f"{name}\n")
     (module / "java").mkdir()  # the module's other languages are not copied
@@ -91,9 +96,7 @@ def fake_go(tmp_path: Path, monkeypatch) -> Path:
     record = tmp_path / "record"
     record.mkdir()
     fake_bin = tmp_path / "fake-bin"
-    _executable(
-        fake_bin / "go", f"#!{sys.executable}\nWORKER = {CONTROL_STREAM_END.path!r}\n" + FAKE_GO
-    )
+    _executable(fake_bin / "go", f"#!{sys.executable}\nWORKER = {WORKER_GO!r}\n" + FAKE_GO)
     monkeypatch.setenv("PATH", os.pathsep.join([str(fake_bin), os.environ["PATH"]]))
     monkeypatch.setenv("FAKE_MODULE", str(module))
     monkeypatch.setenv("FAKE_RECORD", str(record))
@@ -143,9 +146,11 @@ def test_the_build_patches_the_beam_versions_module_into_the_cache(
     # built from a copy of the module's Go code with the patch in it, the module untouched
     assert (fake_go / "cwd").read_text() == str(folder / "partial" / "source")
     built_from = (fake_go / "worker.go").read_text()
-    assert CONTROL_STREAM_END.new in built_from and CONTROL_STREAM_END.old not in built_from
-    module_file = tmp_path / "modcache" / "sdks@v" / CONTROL_STREAM_END.path
-    assert CONTROL_STREAM_END.old in module_file.read_text()
+    patched = UNPATCHED
+    for patch in PATCHES:
+        patched = patched.replace(patch.old, patch.new)
+    assert built_from == patched != UNPATCHED
+    assert (tmp_path / "modcache" / "sdks@v" / WORKER_GO).read_text() == UNPATCHED
     assert not (folder / "partial").exists()
     # built once: later calls find it (no go needed)
     monkeypatch.setenv("PATH", str(tmp_path / "nowhere"))
@@ -153,11 +158,11 @@ def test_the_build_patches_the_beam_versions_module_into_the_cache(
 
 
 def test_a_module_the_patch_no_longer_fits_builds_nothing(settings, fake_go, tmp_path):
-    worker = tmp_path / "modcache" / "sdks@v" / CONTROL_STREAM_END.path
+    worker = tmp_path / "modcache" / "sdks@v" / WORKER_GO
     worker.parent.chmod(0o755)
     worker.chmod(0o644)
-    worker.write_text("package worker\n// moved on\n")
-    with pytest.raises(FinradarError, match=CONTROL_STREAM_END.name) as caught:
+    worker.write_text(UNPATCHED.replace(PATCHES[-1].old, "// moved on\n"))
+    with pytest.raises(FinradarError, match=PATCHES[-1].name) as caught:
         prism_binary(settings)
     assert "\n" not in str(caught.value)
     assert not (fake_go / "build").exists()
