@@ -29,7 +29,7 @@ _WORKER_GO = "go/pkg/beam/runners/prism/internal/worker/worker.go"
 # Prism's ``W.Control`` relays instructions to a worker over its control stream. When the
 # worker dies, the stream ends three ways at once: its context is done, its receiving
 # goroutine reports the stream's end, and a request being sent (a bundle's progress,
-# every few hundred milliseconds) fails. Only on the first did Prism fail the worker's
+# every 100 ms at first) fails. Only on the first did Prism fail the worker's
 # active instructions ("SDK worker disconnected") and stop the worker. On the other two it
 # returned without a word to them: a bundle waited for its response forever, and the next
 # progress request of that bundle waited forever to be sent, so the job never ended. Go
