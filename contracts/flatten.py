@@ -36,20 +36,32 @@ def flatten_event(event: dict[str, Any], contract: EventContract) -> dict[str, A
     return row
 
 
+# the columns every answer row takes from its response (the contract's
+# ``ANSWER_KEY_COLUMNS`` but ``answer_index``), by the path of the field each holds (an
+# envelope field by its name, as ``contracts.batch_checks.TypeBatch`` gathers columns), and
+# the path of the answers themselves
+ANSWER_HEAD_PATHS = {
+    "event_id": "event_id",
+    "survey_id": "payload.survey_id",
+    "wave": "payload.wave",
+    "respondent_id": "payload.respondent_id",
+    "entity_id": "subject.entity_id",
+    "institution_type": "subject.institution_type",
+    "occurred_at": "occurred_at",
+}
+ANSWERS_PATH = "payload.answers"
+ANSWER_INPUT_PATHS = (*ANSWER_HEAD_PATHS.values(), ANSWERS_PATH)
+_HEAD_STEPS = tuple((name, *path.partition(".")[::2]) for name, path in ANSWER_HEAD_PATHS.items())
+
+
 def _answer_head(event: dict[str, Any]) -> dict[str, Any]:
-    """The columns every answer row of a response takes from the response itself (the
-    contract's ``ANSWER_KEY_COLUMNS`` but ``answer_index``)."""
-    payload = event.get("payload") or {}
-    subject = event.get("subject") or {}
-    return {
-        "event_id": event.get("event_id"),
-        "survey_id": payload.get("survey_id"),
-        "wave": payload.get("wave"),
-        "respondent_id": payload.get("respondent_id"),
-        "entity_id": subject.get("entity_id"),
-        "institution_type": subject.get("institution_type"),
-        "occurred_at": event.get("occurred_at"),
-    }
+    """The columns every answer row of a response takes from the response itself
+    (``ANSWER_HEAD_PATHS``)."""
+    head = {}
+    for name, field, child in _HEAD_STEPS:
+        value = event.get(field)
+        head[name] = (value or {}).get(child) if child else value
+    return head
 
 
 def _answers(event: dict[str, Any]) -> Any:
@@ -68,20 +80,6 @@ def flatten_answers(event: dict[str, Any]) -> list[dict[str, Any]]:
         rows.append(row)
     return rows
 
-
-# where each column of ``_answer_head`` is among a batch's field columns (by path, as
-# ``contracts.batch_checks.TypeBatch`` gathers them), and the answers themselves
-ANSWER_HEAD_PATHS = {
-    "event_id": "event_id",
-    "survey_id": "payload.survey_id",
-    "wave": "payload.wave",
-    "respondent_id": "payload.respondent_id",
-    "entity_id": "subject.entity_id",
-    "institution_type": "subject.institution_type",
-    "occurred_at": "occurred_at",
-}
-ANSWERS_PATH = "payload.answers"
-ANSWER_INPUT_PATHS = (*ANSWER_HEAD_PATHS.values(), ANSWERS_PATH)
 
 AnswerColumns = tuple[list[int], dict[str, list[Any]]]
 

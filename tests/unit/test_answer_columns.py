@@ -12,8 +12,10 @@ import pandas as pd
 import pytest
 
 from contracts.batch_checks import value_at
+from contracts.export.arrow import ANSWER_KEY_COLUMNS
 from contracts.export.gx_suites import ROW_ID
 from contracts.flatten import (
+    ANSWER_HEAD_PATHS,
     ANSWER_INPUT_PATHS,
     answer_columns_from,
     answer_columns_of,
@@ -144,3 +146,9 @@ def test_answer_frames_are_the_row_by_row_frames(
         pd.testing.assert_frame_equal(got, want, check_dtype=True)
     if part == slice(None):  # the comparison covers options of known questions
         assert len(expected[1]) > 100 and expected[0]["question_known"].any()
+
+
+def test_the_answer_heads_are_the_contracts_answer_key_columns() -> None:
+    """The columns an answer row takes from its response are the contract's
+    ``ANSWER_KEY_COLUMNS`` (but ``answer_index``, the answer's own), in its order."""
+    assert [*ANSWER_HEAD_PATHS, "answer_index"] == [name for name, _, _ in ANSWER_KEY_COLUMNS]
