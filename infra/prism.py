@@ -145,6 +145,8 @@ def _patched_source(
     try:
         downloaded = json.loads(proc.stdout)
     except ValueError:
+        downloaded = None
+    if not isinstance(downloaded, dict):
         downloaded = {}
     if proc.returncode != 0 or "Dir" not in downloaded:
         log.flush()

@@ -37,8 +37,8 @@ _WORKER_GO = "go/pkg/beam/runners/prism/internal/worker/worker.go"
 # ``staged`` case of test_prism's crash test, a few full runs in ten, under load; the code
 # is the same in Beam 2.77.0 and 2.78.0). Here every way out does what the first does. A
 # worker that ends the stream from its own side takes the second way every time: with
-# Beam's own Prism the job of tests/integration/test_prism_patches.py never ends, with
-# this one it fails.
+# Beam's own Prism the job of test_prism.py's last test never ends, with this one it
+# fails.
 CONTROL_STREAM_END = (
     SourcePatch(
         name="fail-active-instructions-however-the-control-stream-ends",

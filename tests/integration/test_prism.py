@@ -8,27 +8,36 @@ in-process ``FnApiRunner`` (the reference), then one per portable set-up: ``Pris
 accounting as the reference.
 
 Prism is built from Beam's Go module once, with the project's fixes (``infra.prism``, about
-five minutes cold, cached under ``.cache/prism``); without Go these tests are skipped.
+five minutes cold, cached under ``.cache/prism``); without Go these tests are skipped. The
+last test checks one of those fixes (``infra/prism_patches.py``) on a pipeline of its own.
 """
 
 from __future__ import annotations
 
 import contextlib
+import gc
 import json
 import os
 import re
 import shutil
+import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import apache_beam as beam
 import pytest
+from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.runners.worker.sdk_worker import SdkHarness
+from apache_beam.utils.sentinel import Sentinel
 
 from contracts.spec import contracts
 from finradar.settings import Settings, load_settings
 from infra import prism
 from infra.producing import publish_synthetic
 from pipelines.ingest import IngestSummary, run_once
+from pipelines.portable import bounded_job_runner
 from pipelines.runners import pipeline_options
 from tests.integration.cli_runner import finradar_env, run_finradar
 from warehouse.lake import connect
@@ -372,3 +381,46 @@ def test_a_worker_killed_mid_pass_then_a_rerun_gives_the_same_warehouse(
     expected, actual = warehouse_state(reference[0]), warehouse_state(settings)
     for key in ("quarantine.events", "ops.kafka_offsets", "ops.landed_events", *RAW_TABLES):
         assert actual[key] == expected[key], key
+
+
+# what bounds the job here: the unpatched Prism would have it run until then
+PATCH_TEST_JOB_TIMEOUT_S = 60
+_released = threading.Event()
+
+
+class _EndOwnControlStreamFn(beam.DoFn):
+    """Ends the control stream of the SDK harness it runs in (LOOPBACK: in this process),
+    from the harness's side, while its own bundle still runs; then waits to be released."""
+
+    def process(self, element: Any) -> Iterator[Any]:
+        for harness in [o for o in gc.get_objects() if isinstance(o, SdkHarness)]:
+            if harness._alive:
+                harness._responses.put(Sentinel.sentinel)
+        _released.wait(PATCH_TEST_JOB_TIMEOUT_S)
+        yield element
+
+
+def test_a_bundle_whose_workers_control_stream_ended_fails_the_job(prism_location):
+    """A worker's control stream can end in ways Prism's ``W.Control`` selects between; a
+    worker that ends it from its own side (the SDK harness's responses run out) takes one
+    that Beam's own Prism left with the worker's running bundle waiting forever, so the job
+    never ended (a killed worker takes it now and then). The project's build fails it."""
+    options = PipelineOptions(
+        [
+            f"--prism_location={prism_location}",
+            "--prism_log_level=error",
+            "--environment_type=LOOPBACK",
+        ]
+    )
+    runner = bounded_job_runner("PrismRunner", PATCH_TEST_JOB_TIMEOUT_S)
+    started = time.monotonic()
+    try:
+        with (
+            pytest.raises(RuntimeError, match="SDK worker disconnected"),
+            beam.Pipeline(runner=runner, options=options) as p,
+        ):
+            _ = p | beam.Create([1]) | beam.ParDo(_EndOwnControlStreamFn())
+    finally:
+        _released.set()
+    # failed once the stream ended (Beam's own Prism: JobTimedOut, at PATCH_TEST_JOB_TIMEOUT_S)
+    assert time.monotonic() - started < PATCH_TEST_JOB_TIMEOUT_S
