@@ -297,8 +297,11 @@ class IngestSettings(BaseModel):
     # cut into these)
     read_chunk: int = Field(100_000, ge=1)
     # a pass over a larger backlog commits in parts of about this many messages, each with
-    # its offsets: what one pass holds stays bounded whatever the backlog
-    commit_events: int = Field(1_000_000, ge=1)
+    # its offsets: what one pass holds stays bounded whatever the backlog. Each part is a
+    # pipeline of its own (worker processes started, GX set up, Data Docs, a commit), so
+    # fewer, larger parts catch up faster, for a commit's memory that grows slowly with its
+    # size (README, "Ingest and the warehouse")
+    commit_events: int = Field(2_000_000, ge=1)
     # processes validating a follow pass's event types at once (GX holds the interpreter)
     follow_validators: int = Field(2, ge=1)
     # ``finradar follow`` processes (on one host or many) that name the same group share
