@@ -66,6 +66,9 @@ if args[:2] == ["mod", "download"]:
         print("go: module lookup disabled", file=sys.stderr)
         sys.exit(1)
     (here / "download").write_text(" ".join(args))
+    if os.environ.get("FAKE_DOWNLOAD_ANSWER"):
+        print(os.environ["FAKE_DOWNLOAD_ANSWER"])
+        sys.exit(0)
     print(json.dumps({"Path": args[-1].split("@")[0], "Dir": os.environ["FAKE_MODULE"]}))
 elif args[0] == "build":
     (here / "build").write_text(" ".join(args) + " GOFLAGS=" + os.environ.get("GOFLAGS", ""))
@@ -124,6 +127,22 @@ def test_a_failed_download_or_build_says_why_in_one_line_and_leaves_no_binary(
     assert not (folder / "prism").exists()
     assert not (folder / "partial").exists()
     assert said in (folder / "build.log").read_text()
+
+
+@pytest.mark.parametrize("answer", ["[]", '"a string"', "null", "not json", '{"Path": "x"}'])
+def test_a_download_answer_without_the_modules_folder_is_one_line_and_no_binary(
+    settings, fake_go, monkeypatch, answer
+):
+    """``go mod download -json`` exited 0 but its answer names no folder (not JSON, not an
+    object, or an object without ``Dir``): one line, no binary."""
+    monkeypatch.setenv("FAKE_DOWNLOAD_ANSWER", answer)
+    with pytest.raises(FinradarError) as caught:
+        prism_binary(settings)
+    message = str(caught.value)
+    assert "\n" not in message
+    assert "downloading Beam's Go module for Prism" in message
+    assert not (prism_dir(settings) / "prism").exists()
+    assert not (prism_dir(settings) / "partial").exists()
 
 
 def test_the_build_patches_the_beam_versions_module_into_the_cache(
