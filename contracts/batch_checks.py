@@ -363,20 +363,31 @@ def _leaf(
     field's object is there (a field of an absent object is not missing on its own).
     ``instants``: each timestamp text read so far, parsed (``parse_timestamp``).
     ``arrays``: where to keep the Arrow array made of the whole column, if any."""
+    if f.kind in ("string", "date", "timestamp"):
+        # a text column's Arrow array counts its nulls: no pass over the values for them
+        column = _string(f, values, rows, ok, instants, arrays)
+        if f.required and (column is None or column.null_count):
+            _missing(values, rows, ok, present)
+        return
     kinds = set(map(type, values))  # one pass in C: most columns hold one kind of value
     if f.required and _NONE in kinds:
-        if present is None:
-            _bad_where(ok, rows, values, lambda v: v is None)
-        else:
-            for row, v, there in zip(rows, values, present, strict=True):
-                if v is None and there:
-                    ok[row] = False
+        _missing(values, rows, ok, present)
     if f.kind in ("object", "array"):
         _field(f, values, rows, ok, instants)
-    elif f.kind in ("string", "date", "timestamp"):
-        _string(f, values, rows, ok, instants, arrays)
     else:
         _number(f, values, rows, ok, kinds, arrays)
+
+
+def _missing(
+    values: list[Any], rows: list[int], ok: list[bool], present: list[bool] | None
+) -> None:
+    """Marks the rows of a required field whose value is None (where its object is there)."""
+    if present is None:
+        _bad_where(ok, rows, values, lambda v: v is None)
+    else:
+        for row, v, there in zip(rows, values, present, strict=True):
+            if v is None and there:
+                ok[row] = False
 
 
 def _field(
@@ -419,9 +430,13 @@ def _string(
     ok: list[bool],
     instants: Instants,
     arrays: Arrays | None = None,
-) -> None:
+) -> pa.Array | None:
+    """Marks the rows whose value of the text field ``f`` is not a string or breaks its
+    enum, length, pattern, date or timestamp rule. Returns the column as an Arrow array,
+    None if it held other values than strings and nulls."""
+    whole: pa.Array | None = None
     try:
-        column = pa.array(values, type=pa.string())
+        column = whole = pa.array(values, type=pa.string())
         if arrays is not None:
             arrays[(id(values), pa.string())] = (values, column)
     except (pa.ArrowTypeError, pa.ArrowInvalid):  # not all strings: the others are wrong_type
@@ -432,7 +447,7 @@ def _string(
     if f.enum is not None:
         unknown = pc.invert(pc.is_in(column, value_set=_codes(f.enum)))  # true for a null
         _mark(ok, rows, pc.and_(pc.is_valid(column), unknown))
-        return
+        return whole
     if f.min_length is not None:
         _mark(ok, rows, pc.less(pc.utf8_length(column), f.min_length))
     if f.max_length is not None:
@@ -451,6 +466,7 @@ def _string(
         wrong = {v for v in texts if instants[v] is None}
         if wrong:
             _bad_where(ok, rows, values, lambda v: v in wrong)
+    return whole
 
 
 def _number(
