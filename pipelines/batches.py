@@ -38,6 +38,12 @@ class CheckedBatch:
     )
     # ``arrow``'s arrays (the batch check's first), by the list they hold and their type
     arrays: Arrays = field(default_factory=dict, repr=False, compare=False)
+    # the lists ``columns`` took from the batch check's, by identity: (the list, the check's
+    # list it was taken from, the rows taken), so that ``arrow`` takes the same rows of the
+    # check's array instead of converting the Python values again
+    taken: dict[int, tuple[list[Any], list[Any], pa.Array]] = field(
+        default_factory=dict, repr=False, compare=False
+    )
     # ``answer_columns``' answer rows, by the lists they were made of
     answers: dict[tuple[int, ...], tuple[list[list[Any]], AnswerColumns]] = field(
         default_factory=dict, repr=False, compare=False
@@ -46,7 +52,7 @@ class CheckedBatch:
     def __getstate__(self) -> dict[str, Any]:
         # a batch that crosses processes is pickled (``pipelines.coders``): without what
         # is found by the identity of its lists, which its lists there would not have
-        return {**self.__dict__, "arrays": {}, "answers": {}}
+        return {**self.__dict__, "arrays": {}, "answers": {}, "taken": {}}
 
     def reject(self, index: int, reasons: list[Reason]) -> None:
         self.valid.pop(index, None)
@@ -74,6 +80,9 @@ class CheckedBatch:
         else:
             gather = itemgetter(*rows)  # one C call per column, not a Python loop over rows
             columns = {path: list(gather(values)) for path, values in screened.columns.items()}
+            indices = pa.array(rows, pa.int64())
+            for path, values in columns.items():
+                self.taken[id(values)] = (values, screened.columns[path], indices)
         self.gathered[event_type] = (list(indexes), columns)
         return dict(columns)
 
@@ -83,8 +92,21 @@ class CheckedBatch:
         never changed in place: ``own_columns``)."""
         key = (id(values), type_)
         if key not in self.arrays:
-            self.arrays[key] = (values, pa.array(values, type_))
+            self.arrays[key] = (values, self._taken_array(values, type_) or pa.array(values, type_))
         return self.arrays[key][1]
+
+    def _taken_array(self, values: list[Any], type_: pa.DataType) -> pa.Array | None:
+        """``values`` as Arrow, if ``columns`` took them from a list the batch check had
+        converted to ``type_``: the same rows of its array (Arrow converts value by value,
+        so the rows of the whole are the conversion of the part)."""
+        taken = self.taken.get(id(values))
+        if taken is None or taken[0] is not values:
+            return None
+        _, source, indices = taken
+        whole = self.arrays.get((id(source), type_))
+        if whole is None or whole[0] is not source:
+            return None
+        return whole[1].take(indices)
 
     def answer_columns(self, columns: dict[str, list[Any]]) -> AnswerColumns:
         """The answer rows of the survey responses whose field columns are ``columns``

@@ -104,6 +104,23 @@ def test_synthetic_stream_same_tables_and_frames() -> None:
         )
 
 
+def test_the_valid_part_of_a_checked_column_is_taken_from_its_array_not_converted() -> None:
+    """A batch with rejected events gathers its valid events' columns anew; their Arrow
+    arrays are the same rows of the arrays the batch check made, not a second conversion."""
+    stream = list(SyntheticStream(2000, 0.3, 5))
+    batch = check_batch(_records([(m.value, m.topic) for m in stream]), NOW)
+    for contract in contracts().values():
+        event_type = contract.event_type
+        indexes = [i for i, e in sorted(batch.valid.items()) if e["event_type"] == event_type]
+        assert 0 < len(indexes) < len(batch.screened[event_type].positions)
+        columns = batch.columns(event_type, indexes)
+        assert columns is not None
+        for path in ("event_id", "subject.entity_id"):
+            with mock.patch("pyarrow.array", side_effect=AssertionError("converted again")):
+                array = batch.arrow(columns[path], pa.string())
+            assert array.equals(pa.array(columns[path], pa.string())), (event_type, path)
+
+
 @settings(
     derandomize=True,
     max_examples=40,
