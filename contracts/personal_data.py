@@ -300,7 +300,24 @@ def may_hold_personal_data_each(values: Sequence[bytes | None], fields: bool = T
     return verdicts
 
 
+# a value longer than this is searched on its own: joined, it would be copied, which takes
+# longer than searching it (a single value is joined without a copy)
+JOINED_AT_MOST = 256 * 1024
+
+
 def _suspected(values: Sequence[bytes | None], fields: bool) -> set[int]:
+    """``_suspected_joined`` of the values up to ``JOINED_AT_MOST`` bytes together, and of
+    each longer one on its own."""
+    long = [i for i, v in enumerate(values) if v is not None and len(v) > JOINED_AT_MOST]
+    if not long:
+        return _suspected_joined(values, fields)
+    found = {i for i in long if _suspected_joined([values[i]], fields)}
+    short = [i for i, v in enumerate(values) if v is None or len(v) <= JOINED_AT_MOST]
+    found.update(short[j] for j in _suspected_joined([values[i] for i in short], fields))
+    return found
+
+
+def _suspected_joined(values: Sequence[bytes | None], fields: bool) -> set[int]:
     """The indexes of the values on which ``may_hold_personal_data`` might be true: those
     holding a byte or name it looks for, a non-ASCII byte, or a match of one of its
     searches (``_COLUMN_HINTS``: RE2 kernels over the values as one Arrow column). The

@@ -8,12 +8,14 @@ import json
 import unicodedata
 from datetime import UTC, datetime
 from typing import Any
+from unittest import mock
 
 import orjson
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from contracts import personal_data
 from contracts.checks import check_value, internal_error
 from contracts.personal_data import (
     WITHHELD,
@@ -277,6 +279,29 @@ def test_the_pre_filter_of_a_batch_gives_each_message_s_verdict(
     assert may_hold_personal_data_each(values, fields) == [
         may_hold_personal_data(v, fields) for v in values
     ]
+
+
+@PROFILE
+@given(values=st.lists(MESSAGE_VALUES, max_size=12), fields=st.booleans())
+def test_values_searched_on_their_own_get_each_message_s_verdict(
+    values: list[bytes | None], fields: bool
+) -> None:
+    """With the bound at a few bytes, most values are searched one by one, the others
+    joined: the verdicts do not change."""
+    with mock.patch.object(personal_data, "JOINED_AT_MOST", 8):
+        assert may_hold_personal_data_each(values, fields) == [
+            may_hold_personal_data(v, fields) for v in values
+        ]
+
+
+def test_a_long_value_is_flagged_amid_short_ones_and_cleared_when_clean() -> None:
+    padding = b" " * personal_data.JOINED_AT_MOST
+    clean = b'{"event_id":"syn-42-000086102","amount":163.74}'
+    for value in WAYS_IN:
+        long = value[:1] + padding + value[1:] if value[:1] == b"{" else value + padding
+        assert may_hold_personal_data(long), value
+        got = may_hold_personal_data_each([clean, long, clean, clean + padding])
+        assert got == [False, True, False, False], value
 
 
 def test_a_match_across_two_messages_of_a_batch_hides_neither() -> None:
