@@ -1,6 +1,6 @@
 """Kafka-to-``raw.*`` latency at a steady rate: ``finradar follow`` against plain passes.
 
-Starts a broker of its own (ports 39192/39193, data in a temporary folder) and measures,
+Starts a broker of its own (ports 28192/28193, data in a temporary folder) and measures,
 in the same run and on the same stream (good synthetic events at ``--rate`` events/s for
 ``--seconds``):
 
@@ -30,7 +30,7 @@ from finradar.settings import Settings, load_settings
 from infra.broker import LocalBroker
 from tests.bench.follow_latency import CommitProbe, Latencies, latencies, paced_produce
 
-KAFKA = {"port": 39192, "controller_port": 39193}
+KAFKA = {"port": 28192, "controller_port": 28193}
 BASELINE = "from finradar.settings import get_settings\nfrom pipelines.ingest import run_once\n"
 BASELINE += "settings = get_settings()\nwhile True:\n    run_once(settings)\n"
 

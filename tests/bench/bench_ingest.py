@@ -1,7 +1,7 @@
 """Ingest, refresh and analyst queries at size, each against a baseline in the same run.
 
 For every size N (``--sizes``; ``make bench`` passes ``BENCH_N`` and five times it) on a
-broker of its own (ports 39092/39093, data in a temporary folder) holding N synthetic
+broker of its own (ports 28092/28093, data in a temporary folder) holding N synthetic
 events (2% bad):
 
 * baseline: a plain kafka-python ``KafkaConsumer`` reading every partition to its end;
@@ -37,7 +37,7 @@ from tests.bench.process_tree import TreeRun, run_tree
 from tests.bench.read_all import consumer_at_start
 from tests.bench.record import record
 
-KAFKA = {"port": 39092, "controller_port": 39093}
+KAFKA = {"port": 28092, "controller_port": 28093}
 GIB = 1024**3
 
 

@@ -33,7 +33,7 @@ from infra.prefect_server import free_port
 from infra.producing import publish_synthetic
 from tests.bench.record import record
 
-KAFKA = {"port": 39292, "controller_port": 39293}
+KAFKA = {"port": 28292, "controller_port": 28293}
 WRITER = """
 import sys
 from finradar.settings import get_settings
