@@ -308,11 +308,15 @@ JOINED_AT_MOST = 256 * 1024
 def _suspected(values: Sequence[bytes | None], fields: bool) -> set[int]:
     """``_suspected_joined`` of the values up to ``JOINED_AT_MOST`` bytes together, and of
     each longer one on its own."""
-    long = [i for i, v in enumerate(values) if v is not None and len(v) > JOINED_AT_MOST]
-    if not long:
+    short, found = [], set()
+    for i, v in enumerate(values):
+        if v is not None and len(v) > JOINED_AT_MOST:
+            if _suspected_joined([v], fields):
+                found.add(i)
+        else:
+            short.append(i)
+    if len(short) == len(values):
         return _suspected_joined(values, fields)
-    found = {i for i in long if _suspected_joined([values[i]], fields)}
-    short = [i for i, v in enumerate(values) if v is None or len(v) <= JOINED_AT_MOST]
     found.update(short[j] for j in _suspected_joined([values[i] for i in short], fields))
     return found
 

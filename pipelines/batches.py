@@ -92,7 +92,8 @@ class CheckedBatch:
         never changed in place: ``own_columns``)."""
         key = (id(values), type_)
         if key not in self.arrays:
-            self.arrays[key] = (values, self._taken_array(values, type_) or pa.array(values, type_))
+            taken = self._taken_array(values, type_)
+            self.arrays[key] = (values, pa.array(values, type_) if taken is None else taken)
         return self.arrays[key][1]
 
     def _taken_array(self, values: list[Any], type_: pa.DataType) -> pa.Array | None:

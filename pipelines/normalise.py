@@ -244,11 +244,7 @@ class Normaliser:
                 for path, column in columns.items():
                     column[j] = value_at(event, path)
                 kept[j] = stored
-        sha256 = hashlib.sha256  # ``bytes_hash`` of bytes kept as they are, inline
-        shas = [
-            sha256(v).hexdigest() if s is v else self.bytes_hash(v, True)
-            for v, s in zip(values, kept, strict=True)
-        ]
+        shas = [self.bytes_hash(v, s is not v) for v, s in zip(values, kept, strict=True)]
         stored_keys = list(map(self.message_key, message_keys))
         keys = [k for k, _ in stored_keys]
         redacted = [

@@ -3,15 +3,15 @@
 Each lies below the system's ephemeral range (Linux: 32768–60999), where the kernel picks
 the local port of every outgoing connection and of every ``bind(0)``: a broker asked to
 listen on a port in that range fails now and then with "Address already in use" when a
-client socket of the run holds it (``make bench``'s third broker did, once, after
-thousands of connections to Postgres and the object store). And no two modules share one:
-pytest-xdist runs them at once.
+client socket of the run holds it (``make bench``'s third broker did, once, on 39292).
+And no two modules share one: pytest-xdist runs them at once.
 """
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
 TESTS = Path(__file__).resolve().parents[1]
 NAMES = ("KAFKA", "PORTS")  # module-level dicts of a module's fixed ports
@@ -35,7 +35,7 @@ def fixed_ports() -> dict[Path, list[int]]:
             target = node.targets[0]
             if not isinstance(target, ast.Name):
                 continue
-            value = ast.literal_eval(node.value) if _literal(node.value) else None
+            value = _literal(node.value)
             if target.id in NAMES and isinstance(value, dict):
                 ports = [v for k, v in value.items() if "port" in str(k) and isinstance(v, int)]
             elif target.id.endswith("_PORT") and isinstance(value, int):
@@ -46,12 +46,12 @@ def fixed_ports() -> dict[Path, list[int]]:
     return found
 
 
-def _literal(node: ast.expr) -> bool:
+def _literal(node: ast.expr) -> Any:
+    """The node's value if it is a literal, else None."""
     try:
-        ast.literal_eval(node)
+        return ast.literal_eval(node)
     except ValueError:
-        return False
-    return True
+        return None
 
 
 def test_every_fixed_port_lies_below_the_ephemeral_range() -> None:
