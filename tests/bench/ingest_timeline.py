@@ -19,6 +19,7 @@ commit placement.
 from __future__ import annotations
 
 import argparse
+import os
 import tempfile
 from pathlib import Path
 
@@ -63,6 +64,27 @@ def phases(rows: list[tuple[int, list[tuple[str, float, float]]]], total: float)
     )
 
 
+def busy_shares(run: TreeRun) -> str:
+    """Each process's mean CPU share of a core over the seconds the workers were busy (as
+    ``phases`` finds them), in the order the processes first appear, and their sum against
+    the machine's cores: what the pass and its broker left idle."""
+    busy = [t for t, row in per_second(run) if any(r == WORKER and c > 0.5 for r, c, _ in row)]
+    if not busy:
+        return "no second with a busy worker"
+    start, end = busy[0], busy[-1] + 1
+    first: dict[int, tuple[str, float]] = {}  # by pid: role, CPU seconds at the start
+    last: dict[int, float] = {}  # by pid: CPU seconds at the end
+    for seconds, samples in run.timeline:
+        if start <= seconds <= end:
+            for s in samples:
+                first.setdefault(s.pid, (s.role, s.cpu_seconds))
+                last[s.pid] = s.cpu_seconds
+    shares = [(role, (last[pid] - cpu) / (end - start)) for pid, (role, cpu) in first.items()]
+    cells = ", ".join(f"{role} {share:.0%}" for role, share in shares if share >= 0.005)
+    total = sum(share for _, share in shares)
+    return f"while the workers were busy: {cells}; {total:.0%} of {100 * (os.cpu_count() or 1)}%"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("events", type=int)
@@ -75,7 +97,8 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="finradar-timeline-") as tmp:
         broker_settings = load_settings(var_dir=Path(tmp) / "broker", kafka=KAFKA)
         broker = LocalBroker(broker_settings)
-        if not broker.up().managed:
+        status = broker.up()
+        if not status.managed or status.pid is None:
             raise SystemExit(f"another broker answers on {broker_settings.kafka.bootstrap}")
         try:
             publish_synthetic(args.events, 0.02, 7, broker_settings.kafka)
@@ -88,7 +111,11 @@ def main() -> None:
                     times.mkdir()
                     path = [str(PROBE), env.get("PYTHONPATH", "")]
                     env |= {"FINRADAR_COLLECTOR_TIMES": str(times), "PYTHONPATH": ":".join(path)}
-                run = run_tree(finradar_command("ingest", "--once", "--json"), env)
+                run = run_tree(
+                    finradar_command("ingest", "--once", "--json"),
+                    env,
+                    watch={status.pid: "broker"},
+                )
                 if run.returncode:
                     raise SystemExit(f"finradar ingest failed: {run.stdout[-500:]}")
                 rows = per_second(run)
@@ -97,6 +124,7 @@ def main() -> None:
                     cells = "  ".join(f"{r[:7]} {cpu:4.0%} {gib:.2f}G" for r, cpu, gib in row)
                     print(f"{second:4d}s  {cells}")
                 print(phases(rows, run.seconds))
+                print(busy_shares(run))
                 print(f"peak of the process tree {run.peak_rss_bytes / GIB:.2f} GiB")
                 for written in sorted(times.glob("*")) if args.collector else []:
                     print(written.read_text().rstrip())

@@ -1,6 +1,8 @@
 """Run a command and measure its whole process tree: wall time, CPU time of every process
 in it (the runner's worker processes included), peak resident memory summed over the tree,
-and what each process held at that peak.
+and what each process held at that peak. Processes outside the tree that the command
+works with (the Kafka broker) can be watched beside it: their CPU is in the timeline,
+not in the tree's figures.
 
 Read from ``/proc`` (Linux), sampled every ``interval`` seconds: a peak between two samples
 can be missed, so the figure is a lower bound of the true peak.
@@ -70,29 +72,40 @@ def tree_sample(root: int) -> list[ProcessSample]:
     while todo:
         pid = todo.pop()
         todo.extend(tree.get(pid, []))
-        try:
-            rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
-            command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError, ValueError):
-            continue
-        cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
-        found.append(ProcessSample(pid, _role(pid == root, command), cpu, rss))
+        sample = process_sample(pid, "command" if pid == root else None)
+        if sample is not None:
+            found.append(sample)
     return found
 
 
-def _role(is_root: bool, command: list[bytes]) -> str:
-    if is_root:
-        return "command"
+def process_sample(pid: int, role: str | None = None) -> ProcessSample | None:
+    """Process ``pid`` now (None if it is gone), in ``role`` if given, else the role its
+    command line gives it."""
+    try:
+        rss = int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * PAGE
+        command = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError, ValueError):
+        return None
+    cpu = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    return ProcessSample(pid, role or _role(command), cpu, rss)
+
+
+def _role(command: list[bytes]) -> str:
     if SDK_WORKER_MAIN.encode() in command:
         return "Beam worker"
     return Path(command[0].decode(errors="replace")).name or "process"
 
 
 def run_tree(
-    command: list[str], env: dict[str, str] | None = None, interval: float = 0.25
+    command: list[str],
+    env: dict[str, str] | None = None,
+    interval: float = 0.25,
+    watch: dict[int, str] | None = None,
 ) -> TreeRun:
-    """Run ``command`` to its end; its figures, and the tree sampled every ``interval``."""
+    """Run ``command`` to its end; its figures, and the tree sampled every ``interval``.
+    ``watch``: processes outside the tree (by pid, with their role) sampled beside it, in
+    the timeline only."""
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.perf_counter()
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, text=True)
@@ -100,7 +113,10 @@ def run_tree(
     timeline: list[tuple[float, list[ProcessSample]]] = []
     while process.poll() is None:
         samples = tree_sample(process.pid)
-        timeline.append((time.perf_counter() - started, samples))
+        watched = [process_sample(pid, role) for pid, role in (watch or {}).items()]
+        timeline.append(
+            (time.perf_counter() - started, samples + [s for s in watched if s is not None])
+        )
         processes = [(s.role, s.rss) for s in samples]
         if sum(rss for _, rss in processes) > peak:
             peak = sum(rss for _, rss in processes)

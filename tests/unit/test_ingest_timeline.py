@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from tests.bench.ingest_timeline import WORKER, per_second, phases
+import os
+
+from tests.bench.ingest_timeline import WORKER, busy_shares, per_second, phases
 from tests.bench.process_tree import ProcessSample, TreeRun
 
 GIB = 1024**3
 
 
 def _run() -> TreeRun:
-    """A command starting alone for 2 s, two workers busy for 3 s, then 2 s of commit."""
+    """A command starting alone for 2 s, two workers busy for 3 s, then 2 s of commit;
+    the broker it reads beside it throughout."""
     timeline = []
     for second in range(8):
         command_cpu = 0.1 * second + (second - 5) * (second > 5)
@@ -20,18 +23,31 @@ def _run() -> TreeRun:
                 ProcessSample(2, WORKER, busy, GIB // 2),
                 ProcessSample(3, WORKER, busy * 0.9, GIB // 2),
             ]
+        samples.append(ProcessSample(4, "broker", 0.2 * second, GIB // 2))  # watched beside
         timeline.append((float(second), samples))
     return TreeRun(7.5, 0.0, GIB, 0, "", [], timeline)
 
 
 def test_each_second_gives_each_process_its_share_of_a_core():
     rows = dict(per_second(_run()))
-    assert [round(cpu, 2) for _, cpu, _ in rows[4]] == [0.1, 1.0, 0.9]
+    assert [round(cpu, 2) for _, cpu, _ in rows[4]] == [0.1, 1.0, 0.9, 0.2]
     assert rows[4][1][2] == 0.5  # GiB
-    assert [r for r, _, _ in rows[7]] == ["command"] and round(rows[7][0][1], 2) == 1.1
+    assert [r for r, _, _ in rows[7]] == ["command", "broker"]
+    assert round(rows[7][0][1], 2) == 1.1
 
 
 def test_phases_split_the_pass_at_the_busy_workers():
     assert phases(per_second(_run()), 7.5) == (
         "starting 3 s, workers busy 3 s, after the workers 1.5 s (the commit)"
+    )
+
+
+def test_busy_shares_average_each_process_over_the_busy_seconds_beside_the_cores():
+    cores = 100 * (os.cpu_count() or 1)
+    # busy from second 3 to 6: each worker's CPU from its first sample in them to its
+    # last (second 5: it ended), over the 3 seconds; the command's 0.1 a second and 1.0
+    # more in second 6; the broker, watched beside the tree, 0.2 a second
+    assert busy_shares(_run()) == (
+        "while the workers were busy: command 43%, Beam worker 67%, Beam worker 60%, "
+        f"broker 20%; 190% of {cores}%"
     )
