@@ -21,7 +21,8 @@ What ``orjson`` decodes differently from the strict decoder is never screened cl
   double) fail their field's check, as does nesting past ``MAX_DEPTH`` (``orjson`` allows
   1024; a declared field nests five deep at most);
 * lone surrogates, NaN, a byte-order mark, control characters and overflowing numbers
-  ``orjson`` refuses itself.
+  ``orjson`` refuses itself (an escaped surrogate pair is one character to both decoders,
+  and is screened like any other text).
 """
 
 from __future__ import annotations
@@ -55,9 +56,6 @@ from contracts.taxonomy import codes
 
 Verdict = tuple[dict[str, Any] | None, list[Reason]]
 
-# an escaped UTF-16 surrogate (orjson refuses a lone one, as the strict decoder does; the
-# screen leaves even a pair to it)
-_SURROGATE = re.compile(rb"\\u[dD][89a-fA-F]")
 _KEY_TOKEN = re.compile(rb'"\s*:')  # a key token (``key_tokens`` counts them without it)
 _REGEX_SPACE = b" \t\n\r\f\v"  # what ``\s`` matches in a bytes pattern
 _EMPTY: dict[str, Any] = {}
@@ -196,8 +194,6 @@ def _screen_decode(value: bytes | None) -> dict[str, Any] | None:
     """The value decoded by ``orjson`` if it is a JSON object, else None (the strict
     decoder then says why)."""
     if value is None or len(value) > MAX_MESSAGE_BYTES:
-        return None
-    if b"\\u" in value and _SURROGATE.search(value):
         return None
     try:
         event = orjson.loads(value)

@@ -103,6 +103,33 @@ def test_what_the_fast_decoder_reads_differently_is_left_to_the_strict_one() -> 
     ]
 
 
+# UTF-16 surrogate escapes: a pair is one character to both decoders; anything else is a
+# lone surrogate, which both refuse (orjson itself: the screen needs no search of its own)
+SURROGATE_PAIRS = ["\\ud83d\\ude00", "\\uD83D\\uDE00", "a\\ud834\\udd1eb"]
+LONE_SURROGATES = [
+    "\\ud800", "\\udc00", "x\\ud83d", "\\ude00\\ud83d", "\\ud800\\ud800",
+    "\\ud800\\u0041", "\\ud83d\\ude00\\ud800",
+]  # fmt: skip
+
+
+def test_surrogate_escapes_get_the_same_verdicts_and_pairs_are_screened() -> None:
+    event = copy.deepcopy(seed_corpus()[0])
+    topic = contracts()[event["event_type"]].topic
+    event["source"]["document"] = "@"  # a declared text field without a rule on its text
+    text = json.dumps(event, ensure_ascii=False)
+    values: list[bytes | None] = [
+        text.replace('"document": "@"', f'"document": "{escape}"').encode()
+        for escape in SURROGATE_PAIRS + LONE_SURROGATES
+    ]
+    assert all(b"\\u" in v for v in values if v is not None)
+    topics = [topic] * len(values)
+    _same_as_per_message(values, topics)
+    assert _clean(values, topics) == values[: len(SURROGATE_PAIRS)]
+    verdicts = check_values(values, topics, NOW)
+    assert [v[0]["source"]["document"] for v in verdicts[:3]] == ["😀", "😀", "a𝄞b"]
+    assert all(reasons for _, reasons in verdicts[len(SURROGATE_PAIRS) :])
+
+
 # a quote, a colon, every byte ``\s`` matches and two it does not (NUL, NBSP's lead byte)
 TOKEN_BYTES = st.binary(max_size=64).map(
     lambda b: bytes(b'"": \t\n\r\f\v\x00\xc2a'[x % 12] for x in b)
