@@ -12,6 +12,7 @@ import argparse
 import errno
 import logging
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
 
@@ -60,6 +61,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         prism = logging.getLogger("PrismJobServer")
         prism.addHandler(logging.NullHandler())
         prism.propagate = False
+        threading.excepthook = thread_failed
     try:
         return int(args.handler(args) or 0)
     except FinradarError as exc:
@@ -88,6 +90,26 @@ def _refuse_unknown_options_before_the_command(
             return  # the command: its own parser judges what follows
         if arg.split("=", 1)[0] not in known:
             parser.error(f"unrecognized argument: {arg}")
+
+
+def thread_failed(args: threading.ExceptHookArgs) -> None:
+    """A thread's failure (``threading.excepthook`` without ``--verbose``): one line, and
+    none for a gRPC stream's end in a library's thread (Beam's in-process worker, whose
+    streams close when its job ends or is cancelled: the command's own error says how the
+    job ended). Logged in full at debug level."""
+    name = args.thread.name if args.thread is not None else "a thread"
+    exc = args.exc_value
+    logging.getLogger("finradar.threads").debug(
+        "%s failed", name, exc_info=(args.exc_type, exc, args.exc_traceback)
+    )
+    if exc is None or args.exc_type is SystemExit:
+        return
+    if type(exc).__module__.split(".")[0] == "grpc":
+        return
+    print(
+        f"finradar: {name} failed: {describe(exc)} (--verbose shows the traceback)",
+        file=sys.stderr,
+    )
 
 
 def describe(exc: BaseException) -> str:

@@ -7,11 +7,14 @@ well (apache/beam#35867), and a job that hung (a worker gone unnoticed) was give
 that same moment. ``bounded_job_runner`` gives the portable runner a pass names whose
 streams last ``beam.job_timeout_s`` instead: a job still running then is cancelled, and the
 pass fails with one line (``JobTimedOut``). The job service's requests keep Beam's timeout.
+A stream that fails once its deadline has passed has met the deadline, whatever status
+gRPC gives its failure (the transport may close before the deadline's own status arrives).
 """
 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -61,13 +64,15 @@ class JobService:
 
     # (named as the stub's methods are)
     def GetStateStream(self, request: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + self.job_timeout_s
         stream = self._stub.GetStateStream(request, timeout=self.job_timeout_s, **kwargs)
-        return _until_deadline(stream, lambda: self._give_up(request.job_id))
+        return _until_deadline(stream, deadline, lambda: self._give_up(request.job_id))
 
     def GetMessageStream(self, request: Any, timeout: float | None = None, **kwargs: Any) -> Any:
+        deadline = time.monotonic() + self.job_timeout_s
         stream = self._stub.GetMessageStream(request, timeout=self.job_timeout_s, **kwargs)
         # the state stream reports the deadline; this one, read on a thread of Beam's, ends
-        return _until_deadline(stream, lambda: None)
+        return _until_deadline(stream, deadline, lambda: None)
 
     def _give_up(self, job_id: str) -> None:
         # a job service gone as well fails the pass all the same
@@ -81,13 +86,15 @@ class JobService:
         )
 
 
-def _until_deadline(stream: Any, on_deadline: Callable[[], None]) -> Iterator[Any]:
-    """``stream``'s items; at its deadline, ``on_deadline`` (which may raise), then its end."""
+def _until_deadline(stream: Any, deadline: float, on_deadline: Callable[[], None]) -> Iterator[Any]:
+    """``stream``'s items; at its ``deadline`` (``time.monotonic()``), ``on_deadline`` (which
+    may raise), then its end. A failure of the stream from its deadline on is the deadline."""
     try:
         yield from stream
     except grpc.RpcError as exc:
         code = getattr(exc, "code", None)
-        if code is None or code() != grpc.StatusCode.DEADLINE_EXCEEDED:
+        timed_out = code is not None and code() == grpc.StatusCode.DEADLINE_EXCEEDED
+        if not timed_out and time.monotonic() < deadline:
             raise
     else:
         return

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+import threading
 
 import pytest
 
@@ -124,6 +125,37 @@ def test_an_outside_fault_is_one_line_and_exit_1(monkeypatch, capsys, fault, lin
     assert err.count("\n") == 1 and line in err and "Traceback" not in err
     assert cli.main(["--verbose", "version"]) == 1
     assert "Traceback" in capsys.readouterr().err
+
+
+def test_a_threads_failure_is_one_line_and_a_grpc_streams_end_none(monkeypatch, capsys) -> None:
+    """Beam's in-process worker (Prism's LOOPBACK environment) runs on threads of the
+    command, whose gRPC streams fail when its job ends or is cancelled: the command's own
+    error says how the job ended, without their tracebacks. Any other thread's failure is
+    one line; all of them tracebacks with --verbose."""
+    from finradar import cli
+
+    monkeypatch.setattr(threading, "excepthook", threading.__excepthook__)
+    assert cli.main(["version"]) == 0
+    assert threading.excepthook is cli.thread_failed
+    capsys.readouterr()
+
+    class StreamRemoved(Exception):
+        pass
+
+    def fail(exc: Exception) -> None:
+        raise exc
+
+    StreamRemoved.__module__ = "grpc._channel"  # as gRPC's own errors are
+    for exc in (StreamRemoved("Stream removed (Socket closed)"), ValueError("bad\nvalue")):
+        thread = threading.Thread(target=fail, args=(exc,), name="w-1")
+        thread.start()
+        thread.join()
+    assert capsys.readouterr().err == (
+        "finradar: w-1 failed: ValueError: bad value (--verbose shows the traceback)\n"
+    )
+    monkeypatch.setattr(threading, "excepthook", threading.__excepthook__)
+    assert cli.main(["--verbose", "version"]) == 0
+    assert threading.excepthook is threading.__excepthook__
 
 
 def test_a_bad_settings_file_is_one_line(tmp_path) -> None:

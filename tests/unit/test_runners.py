@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from unittest import mock
 
+import grpc
+import pytest
 from apache_beam.portability.api import beam_job_api_pb2
 from apache_beam.runners.portability.fn_api_runner import FnApiRunner
 from apache_beam.runners.portability.portable_runner import PortableRunner
@@ -13,7 +15,7 @@ from apache_beam.runners.portability.prism_runner import PrismRunner
 
 from finradar.settings import load_settings
 from infra.prism import prism_dir
-from pipelines.portable import JobService
+from pipelines.portable import JobService, JobTimedOut
 from pipelines.runners import (
     commits_after_pipeline,
     lands_in_this_process,
@@ -101,3 +103,49 @@ def test_a_portable_runners_job_is_bounded_by_beam_job_timeout(tmp_path):
     assert pass_runner(_settings(tmp_path), pipeline_options(_settings(tmp_path), 10)) == (
         "FnApiRunner"
     )
+
+
+class _StreamFailed(grpc.RpcError):
+    def __init__(self, code: grpc.StatusCode) -> None:
+        self._code = code
+
+    def code(self) -> grpc.StatusCode:
+        return self._code
+
+
+def _failing_after(states: list[str], code: grpc.StatusCode):  # type: ignore[no-untyped-def]
+    yield from states
+    raise _StreamFailed(code)
+
+
+def test_a_job_stream_failing_from_its_deadline_on_is_the_deadline(monkeypatch):
+    """The state stream's deadline cancels the job and fails the pass with ``JobTimedOut``,
+    whatever status the stream's failure has once the deadline has passed (the transport
+    may close first); a failure before the deadline is the job service's own."""
+    clock = [1000.0]
+    monkeypatch.setattr("pipelines.portable.time.monotonic", lambda: clock[0])
+    request = beam_job_api_pb2.GetJobStateRequest(job_id="job")
+    for code, at, raised in (
+        (grpc.StatusCode.DEADLINE_EXCEEDED, 1000.5, JobTimedOut),  # gRPC's own deadline
+        (grpc.StatusCode.UNAVAILABLE, 1002.0, JobTimedOut),  # a failure past it
+        (grpc.StatusCode.UNAVAILABLE, 1001.0, JobTimedOut),  # a failure at it
+        (grpc.StatusCode.UNAVAILABLE, 1000.5, _StreamFailed),  # before it
+    ):
+        clock[0] = 1000.0
+        stub = mock.Mock()
+        stub.GetStateStream.return_value = _failing_after(["running"], code)
+        service = JobService(stub, 1.0, 300)
+        stream = service.GetStateStream(request)
+        assert next(stream) == "running"
+        clock[0] = at
+        with pytest.raises(raised):
+            next(stream)
+        assert stub.Cancel.called == (raised is JobTimedOut)
+    # the message stream, read on a thread of Beam's, ends quietly at its deadline
+    stub = mock.Mock()
+    stub.GetMessageStream.return_value = _failing_after(["log"], grpc.StatusCode.UNAVAILABLE)
+    clock[0] = 1000.0
+    messages = JobService(stub, 1.0, 300).GetMessageStream(request)
+    assert next(messages) == "log"
+    clock[0] = 1001.5
+    assert list(messages) == [] and not stub.Cancel.called
