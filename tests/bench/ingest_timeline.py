@@ -34,7 +34,11 @@ PROBE = Path(__file__).with_name("collector_probe")  # its sitecustomize times c
 WORKER = "Beam worker"
 
 
-def per_second(run: TreeRun) -> list[tuple[int, list[tuple[str, float, float]]]]:
+# what ``per_second`` gives
+Rows = list[tuple[int, list[tuple[str, float, float]]]]
+
+
+def per_second(run: TreeRun) -> Rows:
     """Each whole second of the run: (role, CPU share of one core, GiB) per process."""
     rows, last, cpu_before = [], -1, {}
     for seconds, samples in run.timeline:
@@ -52,26 +56,34 @@ def per_second(run: TreeRun) -> list[tuple[int, list[tuple[str, float, float]]]]
     return rows
 
 
-def phases(rows: list[tuple[int, list[tuple[str, float, float]]]], total: float) -> str:
-    """Seconds until a worker is busy, with workers busy, and after the last worker."""
+def busy_span(rows: Rows) -> tuple[int, int] | None:
+    """The first second a worker used more than half a core, and the second after the
+    last one; None if none did (the pass ran in one process)."""
     busy = [t for t, row in rows if any(r == WORKER and cpu > 0.5 for r, cpu, _ in row)]
-    if not busy:
+    return (busy[0], busy[-1] + 1) if busy else None
+
+
+def phases(rows: Rows, total: float) -> str:
+    """Seconds until a worker is busy, with workers busy, and after the last worker."""
+    span = busy_span(rows)
+    if span is None:
         return f"in one process: {total:.1f} s"
-    start, end = busy[0], busy[-1] + 1
+    start, end = span
     return (
         f"starting {start} s, workers busy {end - start} s, "
         f"after the workers {total - end:.1f} s (the commit)"
     )
 
 
-def busy_shares(run: TreeRun) -> str:
-    """Each process's mean CPU share of a core over the seconds the workers were busy (as
-    ``phases`` finds them), in the order the processes first appear, and their sum against
-    the machine's cores: what the pass and its broker left idle."""
-    busy = [t for t, row in per_second(run) if any(r == WORKER and c > 0.5 for r, c, _ in row)]
-    if not busy:
+def busy_shares(run: TreeRun, rows: Rows) -> str:
+    """Each process's mean CPU share of a core over the seconds the workers were busy
+    (``busy_span`` of ``rows``, the run's ``per_second``), in the order the processes first
+    appear, and their sum against the machine's cores: what the pass and its broker left
+    idle."""
+    span = busy_span(rows)
+    if span is None:
         return "no second with a busy worker"
-    start, end = busy[0], busy[-1] + 1
+    start, end = span
     first: dict[int, tuple[str, float]] = {}  # by pid: role, CPU seconds at the start
     last: dict[int, float] = {}  # by pid: CPU seconds at the end
     for seconds, samples in run.timeline:
@@ -124,7 +136,7 @@ def main() -> None:
                     cells = "  ".join(f"{r[:7]} {cpu:4.0%} {gib:.2f}G" for r, cpu, gib in row)
                     print(f"{second:4d}s  {cells}")
                 print(phases(rows, run.seconds))
-                print(busy_shares(run))
+                print(busy_shares(run, rows))
                 print(f"peak of the process tree {run.peak_rss_bytes / GIB:.2f} GiB")
                 for written in sorted(times.glob("*")) if args.collector else []:
                     print(written.read_text().rstrip())

@@ -47,7 +47,8 @@ def test_busy_shares_average_each_process_over_the_busy_seconds_beside_the_cores
     # busy from second 3 to 6: each worker's CPU from its first sample in them to its
     # last (second 5: it ended), over the 3 seconds; the command's 0.1 a second and 1.0
     # more in second 6; the broker, watched beside the tree, 0.2 a second
-    assert busy_shares(_run()) == (
+    run = _run()
+    assert busy_shares(run, per_second(run)) == (
         "while the workers were busy: command 43%, Beam worker 67%, Beam worker 60%, "
         f"broker 20%; 190% of {cores}%"
     )
