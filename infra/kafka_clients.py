@@ -78,6 +78,13 @@ def client_config(kafka: KafkaSettings) -> dict[str, Any]:
     return config
 
 
+# What finradar reads of a transactional producer: the records of committed transactions,
+# never an aborted one's; and the end offsets it plans to are the last stable offset, so a
+# pass stops before a transaction still open, which a later pass reads once it has ended.
+# Records of other producers read as before.
+READ_COMMITTED: dict[str, Any] = {"isolation_level": "read_committed"}
+
+
 def reader(kafka: KafkaSettings) -> KafkaConsumer:
     """A consumer for explicit offset ranges (no group, no commits)."""
     # kafka-python warns whenever decoding a large fetch holds its event loop >100 ms
@@ -89,6 +96,7 @@ def reader(kafka: KafkaSettings) -> KafkaConsumer:
             group_id=None,
             enable_auto_commit=False,
             client_id="finradar-ingest",
+            **READ_COMMITTED,
             max_partition_fetch_bytes=kafka.fetch_partition_bytes,
             fetch_max_bytes=max(64 * 1024 * 1024, kafka.fetch_partition_bytes),
             receive_message_max_bytes=128 * 1024 * 1024,
@@ -162,6 +170,7 @@ class OffsetsClient:
                 group_id=None,
                 enable_auto_commit=False,
                 request_timeout_ms=15000,
+                **READ_COMMITTED,  # end offsets: the last stable offset
             )
         except KafkaError as exc:
             raise connection_error(kafka, exc) from None
