@@ -37,6 +37,10 @@ class StagedProgress:
 
         seen: dict[Path, int] = {}
         while not self.stop.wait(self.every_s):
+            # no run staging now: the pass has not begun, or has committed and removed it (a
+            # count then would miss what it read)
+            if not any(self.staging.glob("*/tables")):
+                continue
             for path in self.staging.glob("*/tables/_reads/*.parquet"):
                 if path not in seen:
                     try:
