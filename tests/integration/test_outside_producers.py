@@ -35,7 +35,8 @@ def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Settings]:
     broker.down(purge=True)
 
 
-def _warehouse(broker: Settings, tmp_path: Path) -> Settings:
+def _warehouse(tmp_path: Path) -> Settings:
+    """A warehouse of the test's own, fed by the module's broker."""
     return load_settings(var_dir=tmp_path / "var", kafka=KAFKA)
 
 
@@ -80,7 +81,7 @@ def test_batches_compressed_with_every_kafka_codec_land(broker: Settings, tmp_pa
             client.flush()
         finally:
             client.close()
-    settings = _warehouse(broker, tmp_path)
+    settings = _warehouse(tmp_path)
     summary = run_once(settings)
     everything = sum(len(ms) for ms in sent.values())
     assert (summary.consumed, summary.landed, summary.quarantined) == (everything, everything, 0)
@@ -94,7 +95,7 @@ def test_only_committed_transactions_land_and_an_open_one_waits_for_its_end(
 ):
     committed, aborted, still_open = _spend(40, 7), _spend(40, 8), _spend(40, 9)
     client = producer(broker.kafka, "transactional", transactional_id="finradar-test-txn")
-    settings = _warehouse(broker, tmp_path)
+    settings = _warehouse(tmp_path)
     try:
         client.init_transactions()
         for messages, end in ((committed, client.commit_transaction), (aborted, None)):
