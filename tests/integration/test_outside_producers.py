@@ -82,9 +82,9 @@ def test_batches_compressed_with_every_kafka_codec_land(broker: Settings, tmp_pa
         finally:
             client.close()
     settings = _warehouse(tmp_path)
-    summary = run_once(settings)
-    everything = sum(len(ms) for ms in sent.values())
-    assert (summary.consumed, summary.landed, summary.quarantined) == (everything, everything, 0)
+    summary = run_once(settings)  # a warehouse of its own: all the broker holds, whatever ran
+    assert summary.consumed >= sum(len(ms) for ms in sent.values())
+    assert (summary.landed, summary.quarantined) == (summary.consumed, 0)
     landed = _landed_ids(settings)
     for codec, messages in sent.items():
         assert {m.event_id for m in messages} <= landed, codec
