@@ -98,16 +98,19 @@ def test_only_committed_transactions_land_and_an_open_one_waits_for_its_end(
     settings = _warehouse(tmp_path)
     try:
         client.init_transactions()
-        for messages, end in ((committed, client.commit_transaction), (aborted, None)):
+        for messages, end in (
+            (committed, client.commit_transaction),
+            (aborted, client.abort_transaction),
+        ):
             client.begin_transaction()
             for m in messages:
                 client.send(m.topic, m.value, key=m.key, partition=0)
             client.flush()
-            (end or client.abort_transaction)()
+            end()
         client.begin_transaction()
-        first_open = [client.send(m.topic, m.value, key=m.key, partition=0) for m in still_open]
+        sent = [client.send(m.topic, m.value, key=m.key, partition=0) for m in still_open]
         client.flush()
-        open_at = first_open[0].get(timeout=30).offset
+        open_at = sent[0].get(timeout=30).offset  # the open transaction's first record
 
         run_once(settings)  # everything before the open transaction: never an aborted record
         landed = _landed_ids(settings)
