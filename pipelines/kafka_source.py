@@ -188,33 +188,27 @@ def batched(
             yield batch
 
 
-def read_ranges(consumer: Any, ranges: Iterable[PartitionRange]) -> list[KafkaRecord]:
+def read_ranges(consumer: Any, ranges: Iterable[PartitionRange]) -> Iterator[KafkaRecord]:
     """The records of several partitions' ranges, read with one assignment (each seek to a
     partition alone is followed by a poll with no fetch in flight, which waits
-    ``retry_backoff_ms``), in (topic, partition, offset) order."""
+    ``retry_backoff_ms``), as they arrive: each partition's in offset order. Records are
+    yielded poll by poll, never gathered: a pass of few messages may still be gigabytes of
+    them (a read step's batches bound what it holds)."""
     wanted = {TopicPartition(r.topic, r.partition): r for r in ranges if r.size}
     if not wanted:
-        return []
+        return
     consumer.assign(list(wanted))
     for tp, r in wanted.items():
         consumer.seek(tp, r.start)
-    records: list[KafkaRecord] = []
-    pending = set(wanted)
     try:
-        _poll_until_ends(consumer, wanted, pending, records)
+        yield from _poll_until_ends(consumer, wanted)
     finally:
         # the consumer keeps a partition's state, paused or not, across assignments
         consumer.resume(*wanted)
-    records.sort(key=lambda k: (k.topic, k.partition, k.offset))
-    return records
 
 
-def _poll_until_ends(
-    consumer: Any,
-    wanted: dict[Any, PartitionRange],
-    pending: set[Any],
-    records: list[KafkaRecord],
-) -> None:
+def _poll_until_ends(consumer: Any, wanted: dict[Any, PartitionRange]) -> Iterator[KafkaRecord]:
+    pending = set(wanted)
     empty_polls = 0
     while pending:
         polled = consumer.poll(timeout_ms=POLL_TIMEOUT_MS, max_records=5000)
@@ -225,7 +219,7 @@ def _poll_until_ends(
                 if m.offset >= end:
                     break
                 got = True
-                records.append(_record(m))
+                yield _record(m)
         # a partition is done once its position passes its end (offsets may have gaps)
         done = [tp for tp in pending if consumer.position(tp) >= wanted[tp].end]
         if done:
@@ -241,12 +235,20 @@ class ReadTopicRangesFn(_ReaderFn):
     """Reads all ranges of one topic (a tuple of ``PartitionRange``) into shared batches."""
 
     def process(self, ranges: tuple[PartitionRange, ...]) -> Iterator[RecordBatch]:
+        sent = False
         try:
-            records = read_ranges(self.reader(), ranges)
+            for batch in self._batches(ranges):
+                sent = True
+                yield batch
         except StalledRead:
-            self.replace_reader()  # nothing went downstream yet: read again with a new client
-            records = read_ranges(self.reader(), ranges)
-        yield from paused_while_consumed(batched(records, self.batch_records, self.batch_bytes))
+            self.replace_reader()
+            if sent:  # batches already went downstream: the pass fails (transient)
+                raise
+            yield from self._batches(ranges)  # none did: read again with the new client
+
+    def _batches(self, ranges: tuple[PartitionRange, ...]) -> Iterator[RecordBatch]:
+        records = read_ranges(self.reader(), ranges)
+        return paused_while_consumed(batched(records, self.batch_records, self.batch_bytes))
 
 
 class ReadKafkaRanges(beam.PTransform):

@@ -140,7 +140,7 @@ def test_a_broker_started_elsewhere_is_reused_not_stopped(
 def test_ranges_of_several_partitions_read_with_one_assignment(
     kafka_bootstrap: str, project_settings
 ) -> None:
-    """``read_ranges`` returns exactly the records of each range, in partition and offset
+    """``read_ranges`` yields exactly the records of each range, each partition's in offset
     order, and the same consumer reads again afterwards (partitions it paused when their
     range was done are resumed)."""
     from kafka import KafkaProducer
@@ -168,13 +168,46 @@ def test_ranges_of_several_partitions_read_with_one_assignment(
             PartitionRange(topic, 0, 5, ends[0] - 7),
             PartitionRange(topic, 2, ends[2], ends[2]),  # nothing to read
         ]
-        records = read_ranges(consumer, ranges)
-        assert [(r.partition, r.offset) for r in records] == [
-            (0, o) for o in range(5, ends[0] - 7)
-        ] + [(1, o) for o in range(ends[1])]
-        assert [r.value for r in records] == sent[0][5 : ends[0] - 7] + sent[1]
+        read: dict[int, list[tuple[int, bytes | None]]] = defaultdict(list)
+        for r in read_ranges(consumer, ranges):
+            read[r.partition].append((r.offset, r.value))
+        assert read == {
+            0: list(zip(range(5, ends[0] - 7), sent[0][5 : ends[0] - 7], strict=True)),
+            1: list(enumerate(sent[1])),
+        }
         again = read_ranges(consumer, [PartitionRange(topic, 0, 0, ends[0])])
         assert [r.value for r in again] == sent[0]
+    finally:
+        consumer.close()
+
+
+def test_a_read_of_ranges_holds_a_poll_not_the_ranges(
+    kafka_bootstrap: str, project_settings
+) -> None:
+    """``read_ranges`` hands on each poll's records before it polls again: a small pass (few
+    messages, one read per topic) may be gigabytes of large messages, which must never be
+    held whole. After its first record, the consumer has read one poll of the range."""
+    from kafka import KafkaProducer, TopicPartition
+
+    from handoff.records import PartitionRange
+    from infra.kafka_clients import reader
+    from pipelines.kafka_source import read_ranges
+
+    topic = f"test.lazy.{uuid.uuid4().hex[:8]}"
+    ensure_topics(project_settings.kafka, (TopicSpec(topic, "test", 1, 1),))
+    producer = KafkaProducer(bootstrap_servers=kafka_bootstrap, linger_ms=20)
+    n = 20_000  # four polls of 5,000 records at the least
+    for seq in range(n):
+        producer.send(topic, value=b"%d" % seq, partition=0)
+    producer.flush()
+    producer.close()
+    consumer = reader(project_settings.kafka)
+    try:
+        records = read_ranges(consumer, [PartitionRange(topic, 0, 0, n)])
+        first = next(records)
+        assert (first.offset, first.value) == (0, b"0")
+        assert consumer.position(TopicPartition(topic, 0)) <= n // 2
+        assert [r.offset for r in records] == list(range(1, n))
     finally:
         consumer.close()
 
@@ -209,7 +242,7 @@ def test_a_reader_that_stops_fetching_is_replaced_and_lost_offsets_are_named(
         stuck.assign([tp])
         stuck.pause(tp)
         with pytest.raises(kafka_source.StalledRead, match=rf"holds {topic}\[0\] at offset 0"):
-            kafka_source.read_ranges(stuck, [whole])
+            list(kafka_source.read_ranges(stuck, [whole]))
     finally:
         stuck.close()
 
@@ -229,7 +262,7 @@ def test_a_reader_that_stops_fetching_is_replaced_and_lost_offsets_are_named(
     try:
         past_the_end = PartitionRange(topic, 0, 0, len(values) + 30)
         with pytest.raises(FinradarError, match="no longer holds") as lost:
-            kafka_source.read_ranges(fresh, [past_the_end])
+            list(kafka_source.read_ranges(fresh, [past_the_end]))
         assert not isinstance(lost.value, kafka_source.StalledRead)
         assert f"at offset {len(values)} of {len(values) + 30}" in str(lost.value)
     finally:
