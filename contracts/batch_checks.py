@@ -15,11 +15,13 @@ What ``orjson`` decodes differently from the strict decoder is never screened cl
 
 * duplicate keys (``orjson`` keeps the last): the number of ``"…":`` key tokens in the
   bytes must equal the number of keys decoded (a duplicate makes the bytes hold more);
-* a field the contract does not declare (the per-message checker lets it through; here
-  it goes to that checker): so every value is one the checks read, and
 * integers beyond ±(2^53 − 1) (``orjson`` keeps them up to 64 bits, and longer ones as a
   double) fail their field's check, as does nesting past ``MAX_DEPTH`` (``orjson`` allows
   1024; a declared field nests five deep at most);
+* a field the contract does not declare (the per-message checker lets it through, and so
+  does this screen) is walked for the same: its keys are counted with the others, and an
+  integer beyond ±(2^53 − 1), a double as large (it may have been a longer integer), or
+  nesting past ``MAX_DEPTH`` in it leaves the event to the per-message checker;
 * lone surrogates, NaN, a byte-order mark, control characters and overflowing numbers
   ``orjson`` refuses itself (an escaped surrogate pair is one character to both decoders,
   and is screened like any other text).
@@ -29,7 +31,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
@@ -40,7 +42,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from contracts.checks import Reason, check_value, observation_rules, parse_timestamp, survey_rules
-from contracts.decoding import MAX_SAFE_INTEGER
+from contracts.decoding import MAX_DEPTH, MAX_SAFE_INTEGER
 from contracts.personal_data import may_hold_personal_data_each
 from contracts.spec import (
     FUTURE_TOLERANCE_HOURS,
@@ -281,16 +283,14 @@ def _clean(batch: TypeBatch, now: datetime, catalog: SurveyCatalog) -> list[bool
 
 
 def _shape(batch: TypeBatch, ok: list[bool]) -> None:
-    """Marks an event with a field the contract does not declare, or whose bytes hold more
-    keys than it decoded to (a duplicate key: ``orjson`` keeps the last, the strict decoder
-    refuses it). Every key then belongs to a declared field, whose value the checks above
-    read: no number past 2^53 and no nesting past ``MAX_DEPTH`` can hide in an undeclared one.
-    The objects inside arrays (a deployment's KPIs, a response's answers) are counted here."""
+    """Marks an event whose bytes hold more keys than it decoded to (a duplicate key:
+    ``orjson`` keeps the last, the strict decoder refuses it), or with a field the contract
+    does not declare that ``orjson`` may have read otherwise (``_undeclared``). The objects
+    inside arrays (a deployment's KPIs, a response's answers) are counted here, as are the
+    keys inside undeclared fields."""
     keys, unknown = list(batch.keys), list(batch.unknown)
-    for f in batch.contract.payload.fields:
-        if f.kind != "array" or f.items is None or f.items.kind != "object":
-            continue
-        declared = {c.name for c in f.items.fields}
+    for f in _object_arrays(batch.contract.event_type):
+        declared = {c.name for c in f.items.fields}  # type: ignore[union-attr]
         for j, items in enumerate(batch.columns[f"payload.{f.name}"]):
             if type(items) is list:
                 for item in items:
@@ -298,8 +298,84 @@ def _shape(batch: TypeBatch, ok: list[bool]) -> None:
                         keys[j] += len(item)
                         unknown[j] += sum(k not in declared for k in item)
     for j, (counted, extra, tokens) in enumerate(zip(keys, unknown, batch.key_tokens, strict=True)):
-        if extra or counted != tokens:
+        if extra:
+            inside, alike = _undeclared(batch.events[j], batch.contract)
+            counted += inside
+            if not alike:
+                ok[j] = False
+        if counted != tokens:
             ok[j] = False
+
+
+@cache
+def _object_arrays(event_type: str) -> list[Field]:
+    """The payload's arrays of objects (their items' keys are counted by ``_shape``)."""
+    return [
+        f
+        for f in contracts()[event_type].payload.fields
+        if f.kind == "array" and f.items is not None and f.items.kind == "object"
+    ]
+
+
+def _undeclared(event: dict[str, Any], contract: EventContract) -> tuple[int, bool]:
+    """The keys inside the event's undeclared fields (wherever ``_shape`` counts keys: the
+    envelope, its objects, the payload's arrays of objects), and whether ``orjson`` read
+    every value in them as the strict decoder would (``_read_alike``)."""
+    inside = 0
+    for value, depth in _undeclared_values(event, contract):
+        keys, alike = _read_alike(value, depth)
+        inside += keys
+        if not alike:
+            return inside, False
+    return inside, True
+
+
+def _undeclared_values(event: dict[str, Any], contract: EventContract) -> Iterator[tuple[Any, int]]:
+    """Each value of a key the contract does not declare, with the objects and arrays
+    around it (1 at the top of the event)."""
+    declared = {f.name: f for f in contract.root.fields}
+    for name, value in event.items():
+        f = declared.get(name)
+        if f is None:
+            yield value, 1
+        elif f.kind == "object" and type(value) is dict:
+            children = {c.name for c in f.fields}
+            yield from ((v, 2) for k, v in value.items() if k not in children)
+    payload = event.get("payload")
+    if type(payload) is not dict:
+        return
+    for f in _object_arrays(contract.event_type):
+        items = payload.get(f.name)
+        if type(items) is not list:
+            continue
+        children = {c.name for c in f.items.fields}  # type: ignore[union-attr]
+        for item in items:  # the event, the payload, the array, the item
+            if type(item) is dict:
+                yield from ((v, 4) for k, v in item.items() if k not in children)
+
+
+def _read_alike(value: Any, depth: int) -> tuple[int, bool]:
+    """The keys of the objects in ``value`` (inside ``depth`` objects and arrays), and
+    whether the strict decoder reads it as ``orjson`` did: no object or array past
+    ``MAX_DEPTH`` levels, no integer beyond ±(2^53 − 1), and no double that large
+    (``orjson`` reads an integer past 64 bits as one; the strict decoder refuses it, though
+    it accepts such a double written as one: the per-message checker tells them apart)."""
+    keys = 0
+    stack = [(value, depth)]
+    while stack:
+        v, level = stack.pop()
+        kind = type(v)
+        if kind is dict or kind is list:
+            if level >= MAX_DEPTH:  # this object or array is at level + 1
+                return keys, False
+            if kind is dict:
+                keys += len(v)
+                stack.extend((x, level + 1) for x in v.values())
+            else:
+                stack.extend((x, level + 1) for x in v)
+        elif (kind is int or kind is float) and not -MAX_SAFE_INTEGER <= v <= MAX_SAFE_INTEGER:
+            return keys, False
+    return keys, True
 
 
 def _rules(batch: TypeBatch, now: datetime, catalog: SurveyCatalog, ok: list[bool]) -> None:

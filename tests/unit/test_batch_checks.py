@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 from contracts import batch_checks
 from contracts.batch_checks import check_values
 from contracts.checks import check_value
+from contracts.decoding import MAX_DEPTH, MAX_SAFE_INTEGER
 from contracts.corpus import seed_corpus
 from contracts.spec import contracts
 from contracts.synthetic import SyntheticStream
@@ -99,8 +100,82 @@ def test_what_the_fast_decoder_reads_differently_is_left_to_the_strict_one() -> 
     values: list[bytes | None] = [v.encode() for v in variants]
     _same_as_per_message(values, [topic] * len(values))
     assert _clean(values, [topic] * len(values)) == [
-        values[-2]  # a trailing newline decodes the same in both
+        values[9],  # an undeclared field both decoders read alike
+        values[-2],  # a trailing newline decodes the same in both
     ]
+
+
+def _with_undeclared(event: dict[str, Any], place: str, value: Any) -> dict[str, Any]:
+    """``event`` with a key the contract does not declare, holding ``value``, at ``place``:
+    the top, an object of the envelope, or the first item of a payload array of objects."""
+    event = copy.deepcopy(event)
+    where = {"top": event, "source": event["source"], "payload": event["payload"]}
+    if place in ("kpis", "answers"):
+        where[place] = event["payload"][place][0]
+    where[place]["x_producer_note"] = value
+    return event
+
+
+def _nested(levels: int, inner: Any = 1) -> Any:
+    """``inner`` inside ``levels`` arrays and objects, alternately."""
+    for n in range(levels):
+        inner = [inner] if n % 2 else {"k": inner}
+    return inner
+
+
+# the objects and arrays around an undeclared field's value at each place
+AROUND = {"top": 1, "source": 1 + 1, "payload": 1 + 1, "kpis": 1 + 3, "answers": 1 + 3}
+
+
+def test_undeclared_fields_are_screened_and_get_the_same_verdicts() -> None:
+    """A producer may add fields of its own (the contract ignores them): the screen passes
+    an event with such a field as clean when both decoders read it alike, whatever the field
+    holds and wherever it is; a duplicate key, an integer or double past 2^53 or nesting
+    past the limit inside it goes to the per-message checker, which decides."""
+    corpus = seed_corpus()
+    events = {
+        "top": corpus[0],
+        "source": corpus[0],
+        "payload": corpus[0],
+        "kpis": next(e for e in corpus if e["payload"].get("kpis")),
+        "answers": next(e for e in corpus if e["event_type"] == "survey_response"),
+    }
+    alike = [
+        1,
+        "text with a colon: and {braces}",
+        None,
+        [1.5, -2, True, {"a": {"b": [None]}}],
+        {"trace": {"id": "7", "spans": [{"n": 1}, {"n": 2}]}},
+        MAX_SAFE_INTEGER,
+        -float(MAX_SAFE_INTEGER),
+    ]
+    values: list[bytes | None] = []
+    topics, clean_expected = [], []
+    for place, event in events.items():
+        topic = contracts()[event["event_type"]].topic
+        deepest = MAX_DEPTH - AROUND[place]  # the levels the field may still add
+        for value in [*alike, _nested(deepest)]:
+            values.append(json.dumps(_with_undeclared(event, place, value)).encode())
+            topics.append(topic)
+            clean_expected.append(values[-1])
+        text = json.dumps(_with_undeclared(event, place, "@@"))
+        for other in [
+            '{"a": 1, "a": 2}',  # a duplicate key inside it
+            '{"a": 1, "b": {"c": 1, "c": 1}}',
+            f"[{MAX_SAFE_INTEGER + 1}]",  # integers and doubles orjson reads otherwise
+            f'{{"big": -{2**64 + 1}}}',
+            "1e300",  # a double both read: the checker tells it from a long integer
+            json.dumps(_nested(deepest + 1)),  # one level past the limit
+        ]:
+            values.append(text.replace('"@@"', other).encode())
+            topics.append(topic)
+    _same_as_per_message(values, topics)
+    assert _clean(values, topics) == clean_expected
+    codes = [[r.code for r in reasons] for _, reasons in check_values(values, topics, NOW)]
+    refused = ["duplicate_key"] * 2 + ["number_out_of_range"] * 2
+    assert codes == len(events) * (
+        [[]] * (len(alike) + 1) + [[c] for c in refused] + [[], ["nesting_too_deep"]]
+    )
 
 
 # UTF-16 surrogate escapes: a pair is one character to both decoders; anything else is a
