@@ -76,6 +76,7 @@ bench: install
 	$(BIN)/python -m tests.bench.bench_ingest --sizes $(BENCH_N) $$(($(BENCH_N) * 5))
 	$(BIN)/python -m tests.bench.bench_follow --rate 1000 --seconds 60
 	$(BIN)/python -m tests.bench.bench_shared --events $$(($(BENCH_N) / 5))
+	$(BIN)/python -m tests.bench.bench_large_messages --events $$(($(BENCH_N) / 1000))
 
 # Generated messages through the pipeline's stages (make test runs a short, fixed profile):
 # counts per class, seconds per stage, the checker's time per message against FUZZ_BASE's.
