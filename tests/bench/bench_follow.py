@@ -19,7 +19,6 @@ what they measure, as they would on a one-machine deployment.
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
 import sys
 import tempfile
@@ -27,7 +26,7 @@ import time
 from pathlib import Path
 
 from finradar.settings import Settings, load_settings
-from infra.broker import LocalBroker
+from tests.bench.bench_ingest import bench_env, own_broker
 from tests.bench.follow_latency import CommitProbe, Latencies, latencies, paced_produce
 
 KAFKA = {"port": 28192, "controller_port": 28193}
@@ -85,15 +84,8 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory(prefix="finradar-bench-follow-") as tmp:
         settings = load_settings(var_dir=Path(tmp) / "var", kafka=KAFKA)
-        env = {
-            **os.environ,
-            "FINRADAR_VAR_DIR": str(settings.var),
-            "FINRADAR_KAFKA__PORT": str(KAFKA["port"]),
-            "FINRADAR_KAFKA__CONTROLLER_PORT": str(KAFKA["controller_port"]),
-        }
-        broker = LocalBroker(settings)
-        if not broker.up().managed:  # another broker's topics would hold other events
-            raise SystemExit(f"another broker answers on {settings.kafka.bootstrap}; stop it")
+        env = bench_env(settings)
+        broker = own_broker(settings)
         try:
             publish(corpus_messages(), settings.kafka)
             print(f"steady stream: {args.rate:,} events/s for {args.seconds:.0f} s")

@@ -54,19 +54,29 @@ def raw_consume(bootstrap: str) -> tuple[int, float]:
 
 
 def bench_env(settings: Settings) -> dict[str, str]:
+    """The environment of a finradar command on ``settings``' var/ and broker."""
     return {
         **os.environ,
         "FINRADAR_VAR_DIR": str(settings.var),
-        "FINRADAR_KAFKA__PORT": str(KAFKA["port"]),
-        "FINRADAR_KAFKA__CONTROLLER_PORT": str(KAFKA["controller_port"]),
+        "FINRADAR_KAFKA__PORT": str(settings.kafka.port),
+        "FINRADAR_KAFKA__CONTROLLER_PORT": str(settings.kafka.controller_port),
     }
+
+
+def own_broker(settings: Settings) -> LocalBroker:
+    """``settings``' broker, started by this run: another broker's topics would hold
+    other events."""
+    broker = LocalBroker(settings)
+    if not broker.up().managed:
+        raise SystemExit(f"another broker answers on {settings.kafka.bootstrap}; stop it")
+    return broker
 
 
 def finradar_command(*args: str) -> list[str]:
     return [str(Path(sys.executable).with_name("finradar")), *args]
 
 
-def _checked(run: TreeRun, what: str) -> TreeRun:
+def succeeded(run: TreeRun, what: str) -> TreeRun:
     if run.returncode != 0:
         raise SystemExit(f"{what} failed (exit {run.returncode}): {run.stdout[-500:]}")
     return run
@@ -75,14 +85,12 @@ def _checked(run: TreeRun, what: str) -> TreeRun:
 def measure(n: int, bad_rate: float, tmp: Path) -> dict[str, Any]:
     """Every figure of one size."""
     settings = load_settings(var_dir=tmp / "var", kafka=KAFKA)
-    broker = LocalBroker(settings)
-    if not broker.up().managed:  # another broker's topics would hold other events
-        raise SystemExit(f"another broker answers on {settings.kafka.bootstrap}; stop it")
+    broker = own_broker(settings)
     try:
         published = publish_synthetic(n, bad_rate, 7, settings.kafka)
         consumed, seconds = raw_consume(settings.kafka.bootstrap)
         raw_rate = consumed / seconds
-        plain = _checked(
+        plain = succeeded(
             run_tree(
                 [
                     sys.executable,
@@ -94,12 +102,12 @@ def measure(n: int, bad_rate: float, tmp: Path) -> dict[str, Any]:
             ),
             "the plain script",
         )
-        ingest = _checked(
+        ingest = succeeded(
             run_tree(finradar_command("ingest", "--once", "--json"), bench_env(settings)),
             "finradar ingest",
         )
         summary = json.loads(ingest.stdout.strip().splitlines()[-1])
-        refresh = _checked(
+        refresh = succeeded(
             run_tree(finradar_command("refresh", "--full"), bench_env(settings)),
             "finradar refresh",
         )

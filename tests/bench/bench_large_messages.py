@@ -25,9 +25,15 @@ from typing import Any
 
 from contracts.synthetic import SyntheticStream
 from finradar.settings import Settings, load_settings
-from infra.broker import LocalBroker
 from infra.kafka_clients import producer
-from tests.bench.bench_ingest import GIB, bench_env, finradar_command, raw_consume
+from tests.bench.bench_ingest import (
+    GIB,
+    bench_env,
+    finradar_command,
+    own_broker,
+    raw_consume,
+    succeeded,
+)
 from tests.bench.process_tree import run_tree
 from tests.bench.record import record
 
@@ -58,22 +64,16 @@ def publish_large(settings: Settings, n: int, kib: int, seed: int) -> int:
 
 def measure(n: int, kib: int, tmp: Path) -> dict[str, Any]:
     settings = load_settings(var_dir=tmp / "var", kafka=KAFKA)
-    broker = LocalBroker(settings)
-    if not broker.up().managed:  # another broker's topics would hold other events
-        raise SystemExit(f"another broker answers on {settings.kafka.bootstrap}; stop it")
+    broker = own_broker(settings)
     try:
         sent = publish_large(settings, n, kib, seed=n)
         started = time.perf_counter()
         consumed, _ = raw_consume(settings.kafka.bootstrap)
         raw_seconds = time.perf_counter() - started
-        env = {
-            **bench_env(settings),
-            "FINRADAR_KAFKA__PORT": str(KAFKA["port"]),
-            "FINRADAR_KAFKA__CONTROLLER_PORT": str(KAFKA["controller_port"]),
-        }
-        ingest = run_tree(finradar_command("ingest", "--once", "--json"), env)
-        if ingest.returncode != 0:
-            raise SystemExit(f"finradar ingest failed (exit {ingest.returncode})")
+        ingest = succeeded(
+            run_tree(finradar_command("ingest", "--once", "--json"), bench_env(settings)),
+            "finradar ingest",
+        )
         summary = json.loads(ingest.stdout.strip().splitlines()[-1])
     finally:
         broker.down(purge=True)

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from contracts import batch_checks
 from contracts.batch_checks import check_values
 from contracts.checks import check_value
-from contracts.decoding import MAX_DEPTH, MAX_SAFE_INTEGER
 from contracts.corpus import seed_corpus
+from contracts.decoding import MAX_DEPTH, MAX_SAFE_INTEGER
 from contracts.spec import contracts
 from contracts.synthetic import SyntheticStream
 from tests.poison.strategies import NOW, messages
