@@ -29,6 +29,8 @@ class CheckedBatch:
     records: list[KafkaRecord]
     valid: dict[int, dict[str, Any]] = field(default_factory=dict)
     rejected: dict[int, list[Reason]] = field(default_factory=dict)
+    # the event a rejected record decoded to (the strict decoder's), for its quarantine row
+    decoded: dict[int, dict[str, Any]] = field(default_factory=dict)
     # the batch check's field columns of each event type (``contracts.batch_checks``)
     screened: dict[str, TypeBatch] = field(default_factory=dict)
     # ``columns`` as last gathered, by event type (GX's frames and the staging tables ask

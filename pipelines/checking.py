@@ -59,6 +59,8 @@ def check_batch(records: list[KafkaRecord], now: datetime) -> CheckedBatch:
     for i, (event, reasons) in enumerate(verdicts):
         if reasons:
             batch.rejected[i] = reasons
+            if event is not None:
+                batch.decoded[i] = event
         else:
             assert event is not None
             batch.valid[i] = event

@@ -142,18 +142,22 @@ class Normaliser:
         return orjson.dumps(redacted)
 
     def stored_bytes(
-        self, value: bytes, suspect: bool = True
+        self, value: bytes, suspect: bool = True, decoded: dict[str, Any] | None = None
     ) -> tuple[bytes, bool, dict[str, Any] | None]:
         """The bytes to keep of a rejected message, whether personal data was replaced in
         them, and the event they decode to (redacted), if any. A message that decodes is
         redacted as a valid one is; one that does not keeps its bytes with each string
         or run of text that holds personal data replaced by its hash
         (``contracts.personal_data.redact_bytes``). ``suspect``: false if the bytes were
-        found to hold no personal data (``may_hold_personal_data`` of them)."""
-        try:
-            event = decode(value).event
-        except Exception:  # whatever the value, the quarantine row is built
-            event = None
+        found to hold no personal data (``may_hold_personal_data`` of them). ``decoded``:
+        the event the contract check decoded the bytes to, if any (else they are decoded
+        here)."""
+        event = decoded
+        if event is None:
+            try:
+                event = decode(value).event
+            except Exception:  # whatever the value, the quarantine row is built
+                event = None
         if not (suspect and may_hold_personal_data(value, fields=event is not None)):
             return value, False, event
         if event is None:
@@ -206,7 +210,7 @@ class Normaliser:
         # one screen over the batch's rejected values: an oversize one is a megabyte to search
         suspect = may_hold_personal_data_each([batch.records[i].value for i in order])
         quarantine = [
-            self._quarantine_row(batch.records[i], rejected[i], maybe)
+            self._quarantine_row(batch.records[i], rejected[i], maybe, batch.decoded.get(i))
             for i, maybe in zip(order, suspect, strict=True)
         ]
         if quarantine:
@@ -378,12 +382,17 @@ class Normaliser:
         return rows
 
     def _quarantine_row(
-        self, r: KafkaRecord, reasons: list[Reason], suspect: bool = True
+        self,
+        r: KafkaRecord,
+        reasons: list[Reason],
+        suspect: bool = True,
+        decoded: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """A rejected record with its bytes and every reason, personal data redacted
-        (``stored_bytes``, ``message_key``, ``kept_detail``); ``suspect`` as there."""
+        (``stored_bytes``, ``message_key``, ``kept_detail``); ``suspect`` and ``decoded``
+        as there."""
         value = r.value or b""
-        kept, redacted, event = self.stored_bytes(value, suspect)
+        kept, redacted, event = self.stored_bytes(value, suspect, decoded)
         key, key_redacted = self.message_key(r.key)
         event_id, event_type = _peek(event)
         details = [kept_detail(x.detail) for x in reasons]

@@ -130,6 +130,24 @@ def test_events_with_fields_of_their_producer_go_column_by_column() -> None:
     )
 
 
+def test_a_rejected_message_is_decoded_once_for_its_quarantine_row() -> None:
+    """The quarantine row of a rejected message that decoded takes the event the contract
+    check decoded (its event_id and type) instead of decoding the bytes again; the row path
+    of the tests above, which decodes them again, gives the same rows."""
+    stream = list(SyntheticStream(300, 0.0, 2))
+    values = [
+        (m.value.replace(b'"schema_version":1', b'"schema_version":"1"', 1), m.topic)
+        for m in stream
+    ]
+    batch = check_batch(_records(values), NOW)
+    assert len(batch.rejected) == len(batch.decoded) == len(values)
+    with mock.patch("pipelines.normalise.decode", side_effect=AssertionError) as again:
+        quarantine = Normaliser("b", INGESTED, b"key").tables(batch)["quarantine"]
+    assert again.call_count == 0
+    assert quarantine.column("event_id").to_pylist() == [m.event_id for m in stream]
+    _same_tables(batch)
+
+
 def test_the_valid_part_of_a_checked_column_is_taken_from_its_array_not_converted() -> None:
     """A batch with rejected events gathers its valid events' columns anew; their Arrow
     arrays are the same rows of the arrays the batch check made, not a second conversion."""
