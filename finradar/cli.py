@@ -14,10 +14,12 @@ import logging
 import sys
 import threading
 import traceback
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 
 from finradar.commands import COMMANDS
 from finradar.errors import FinradarError
+from finradar.settings import ALERTS_LOGGER
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -63,7 +65,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         prism.propagate = False
         threading.excepthook = thread_failed
     try:
-        return int(args.handler(args) or 0)
+        with alert_lines_on_stderr():
+            return int(args.handler(args) or 0)
     except FinradarError as exc:
         if args.verbose:
             traceback.print_exc()
@@ -77,6 +80,28 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(f"finradar: {describe(exc)} (--verbose shows the traceback)", file=sys.stderr)
         return 1
+
+
+@contextmanager
+def alert_lines_on_stderr() -> Iterator[None]:
+    """The alert notices a command writes (``flows.alerting``'s log notifier: firing ones
+    as warnings, resolved ones as information) on stderr, each line as the notifier wrote
+    it. Without a handler of its own a resolved alert was dropped, and a firing one took
+    the format of whatever handler a library had set up on the root logger
+    (``WARNING:finradar.alerts:[finradar] FIRING …`` once Beam had run)."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    alerts = logging.getLogger(ALERTS_LOGGER)
+    level, propagate = alerts.level, alerts.propagate
+    alerts.addHandler(handler)
+    alerts.setLevel(logging.INFO)
+    alerts.propagate = False
+    try:
+        yield
+    finally:
+        alerts.removeHandler(handler)
+        alerts.setLevel(level)
+        alerts.propagate = propagate
 
 
 def _refuse_unknown_options_before_the_command(

@@ -343,6 +343,10 @@ class IngestSettings(BaseModel):
     failpoint: str | None = None
 
 
+# the logger of the alerts' log notifier (``flows.alerting``), which the CLI prints
+ALERTS_LOGGER = "finradar.alerts"
+
+
 class AlertSettings(BaseModel):
     """The alert rules, evaluated after each ingest and refresh (``flows.alerting``), and
     where a state change (ok → firing → resolved) is sent besides ``dq.alerts``. A rule fires

@@ -22,14 +22,14 @@ from typing import Any
 
 import duckdb
 
-from finradar.settings import Settings, get_settings
+from finradar.settings import ALERTS_LOGGER, Settings, get_settings
 from handoff.records import PartitionRange
 from infra.notify import LogNotifier, Notifier, NotifyError, WebhookNotifier
 from warehouse import alerts
 from warehouse.lake import connect
 from warehouse.writer_locks import writer_lock
 
-log = logging.getLogger("finradar.alerts")
+log = logging.getLogger(ALERTS_LOGGER)
 LOCK_WAIT_S = 120.0
 
 

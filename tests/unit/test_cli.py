@@ -171,3 +171,35 @@ def test_a_bad_settings_file_is_one_line(tmp_path) -> None:
     assert result.returncode == 1
     assert f"cannot read the settings file {bad}" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_a_commands_alert_notices_are_lines_of_their_own_on_stderr(monkeypatch, capsys) -> None:
+    """The alerts' log notifier writes through ``ALERTS_LOGGER``: during a command each
+    notice, firing (a warning) or resolved (information), is its own line on stderr, as the
+    notifier wrote it, even after a library set up the root logger; afterwards the logger is
+    as it was."""
+    import logging
+
+    from finradar import cli
+    from finradar.commands import version
+    from finradar.settings import ALERTS_LOGGER
+    from infra.notify import LogNotifier
+
+    def notify(args: object) -> int:
+        notifier = LogNotifier(logging.getLogger(ALERTS_LOGGER))
+        notifier.send({"state": "firing", "text": "[finradar] FIRING freshness t: old"})
+        notifier.send({"state": "resolved", "text": "[finradar] RESOLVED freshness t: new"})
+        return 0
+
+    monkeypatch.setattr(version, "run", notify)
+    root = logging.getLogger()
+    as_basic_config = logging.StreamHandler()
+    as_basic_config.setFormatter(logging.Formatter(logging.BASIC_FORMAT))
+    monkeypatch.setattr(root, "handlers", [as_basic_config])
+    monkeypatch.setattr(root, "level", logging.WARNING)
+    before = logging.getLogger(ALERTS_LOGGER).handlers[:]
+    assert cli.main(["version"]) == 0
+    assert capsys.readouterr().err == (
+        "[finradar] FIRING freshness t: old\n[finradar] RESOLVED freshness t: new\n"
+    )
+    assert logging.getLogger(ALERTS_LOGGER).handlers == before
