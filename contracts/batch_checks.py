@@ -289,9 +289,8 @@ def _shape(batch: TypeBatch, ok: list[bool]) -> None:
     inside arrays (a deployment's KPIs, a response's answers) are counted here, as are the
     keys inside undeclared fields."""
     keys, unknown = list(batch.keys), list(batch.unknown)
-    for f in _object_arrays(batch.contract.event_type):
-        declared = {c.name for c in f.items.fields}  # type: ignore[union-attr]
-        for j, items in enumerate(batch.columns[f"payload.{f.name}"]):
+    for name, declared in _declared(batch.contract.event_type)[1]:
+        for j, items in enumerate(batch.columns[f"payload.{name}"]):
             if type(items) is list:
                 for item in items:
                     if type(item) is dict:
@@ -308,18 +307,28 @@ def _shape(batch: TypeBatch, ok: list[bool]) -> None:
 
 
 @cache
-def _object_arrays(event_type: str) -> list[Field]:
-    """The payload's arrays of objects (their items' keys are counted by ``_shape``)."""
-    return [
-        f
-        for f in contracts()[event_type].payload.fields
+def _declared(
+    event_type: str,
+) -> tuple[dict[str, frozenset[str] | None], list[tuple[str, frozenset[str]]]]:
+    """The names the contract declares where ``_shape`` counts keys: each envelope field
+    (with its children's names if it is an object), and each array of objects in the
+    payload with its items' field names."""
+    contract = contracts()[event_type]
+    envelope = {
+        f.name: frozenset(c.name for c in f.fields) if f.kind == "object" else None
+        for f in contract.root.fields
+    }
+    arrays = [
+        (f.name, frozenset(c.name for c in f.items.fields))
+        for f in contract.payload.fields
         if f.kind == "array" and f.items is not None and f.items.kind == "object"
     ]
+    return envelope, arrays
 
 
 def _undeclared(event: dict[str, Any], contract: EventContract) -> tuple[int, bool]:
-    """The keys inside the event's undeclared fields (wherever ``_shape`` counts keys: the
-    envelope, its objects, the payload's arrays of objects), and whether ``orjson`` read
+    """The keys inside the event's undeclared fields (wherever ``_shape`` counts keys:
+    ``_declared``), and whether ``orjson`` read
     every value in them as the strict decoder would (``_read_alike``)."""
     inside = 0
     for value, depth in _undeclared_values(event, contract):
@@ -333,22 +342,21 @@ def _undeclared(event: dict[str, Any], contract: EventContract) -> tuple[int, bo
 def _undeclared_values(event: dict[str, Any], contract: EventContract) -> Iterator[tuple[Any, int]]:
     """Each value of a key the contract does not declare, with the objects and arrays
     around it (1 at the top of the event)."""
-    declared = {f.name: f for f in contract.root.fields}
+    envelope, arrays = _declared(contract.event_type)
     for name, value in event.items():
-        f = declared.get(name)
-        if f is None:
+        if name not in envelope:
             yield value, 1
-        elif f.kind == "object" and type(value) is dict:
-            children = {c.name for c in f.fields}
+            continue
+        children = envelope[name]
+        if children is not None and type(value) is dict:
             yield from ((v, 2) for k, v in value.items() if k not in children)
     payload = event.get("payload")
     if type(payload) is not dict:
         return
-    for f in _object_arrays(contract.event_type):
-        items = payload.get(f.name)
+    for name, children in arrays:
+        items = payload.get(name)
         if type(items) is not list:
             continue
-        children = {c.name for c in f.items.fields}  # type: ignore[union-attr]
         for item in items:  # the event, the payload, the array, the item
             if type(item) is dict:
                 yield from ((v, 4) for k, v in item.items() if k not in children)
