@@ -87,8 +87,8 @@ def alert_lines_on_stderr() -> Iterator[None]:
     """The alert notices a command writes (``flows.alerting``'s log notifier: firing ones
     as warnings, resolved ones as information) on stderr, each line as the notifier wrote
     it. Without a handler of its own a resolved alert was dropped, and a firing one took
-    the format of whatever handler a library had set up on the root logger
-    (``WARNING:finradar.alerts:[finradar] FIRING …`` once Beam had run)."""
+    the format of whatever handler something had set up on the root logger
+    (``WARNING:finradar.alerts:[finradar] FIRING …`` after a pass on worker processes)."""
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(message)s"))
     alerts = logging.getLogger(ALERTS_LOGGER)
