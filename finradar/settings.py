@@ -314,7 +314,7 @@ class IngestSettings(BaseModel):
     # a group member's pass reads at most about this many messages: what it may have read
     # in vain when its partitions move to another member meanwhile
     follow_group_pass_events: int = Field(50_000, ge=1)
-    # bytes of values per batch, a worker's working memory. Values too large for the
+    # bytes of keys and values per batch, a worker's working memory. Values too large for the
     # contract, quarantined unread, are batched apart. A 1,000,000-event pass (``python -m
     # tests.bench.ingest_timeline 1000000 --variant FINRADAR_INGEST__BATCH_BYTES=…``, one
     # run, 2026-12-02): 6 MiB 75.7 s with the process tree at 1.45 GiB, 3 MiB 75.9 s at

@@ -167,11 +167,12 @@ def _give_up_if_gone(consumer: Any, tp: Any, end: int, empty_polls: int) -> None
 def batched(
     records: Iterable[KafkaRecord], batch_records: int, batch_bytes: int
 ) -> Iterator[RecordBatch]:
-    """Batches of up to ``batch_records`` records or ``batch_bytes`` bytes of values, each in
-    offset order. A value larger than the contract allows (``MAX_MESSAGE_BYTES``: it can
-    only be quarantined, unread) goes to a batch of such values, so that a few of them do
-    not cut the batches of the others short: each batch is a validation per event type,
-    at a fixed cost per call."""
+    """Batches of up to ``batch_records`` records or ``batch_bytes`` bytes of keys and values,
+    each in offset order. A value larger than the contract allows (``MAX_MESSAGE_BYTES``: it
+    can only be quarantined, unread) goes to a batch of such values, so that a few of them
+    do not cut the batches of the others short: each batch is a validation per event type,
+    at a fixed cost per call. Keys count: a producer may send large keys with small values,
+    and a batch is held whole by each step."""
     batches = {False: RecordBatch(), True: RecordBatch()}
     sizes = {False: 0, True: 0}
     for record in records:
@@ -179,7 +180,7 @@ def batched(
         oversize = size > MAX_MESSAGE_BYTES
         batch = batches[oversize]
         batch.append(record)
-        sizes[oversize] += size
+        sizes[oversize] += size + len(record.key or b"")
         if len(batch) >= batch_records or sizes[oversize] >= batch_bytes:
             yield batch
             batches[oversize], sizes[oversize] = RecordBatch(), 0

@@ -78,7 +78,9 @@ StagingRows = list[tuple[str, dict[str, Any]]]  # (staging table, row) of one re
 # up writers and footers (``python -m tests.bench.profile_ingest_steps`` prints both), and
 # the commit reads each file
 STAGE_BYTES = 32 * 1024 * 1024
-KEYS_KEPT = 100_000
+# the message keys a worker keeps read (an entity's id each, as the project's producers
+# send them): their bytes, not their number, bound what it holds, whatever the keys
+KEY_BYTES_KEPT = 4 * 1024 * 1024
 _PARTITION, _OFFSET = itemgetter(0, 1), itemgetter(2)  # of a ``KafkaRecord``
 
 
@@ -93,6 +95,7 @@ class Normaliser:
         self.scales = unit_scale()
         # the keys are few (an entity's id each): each is read for personal data once
         self.keys: dict[bytes, tuple[str, bool]] = {}
+        self.key_bytes = 0  # of the keys in ``keys`` (``KEY_BYTES_KEPT`` at most)
         self.integer_fields = {
             c.event_type: [f.name for f in c.payload.fields if f.kind == "integer"]
             for c in contracts().values()
@@ -175,11 +178,15 @@ class Normaliser:
             return None, False
         kept = self.keys.get(key)
         if kept is None:
-            if len(self.keys) >= KEYS_KEPT:
-                self.keys.clear()
             text = key.decode("utf-8", "replace")
             personal = holds_personal_bytes(key)
-            kept = self.keys[key] = (self.pii_hash(text) if personal else text), personal
+            kept = (self.pii_hash(text) if personal else text), personal
+            if self.key_bytes + len(key) > KEY_BYTES_KEPT:
+                self.keys.clear()
+                self.key_bytes = 0
+            if len(key) <= KEY_BYTES_KEPT:
+                self.keys[key] = kept
+                self.key_bytes += len(key)
         return kept
 
     def tables(self, batch: CheckedBatch) -> dict[str, pa.Table]:

@@ -89,3 +89,17 @@ def test_values_too_large_for_the_contract_are_batched_apart() -> None:
         assert sum(len(r.value or b"") for r in b[:-1]) < 4 * MAX_MESSAGE_BYTES
     normal = [b for b in batches if len(b[0].value or b"") <= MAX_MESSAGE_BYTES]
     assert len(normal[0]) == 1500  # not cut short by the oversize values among them
+
+
+def test_keys_count_towards_a_batch_bytes() -> None:
+    """A producer may send large keys with small values: a batch stays within its bytes,
+    keys included (each step holds a batch whole)."""
+    records = [
+        KafkaRecord("fi.spend.disclosures.v1", 0, i, 1, b"k" * 10_000 + str(i).encode(), b"{}")
+        for i in range(1000)
+    ]
+    batches = list(batched(records, 50_000, 1 << 20))
+    assert [r for b in batches for r in b] == records
+    for b in batches:
+        # a batch ends at the first record that takes it to its bounds
+        assert sum(len(r.key or b"") + len(r.value or b"") for r in b[:-1]) < 1 << 20

@@ -22,7 +22,7 @@ from handoff.records import KafkaRecord
 from pipelines.batches import CheckedBatch
 from pipelines.checking import check_batch, validate_batch
 from pipelines.gx_runner import SuiteRunner, for_validation
-from pipelines.normalise import Normaliser
+from pipelines.normalise import KEY_BYTES_KEPT, Normaliser
 from tests.fixtures.personal_data import found_in, personal_messages
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
@@ -253,3 +253,18 @@ def test_gx_sees_no_personal_value_and_keeps_none(checked: CheckedBatch, tmp_pat
         if p.suffix in (".json", ".html") and (found := found_in(p.read_text("utf-8")))
     ]
     assert leaks == []
+
+
+def test_the_message_keys_a_normaliser_keeps_are_bounded_by_their_bytes() -> None:
+    """Keys are read for personal data once and kept (an entity's id each, as the project's
+    producers send them); a producer's large distinct keys must not grow a worker without
+    bound, and each key is still kept as it should be."""
+    normaliser = Normaliser("b1", NOW, KEY)
+    keys = [str(i).encode() * 2_000 for i in range(1, 2_001)]  # 2,000 distinct keys, ~7 MB
+    keys.append(b"someone@example.com")
+    for key in keys:
+        text, personal = normaliser.message_key(key)
+        assert personal == (key == keys[-1])
+        assert text == (normaliser.pii_hash(key.decode()) if personal else key.decode())
+        assert sum(map(len, normaliser.keys)) <= KEY_BYTES_KEPT
+    assert normaliser.message_key(keys[-1]) == (normaliser.pii_hash(keys[-1].decode()), True)
