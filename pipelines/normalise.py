@@ -69,9 +69,15 @@ from pipelines.batch_gc import collector_paused
 from pipelines.batches import CheckedBatch, own_columns
 
 YI = 1e8
-# A staging file is read once, by the commit: LZ4 without dictionaries writes in about
-# half of zstd's time, twice the bytes (``tests.bench.profile_ingest_steps`` prints both)
-STAGING_PARQUET: dict[str, Any] = {"compression": "lz4", "use_dictionary": False}
+# A staging file is read once, whole, by the commit: LZ4 without dictionaries writes in
+# about half of zstd's time, twice the bytes, and without the columns' statistics (min and
+# max, which nothing reads: each is a comparison of every value, a message's bytes among
+# them) in less again (``tests.bench.profile_ingest_steps`` prints the three)
+STAGING_PARQUET: dict[str, Any] = {
+    "compression": "lz4",
+    "use_dictionary": False,
+    "write_statistics": False,
+}
 StagingRows = list[tuple[str, dict[str, Any]]]  # (staging table, row) of one record
 # A worker writes the staging tables of its batches once this many bytes of them wait
 # (``HeldTables``): a file per table of each batch cost about 40% more to write, in setting
