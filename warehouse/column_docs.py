@@ -65,7 +65,8 @@ TABLE_COLUMNS: dict[str, dict[str, str]] = {
         "raw_value": "the message value as received, byte for byte (personal data replaced by "
         "its keyed hash when redacted); finradar sql prints it as base64",
         "raw_text": "raw_value as text for a person: UTF-8 decoded, each invalid byte as "
-        "U+FFFD (�); NULL when there are no bytes or they hold a NUL byte (not text)",
+        "U+FFFD (�); NULL when there are no bytes, they hold a NUL byte (not text), or more "
+        "of them than the contract allows a message (oversize: whole in raw_value)",
         "raw_sha256": "SHA-256 of the bytes as received, before any redaction "
         "(hmac-sha256:<hex>, keyed, when they held personal data)",
         "redacted": "personal data in raw_value or message_key was replaced by its keyed hash: "

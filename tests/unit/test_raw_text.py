@@ -10,6 +10,7 @@ import duckdb
 import pyarrow as pa
 import pytest
 
+from contracts.spec import MAX_MESSAGE_BYTES
 from warehouse import schema
 from warehouse.schema import RAW_TEXT, raw_text, register_raw_text
 
@@ -35,6 +36,9 @@ EDGES: list[bytes | None] = [
     "\U0010ffff".encode(),
     b"x" * 100_000 + b"\xff",  # long, invalid at its end
     b"y" * 100_000,
+    b"z" * MAX_MESSAGE_BYTES,  # as long as the contract allows a message
+    b"z" * MAX_MESSAGE_BYTES + b"\xff",  # longer: oversize, no text
+    b"z" * (MAX_MESSAGE_BYTES + 1),
 ]
 
 
@@ -81,10 +85,14 @@ def test_sql_raw_text_is_the_python_function_on_every_byte_string(
         if text != want
     ]
     assert mismatches == []
+    # no text of a value longer than the contract allows a message
+    assert [t for v, t in rows if v is not None and len(v) > MAX_MESSAGE_BYTES] == [None, None]
     # both kinds are many, and the function decoded only the bytes that are not UTF-8
     invalid = {v for v in values if v is not None and not _valid(v)}
     assert len(invalid) > 1_000 and len(values) - len(invalid) > 1_000
-    assert {v for v in called if v is not None} == invalid
+    assert {v for v in called if v is not None} == {
+        v for v in invalid if len(v) <= MAX_MESSAGE_BYTES
+    }
 
 
 def _valid(value: bytes) -> bool:
