@@ -4,10 +4,11 @@ together.
 A GX validation costs about 0.15–0.2 s whatever its size (GX plans the metrics of every
 expectation again each time), more than validating the rows of a whole 3 MiB batch. So a
 worker holds the frames of the batches it reads (not their events), in the compact form of
-``pipelines.gx_frames``, and validates them once ``ingest.gx_rows`` frame rows wait, and at
-the end of its bundle: each validation covers many batches, and what waits stays bounded
-(``python -m tests.bench.profile_ingest_steps 100000`` prints both costs, and the bytes a
-waiting frame row takes: 131 on 2026-12-02).
+``pipelines.gx_frames``, and validates them once ``ingest.gx_rows`` frame rows wait, or
+once the messages behind them hold ``ingest.gx_bytes`` bytes (a frame holds its events'
+text: long texts make few rows large), and at the end of its bundle: each validation covers
+many batches, and what waits stays bounded (``python -m tests.bench.profile_ingest_steps
+100000`` prints both costs, and the bytes a waiting frame row takes: 131 on 2026-12-02).
 """
 
 from __future__ import annotations
@@ -26,13 +27,22 @@ class PendingValidations:
     def __init__(self) -> None:
         self._frames: dict[str, dict[str, list[pd.DataFrame]]] = {}
         self._coordinates: dict[str, list[Coordinates]] = {}
+        self._message_bytes: dict[str, int] = {}
         self.rows = 0  # frame rows waiting, of every type
+        self.message_bytes = 0  # bytes of the messages whose frames wait, of every type
 
     def add(
-        self, event_type: str, frames: dict[str, pd.DataFrame], coordinates: list[Coordinates]
+        self,
+        event_type: str,
+        frames: dict[str, pd.DataFrame],
+        coordinates: list[Coordinates],
+        message_bytes: int = 0,
     ) -> None:
         """A batch's frames of one type (``ROW_ID``: the event's position in
-        ``coordinates``), renumbered after those already waiting; taken over, not copied."""
+        ``coordinates``), renumbered after those already waiting; taken over, not copied.
+        ``message_bytes``: the bytes of the messages of those events."""
+        self._message_bytes[event_type] = self._message_bytes.get(event_type, 0) + message_bytes
+        self.message_bytes += message_bytes
         waiting = self._coordinates.setdefault(event_type, [])
         parts = self._frames.setdefault(event_type, {})
         for name, frame in frames.items():
@@ -50,6 +60,7 @@ class PendingValidations:
         waiting."""
         parts = self._frames.pop(event_type)
         coordinates = self._coordinates.pop(event_type)
+        self.message_bytes -= self._message_bytes.pop(event_type)
         frames = {name: concat_held(frames) for name, frames in parts.items()}
         self.rows -= sum(len(f) for f in frames.values())
         return frames, coordinates

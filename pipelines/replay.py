@@ -148,7 +148,12 @@ def run_replay(settings: Settings, reasons: Sequence[str] = ()) -> ReplaySummary
                 verdicts = (
                     checked
                     | "Validate with GX"
-                    >> ValidateWithSuites(started_at, settings.gx_dir, rows=ingest.gx_rows)
+                    >> ValidateWithSuites(
+                        started_at,
+                        settings.gx_dir,
+                        rows=ingest.gx_rows,
+                        message_bytes=ingest.gx_bytes,
+                    )
                     | "Stage GX verdicts" >> StageVerdicts(run_dir / "tables")
                 )
                 _ = (

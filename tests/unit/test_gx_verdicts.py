@@ -19,7 +19,13 @@ from contracts.synthetic import SyntheticStream
 from finradar.settings import load_settings
 from handoff.records import KafkaRecord, PartitionRange
 from pipelines.batches import CheckedBatch
-from pipelines.checking import check_batch, validate_batch, validate_pending, wait_for_validation
+from pipelines.checking import (
+    _ValidateFn,
+    check_batch,
+    validate_batch,
+    validate_pending,
+    wait_for_validation,
+)
 from pipelines.gx_pending import PendingValidations, rows_between
 from pipelines.gx_runner import SuiteRunner, shared_runner
 from pipelines.normalise import Normaliser, stage_batch, stage_verdicts
@@ -165,3 +171,30 @@ def test_the_commit_quarantines_what_gx_rejected_as_staging_did(tmp_path: Path):
     del kept["kafka_timestamp"]
     assert kept == expected
     assert failed == (1,)
+
+
+def test_frames_wait_for_gx_up_to_their_messages_bytes() -> None:
+    """Events of long texts (a source's document: the contract bounds only the message)
+    make few frame rows large: a worker validates once the messages behind its waiting
+    frames hold ``message_bytes``, not only once ``rows`` rows wait, and every event still
+    gets its verdict."""
+    records = []
+    for i, m in enumerate(SyntheticStream(300, 0.0, 11)):
+        event = json.loads(m.value)
+        event["source"]["document"] = f"document {i} " * 5_000  # ~65 KB, each its own
+        records.append(KafkaRecord(m.topic, 0, i, 0, m.key, json.dumps(event).encode()))
+    batches = [check_batch(records[i : i + 20], NOW) for i in range(0, len(records), 20)]
+    assert all(len(b.valid) == len(b.records) for b in batches)
+    limit = 1 << 20
+    fn = _ValidateFn(NOW, None, None, rows=10**9, message_bytes=limit)
+    fn.setup()
+    fn.start_bundle()
+    validated = []
+    for batch in batches:
+        validated += list(fn.process(batch))
+        assert fn.pending.message_bytes < limit  # validated as soon as the bytes are there
+    validated += [v.value for v in fn.finish_bundle()]
+    assert len(validated) >= 10  # ~20 MB of messages, a validation per megabyte
+    assert sum(
+        s.rows_checked for v in validated for t, s in v.suites if t == "spend_disclosure"
+    ) == sum(1 for r in records if r.topic == contracts()["spend_disclosure"].topic)
