@@ -216,18 +216,22 @@ class _ValidateFn(beam.DoFn):
 
 class _ValidateInPoolFn(beam.DoFn):
     """Sends each batch's event types to the worker pool as soon as the batch arrives, so
-    the workers validate while this process reads and checks the next batch; the verdicts
-    leave when the bundle ends."""
+    the workers validate while this process reads and checks the next batch. A batch's
+    verdicts leave once its jobs are done, in the batches' order, and at the latest once
+    more than ``in_flight`` batches wait for the pool: a follow pass over a large backlog
+    (its first after a pause) holds a few batches' events, not the pass's."""
 
-    def __init__(self, now: datetime, workers: int) -> None:
+    def __init__(self, now: datetime, workers: int, in_flight: int = 0) -> None:
         self.now = now
         self.workers = workers
+        # enough batches to keep every validator busy while the next batch is read
+        self.in_flight = in_flight or 2 * workers
         self.pending: list[list[_Job]] = []
 
     def start_bundle(self) -> None:
         self.pending = []
 
-    def process(self, batch: CheckedBatch) -> None:
+    def process(self, batch: CheckedBatch) -> Iterator[ValidatedRows]:
         pool = shared_pool(self.workers)
         jobs = []
         for event_type, indexes in _by_type(batch):
@@ -239,30 +243,37 @@ class _ValidateInPoolFn(beam.DoFn):
                 future = pool.submit(event_type, events, self.now, suite)
                 jobs.append(_Job(event_type, coordinates, events, suite, future))
         self.pending.append(jobs)
+        while self.pending and (
+            len(self.pending) > self.in_flight or all(j.future.done() for j in self.pending[0])
+        ):
+            yield self._verdicts(self.pending.pop(0))
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
+        while self.pending:
+            yield GlobalWindows.windowed_value(self._verdicts(self.pending.pop(0)))
+
+    def _verdicts(self, jobs: list[_Job]) -> ValidatedRows:
+        """The verdicts of one batch's jobs, once they are done."""
         pool = shared_pool(self.workers)
-        for jobs in self.pending:
-            rejected: dict[Coordinates, list[Reason]] = {}
-            verdicts = ValidatedRows()
-            for job in jobs:
-                try:
-                    result = job.future.result()
-                except OUTSIDE_FAULTS:
-                    raise
-                except Exception:  # find the events it fails on, in halves
-                    result = validate_isolating(
-                        lambda events, j=job: pool.submit(
-                            j.event_type, events, self.now, j.suite
-                        ).result(),
-                        job.events,  # as submitted: an earlier suite may have rejected some
-                    )
-                for row, reasons in sorted(result.failures.items()):
-                    rejected.setdefault(job.coordinates[row], []).extend(reasons)
-                verdicts.suites.extend((job.event_type, s) for s in result.suites)
-            verdicts.rejected = list(rejected.items())
-            yield GlobalWindows.windowed_value(verdicts)
-        self.pending = []
+        rejected: dict[Coordinates, list[Reason]] = {}
+        verdicts = ValidatedRows()
+        for job in jobs:
+            try:
+                result = job.future.result()
+            except OUTSIDE_FAULTS:
+                raise
+            except Exception:  # find the events it fails on, in halves
+                result = validate_isolating(
+                    lambda events, j=job: pool.submit(
+                        j.event_type, events, self.now, j.suite
+                    ).result(),
+                    job.events,  # as submitted: an earlier suite may have rejected some
+                )
+            for row, reasons in sorted(result.failures.items()):
+                rejected.setdefault(job.coordinates[row], []).extend(reasons)
+            verdicts.suites.extend((job.event_type, s) for s in result.suites)
+        verdicts.rejected = list(rejected.items())
+        return verdicts
 
 
 class _Job(NamedTuple):

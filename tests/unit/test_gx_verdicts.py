@@ -21,12 +21,14 @@ from handoff.records import KafkaRecord, PartitionRange
 from pipelines.batches import CheckedBatch
 from pipelines.checking import (
     _ValidateFn,
+    _ValidateInPoolFn,
     check_batch,
     validate_batch,
     validate_pending,
     wait_for_validation,
 )
 from pipelines.gx_pending import PendingValidations, rows_between
+from pipelines.gx_pool import close_pools
 from pipelines.gx_runner import SuiteRunner, shared_runner
 from pipelines.normalise import Normaliser, stage_batch, stage_verdicts
 from warehouse.lake import connect
@@ -198,3 +200,30 @@ def test_frames_wait_for_gx_up_to_their_messages_bytes() -> None:
     assert sum(
         s.rows_checked for v in validated for t, s in v.suites if t == "spend_disclosure"
     ) == sum(1 for r in records if r.topic == contracts()["spend_disclosure"].topic)
+
+
+def test_the_worker_pool_s_verdicts_leave_as_batches_are_done() -> None:
+    """``follow`` validates in a pool of processes: a pass over a large backlog (its first
+    after a pause) must not hold every batch's events until it ends. At most
+    ``in_flight`` batches wait for the pool, and the verdicts are those of a validation
+    in this process."""
+    batches = [check_batch(b, NOW) for b in _synthetic_batches(360, 60)]
+    fn = _ValidateInPoolFn(NOW, workers=1, in_flight=2)
+    fn.start_bundle()
+    verdicts = []
+    try:
+        for batch in batches:
+            verdicts += list(fn.process(batch))
+            assert len(fn.pending) <= 2
+        assert len(verdicts) >= len(batches) - 2
+        verdicts += [v.value for v in fn.finish_bundle()]
+    finally:
+        close_pools()
+    runner = SuiteRunner()
+    expected = [validate_batch(b, runner, NOW) for b in batches]
+    assert sorted(r for v in verdicts for r in v.rejected) == sorted(
+        r for v in expected for r in v.rejected
+    )
+    assert sum(s.rows_checked for v in verdicts for _, s in v.suites) == sum(
+        s.rows_checked for v in expected for _, s in v.suites
+    )
