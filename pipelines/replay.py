@@ -2,7 +2,7 @@
 
 Pipeline steps (stable labels; the middle three are the ingest pipeline's)::
 
-    Quarantined messages ─ Decode and check ─ Validate with GX ─ Normalise and stage
+    Impulse ─ Quarantined messages ─ Decode and check ─ Validate with GX ─ Normalise and stage
       ─ Land replayed
 
 The messages come from ``quarantine.events`` (their bytes as received and their Kafka
@@ -36,7 +36,29 @@ from pipelines.kafka_source import batched
 from pipelines.land import SUMMARY_FILE
 from pipelines.normalise import NormaliseAndStage, StageVerdicts
 from warehouse.lake import connect
-from warehouse.replay import ReplaySummary, land_replayed, pending
+from warehouse.replay import ReplaySummary, land_replayed, pending_coordinates, pending_records
+
+
+class _ReadQuarantinedFn(beam.DoFn):
+    """Reads the quarantined messages to replay from the warehouse (``pending_records``) in
+    batches of ``batch_records`` messages or ``batch_bytes`` bytes (its element: the pass's
+    impulse)."""
+
+    def __init__(
+        self, settings: Settings, reasons: list[str], batch_records: int, batch_bytes: int
+    ) -> None:
+        self.settings = settings
+        self.reasons = reasons
+        self.batch_records = batch_records
+        self.batch_bytes = batch_bytes
+
+    def process(self, _: bytes) -> Iterator[RecordBatch]:
+        con = connect(self.settings, read_only=True)
+        try:
+            records = pending_records(con, self.reasons)
+            yield from batched(records, self.batch_records, self.batch_bytes)
+        finally:
+            con.close()
 
 
 class _LandReplayedFn(beam.DoFn):
@@ -107,10 +129,10 @@ def run_replay(settings: Settings, reasons: Sequence[str] = ()) -> ReplaySummary
     with writer_lock(settings):
         con = connect(settings)
         try:
-            records = pending(con, reasons)
+            selected = pending_coordinates(con, reasons)
         finally:
             con.close()
-        if not records:  # the run is still recorded: a replay that found nothing to do
+        if not selected:  # the run is still recorded: a replay that found nothing to do
             con = connect(settings)
             try:
                 summary = land_replayed(
@@ -133,10 +155,13 @@ def run_replay(settings: Settings, reasons: Sequence[str] = ()) -> ReplaySummary
             with secrets_in_environment(settings), beam.Pipeline(options=options) as p:
                 checked = (
                     p
+                    | "Impulse" >> beam.Impulse()
                     | "Quarantined messages"
                     >> outputs_batches(
-                        beam.Create(
-                            list(batched(records, ingest.batch_records, ingest.batch_bytes))
+                        beam.ParDo(
+                            _ReadQuarantinedFn(
+                                settings, list(reasons), ingest.batch_records, ingest.batch_bytes
+                            )
                         ),
                         RecordBatch,
                     )
@@ -163,7 +188,7 @@ def run_replay(settings: Settings, reasons: Sequence[str] = ()) -> ReplaySummary
                     >> LandReplayed(
                         settings,
                         batch_id,
-                        [r.coordinates for r in records],
+                        selected,
                         started_at,
                         list(reasons),
                         run_dir,

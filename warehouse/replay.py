@@ -1,7 +1,9 @@
 """Replay: quarantined messages checked again under today's contract, landed exactly once.
 
-``pending`` selects the messages to replay (not replayed yet, optionally by reason code;
-redacted messages are left out: their bytes are no longer the ones sent). After the replay
+``pending_coordinates`` selects the messages to replay (not replayed yet, optionally by
+reason code; redacted messages are left out: their bytes are no longer the ones sent), and
+``pending_records`` reads them a few at a time: the quarantine's bytes may be gigabytes (a
+backlog's oversize messages) where a session holds ``warehouse.memory_limit``. After the replay
 pipeline has checked and staged them again (``pipelines.replay``), ``land_replayed``
 commits in one transaction: the events that now pass land in ``raw.*`` (an event whose id
 landed meanwhile with the same content counts as a duplicate), and exactly those messages
@@ -11,7 +13,7 @@ never sees them again. Messages that still fail stay as they are.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -24,6 +26,10 @@ from handoff.staging import StagedFile
 from warehouse.landing import classify, insert_landed, staged_view
 from warehouse.schema import create_all
 from warehouse.transactions import DEFAULT_TURN_WAIT_S, in_transaction
+
+# what one read of the messages to replay holds at most (``pending_records``)
+READ_BYTES = 64 * 1024 * 1024
+READ_ROWS = 2048
 
 
 class ReplayedMeanwhile(TransientError):
@@ -48,24 +54,76 @@ def _reason_filter(reasons: Sequence[str]) -> tuple[str, list[str]]:
     return f"and reason_code in ({', '.join('?' for _ in reasons)})", list(reasons)
 
 
-def pending(con: duckdb.DuckDBPyConnection, reasons: Sequence[str] = ()) -> list[KafkaRecord]:
-    """Quarantined messages not replayed yet (of ``reasons``, if given), as read from Kafka."""
-    create_all(con)
+def _pending(reasons: Sequence[str]) -> tuple[str, list[str]]:
     where, params = _reason_filter(reasons)
+    return (
+        "from quarantine.events "
+        f"where replayed_at is null and not coalesce(redacted, false) {where}",
+        params,
+    )
+
+
+def pending_coordinates(
+    con: duckdb.DuckDBPyConnection, reasons: Sequence[str] = ()
+) -> list[Coordinates]:
+    """The coordinates of the quarantined messages not replayed yet (of ``reasons``, if
+    given), in offset order."""
+    create_all(con)
+    source, params = _pending(reasons)
     rows = con.execute(
-        f"""
-        select kafka_topic, kafka_partition, kafka_offset, epoch_ms(kafka_timestamp),
-               message_key, raw_value
-        from quarantine.events
-        where replayed_at is null and not coalesce(redacted, false) {where}
-        order by kafka_topic, kafka_partition, kafka_offset
-        """,
+        f"select kafka_topic, kafka_partition, kafka_offset {source} order by all", params
+    ).fetchall()
+    return [(t, p, o) for t, p, o in rows]
+
+
+def pending_records(
+    con: duckdb.DuckDBPyConnection,
+    reasons: Sequence[str] = (),
+    read_bytes: int = READ_BYTES,
+    read_rows: int = READ_ROWS,
+) -> Iterator[KafkaRecord]:
+    """The quarantined messages not replayed yet (of ``reasons``, if given), as read from
+    Kafka, in offset order, read a partition's range of at most ``read_bytes`` bytes or
+    ``read_rows`` messages at a time. DuckDB 1.5 holds a query's whole result (a
+    reader of it as well): read at once, a 1,000,000-event pass's quarantine (1.7 GiB of
+    oversize messages) failed past a session's memory limit."""
+    source, params = _pending(reasons)
+    sizes = con.execute(
+        f"select kafka_topic, kafka_partition, kafka_offset, octet_length(raw_value) {source} "
+        "order by kafka_topic, kafka_partition, kafka_offset",
         params,
     ).fetchall()
-    return [
-        KafkaRecord(t, p, o, ts, key.encode() if key is not None else None, value)
-        for t, p, o, ts, key, value in rows
-    ]
+    for topic, partition, first, last in _ranges(sizes, read_bytes, read_rows):
+        rows = con.execute(
+            "select kafka_topic, kafka_partition, kafka_offset, epoch_ms(kafka_timestamp), "
+            f"message_key, raw_value {source} and kafka_topic = ? and kafka_partition = ? "
+            "and kafka_offset between ? and ? order by kafka_offset",
+            [*params, topic, partition, first, last],
+        ).fetchall()
+        for t, p, o, ts, key, value in rows:
+            yield KafkaRecord(t, p, o, ts, key.encode() if key is not None else None, value)
+
+
+def _ranges(
+    sizes: Sequence[tuple[str, int, int, int | None]], read_bytes: int, read_rows: int
+) -> Iterator[tuple[str, int, int, int]]:
+    """Ranges (topic, partition, first offset, last offset) over ``sizes`` (each message's
+    coordinates and bytes, in offset order), a partition's at a time, each of at most
+    ``read_bytes`` bytes (or one message) and ``read_rows`` messages."""
+    start = 0
+    while start < len(sizes):
+        topic, partition, first, size = sizes[start]
+        end, held = start + 1, size or 0
+        while (
+            end < len(sizes)
+            and end - start < read_rows
+            and sizes[end][:2] == (topic, partition)
+            and held + (sizes[end][3] or 0) <= read_bytes
+        ):
+            held += sizes[end][3] or 0
+            end += 1
+        yield topic, partition, first, sizes[end - 1][2]
+        start = end
 
 
 def land_replayed(
