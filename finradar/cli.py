@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
+import os
 import sys
 import threading
 import traceback
@@ -64,6 +65,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         prism.addHandler(logging.NullHandler())
         prism.propagate = False
         threading.excepthook = thread_failed
+        # a flow run that fails: Prefect's log line without its traceback (set before
+        # Prefect is imported, when it sets up its logging)
+        os.environ.setdefault(
+            "PREFECT_LOGGING_HANDLERS_CONSOLE_CLASS",
+            "finradar.prefect_console.OneLineConsoleHandler",
+        )
     try:
         with alert_lines_on_stderr():
             return int(args.handler(args) or 0)

@@ -162,3 +162,16 @@ def test_a_broker_lost_mid_pass_is_one_line_and_lands_nothing(
         broker.up()  # type: ignore[attr-defined]
     assert _snapshots(settings) == before
     shutil.rmtree(staging, ignore_errors=True)
+
+
+def test_a_flow_run_s_unexpected_fault_is_one_line(tmp_path):
+    """A command that runs a Prefect flow (replay) meets a fault nobody foresaw inside it
+    (DuckDB out of memory): Prefect's log says the run failed, without its traceback, and
+    the command ends with one line; ``--verbose`` shows the traceback."""
+    settings = load_settings(var_dir=tmp_path / "var", kafka=KAFKA)
+    connect(settings).close()  # the warehouse exists
+    env = {**finradar_env(settings), "FINRADAR_WAREHOUSE__MEMORY_LIMIT": "2MB"}
+    line = _one_line(run_finradar(settings, "replay", env=env))
+    assert "Out of Memory" in line
+    verbose = run_finradar(settings, "--verbose", "replay", env=env)
+    assert verbose.returncode == 1 and "Traceback" in verbose.stderr
