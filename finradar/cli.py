@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import errno
 import logging
-import os
 import sys
 import threading
 import traceback
@@ -20,7 +19,7 @@ from contextlib import contextmanager
 
 from finradar.commands import COMMANDS
 from finradar.errors import FinradarError
-from finradar.settings import ALERTS_LOGGER
+from finradar.settings import ALERTS_LOGGER, prefect_console_without_tracebacks
 
 
 class OneLineErrorParser(argparse.ArgumentParser):
@@ -65,12 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         prism.addHandler(logging.NullHandler())
         prism.propagate = False
         threading.excepthook = thread_failed
-        # a flow run that fails: Prefect's log line without its traceback (set before
-        # Prefect is imported, when it sets up its logging)
-        os.environ.setdefault(
-            "PREFECT_LOGGING_HANDLERS_CONSOLE_CLASS",
-            "finradar.prefect_console.OneLineConsoleHandler",
-        )
+        # a flow run that fails: Prefect's log line without its traceback
+        prefect_console_without_tracebacks()
     try:
         with alert_lines_on_stderr():
             return int(args.handler(args) or 0)

@@ -665,6 +665,15 @@ def export_prefect_env(settings: Settings, api_url: str | None = None) -> None:
     os.environ.update(env)
 
 
+def prefect_console_without_tracebacks() -> None:
+    """Prefect's console handler, as Prefect reads it from its environment when it sets up
+    its logging on import: its log lines without a failed run's traceback
+    (``finradar.prefect_console``); call before Prefect is imported."""
+    os.environ.setdefault(
+        "PREFECT_LOGGING_HANDLERS_CONSOLE_CLASS", "finradar.prefect_console.OneLineConsoleHandler"
+    )
+
+
 def quiet_great_expectations() -> None:
     """GX reads its analytics switch from the environment; keep it off (no network)."""
     os.environ.setdefault("GX_ANALYTICS_ENABLED", "false")
