@@ -330,9 +330,9 @@ class IngestSettings(BaseModel):
     # with the process tree at 1.31 GiB, 120,000 346 s at 1.40 GiB, 180,000 341 s at
     # 1.47 GiB, too near the 1.5 GiB the pass keeps under
     gx_rows: int = Field(120_000, ge=1)
-    # ... or when the messages behind the frames waiting in a worker hold this many bytes:
-    # a frame holds its events' text, and events of long texts (a source's document, up to
-    # the contract's megabyte each) would otherwise wait by the hundred thousand
+    # ... or when the frames waiting in a worker hold this many bytes: a frame holds its
+    # events' text, and events of long texts (a source's document, up to the contract's
+    # megabyte each) would otherwise wait by the hundred thousand
     gx_bytes: int = Field(64 * 1024 * 1024, ge=1024)
     # how long a one-shot pass (ingest, replay, backfill) waits for the warehouse's other
     # writer before it fails as busy (and is retried); follow lets it have the next turn

@@ -167,8 +167,8 @@ def _suspects(batch: CheckedBatch, event_type: str, indexes: list[int]) -> list[
 
 class _ValidateFn(beam.DoFn):
     """Holds the frames of the batches it receives (``PendingValidations``) and validates
-    them once ``rows`` frame rows wait or their messages hold ``message_bytes`` bytes, and
-    when the bundle ends."""
+    them once ``rows`` frame rows wait or they hold ``frame_bytes`` bytes
+    (``PendingValidations.holds``), and when the bundle ends."""
 
     def __init__(
         self,
@@ -178,7 +178,7 @@ class _ValidateFn(beam.DoFn):
         web_assets: str | None = None,
         rows: int = GX_ROWS,
         batch_id: str | None = None,
-        message_bytes: int = GX_BYTES,
+        frame_bytes: int = GX_BYTES,
     ) -> None:
         self.now = now
         self.gx_root = gx_root
@@ -186,7 +186,7 @@ class _ValidateFn(beam.DoFn):
         self.web_assets = web_assets
         self.rows = rows
         self.batch_id = batch_id
-        self.message_bytes = message_bytes
+        self.frame_bytes = frame_bytes
         self.runner: Any = None
         self.pending = PendingValidations()
 
@@ -201,7 +201,7 @@ class _ValidateFn(beam.DoFn):
         with collector_paused():
             wait_for_validation(self.pending, batch, self.runner)
             pending = self.pending
-            if pending.rows >= self.rows or pending.message_bytes >= self.message_bytes:
+            if pending.rows >= self.rows or pending.holds(self.frame_bytes):
                 yield validate_pending(self.pending, self.runner, self.now, self.batch_id)
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
@@ -290,8 +290,8 @@ class ValidateWithSuites(beam.PTransform):
     """``CheckedBatch`` → ``ValidatedRows``: run the GX suites on the batches' valid events;
     the verdicts leave apart from the batches (``Stage GX verdicts``), so that one
     validation covers the frames of many batches (``pipelines.gx_pending``: at least
-    ``rows`` frame rows or the frames of ``message_bytes`` bytes of messages, or what the
-    bundle holds at its end).
+    ``rows`` frame rows or ``frame_bytes`` bytes of frames, or what the bundle holds at its
+    end).
 
     With ``gx_root`` the results are kept in a GX file context there (for Data Docs), and
     with ``web_assets`` as well each bundle ends by adding its pages to the Data Docs (a
@@ -310,7 +310,7 @@ class ValidateWithSuites(beam.PTransform):
         web_assets: Path | None = None,
         rows: int = GX_ROWS,
         batch_id: str | None = None,
-        message_bytes: int = GX_BYTES,
+        frame_bytes: int = GX_BYTES,
     ) -> None:
         super().__init__()
         if gx_root and workers:
@@ -324,7 +324,7 @@ class ValidateWithSuites(beam.PTransform):
         self.web_assets = str(web_assets) if web_assets else None
         self.rows = rows
         self.batch_id = batch_id
-        self.message_bytes = message_bytes
+        self.frame_bytes = frame_bytes
 
     def expand(self, batches: beam.PCollection) -> beam.PCollection:
         fn: beam.DoFn = (
@@ -337,7 +337,7 @@ class ValidateWithSuites(beam.PTransform):
                 self.web_assets,
                 self.rows,
                 self.batch_id,
-                self.message_bytes,
+                self.frame_bytes,
             )
         )
         return batches | "Validate with GX suites" >> beam.ParDo(fn).with_output_types(

@@ -5,10 +5,10 @@ A GX validation costs about 0.15–0.2 s whatever its size (GX plans the metrics
 expectation again each time), more than validating the rows of a whole 3 MiB batch. So a
 worker holds the frames of the batches it reads (not their events), in the compact form of
 ``pipelines.gx_frames``, and validates them once ``ingest.gx_rows`` frame rows wait, or
-once the messages behind them hold ``ingest.gx_bytes`` bytes (a frame holds its events'
-text: long texts make few rows large), and at the end of its bundle: each validation covers
-many batches, and what waits stays bounded (``python -m tests.bench.profile_ingest_steps
-100000`` prints both costs, and the bytes a waiting frame row takes: 131 on 2026-12-02).
+once they hold ``ingest.gx_bytes`` bytes (a frame holds its events' text: long texts make
+few rows large), and at the end of its bundle: each validation covers many batches, and
+what waits stays bounded (``python -m tests.bench.profile_ingest_steps 100000`` prints both
+costs, and the bytes a waiting frame row takes: 131 on 2026-12-02).
 """
 
 from __future__ import annotations
@@ -30,6 +30,7 @@ class PendingValidations:
         self._message_bytes: dict[str, int] = {}
         self.rows = 0  # frame rows waiting, of every type
         self.message_bytes = 0  # bytes of the messages whose frames wait, of every type
+        self._measured_at = 0  # ``message_bytes`` when the frames' bytes were last measured
 
     def add(
         self,
@@ -52,6 +53,26 @@ class PendingValidations:
             self.rows += len(frame)
         waiting.extend(coordinates)
 
+    def holds(self, limit: int) -> bool:
+        """Whether the waiting frames hold ``limit`` bytes or more. Measured (pandas' deep
+        memory usage, about 0.4 µs a row) only once the messages behind them have grown by
+        ``limit`` bytes since the last measure: a frame holds at most its events' text
+        besides a few fixed-size columns (bounded by ``gx_rows``), and text comes in
+        messages; a message's bytes in fields no suite reads stay out of the frames."""
+        if self.message_bytes - self._measured_at < limit:
+            return False
+        self._measured_at = self.message_bytes
+        return self.frame_bytes() >= limit
+
+    def frame_bytes(self) -> int:
+        """The bytes the waiting frames hold."""
+        return sum(
+            int(frame.memory_usage(deep=True).sum())
+            for parts in self._frames.values()
+            for frames in parts.values()
+            for frame in frames
+        )
+
     def event_types(self) -> list[str]:
         return sorted(self._coordinates)
 
@@ -61,6 +82,7 @@ class PendingValidations:
         parts = self._frames.pop(event_type)
         coordinates = self._coordinates.pop(event_type)
         self.message_bytes -= self._message_bytes.pop(event_type)
+        self._measured_at = min(self._measured_at, self.message_bytes)
         frames = {name: concat_held(frames) for name, frames in parts.items()}
         self.rows -= sum(len(f) for f in frames.values())
         return frames, coordinates

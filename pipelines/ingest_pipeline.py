@@ -196,7 +196,7 @@ def build_pipeline(
                 failpoint=ingest.failpoint,
                 web_assets=settings.web_assets if commit_after else None,
                 rows=ingest.gx_rows,
-                message_bytes=ingest.gx_bytes,
+                frame_bytes=ingest.gx_bytes,
                 batch_id=batch_id,
             )
         )

@@ -177,7 +177,7 @@ def run_replay(settings: Settings, reasons: Sequence[str] = ()) -> ReplaySummary
                         started_at,
                         settings.gx_dir,
                         rows=ingest.gx_rows,
-                        message_bytes=ingest.gx_bytes,
+                        frame_bytes=ingest.gx_bytes,
                     )
                     | "Stage GX verdicts" >> StageVerdicts(run_dir / "tables")
                 )
