@@ -36,18 +36,31 @@ from pipelines.kafka_source import batched
 from pipelines.land import SUMMARY_FILE
 from pipelines.normalise import NormaliseAndStage, StageVerdicts
 from warehouse.lake import connect
-from warehouse.replay import ReplaySummary, land_replayed, pending_coordinates, pending_records
+from warehouse.replay import (
+    Range,
+    ReplaySummary,
+    land_replayed,
+    pending,
+    pending_records,
+    read_ranges,
+)
 
 
 class _ReadQuarantinedFn(beam.DoFn):
-    """Reads the quarantined messages to replay from the warehouse (``pending_records``) in
-    batches of ``batch_records`` messages or ``batch_bytes`` bytes (its element: the pass's
-    impulse)."""
+    """Reads the quarantined messages to replay from the warehouse, ``ranges`` at a time
+    (``pending_records``), in batches of ``batch_records`` messages or ``batch_bytes``
+    bytes (its element: the pass's impulse)."""
 
     def __init__(
-        self, settings: Settings, reasons: list[str], batch_records: int, batch_bytes: int
+        self,
+        settings: Settings,
+        ranges: list[Range],
+        reasons: list[str],
+        batch_records: int,
+        batch_bytes: int,
     ) -> None:
         self.settings = settings
+        self.ranges = ranges
         self.reasons = reasons
         self.batch_records = batch_records
         self.batch_bytes = batch_bytes
@@ -55,7 +68,7 @@ class _ReadQuarantinedFn(beam.DoFn):
     def process(self, _: bytes) -> Iterator[RecordBatch]:
         con = connect(self.settings, read_only=True)
         try:
-            records = pending_records(con, self.reasons)
+            records = pending_records(con, self.ranges, self.reasons)
             yield from batched(records, self.batch_records, self.batch_bytes)
         finally:
             con.close()
@@ -129,9 +142,10 @@ def run_replay(settings: Settings, reasons: Sequence[str] = ()) -> ReplaySummary
     with writer_lock(settings):
         con = connect(settings)
         try:
-            selected = pending_coordinates(con, reasons)
+            sizes = pending(con, reasons)
         finally:
             con.close()
+        selected = [(t, p, o) for t, p, o, _ in sizes]
         if not selected:  # the run is still recorded: a replay that found nothing to do
             con = connect(settings)
             try:
@@ -160,7 +174,11 @@ def run_replay(settings: Settings, reasons: Sequence[str] = ()) -> ReplaySummary
                     >> outputs_batches(
                         beam.ParDo(
                             _ReadQuarantinedFn(
-                                settings, list(reasons), ingest.batch_records, ingest.batch_bytes
+                                settings,
+                                read_ranges(sizes),
+                                list(reasons),
+                                ingest.batch_records,
+                                ingest.batch_bytes,
                             )
                         ),
                         RecordBatch,

@@ -1,14 +1,15 @@
 """Replay: quarantined messages checked again under today's contract, landed exactly once.
 
-``pending_coordinates`` selects the messages to replay (not replayed yet, optionally by
-reason code; redacted messages are left out: their bytes are no longer the ones sent), and
-``pending_records`` reads them a few at a time: the quarantine's bytes may be gigabytes (a
-backlog's oversize messages) where a session holds ``warehouse.memory_limit``. After the replay
-pipeline has checked and staged them again (``pipelines.replay``), ``land_replayed``
-commits in one transaction: the events that now pass land in ``raw.*`` (an event whose id
-landed meanwhile with the same content counts as a duplicate), and exactly those messages
-are marked ``replayed_at``/``replay_batch_id`` in ``quarantine.events``, so a second replay
-never sees them again. Messages that still fail stay as they are.
+``pending`` selects the messages to replay (not replayed yet, optionally by reason code;
+redacted messages are left out: their bytes are no longer the ones sent), and
+``pending_records`` reads them a few at a time (``read_ranges``): the quarantine's bytes
+may be gigabytes (a backlog's oversize messages) where a session holds
+``warehouse.memory_limit``. After the replay pipeline has checked and staged them again
+(``pipelines.replay``), ``land_replayed`` commits in one transaction: the events that now
+pass land in ``raw.*`` (an event whose id landed meanwhile with the same content counts as
+a duplicate), and exactly those messages are marked ``replayed_at``/``replay_batch_id`` in
+``quarantine.events``, so a second replay never sees them again. Messages that still fail
+stay as they are.
 """
 
 from __future__ import annotations
@@ -27,9 +28,11 @@ from warehouse.landing import classify, insert_landed, staged_view
 from warehouse.schema import create_all
 from warehouse.transactions import DEFAULT_TURN_WAIT_S, in_transaction
 
-# what one read of the messages to replay holds at most (``pending_records``)
+# what one read of the messages to replay holds at most (``read_ranges``)
 READ_BYTES = 64 * 1024 * 1024
 READ_ROWS = 2048
+Pending = tuple[str, int, int, int | None]  # a message to replay: coordinates, value bytes
+Range = tuple[str, int, int, int]  # a read: topic, partition, first and last offset
 
 
 class ReplayedMeanwhile(TransientError):
@@ -63,37 +66,29 @@ def _pending(reasons: Sequence[str]) -> tuple[str, list[str]]:
     )
 
 
-def pending_coordinates(
-    con: duckdb.DuckDBPyConnection, reasons: Sequence[str] = ()
-) -> list[Coordinates]:
-    """The coordinates of the quarantined messages not replayed yet (of ``reasons``, if
-    given), in offset order."""
+def pending(con: duckdb.DuckDBPyConnection, reasons: Sequence[str] = ()) -> list[Pending]:
+    """The quarantined messages not replayed yet (of ``reasons``, if given): each one's
+    coordinates and the bytes of its value, in offset order (not the bytes themselves:
+    ``pending_records`` reads them)."""
     create_all(con)
     source, params = _pending(reasons)
     rows = con.execute(
-        f"select kafka_topic, kafka_partition, kafka_offset {source} order by all", params
-    ).fetchall()
-    return [(t, p, o) for t, p, o in rows]
-
-
-def pending_records(
-    con: duckdb.DuckDBPyConnection,
-    reasons: Sequence[str] = (),
-    read_bytes: int = READ_BYTES,
-    read_rows: int = READ_ROWS,
-) -> Iterator[KafkaRecord]:
-    """The quarantined messages not replayed yet (of ``reasons``, if given), as read from
-    Kafka, in offset order, read a partition's range of at most ``read_bytes`` bytes or
-    ``read_rows`` messages at a time. DuckDB 1.5 holds a query's whole result (a
-    reader of it as well): read at once, a 1,000,000-event pass's quarantine (1.7 GiB of
-    oversize messages) failed past a session's memory limit."""
-    source, params = _pending(reasons)
-    sizes = con.execute(
         f"select kafka_topic, kafka_partition, kafka_offset, octet_length(raw_value) {source} "
         "order by kafka_topic, kafka_partition, kafka_offset",
         params,
     ).fetchall()
-    for topic, partition, first, last in _ranges(sizes, read_bytes, read_rows):
+    return [(t, p, o, size) for t, p, o, size in rows]
+
+
+def pending_records(
+    con: duckdb.DuckDBPyConnection, ranges: Sequence[Range], reasons: Sequence[str] = ()
+) -> Iterator[KafkaRecord]:
+    """The messages of ``pending`` (of ``reasons``, if given) in ``ranges``
+    (``read_ranges``), as read from Kafka, one range's at a time. DuckDB 1.5 holds a
+    query's whole result (a reader of it as well): read at once, a 1,000,000-event pass's
+    quarantine (1.7 GiB of oversize messages) failed past a session's memory limit."""
+    source, params = _pending(reasons)
+    for topic, partition, first, last in ranges:
         rows = con.execute(
             "select kafka_topic, kafka_partition, kafka_offset, epoch_ms(kafka_timestamp), "
             f"message_key, raw_value {source} and kafka_topic = ? and kafka_partition = ? "
@@ -104,12 +99,15 @@ def pending_records(
             yield KafkaRecord(t, p, o, ts, key.encode() if key is not None else None, value)
 
 
-def _ranges(
-    sizes: Sequence[tuple[str, int, int, int | None]], read_bytes: int, read_rows: int
-) -> Iterator[tuple[str, int, int, int]]:
-    """Ranges (topic, partition, first offset, last offset) over ``sizes`` (each message's
-    coordinates and bytes, in offset order), a partition's at a time, each of at most
-    ``read_bytes`` bytes (or one message) and ``read_rows`` messages."""
+def read_ranges(
+    sizes: Sequence[Pending], read_bytes: int = READ_BYTES, read_rows: int = READ_ROWS
+) -> list[Range]:
+    """The reads of ``pending``'s messages (``sizes``): ranges of one partition's offsets,
+    each of at most ``read_bytes`` bytes (or one message) and ``read_rows`` messages."""
+    return list(_ranges(sizes, read_bytes, read_rows))
+
+
+def _ranges(sizes: Sequence[Pending], read_bytes: int, read_rows: int) -> Iterator[Range]:
     start = 0
     while start < len(sizes):
         topic, partition, first, size = sizes[start]

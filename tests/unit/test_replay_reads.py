@@ -17,7 +17,7 @@ from pipelines.checking import check_batch
 from pipelines.normalise import Normaliser, stage_batch
 from warehouse.lake import connect
 from warehouse.landing import land
-from warehouse.replay import _ranges, pending_coordinates, pending_records
+from warehouse.replay import pending, pending_records, read_ranges
 
 NOW = datetime(2026, 11, 26, tzinfo=UTC)
 TOPIC = contracts()["spend_disclosure"].topic
@@ -57,11 +57,13 @@ def test_a_quarantine_larger_than_a_session_is_read_for_replay(
     try:
         with pytest.raises(duckdb.OutOfMemoryException):  # what a read of them all meets
             con.execute("select raw_value from quarantine.events order by kafka_offset").fetchall()
-        coordinates = pending_coordinates(con)
-        read = list(pending_records(con, read_bytes=4 * MAX_MESSAGE_BYTES, read_rows=8))
+        sizes = pending(con)
+        ranges = read_ranges(sizes, read_bytes=4 * MAX_MESSAGE_BYTES, read_rows=8)
+        read = list(pending_records(con, ranges))
     finally:
         con.close()
-    assert coordinates == [r.coordinates for r in records]
+    assert [s[:3] for s in sizes] == [r.coordinates for r in records]
+    assert [s[3] for s in sizes] == [len(r.value) for r in records]
     assert [(r.coordinates, r.value, r.key) for r in read] == [
         (r.coordinates, r.value, r.key) for r in records
     ]
@@ -70,7 +72,7 @@ def test_a_quarantine_larger_than_a_session_is_read_for_replay(
 def test_reads_are_ranges_of_one_partition_within_their_bounds() -> None:
     sizes = [("t", p, o, (o % 7) * 100 if o % 5 else None) for p in (0, 1, 2) for o in range(50)]
     sizes.append(("t", 3, 0, 5_000))  # one message larger than a read: read alone
-    ranges = list(_ranges(sizes, 1_000, 6))
+    ranges = read_ranges(sizes, 1_000, 6)
     covered = []
     for topic, partition, first, last in ranges:
         inside = [s for s in sizes if s[:2] == (topic, partition) and first <= s[2] <= last]
