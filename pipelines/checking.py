@@ -202,7 +202,7 @@ class _ValidateFn(beam.DoFn):
             wait_for_validation(self.pending, batch, self.runner)
             pending = self.pending
             if pending.rows >= self.rows or pending.holds(self.frame_bytes):
-                yield validate_pending(self.pending, self.runner, self.now, self.batch_id)
+                yield validate_pending(pending, self.runner, self.now, self.batch_id)
 
     def finish_bundle(self) -> Iterator[WindowedValue]:
         if self.pending.event_types():
