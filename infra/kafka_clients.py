@@ -25,6 +25,7 @@ from kafka.net.compat import KafkaNetClient
 from finradar.errors import FinradarError, TransientError
 from finradar.settings import KafkaSettings
 from infra.kafka_diagnosis import PROBE_TIMEOUT_S, connection_error
+from infra.kafka_records import install as read_records_fast
 
 __all__ = [
     "OffsetsClient",
@@ -91,7 +92,7 @@ def reader(kafka: KafkaSettings) -> KafkaConsumer:
     logging.getLogger("kafka.net.selector").setLevel(logging.ERROR)
     _refuse_if_unreachable(kafka)
     try:
-        return KafkaConsumer(
+        consumer = KafkaConsumer(
             **client_config(kafka),
             group_id=None,
             enable_auto_commit=False,
@@ -105,6 +106,7 @@ def reader(kafka: KafkaSettings) -> KafkaConsumer:
         )
     except KafkaError as exc:
         raise connection_error(kafka, exc) from None
+    return read_records_fast(consumer)  # a quarter of a pass is kafka-python's: see there
 
 
 def reachable(bootstrap: str, timeout_s: float = 2.0) -> bool:
