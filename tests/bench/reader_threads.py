@@ -1,0 +1,105 @@
+"""What reading a backlog costs finradar's Kafka reader, thread by thread: with its record
+parsing (``infra.kafka_records``) and with kafka-python's own.
+
+On a broker of its own (the bench's ports) holding N synthetic events (2% bad), reads every
+contract partition to its end with ``infra.kafka_clients.reader``, alternately with
+``kafka_records`` installed and without (``ROUNDS`` each), and prints each read's rate and
+the CPU of the thread that consumes (parses the records) and of kafka-python's IO thread
+(receives and decodes the fetch responses). The bench stream's oversized messages are most
+of its bytes, which the IO thread copies.
+
+    python -m tests.bench.reader_threads 1000000
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from unittest import mock
+
+from kafka import TopicPartition
+from kafka.protocol.frame import KafkaBytes
+
+from contracts.spec import contracts
+from finradar.settings import KafkaSettings, load_settings
+from infra import kafka_records
+from infra.broker import LocalBroker
+from infra.kafka_clients import reader
+from infra.producing import publish_synthetic
+from tests.bench.bench_ingest import KAFKA
+
+ROUNDS = 2
+
+
+def thread_cpu(thread: threading.Thread) -> float:
+    """Seconds of CPU ``thread`` has used (Linux)."""
+    fields = Path(f"/proc/self/task/{thread.native_id}/stat").read_text().rsplit(")", 1)[1]
+    user, system = fields.split()[11:13]
+    return (int(user) + int(system)) / os.sysconf("SC_CLK_TCK")
+
+
+def read_all(kafka: KafkaSettings) -> tuple[int, float, float, float]:
+    """Messages read, seconds, CPU of the consuming thread and of the IO thread."""
+    consumer = reader(kafka)
+    parts = [
+        TopicPartition(c.topic, p)
+        for c in contracts().values()
+        for p in sorted(consumer.partitions_for_topic(c.topic))
+    ]
+    ends = consumer.end_offsets(parts)
+    io_thread = next(t for t in threading.enumerate() if t.name.startswith("kafka-io"))
+    before = thread_cpu(threading.current_thread()), thread_cpu(io_thread)
+    started, n = time.perf_counter(), 0
+    for tp in parts:  # a partition at a time, as a pass's read step
+        consumer.assign([tp])
+        consumer.seek(tp, 0)
+        while consumer.position(tp) < ends[tp]:
+            n += sum(map(len, consumer.poll(timeout_ms=1000, max_records=5000).values()))
+    seconds = time.perf_counter() - started
+    after = thread_cpu(threading.current_thread()), thread_cpu(io_thread)
+    consumer.close()
+    return n, seconds, after[0] - before[0], after[1] - before[1]
+
+
+@contextlib.contextmanager
+def _kafka_pythons_own() -> Iterator[None]:
+    """kafka-python's record parsing and response reading, ``kafka_records`` not installed
+    (``KafkaBytes.read`` stays installed in a process once it is)."""
+    with (
+        mock.patch.object(kafka_records, "CHECKED_VERSION", "not this release"),
+        mock.patch.object(KafkaBytes, "read", kafka_records.LIBRARY_READ),
+    ):
+        yield
+
+
+def main() -> None:
+    events = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    with tempfile.TemporaryDirectory(prefix="finradar-reader-") as tmp:
+        settings = load_settings(var_dir=Path(tmp), kafka=KAFKA)
+        broker = LocalBroker(settings)
+        status = broker.up()
+        if not status.managed or status.pid is None:
+            raise SystemExit(f"another broker answers on {settings.kafka.bootstrap}")
+        try:
+            publish_synthetic(events, 0.02, 7, settings.kafka)
+            for _ in range(ROUNDS):
+                for label, theirs in (("kafka_records", False), ("kafka-python's", True)):
+                    with _kafka_pythons_own() if theirs else contextlib.nullcontext():
+                        n, seconds, consuming, io = read_all(settings.kafka)
+                    print(
+                        f"{label:15s} {n:,} messages  {n / seconds:9,.0f}/s  consuming thread "
+                        f"{consuming:5.1f} s  IO thread {io:5.1f} s  ({1e6 * consuming / n:.1f}"
+                        f" and {1e6 * io / n:.1f} µs a message)"
+                    )
+        finally:
+            broker.down()
+
+
+if __name__ == "__main__":
+    main()
