@@ -28,7 +28,10 @@ PROJECT = ("finradar/", "flows/", "pipelines/", "warehouse/", "infra/", "handoff
 # (step, whether a stack's frames, joined by ";", belong to it)
 STEPS: list[tuple[str, Callable[[str], bool]]] = [
     ("kafka-python, its IO thread", lambda s: "run_forever" in s),
-    ("kafka-python, read loop", lambda s: "kafka/" in s.rsplit(";", 1)[-1] or "kafka/record" in s),
+    (
+        "kafka-python, read loop",  # with finradar's parsing of its fetched batches
+        lambda s: "kafka/" in s.rsplit(";", 1)[-1] or "kafka/record" in s or "kafka_records" in s,
+    ),
     (
         "threads waiting (gRPC, Condition.wait)",
         lambda s: "_channel_spin" in s or "threading.py" in s.rsplit(";", 1)[-1],
