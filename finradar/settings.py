@@ -304,6 +304,10 @@ class IngestSettings(BaseModel):
     commit_events: int = Field(2_000_000, ge=1)
     # processes validating a follow pass's event types at once (GX holds the interpreter)
     follow_validators: int = Field(2, ge=1)
+    # a follow pass reads at most about this many messages (the next pass goes on at once):
+    # a follow started on a backlog then ingests it in bounded passes, each one process's
+    # pipeline and commit, instead of one pass that holds the whole backlog
+    follow_pass_events: int = Field(500_000, ge=1)
     # ``finradar follow`` processes (on one host or many) that name the same group share
     # the topics' partitions through Kafka's consumer-group protocol (assignment only: the
     # offsets stay committed in the warehouse); None: a follow reads every partition

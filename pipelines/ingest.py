@@ -155,8 +155,8 @@ def run_once(
     with lock:
         remove_stale_staging(settings)
         plan = backfill() if backfill else plan_ranges(settings, shared=follow, partitions=shard)
-        if follow and shard is not None:  # a group member's pass stays short
-            plan = first_part(plan, settings.ingest.follow_group_pass_events)
+        if follow:  # a follow pass stays short: the next one goes on at once
+            plan = first_part(plan, follow_pass_events(settings, shard))
         if on_plan:
             on_plan(plan)
         if not plan:
@@ -186,6 +186,13 @@ def run_once(
             summary = IngestSummary.merged(batch_id, summaries)
     summary.seconds = time.perf_counter() - started
     return summary
+
+
+def follow_pass_events(settings: Settings, partitions: Collection[Partition] | None) -> int:
+    """About how many messages a follow pass reads at most: a group member's pass stays
+    shorter (it takes part in the group's rebalances in between)."""
+    ingest = settings.ingest
+    return ingest.follow_group_pass_events if partitions is not None else ingest.follow_pass_events
 
 
 def split_plan(plan: list[PartitionRange], most: int) -> list[list[PartitionRange]]:

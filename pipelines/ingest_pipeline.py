@@ -32,7 +32,13 @@ import apache_beam as beam
 from finradar.settings import Settings, secrets_in_environment
 from handoff.records import PartitionRange
 from pipelines.checking import DecodeAndCheck, ValidateWithSuites
-from pipelines.ingest import IngestSummary, equal_slices, first_part, own_staging
+from pipelines.ingest import (
+    IngestSummary,
+    equal_slices,
+    first_part,
+    follow_pass_events,
+    own_staging,
+)
 from pipelines.kafka_source import ReadKafkaRanges, ReadSmallPass, by_topic, chunks
 from pipelines.land import (
     SUMMARY_FILE,
@@ -144,8 +150,7 @@ def build_pipeline(
     files recorded (``RecordStaged``), each worker having added its validations to the
     Data Docs, and the process that runs the pass commits them afterwards."""
     ingest = settings.ingest
-    # a group member's pass stays short: it takes part in the group's rebalances in between
-    most = settings.ingest.follow_group_pass_events if follow and partitions else None
+    most = follow_pass_events(settings, partitions) if follow else None
     planned = p | "Plan" >> PlanPass(
         settings, plan, to_end_now=follow, partitions=partitions, most=most
     )

@@ -172,6 +172,38 @@ def test_a_follow_pass_reads_what_arrived_while_it_was_built(
         close_pools()
 
 
+def test_follow_takes_a_backlog_in_bounded_passes(
+    settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A follow started on a backlog larger than ``ingest.follow_pass_events`` reads about
+    that many messages a pass (a pass holds what it reads until its commit), and the passes
+    after it take the rest, each offset exactly once."""
+    from pipelines.gx_pool import close_pools
+    from pipelines.ingest import run_once
+    from pipelines.planning import close_shared_clients, plan_ranges
+
+    bound = 120
+    monkeypatch.setenv("FINRADAR_INGEST__FOLLOW_VALIDATORS", "1")
+    monkeypatch.setenv("FINRADAR_INGEST__FOLLOW_PASS_EVENTS", str(bound))
+    get_settings.cache_clear()
+    settings = get_settings()
+    try:
+        while plan_ranges(settings):  # what earlier tests left
+            run_once(settings, follow=True)
+        assert paced_produce(settings.kafka.bootstrap, rate=2000, seconds=0.2, seed=61) == 400
+        partitions = len(plan_ranges(settings))
+        consumed = []
+        while plan_ranges(settings):
+            consumed.append(run_once(settings, follow=True).consumed)
+        assert sum(consumed) == 400
+        assert len(consumed) >= 400 // (bound + partitions)
+        assert max(consumed) <= bound + partitions  # equal slices of every partition
+        _accounted_exactly_once(settings)
+    finally:
+        close_shared_clients()
+        close_pools()
+
+
 def test_a_one_shot_pass_gets_its_turn_while_follow_is_busy(
     settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
