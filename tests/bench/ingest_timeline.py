@@ -14,6 +14,12 @@ commit placement.
 
 ``--collector`` also prints, per process, the time its cycle collector took
 (``tests/bench/collector_probe``): the figures behind ``pipelines.batch_gc``.
+
+``--follow`` runs ``finradar follow --until-idle`` instead: the backlog taken in follow's
+passes, in its own process (``ingest.follow_pass_events`` a pass), beside its validators:
+
+    python -m tests.bench.ingest_timeline 1000000 --follow \\
+        --variant FINRADAR_INGEST__FOLLOW_PASS_EVENTS=2000000
 """
 
 from __future__ import annotations
@@ -75,6 +81,15 @@ def phases(rows: Rows, total: float) -> str:
     )
 
 
+def process_peaks(rows: Rows) -> str:
+    """Each role's largest resident memory over the run (of any one process in it)."""
+    peaks: dict[str, float] = {}
+    for _, row in rows:
+        for role, _, gib in row:
+            peaks[role] = max(peaks.get(role, 0.0), gib)
+    return "peak of one process: " + ", ".join(f"{r} {g:.2f} GiB" for r, g in peaks.items())
+
+
 def busy_shares(run: TreeRun, rows: Rows) -> str:
     """Each process's mean CPU share of a core over the seconds the workers were busy
     (``busy_span`` of ``rows``, the run's ``per_second``), in the order the processes first
@@ -104,7 +119,11 @@ def main() -> None:
     parser.add_argument(
         "--collector", action="store_true", help="time every process's cycle collections"
     )
+    parser.add_argument(
+        "--follow", action="store_true", help="finradar follow --until-idle, not ingest --once"
+    )
     args = parser.parse_args()
+    command = ("follow", "--until-idle") if args.follow else ("ingest", "--once", "--json")
     variants = [[], *[v.split() for v in args.variant]]
     with tempfile.TemporaryDirectory(prefix="finradar-timeline-") as tmp:
         broker_settings = load_settings(var_dir=Path(tmp) / "broker", kafka=KAFKA)
@@ -123,13 +142,9 @@ def main() -> None:
                     times.mkdir()
                     path = [str(PROBE), env.get("PYTHONPATH", "")]
                     env |= {"FINRADAR_COLLECTOR_TIMES": str(times), "PYTHONPATH": ":".join(path)}
-                run = run_tree(
-                    finradar_command("ingest", "--once", "--json"),
-                    env,
-                    watch={status.pid: "broker"},
-                )
+                run = run_tree(finradar_command(*command), env, watch={status.pid: "broker"})
                 if run.returncode:
-                    raise SystemExit(f"finradar ingest failed: {run.stdout[-500:]}")
+                    raise SystemExit(f"finradar {command[0]} failed: {run.stdout[-500:]}")
                 rows = per_second(run)
                 print(f"\n== {' '.join(variant) or 'defaults'}: {run.seconds:.1f} s")
                 for second, row in rows:
@@ -138,6 +153,7 @@ def main() -> None:
                 print(phases(rows, run.seconds))
                 print(busy_shares(run, rows))
                 print(f"peak of the process tree {run.peak_rss_bytes / GIB:.2f} GiB")
+                print(process_peaks(rows))
                 for written in sorted(times.glob("*")) if args.collector else []:
                     print(written.read_text().rstrip())
         finally:

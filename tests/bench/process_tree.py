@@ -94,6 +94,13 @@ def process_sample(pid: int, role: str | None = None) -> ProcessSample | None:
 def _role(command: list[bytes]) -> str:
     if SDK_WORKER_MAIN.encode() in command:
         return "Beam worker"
+    joined = b" ".join(command)
+    if b"multiprocessing.spawn" in joined:  # follow's validators (``pipelines.gx_pool``)
+        return "pool process"
+    if b"prefect server start" in joined:
+        return "Prefect server"
+    if len(command) > 1 and Path(command[1].decode(errors="replace")).name == "finradar":
+        return "finradar"
     return Path(command[0].decode(errors="replace")).name or "process"
 
 

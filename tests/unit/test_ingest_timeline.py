@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 
-from tests.bench.ingest_timeline import WORKER, busy_shares, per_second, phases
-from tests.bench.process_tree import ProcessSample, TreeRun
+from tests.bench.ingest_timeline import WORKER, busy_shares, per_second, phases, process_peaks
+from tests.bench.process_tree import ProcessSample, TreeRun, _role
 
 GIB = 1024**3
 
@@ -52,3 +52,20 @@ def test_busy_shares_average_each_process_over_the_busy_seconds_beside_the_cores
         "while the workers were busy: command 43%, Beam worker 67%, Beam worker 60%, "
         f"broker 20%; 190% of {cores}%"
     )
+
+
+def test_process_peaks_give_each_role_its_largest_process():
+    run = _run()
+    run.timeline[6][1][0] = ProcessSample(1, "command", 0.7, GIB)  # the commit's peak
+    assert process_peaks(per_second(run)) == (
+        "peak of one process: command 1.00 GiB, broker 0.50 GiB, Beam worker 0.50 GiB"
+    )
+
+
+def test_roles_of_the_processes_a_pass_or_follow_starts():
+    python = b"/work/.venv/bin/python"
+    assert _role([python, b"/work/.venv/bin/finradar", b"follow"]) == "finradar"
+    assert _role([python, b"-m", b"prefect", b"server", b"start"]) == "Prefect server"
+    spawn = [python, b"-B", b"-c", b"from multiprocessing.spawn import spawn_main; spawn_main()"]
+    assert _role(spawn) == "pool process"
+    assert _role([python, b"-c", b"print()"]) == "python"
