@@ -218,9 +218,10 @@ TABLES: dict[str, pa.Schema] = {
 # text was most of the column's cost: ``python -m tests.bench.profile_ingest_steps 200000``
 # derived it for the bench stream's 2,950 quarantined messages, 358 MiB, in 0.01 s against
 # 0.64 s with the text of the oversize ones too, on 2026-12-05). Derived at landing, and
-# once for older rows when a warehouse made before it gains the column. A Python function, not DuckDB's
-# ``decode(blob, 'replace')``: DuckDB 1.5.5 replaces the invalid bytes in the BLOB itself
-# (a stored raw_value read back changed), which would break "the bytes as received".
+# once for older rows when a warehouse made before it gains the column. A Python function,
+# not DuckDB's ``decode(blob, 'replace')``: DuckDB 1.5.5 replaces the invalid bytes in the
+# BLOB itself (a stored raw_value read back changed), which would break "the bytes as
+# received".
 # Bytes that are valid UTF-8 are decoded by DuckDB's own strict ``decode`` (the same text):
 # the function is called for the others only: the bench stream's oversized quarantined
 # messages made it most of a commit's quarantine insert (``python -m
