@@ -123,8 +123,28 @@ def land(
     finally:
         if threads:
             con.execute("reset threads")
+        drop_pass_tables(con)
     summary.commit_attempts = attempts
     return summary
+
+
+# the tables the commit of a pass builds in its session (``classified`` holds a row per
+# valid event, ``staged_*_all`` a backfill's staged rows with their bytes)
+PASS_TABLES = (
+    "classified",
+    "unstorable",
+    "run_expectations",
+    "accounted",
+    "staged_valid_all",
+    "staged_quarantine_all",
+)
+
+
+def drop_pass_tables(con: duckdb.DuckDBPyConnection) -> None:
+    """Drop the tables a commit built (``PASS_TABLES``): a session kept open between
+    passes (``follow``'s) would hold the last pass's until the next replaced them."""
+    for table in PASS_TABLES:
+        con.execute(f"drop table if exists temp.main.{table} cascade")
 
 
 def _land_in_transaction(
