@@ -13,6 +13,7 @@ run was planned, or if any partition's records are not all accounted for.
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -142,9 +143,12 @@ PASS_TABLES = (
 
 def drop_pass_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Drop the tables a commit built (``PASS_TABLES``): a session kept open between
-    passes (``follow``'s) would hold the last pass's until the next replaced them."""
-    for table in PASS_TABLES:
-        con.execute(f"drop table if exists temp.main.{table} cascade")
+    passes (``follow``'s) would hold the last pass's until the next replaced them. A
+    session DuckDB has invalidated holds nothing any more: its error must not hide the
+    commit's own."""
+    with contextlib.suppress(duckdb.Error):
+        for table in PASS_TABLES:
+            con.execute(f"drop table if exists temp.main.{table} cascade")
 
 
 def _land_in_transaction(

@@ -8,10 +8,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import duckdb
+import pytest
 
+import warehouse.landing
 from contracts.corpus import seed_corpus
 from contracts.spec import contracts
 from finradar.settings import load_settings
+from handoff.errors import OffsetsMoved
 from handoff.records import KafkaRecord, PartitionRange
 from pipelines.checking import check_batch
 from pipelines.normalise import Normaliser, stage_batch
@@ -71,3 +74,18 @@ def test_a_session_with_the_cache_on_does_hold_the_files_it_read(tmp_path: Path)
         assert _held(con)[1] > 0
     finally:
         con.close()
+
+
+def test_a_commit_in_a_session_gone_bad_keeps_its_own_error(tmp_path: Path, monkeypatch):
+    """Dropping the pass's tables never hides why the commit failed, even when the session
+    can run nothing any more."""
+    settings = load_settings(var_dir=tmp_path / "var")
+    con = connect(settings)
+
+    def failing(con_, *args, **kwargs):
+        con.close()  # as when DuckDB invalidates a session mid-commit
+        raise OffsetsMoved("another ingest ran meanwhile")
+
+    monkeypatch.setattr(warehouse.landing, "in_transaction", failing)
+    with pytest.raises(OffsetsMoved, match="another ingest"):
+        land(con, "b", [], [], NOW, "t", ensure_schema=False)
