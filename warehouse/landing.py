@@ -122,8 +122,9 @@ def land(
             turn_wait_s=turn_wait_s,
         )
     finally:
-        if threads:
-            con.execute("reset threads")
+        if threads:  # as in ``drop_pass_tables``: never in place of the commit's own error
+            with contextlib.suppress(duckdb.Error):
+                con.execute("reset threads")
         drop_pass_tables(con)
     summary.commit_attempts = attempts
     return summary

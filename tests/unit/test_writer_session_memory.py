@@ -88,4 +88,4 @@ def test_a_commit_in_a_session_gone_bad_keeps_its_own_error(tmp_path: Path, monk
 
     monkeypatch.setattr(warehouse.landing, "in_transaction", failing)
     with pytest.raises(OffsetsMoved, match="another ingest"):
-        land(con, "b", [], [], NOW, "t", ensure_schema=False)
+        land(con, "b", [], [], NOW, "t", ensure_schema=False, threads=2)
