@@ -130,26 +130,18 @@ def land(
     return summary
 
 
-# the tables the commit of a pass builds in its session (``classified`` holds a row per
-# valid event, ``staged_*_all`` a backfill's staged rows with their bytes)
-PASS_TABLES = (
-    "classified",
-    "unstorable",
-    "run_expectations",
-    "accounted",
-    "staged_valid_all",
-    "staged_quarantine_all",
-)
-
-
 def drop_pass_tables(con: duckdb.DuckDBPyConnection) -> None:
-    """Drop the tables a commit built (``PASS_TABLES``): a session kept open between
-    passes (``follow``'s) would hold the last pass's until the next replaced them. A
-    session DuckDB has invalidated holds nothing any more: its error must not hide the
-    commit's own."""
+    """Drop the temporary tables of the session: only a commit builds any (``classified``
+    holds a row per valid event, a backfill's ``staged_*_all`` its staged bytes), and a
+    session kept open between passes (``follow``'s) would hold the last pass's until the
+    next replaced them. A session DuckDB has invalidated holds nothing any more: its error
+    must not hide the commit's own."""
     with contextlib.suppress(duckdb.Error):
-        for table in PASS_TABLES:
-            con.execute(f"drop table if exists temp.main.{table} cascade")
+        temporary = con.execute(
+            "select table_name from duckdb_tables() where database_name = 'temp'"
+        ).fetchall()
+        for (table,) in temporary:
+            con.execute(f'drop table if exists temp.main."{table}" cascade')
 
 
 def _land_in_transaction(

@@ -14,6 +14,7 @@ an empty warehouse with the writer session as it was before ``writer_config`` an
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -23,16 +24,9 @@ from threading import Event
 from finradar.settings import load_settings
 from infra.producing import publish_synthetic
 from tests.bench.bench_ingest import KAFKA, bench_env, own_broker
+from tests.bench.process_tree import process_sample
 
 MIB = 1024**2
-
-
-def resident_mib() -> float:
-    with open("/proc/self/status") as status:
-        for line in status:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
 
 
 def run_passes(as_before: bool) -> None:
@@ -56,10 +50,13 @@ def run_passes(as_before: bool) -> None:
             "select tag, memory_usage_bytes from duckdb_memory() where memory_usage_bytes > 0"
         ).fetchall()
         temporary = con.execute("select count(*) from duckdb_tables() where temporary").fetchone()
+        sample = process_sample(os.getpid())
+        resident = (sample.rss if sample else 0) / MIB
+        duckdb_held = sum(size for _, size in held) / MIB
         tags = ", ".join(f"{tag.lower()} {size / MIB:.0f}" for tag, size in held) or "nothing"
         print(
             f"pass {status.passes:3d}  {status.consumed:>10,} read  resident"
-            f" {resident_mib():6.0f} MiB  DuckDB {sum(s for _, s in held) / MIB:5.0f} MiB"
+            f" {resident:6.0f} MiB  DuckDB {duckdb_held:5.0f} MiB"
             f" ({tags})  temporary tables {temporary[0]}",
             flush=True,
         )
