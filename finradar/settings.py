@@ -279,6 +279,11 @@ class BeamSettings(BaseModel):
     # costs seconds); what they print goes to ``beam_worker_log`` (``pipelines.runners``)
     workers: int = Field(2, ge=1)
     parallel_from: int = Field(200_000, ge=0)
+    # those worker processes start warm: one process imports what a worker runs while the
+    # pass is planned and its pipeline built, then forks them (``pipelines.worker_server``)
+    warm_workers: bool = True
+    # how long a worker waits for that process before it starts the plain way instead
+    warm_worker_wait_s: float = Field(60.0, gt=0)
     # what a runner's worker processes log (to ``beam_worker_log``, or for a portable
     # runner's workers to the terminal); a worker's failure reaches the pass with its
     # traceback either way (--verbose shows it)
@@ -643,6 +648,24 @@ def secrets_in_environment(settings: BaseModel) -> Iterator[None]:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
+
+
+def replace_environment(env: Mapping[str, str]) -> None:
+    """This process's environment replaced by ``env`` whole, its settings read again: a
+    worker forked from the warm worker server (``pipelines.worker_server``) takes on the
+    environment its runner gave the worker process it becomes."""
+    os.environ.clear()
+    os.environ.update(env)
+    get_settings.cache_clear()
+
+
+def environment_of(pid: int) -> dict[str, str]:
+    """The environment process ``pid`` (this user's) was started with: the worker server
+    (``pipelines.worker_server``) gives a worker the environment of the launcher whose
+    place it takes."""
+    entries = Path(f"/proc/{pid}/environ").read_bytes().split(b"\0")
+    pairs = (entry.decode(errors="surrogateescape").partition("=") for entry in entries if entry)
+    return {name: value for name, _, value in pairs}
 
 
 def child_env(**overrides: str) -> dict[str, str]:

@@ -92,7 +92,7 @@ class SuiteRunner:
         project_root: Path | None = None,
         failpoint: Callable[[str], None] = lambda name: None,
     ) -> None:
-        gx = _prepare_gx()
+        gx = prepare_gx()
         # lazy: GX takes seconds to import; only a process that validates builds a runner
         from great_expectations.core.run_identifier import RunIdentifier
         from great_expectations.data_context.types.base import ProgressBarsConfig
@@ -497,7 +497,7 @@ def for_validation(
     return out, columns
 
 
-def _prepare_gx() -> Any:
+def prepare_gx() -> Any:
     """GX, imported as a runner uses it (no analytics, ``pipelines.gx_memo`` installed):
     once per process, later calls free."""
     quiet_great_expectations()
@@ -523,7 +523,7 @@ def shared_runner(
             del _runners[stale]
         # GX's import takes seconds and touches no project: the worker processes of a pass
         # import it at once, then take turns with the project only
-        _prepare_gx()
+        prepare_gx()
         with _project_lock(project_root):
             runner = _runners[key] = SuiteRunner(catalog, project_root, failpoint)
     return runner

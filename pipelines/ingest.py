@@ -27,6 +27,7 @@ from contracts.survey_catalog import reload_survey_catalog
 from finradar.settings import Settings, require_private_pii_key
 from handoff.records import PartitionRange
 from pipelines.planning import Partition, plan_ranges
+from pipelines.worker_processes import warm_workers
 from warehouse.lake import connect
 from warehouse.landing import LandingSummary, land
 from warehouse.writer_locks import WriterLock
@@ -162,27 +163,31 @@ def run_once(
         if not plan:
             summary = _land_empty(settings, batch_id, started_at, follow)
         else:
-            # lazy: Beam takes over a second to import, for a pass with work only
-            from pipelines.ingest_pipeline import run_pipeline
-
             # a pass over a large backlog commits in parts, each exactly once with its offsets
             parts = [plan] if follow or reset else split_plan(plan, settings.ingest.commit_events)
             summaries = []
             for n, part in enumerate(parts):
                 part_id = batch_id if len(parts) == 1 else f"{batch_id}-{n + 1}"
-                summaries.append(
-                    run_pipeline(
-                        settings,
-                        part,
-                        part_id,
-                        started_at,
-                        follow,
-                        backfill,
-                        commit_gate,
-                        reset,
-                        shard,
+                # started first: its server imports what the workers run meanwhile
+                warm = warm_workers(settings, sum(r.size for r in part), commit_gate is not None)
+                with warm or nullcontext():
+                    # lazy: Beam takes over a second to import, for a pass with work only
+                    from pipelines.ingest_pipeline import run_pipeline
+
+                    summaries.append(
+                        run_pipeline(
+                            settings,
+                            part,
+                            part_id,
+                            started_at,
+                            follow,
+                            backfill,
+                            commit_gate,
+                            reset,
+                            shard,
+                            warm,
+                        )
                     )
-                )
             summary = IngestSummary.merged(batch_id, summaries)
     summary.seconds = time.perf_counter() - started
     return summary

@@ -57,6 +57,7 @@ from pipelines.runners import (
     pipeline_options,
 )
 from pipelines.worker_errors import worker_error
+from pipelines.worker_processes import WarmWorkers
 
 
 class _PlanToEndFn(beam.DoFn):
@@ -231,8 +232,10 @@ def run_pipeline(
     commit_gate: Callable[[], AbstractContextManager[None]] | None,
     reset: bool,
     partitions: frozenset[Partition] | None = None,
+    warm: WarmWorkers | None = None,
 ) -> IngestSummary:
-    """Run the ingest pipeline over ``plan``: one warehouse commit, its summary."""
+    """Run the ingest pipeline over ``plan``: one warehouse commit, its summary. ``warm``:
+    the server its worker processes are forked from (``pipelines.worker_processes``)."""
     run_dir = own_staging(settings) / batch_id
     run_dir.mkdir(parents=True)
     options = pipeline_options(settings, sum(r.size for r in plan), commit_gate is not None)
@@ -248,7 +251,7 @@ def run_pipeline(
         with (
             gate,
             secrets_in_environment(settings),
-            beam.Pipeline(runner=pass_runner(settings, options), options=options) as p,
+            beam.Pipeline(runner=pass_runner(settings, options, warm), options=options) as p,
         ):
             build_pipeline(
                 p,

@@ -24,23 +24,7 @@ from infra.child_processes import SHELL_IGNORE_INTERRUPT
 from infra.prism import prism_binary
 from pipelines.portable import bounded_job_runner
 from pipelines.worker_logging import SDK_WORKER_MAIN
-
-
-def worker_processes(settings: Settings, messages: int, gated: bool = False) -> int:
-    """How many worker processes the FnApiRunner starts for a pass of ``messages``: 1 (the
-    pass runs in this process) unless the pass is large and its commit not gated (a commit
-    slot stays with this process: such a pass runs here), or ``beam.options`` chose."""
-    beam_settings = settings.beam
-    chosen = any(o.startswith("--direct_") for o in beam_settings.options)
-    if (
-        beam_settings.runner == "FnApiRunner"
-        and beam_settings.workers > 1
-        and messages >= beam_settings.parallel_from
-        and not gated
-        and not chosen
-    ):
-        return beam_settings.workers
-    return 1
+from pipelines.worker_processes import WORKER_ENVIRONMENT, WarmWorkers, worker_processes
 
 
 def pipeline_options(settings: Settings, messages: int, gated: bool = False) -> PipelineOptions:
@@ -74,16 +58,19 @@ def _prism_defaults(settings: Settings, chosen: list[str]) -> list[str]:
     ]
 
 
-def pass_runner(settings: Settings, options: PipelineOptions) -> Any:
+def pass_runner(
+    settings: Settings, options: PipelineOptions, warm: WarmWorkers | None = None
+) -> Any:
     """The runner for ``options``: ``beam.runner`` (a portable one bounded by
     ``beam.job_timeout_s``: ``pipelines.portable``), or an FnApiRunner whose worker
-    processes write what they print to ``settings.beam_worker_log``."""
+    processes write what they print to ``settings.beam_worker_log``, forked by ``warm``'s
+    server if given (``pipelines.worker_processes``)."""
     every = options.get_all_options()
     if not _own_worker_processes(every):
         return bounded_job_runner(every["runner"], settings.beam.job_timeout_s)
     log = settings.beam_worker_log
     log.parent.mkdir(parents=True, exist_ok=True)
-    return FnApiRunner(default_environment=_quiet_subprocess_environment(log))
+    return FnApiRunner(default_environment=_quiet_subprocess_environment(log, warm))
 
 
 def commits_after_pipeline(options: PipelineOptions) -> bool:
@@ -117,20 +104,13 @@ def _own_worker_processes(every: dict[str, Any]) -> bool:
     )
 
 
-# Memory a worker process keeps for itself: glibc's heap arenas (one per thread that
-# allocates, up to eight per core, each keeping its freed pages) and Arrow's mimalloc pool.
-# With both, a 300,000-event pass on two workers peaked at 1.71 GiB for its process tree;
-# with two arenas and the system allocator for Arrow at 1.46 GiB, at the same rate.
-WORKER_ENVIRONMENT = {"MALLOC_ARENA_MAX": "2", "ARROW_DEFAULT_MEMORY_POOL": "system"}
-
-
-def _quiet_subprocess_environment(log: Path) -> SubprocessSDKEnvironment:
-    # the FnApiRunner's multi-processing mode runs this same command, without the variables,
+def _quiet_subprocess_environment(log: Path, warm: WarmWorkers | None) -> SubprocessSDKEnvironment:
+    # the FnApiRunner's multi-processing mode runs the plain command, without the variables,
     # with the terminal's stderr (Beam runs it through a shell: the redirection is the
-    # shell's)
+    # shell's); a warm worker's launcher hands the server these same streams
     variables = " ".join(f"{k}={shlex.quote(v)}" for k, v in WORKER_ENVIRONMENT.items())
-    command = (
-        f"{SHELL_IGNORE_INTERRUPT} {variables} {shlex.quote(sys.executable)} -m {SDK_WORKER_MAIN}"
-        f" >>{shlex.quote(str(log))} 2>&1"
+    worker = (
+        warm.launch_command() if warm else f"{shlex.quote(sys.executable)} -m {SDK_WORKER_MAIN}"
     )
+    command = f"{SHELL_IGNORE_INTERRUPT} {variables} {worker} >>{shlex.quote(str(log))} 2>&1"
     return SubprocessSDKEnvironment.from_command_string(command_string=command)

@@ -16,10 +16,20 @@ import sys
 SDK_WORKER_MAIN = "apache_beam.runners.worker.sdk_worker_main"
 
 
+_forked_worker = False
+
+
+def mark_worker_process() -> None:
+    """This process is an SDK worker forked by the worker server
+    (``pipelines.worker_server``), which does not run as Beam's worker module."""
+    global _forked_worker
+    _forked_worker = True
+
+
 def in_worker_process() -> bool:
     """Whether this process is an SDK worker started by a runner (not the pass's own)."""
     spec = getattr(sys.modules.get("__main__"), "__spec__", None)
-    return spec is not None and spec.name == SDK_WORKER_MAIN
+    return _forked_worker or (spec is not None and spec.name == SDK_WORKER_MAIN)
 
 
 def quiet_worker_logs(level: str) -> None:

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from pipelines.worker_logging import SDK_WORKER_MAIN
+from pipelines.worker_processes import LAUNCH_MODULE, SERVER_MODULE
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -92,8 +93,10 @@ def process_sample(pid: int, role: str | None = None) -> ProcessSample | None:
 
 
 def _role(command: list[bytes]) -> str:
-    if SDK_WORKER_MAIN.encode() in command:
-        return "Beam worker"
+    if SDK_WORKER_MAIN.encode() in command or SERVER_MODULE.encode() in command:
+        return "Beam worker"  # (a warm worker runs as the worker server it was forked from)
+    if LAUNCH_MODULE.encode() in command:
+        return "worker launcher"
     joined = b" ".join(command)
     if b"multiprocessing.spawn" in joined:  # follow's validators (``pipelines.gx_pool``)
         return "pool process"

@@ -39,6 +39,7 @@ from infra.producing import publish_synthetic
 from pipelines.ingest import IngestSummary, run_once
 from pipelines.portable import bounded_job_runner
 from pipelines.runners import pipeline_options
+from pipelines.worker_launch import PLAIN_START, WARM_START
 from tests.integration.cli_runner import finradar_env, run_finradar
 from warehouse.lake import connect
 
@@ -195,20 +196,32 @@ def _assert_data_docs_complete(settings: Settings) -> None:
     assert results and results <= pages, sorted(results - pages)
 
 
-def test_two_worker_processes_land_what_one_process_lands(stream, reference):
+@pytest.mark.parametrize(
+    ("start", "warm", "started"),
+    [
+        ("warm", {}, {"warm": 2, "plain": 0}),
+        ("plain", {"warm_workers": False}, {"warm": 0, "plain": 0}),
+        ("fallen back", {"warm_worker_wait_s": 1e-6}, {"warm": 0, "plain": 2}),
+    ],
+)
+def test_two_worker_processes_land_what_one_process_lands(stream, reference, start, warm, started):
     """The FnApiRunner's multi-processing mode (``beam.workers``): the chunks of the plan
-    spread over two processes, each with its runner of the one GX project."""
+    spread over two processes, each with its runner of the one GX project; the same
+    warehouse whether the workers were forked from the worker server
+    (``pipelines.worker_server``), started the plain way, or started the plain way because
+    no server took them in time (``started``: how each worker says it started)."""
     settings = load_settings(
-        var_dir=stream.var.parent / "fnapi-2",
+        var_dir=stream.var.parent / f"fnapi-2-{start.replace(' ', '-')}",
         kafka=KAFKA,
         ingest={"batch_records": BATCH_RECORDS},
-        beam={"runner": "FnApiRunner", "workers": 2, "parallel_from": 0},
+        beam={"runner": "FnApiRunner", "workers": 2, "parallel_from": 0, **warm},
     )
     assert pipeline_options(settings, 1).get_all_options()["direct_num_workers"] == 2
     summary = run_once(settings)
     _assert_same_warehouse(reference, settings, summary)
     # the worker processes were started with their output in the log, not the terminal
-    assert settings.beam_worker_log.is_file()
+    log = settings.beam_worker_log.read_text()
+    assert {"warm": log.count(WARM_START), "plain": log.count(PLAIN_START)} == started, log
 
 
 def test_a_pass_in_several_commits_lands_what_one_commit_lands(stream, reference):

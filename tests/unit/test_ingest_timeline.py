@@ -69,3 +69,9 @@ def test_roles_of_the_processes_a_pass_or_follow_starts():
     spawn = [python, b"-B", b"-c", b"from multiprocessing.spawn import spawn_main; spawn_main()"]
     assert _role(spawn) == "pool process"
     assert _role([python, b"-c", b"print()"]) == "python"
+    # a pass's workers: started the plain way, or forked from the worker server
+    sdk = b"apache_beam.runners.worker.sdk_worker_main"
+    assert _role([python, b"-m", sdk]) == "Beam worker"
+    assert _role([python, b"-m", b"pipelines.worker_server", b"/tmp/s", b"2"]) == "Beam worker"
+    launch = [python, b"-m", b"pipelines.worker_launch", b"/tmp/s", b"60.0", b"1"]
+    assert _role(launch) == "worker launcher"
