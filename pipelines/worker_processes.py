@@ -6,9 +6,16 @@ pipeline's modules and Great Expectations, about 2.6 s of CPU each, before it re
 message. ``WarmWorkers`` starts one process (``pipelines.worker_server``) that imports them
 once, as soon as the pass is planned, while this process imports Beam and builds the
 pipeline. The command the runner then runs for each worker (``pipelines.worker_launch``)
-hands that process its environment and standard streams, and the server forks the worker
-from what it has imported (the last worker is the server itself). A worker that no server
-takes within ``beam.warm_worker_wait_s`` starts the plain way.
+hands that process its standard streams (the server reads its environment), and the server
+forks the worker from what it has imported (the last worker is the server itself). A worker
+that no server takes within ``beam.warm_worker_wait_s`` starts the plain way.
+
+On 1,000,000 events (``python -m tests.bench.ingest_timeline 1000000 --variant
+FINRADAR_BEAM__WARM_WORKERS=false --variant FINRADAR_BEAM__WARM_WORKERS=true --variant
+FINRADAR_BEAM__WARM_WORKERS=false``, 2026-12-06) the pass took 43.6 and 44.4 s warm against
+46.7 and 46.4 s the plain way, the process tree at 1.22 GiB against 1.25–1.26; on
+5,000,000, 199.1 s against 202.1 s (only the first of its three parts starts warm earlier
+than the plain way: the next ones start after a commit, with nothing to overlap).
 
 This module imports neither Beam nor GX: a pass starts its server before it imports them.
 """
