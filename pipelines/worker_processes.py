@@ -36,6 +36,8 @@ from finradar.settings import Settings, child_env
 _LOGGER = logging.getLogger(__name__)
 
 SERVER_MODULE = "pipelines.worker_server"
+# how long a server told to end may take (it reads its standard input once it has imported)
+CLOSE_WAIT_S = 2.0
 LAUNCH_MODULE = "pipelines.worker_launch"
 
 # Memory a worker process keeps for itself: glibc's heap arenas (one per thread that
@@ -109,13 +111,14 @@ class WarmWorkers:
         )
 
     def close(self) -> None:
-        """The server gone: told to end if it has not become a worker (the pass asked for
-        fewer, or failed first), killed if it does not; its socket removed."""
+        """The server gone (the pass is over: its workers have ended): told to end if it has
+        not become a worker (the pass asked for fewer, or failed first), killed if it does
+        not at once (still importing); its socket removed."""
         try:
             if self._process.stdin:
                 self._process.stdin.close()
             try:
-                self._process.wait(timeout=10)
+                self._process.wait(timeout=CLOSE_WAIT_S)
             except subprocess.TimeoutExpired:
                 self._process.kill()
                 self._process.wait()

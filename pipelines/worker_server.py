@@ -11,8 +11,12 @@ becomes the worker itself. No process of the pass stays beside its workers, and 
 is a child of this process or this process, within the pass's own process tree. Each
 worker takes on its launcher's environment and standard streams, runs Beam's SDK harness
 as ``python -m apache_beam.runners.worker.sdk_worker_main`` would, and sends its launcher
-its exit code. Closing this process's standard input (the pass is over) ends it, if it
-has not become a worker yet.
+its exit code (a worker killed by a signal sends none: its launcher exits with 1). Once it
+has imported, closing this process's standard input (the pass is over) ends it if it has
+not become a worker yet (``WarmWorkers.close`` kills it if it is still importing). A
+launcher that went before it was taken (its worker started the plain way) counts as taken,
+so the server still becomes the last worker; one that gave up before it could connect
+(the server not yet listening) leaves the server waiting, idle, until the pass ends.
 """
 
 from __future__ import annotations
@@ -27,6 +31,7 @@ import struct
 import sys
 import threading
 import traceback
+from dataclasses import dataclass
 
 from pipelines.worker_launch import CODE, HANDED, READY, STARTED, STREAMS, WARM_START
 from pipelines.worker_logging import mark_worker_process
@@ -50,28 +55,45 @@ def main(argv: list[str]) -> int:
     # collections do not write to (and copy) the pages it shares with the others
     gc.freeze()
     forked: list[int] = []
-    while len(forked) < workers - 1:
-        handed = next_launcher(listener)
-        if handed is None:  # the pass is over: no more workers will be asked for
-            return 0
-        connection, environment, streams = handed
-        child = os.fork()
-        if child == 0:
-            listener.close()
-            os._exit(run_worker(connection, environment, streams))
-        forked.append(child)
-        connection.close()
-        for fd in streams:
-            os.close(fd)
-    handed = next_launcher(listener)
+    code = 0
+    try:
+        for left in range(workers - 1, -1, -1):
+            handed = next_launcher(listener)
+            if handed is None:  # the pass is over: no more workers will be asked for
+                break
+            if handed is PASSED_BY:  # that worker started the plain way
+                continue
+            assert isinstance(handed, Handed)
+            if left == 0:  # the last worker: this process
+                _close_listener(listener, path)
+                code = run_worker(handed)
+                break
+            child = os.fork()
+            if child == 0:
+                listener.close()
+                code = 1
+                try:
+                    code = run_worker(handed)
+                finally:
+                    os._exit(code)
+            forked.append(child)
+            handed.close()
+    finally:
+        _close_listener(listener, path)
+        # the workers forked end before this process does: they stay in the pass's
+        # process tree, and their CPU is counted with this process's children
+        for child in forked:
+            os.waitpid(child, 0)
+    os._exit(code)
+
+
+def _close_listener(listener: socket.socket, path: str) -> None:
+    """No more launchers: the socket and its directory (``WarmWorkers``) go, even if the
+    ``finradar`` process that made them was killed."""
     listener.close()
-    if handed is not None:
-        code = run_worker(*handed)
-    # the workers forked end before this process does: they stay in the pass's process
-    # tree, and their CPU is counted with this process's children
-    for child in forked:
-        os.waitpid(child, 0)
-    os._exit(code if handed is not None else 0)
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+        os.rmdir(os.path.dirname(path))
 
 
 def warm_up() -> None:
@@ -90,31 +112,49 @@ def warm_up() -> None:
     prepare_gx()
 
 
-def next_launcher(
-    listener: socket.socket,
-) -> tuple[socket.socket, dict[str, str], list[int]] | None:
-    """The next launcher's connection, environment and standard streams; None once this
-    process's standard input closes. A launcher that has gone is skipped (it started its
-    worker the plain way), as is one that is not this user's or sends no streams."""
+@dataclass
+class Handed:
+    """What a launcher handed over: its connection, environment, working directory and
+    standard streams."""
+
+    connection: socket.socket
+    environment: dict[str, str]
+    directory: str
+    streams: list[int]
+
+    def close(self) -> None:
+        self.connection.close()
+        for fd in self.streams:
+            os.close(fd)
+
+
+PASSED_BY = object()  # a launcher that went (its worker started the plain way)
+
+
+def next_launcher(listener: socket.socket) -> Handed | object | None:
+    """What the next launcher hands over; ``PASSED_BY`` if it went first (it started its
+    worker the plain way) or is not this user's or sent no streams; None once this process's
+    standard input closes."""
     while True:
         ready, _, _ = select.select([listener, sys.stdin], [], [])
         if sys.stdin in ready and not os.read(sys.stdin.fileno(), 1):
             return None
-        if listener not in ready:
-            continue
-        connection, _ = listener.accept()
-        try:
-            connection.sendall(READY)
-            connection.settimeout(HAND_OVER_S)
-            return (connection, *_received_environment(connection))
-        except (OSError, ValueError) as exc:
-            print(f"worker server: no worker for a launcher: {exc}", file=sys.stderr, flush=True)
-            connection.close()
+        if listener in ready:
+            break
+    connection, _ = listener.accept()
+    try:
+        connection.sendall(READY)
+        connection.settimeout(HAND_OVER_S)
+        return _received(connection)
+    except (OSError, ValueError) as exc:
+        print(f"worker server: no worker for a launcher: {exc}", file=sys.stderr, flush=True)
+        connection.close()
+        return PASSED_BY
 
 
-def _received_environment(connection: socket.socket) -> tuple[dict[str, str], list[int]]:
-    """The environment the launcher at the other end was started with, and its standard
-    streams."""
+def _received(connection: socket.socket) -> Handed:
+    """What the launcher at the other end hands over: its standard streams sent, its
+    environment and working directory read where the kernel keeps them."""
     # lazy: imported by ``warm_up`` (after the socket was bound)
     from finradar.settings import environment_of
 
@@ -127,25 +167,27 @@ def _received_environment(connection: socket.socket) -> tuple[dict[str, str], li
             raise ValueError(f"a launcher of user {uid}")
         if data != HANDED or len(fds) != len(STREAMS):
             raise ValueError(f"{len(fds)} standard streams received, not {len(STREAMS)}")
-        return environment_of(pid), fds
+        return Handed(connection, environment_of(pid), os.readlink(f"/proc/{pid}/cwd"), fds)
     except (OSError, ValueError):
         for fd in fds:
             os.close(fd)
         raise
 
 
-def run_worker(connection: socket.socket, environment: dict[str, str], streams: list[int]) -> int:
-    """Become the launcher's worker: its standard streams and environment, Beam's SDK
-    harness run to its end; its exit code, sent to the launcher too."""
-    for target, fd in zip(STREAMS, streams, strict=True):
+def run_worker(handed: Handed) -> int:
+    """Become the launcher's worker: its standard streams, environment and working
+    directory, Beam's SDK harness run to its end; its exit code, sent to the launcher too."""
+    for target, fd in zip(STREAMS, handed.streams, strict=True):
         os.dup2(fd, target)
         if fd not in STREAMS:
             os.close(fd)
     # lazy: imported by ``warm_up`` (after the socket was bound)
     from finradar.settings import replace_environment
 
-    replace_environment(environment)
+    replace_environment(handed.environment)
+    os.chdir(handed.directory)
     mark_worker_process()
+    connection = handed.connection
     connection.settimeout(None)
     connection.sendall(STARTED)
     # one write: the workers share the log
@@ -155,7 +197,8 @@ def run_worker(connection: socket.socket, environment: dict[str, str], streams: 
     # as a process of ``multiprocessing`` ends: its threads joined, its streams flushed
     threading._shutdown()  # type: ignore[attr-defined]
     for stream in (sys.stdout, sys.stderr):
-        stream.flush()
+        with contextlib.suppress(OSError, ValueError):
+            stream.flush()
     # (a launcher gone: its runner saw the worker end through its channel)
     with contextlib.suppress(OSError):
         connection.sendall(CODE.pack(code))
@@ -166,6 +209,7 @@ def _harness_exit_code() -> int:
     # lazy: imported by ``warm_up`` (after the socket was bound)
     from apache_beam.runners.worker import sdk_worker_main
 
+    sys.argv = [sdk_worker_main.__file__]  # as ``python -m`` gives the module
     try:
         sdk_worker_main.main([sys.executable])
     except SystemExit as exc:

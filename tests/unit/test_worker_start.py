@@ -19,15 +19,23 @@ from pathlib import Path
 
 import pytest
 
-from finradar.settings import environment_of, load_settings
+from finradar.settings import child_env, environment_of, load_settings
 from pipelines.runners import pass_runner, pipeline_options
-from pipelines.worker_launch import CODE, HANDED, READY, STARTED, exit_code, hand_over
+from pipelines.worker_launch import (
+    CODE,
+    HANDED,
+    PLAIN_START,
+    READY,
+    STARTED,
+    WARM_START,
+    exit_code,
+    hand_over,
+)
+from pipelines.worker_logging import SDK_WORKER_MAIN
 from pipelines.worker_processes import LAUNCH_MODULE, WarmWorkers, warm_workers
 
-# a process that has ended (and been reaped): a server that has gone
-_gone = subprocess.Popen([sys.executable, "-c", "pass"])
-_gone.wait()
-GONE = _gone.pid
+# a server that has gone: above the largest pid Linux gives (2**22), no process has it
+GONE = 2**22 + 1
 
 
 @pytest.fixture
@@ -137,14 +145,95 @@ def test_only_a_pass_on_worker_processes_starts_a_server(settings) -> None:  # t
         assert warm.socket.parent.stat().st_mode & 0o077 == 0  # this user's only
 
 
+def _listening(warm: WarmWorkers) -> None:
+    deadline = time.monotonic() + 120
+    while not warm.socket.exists():  # bound as it starts, before it imports
+        assert time.monotonic() < deadline and warm._process.poll() is None
+        time.sleep(0.05)
+
+
 def test_a_server_no_worker_asked_for_ends_when_the_pass_does(settings) -> None:  # type: ignore[no-untyped-def]
     warm = WarmWorkers(settings, 2)
     server = warm._process
-    deadline = time.monotonic() + 60
-    while not warm.socket.exists():  # bound as it starts, before it imports
-        assert time.monotonic() < deadline and server.poll() is None
-        time.sleep(0.05)
+    _listening(warm)
+    # a launcher that goes once the server has imported (READY): its worker started the
+    # plain way; the server waits for the other
+    passing = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    passing.connect(str(warm.socket))
+    passing.settimeout(120)
+    assert passing.recv(1) == READY
+    passing.close()
     warm.close()
-    assert server.returncode == 0
+    assert server.returncode == 0  # it read its standard input's end, not killed
     assert not warm.socket.parent.exists()
     assert hand_over(str(warm.socket), 30, server.pid) is None
+
+
+def test_a_server_still_importing_when_the_pass_ends_goes_with_it(settings) -> None:  # type: ignore[no-untyped-def]
+    warm = WarmWorkers(settings, 2)
+    _listening(warm)
+    warm.close()
+    assert warm._process.returncode is not None
+    assert not warm.socket.parent.exists()
+
+
+def test_a_warm_worker_ends_with_the_exit_code_of_a_plain_one(settings, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Two workers the real server starts (one forked, the last the server itself), with an
+    environment that names no runner: Beam's SDK harness fails at once, as it does when
+    started the plain way, and each launcher exits with that worker's code."""
+    environment = child_env()
+    environment.pop("CONTROL_API_SERVICE_DESCRIPTOR", None)
+    plain = subprocess.run(
+        [sys.executable, "-m", SDK_WORKER_MAIN],
+        env=environment,
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+    )
+    assert plain.returncode != 0
+    with WarmWorkers(settings, 2) as warm:
+        argv = ["60", str(warm._process.pid)]
+        launchers = [
+            subprocess.Popen(
+                [sys.executable, "-m", LAUNCH_MODULE, str(warm.socket), *argv],
+                env=environment,
+                cwd=tmp_path,
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for _ in range(2)
+        ]
+        ended = [launcher.communicate(timeout=300) for launcher in launchers]
+    for launcher, (_, err) in zip(launchers, ended, strict=True):
+        assert launcher.returncode == plain.returncode, err
+        assert WARM_START in err and PLAIN_START not in err
+        assert "CONTROL_API_SERVICE_DESCRIPTOR" in err  # the harness's own failure
+    assert warm._process.returncode == plain.returncode  # the last worker was the server
+
+
+def test_a_launcher_that_went_counts_as_taken_and_the_server_becomes_the_next(settings) -> None:  # type: ignore[no-untyped-def]
+    """Of two workers, the first's launcher goes once the server is ready (its worker started
+    the plain way): the server becomes the second worker itself, and ends with it, instead
+    of waiting for a launcher that will not come."""
+    environment = child_env()
+    environment.pop("CONTROL_API_SERVICE_DESCRIPTOR", None)
+    with WarmWorkers(settings, 2) as warm:
+        _listening(warm)
+        passing = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        passing.connect(str(warm.socket))
+        passing.settimeout(120)
+        assert passing.recv(1) == READY
+        passing.close()
+        launcher = subprocess.run(
+            [sys.executable, "-m", LAUNCH_MODULE, str(warm.socket), "60", str(warm._process.pid)],
+            env=environment,
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert WARM_START in launcher.stderr
+        # the server was that worker: it has ended with it, before the pass's end
+        assert warm._process.wait(timeout=60) == launcher.returncode != 0
