@@ -18,6 +18,7 @@ import os
 import signal
 import threading
 import time
+from pathlib import Path
 
 # Prefixed to a shell command that starts a worker: an ignored signal stays ignored across
 # exec, and Python then installs no KeyboardInterrupt handler of its own.
@@ -61,3 +62,19 @@ def end_with_parent() -> None:
         libc.prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
     except (OSError, AttributeError):  # not Linux: the command's own stop still applies
         pass
+
+
+def process_alive(pid: int) -> bool:
+    """Whether process ``pid`` is running: it exists (another user's counts) and has not
+    ended waiting to be reaped (a zombie holds no lock and serves no socket)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False  # gone meanwhile
+    return state != "Z"

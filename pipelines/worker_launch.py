@@ -27,8 +27,8 @@ import socket
 import struct
 import sys
 import time
-from pathlib import Path
 
+from infra.child_processes import process_alive
 from pipelines.worker_logging import SDK_WORKER_MAIN
 
 CONNECT_RETRY_S = 0.02
@@ -61,7 +61,7 @@ def hand_over(path: str, wait_s: float, server: int) -> socket.socket | None:
     try:
         while not _connected(connection, path):
             # not listening yet (it binds the socket as it starts), or gone
-            if time.monotonic() > deadline or not _alive(server):
+            if time.monotonic() > deadline or not process_alive(server):
                 connection.close()
                 return None
             time.sleep(CONNECT_RETRY_S)
@@ -96,14 +96,6 @@ def _connected(connection: socket.socket, path: str) -> bool:
     except (FileNotFoundError, ConnectionRefusedError):
         return False
     return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _received(connection: socket.socket, expected: bytes, deadline: float | None) -> bool:

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import IO
 
 from finradar.errors import TransientError
+from infra.child_processes import process_alive
 
 POLL_S = 0.05
 
@@ -85,7 +86,7 @@ def anyone_waiting(path: Path) -> bool:
             pid = int(marker.name.split("-")[0])
         except ValueError:
             continue
-        if _alive(pid):
+        if process_alive(pid):
             waiting = True
         else:
             marker.unlink(missing_ok=True)
@@ -101,13 +102,3 @@ def lock_is_free(path: Path) -> bool:
             return False
         fcntl.flock(fh, fcntl.LOCK_UN)
         return True
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

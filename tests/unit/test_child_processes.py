@@ -16,6 +16,7 @@ from infra.child_processes import (
     SHELL_IGNORE_INTERRUPT,
     ignore_terminal_interrupt,
     pool_worker_setup,
+    process_alive,
 )
 
 SLEEPER = f"{sys.executable} -c 'import time; print(\"up\", flush=True); time.sleep(30)'"
@@ -133,3 +134,19 @@ def test_a_pool_worker_ends_with_its_killed_parent() -> None:
         1, mp_context=get_context("spawn"), initializer=pool_worker_setup
     ) as pool:
         assert pool.submit(_handler).result() == signal.SIG_IGN
+
+
+def test_a_process_is_alive_until_it_has_ended_even_unreaped() -> None:
+    child = subprocess.Popen(["/bin/sleep", "30"])
+    try:
+        assert process_alive(child.pid)
+        assert process_alive(1)  # another user's (init): it exists
+    finally:
+        child.kill()
+    deadline = time.monotonic() + 30
+    while process_alive(child.pid):  # a zombie until reaped: not alive
+        assert time.monotonic() < deadline, "an ended, unreaped child still counts as alive"
+        time.sleep(0.05)
+    child.wait()
+    assert not process_alive(child.pid)
+    assert not process_alive(2**22 + 1)  # above any pid Linux gives

@@ -1,9 +1,11 @@
 """A pass's worker processes started warm (``pipelines.worker_processes``): when a worker's
-launcher starts it the plain way instead, and the worker server's own end.
+launcher starts it the plain way instead, the worker server's own end, and the exit codes
+of the workers it starts.
 
-The launcher's peer here is a socket this test scripts, to reach each way the exchange can
-end; ``tests/integration/test_prism.py`` runs passes whose workers the real server forks,
-that fall back, or that start the plain way, and compares their warehouses.
+For each way the launcher's exchange can end, its peer is a socket this test scripts; the
+server's own tests run the real server, whose workers run Beam's SDK harness without a
+runner to reach. ``tests/integration/test_prism.py`` runs passes whose workers the real
+server forks, that fall back, or that start the plain way, and compares their warehouses.
 """
 
 from __future__ import annotations
@@ -152,17 +154,30 @@ def _listening(warm: WarmWorkers) -> None:
         time.sleep(0.05)
 
 
+def _pass_by(warm: WarmWorkers) -> None:
+    """A launcher that goes once the server has imported (it sent READY): as one whose
+    worker started the plain way."""
+    passing = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    passing.connect(str(warm.socket))
+    passing.settimeout(120)
+    assert passing.recv(1) == READY
+    passing.close()
+
+
+def _naming_no_runner() -> dict[str, str]:
+    """An environment without a runner's address: Beam's SDK harness fails at once."""
+    environment = child_env()
+    environment.pop("CONTROL_API_SERVICE_DESCRIPTOR", None)
+    return environment
+
+
 def test_a_server_no_worker_asked_for_ends_when_the_pass_does(settings) -> None:  # type: ignore[no-untyped-def]
     warm = WarmWorkers(settings, 2)
     server = warm._process
     _listening(warm)
     # a launcher that goes once the server has imported (READY): its worker started the
     # plain way; the server waits for the other
-    passing = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    passing.connect(str(warm.socket))
-    passing.settimeout(120)
-    assert passing.recv(1) == READY
-    passing.close()
+    _pass_by(warm)
     warm.close()
     assert server.returncode == 0  # it read its standard input's end, not killed
     assert not warm.socket.parent.exists()
@@ -181,8 +196,7 @@ def test_a_warm_worker_ends_with_the_exit_code_of_a_plain_one(settings, tmp_path
     """Two workers the real server starts (one forked, the last the server itself), with an
     environment that names no runner: Beam's SDK harness fails at once, as it does when
     started the plain way, and each launcher exits with that worker's code."""
-    environment = child_env()
-    environment.pop("CONTROL_API_SERVICE_DESCRIPTOR", None)
+    environment = _naming_no_runner()
     plain = subprocess.run(
         [sys.executable, "-m", SDK_WORKER_MAIN],
         env=environment,
@@ -217,15 +231,10 @@ def test_a_launcher_that_went_counts_as_taken_and_the_server_becomes_the_next(se
     """Of two workers, the first's launcher goes once the server is ready (its worker started
     the plain way): the server becomes the second worker itself, and ends with it, instead
     of waiting for a launcher that will not come."""
-    environment = child_env()
-    environment.pop("CONTROL_API_SERVICE_DESCRIPTOR", None)
+    environment = _naming_no_runner()
     with WarmWorkers(settings, 2) as warm:
         _listening(warm)
-        passing = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        passing.connect(str(warm.socket))
-        passing.settimeout(120)
-        assert passing.recv(1) == READY
-        passing.close()
+        _pass_by(warm)
         launcher = subprocess.run(
             [sys.executable, "-m", LAUNCH_MODULE, str(warm.socket), "60", str(warm._process.pid)],
             env=environment,
