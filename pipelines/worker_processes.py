@@ -2,7 +2,7 @@
 warm start.
 
 A worker process spends its first seconds importing what it runs: Beam's SDK harness, the
-pipeline's modules and Great Expectations, about 2.6 s of CPU each, before it reads a
+pipeline's modules and Great Expectations, seconds of CPU each, before it reads a
 message. ``WarmWorkers`` starts one process (``pipelines.worker_server``) that imports them
 once, as soon as the pass is planned, while this process imports Beam and builds the
 pipeline. The command the runner then runs for each worker (``pipelines.worker_launch``)
