@@ -10,7 +10,8 @@
   column, in ``raw_json`` (the redacted event, encoded again) and in the message key.
 * ``raw.survey_answers``: one row per answer of each valid survey response.
 * ``_valid``: the landing candidates with their hashes (duplicates and conflicts by
-  ``event_id`` are decided at commit, against everything landed before).
+  ``event_id`` are decided at commit, against everything landed before); their bytes
+  are their raw table's ``raw_json``, staged once.
 * ``quarantine``: every rejected record with its bytes and all its reasons (redacted the
   same way: a message that does not decode keeps its bytes with each JSON string token,
   or run of text, that holds personal data replaced by its hash; a reason that would
@@ -278,8 +279,8 @@ class Normaliser:
             scales = [self.scales[unit] for unit in row["unit"]]
             row["amount_yi"] = [a * s / YI for a, s in zip(row["amount"], scales, strict=True)]
         n = len(records)
-        # the bytes once, as Arrow: ``_valid`` keeps them, the raw table their text (a
-        # cast that checks the UTF-8 in C, against a Python str per message and its copy)
+        # the bytes once, as Arrow: the raw table keeps them as text (a cast that checks the
+        # UTF-8 in C, against a Python str per message and its copy)
         stored = pa.array(kept, pa.binary())
         row.update(
             coordinates,
@@ -300,7 +301,6 @@ class Normaliser:
             **coordinates,
             "kafka_timestamp": row["kafka_timestamp"],
             "message_key": keys,
-            "raw_value": stored,
             "redacted": redacted,
         }
         tables["_valid"] = _table(valid, self.schemas["_valid"])
@@ -378,7 +378,6 @@ class Normaliser:
                     "kafka_offset": r.offset,
                     "kafka_timestamp": r.timestamp_ms,
                     "message_key": key,
-                    "raw_value": safe_value,
                     "redacted": redacted,
                 },
             )

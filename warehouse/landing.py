@@ -70,6 +70,23 @@ def staged_view(
     con.execute(f"create or replace temp view {name} as select * from {source}")
 
 
+def staged_raw_json(con: duckdb.DuckDBPyConnection, staged: Sequence[StagedFile]) -> None:
+    """``staged_raw_json``: each staged valid event's bytes, as its raw table's ``raw_json``
+    (the bytes a ``_valid`` row stands for, as text: ``encode`` gives them back)."""
+    selects = [
+        f"select kafka_topic, kafka_partition, kafka_offset, raw_json from read_parquet({files})"
+        for files in (_files(staged, c.table) for c in contracts().values())
+        if files is not None
+    ]
+    empty = (
+        "select null::varchar as kafka_topic, null::integer as kafka_partition, "
+        "null::bigint as kafka_offset, null::varchar as raw_json where false"
+    )
+    con.execute(
+        "create or replace temp view staged_raw_json as " + " union all ".join([empty, *selects])
+    )
+
+
 def land(
     con: duckdb.DuckDBPyConnection,
     batch_id: str,
@@ -189,19 +206,24 @@ def _land_in_transaction(
         [batch_id],
     )
     register_raw_text(con)
+    staged_raw_json(con, staged)
     con.execute(
         f"""
         insert into quarantine.events by name
         select *, {RAW_TEXT} as raw_text, ? as batch_id, {landed_at} as quarantined_at
         from staged_quarantine
         union all by name
-        select kafka_topic, kafka_partition, kafka_offset, s.kafka_timestamp, s.message_key,
-               s.raw_value, {RAW_TEXT} as raw_text, c.content_sha256 as raw_sha256,
-               s.redacted, c.event_id, c.event_type, c.reason_code, c.reason_detail, c.reasons,
-               ? as batch_id, {landed_at} as quarantined_at
-        from classified as c
-        join staged_valid as s using (kafka_topic, kafka_partition, kafka_offset)
-        where c.reason_code is not null
+        select *, {RAW_TEXT} as raw_text, ? as batch_id, {landed_at} as quarantined_at
+        from (
+            select kafka_topic, kafka_partition, kafka_offset, s.kafka_timestamp,
+                   s.message_key, encode(j.raw_json) as raw_value,
+                   c.content_sha256 as raw_sha256, s.redacted, c.event_id, c.event_type,
+                   c.reason_code, c.reason_detail, c.reasons
+            from classified as c
+            join staged_valid as s using (kafka_topic, kafka_partition, kafka_offset)
+            join staged_raw_json as j using (kafka_topic, kafka_partition, kafka_offset)
+            where c.reason_code is not null
+        )
         """,
         [batch_id, batch_id],
     )
@@ -251,7 +273,8 @@ def _land_in_transaction(
     return summary
 
 
-# what a verdict needs of a staged valid event (its bytes and key stay in ``staged_valid``)
+# what a verdict needs of a staged valid event (its key stays in ``staged_valid``, its bytes
+# in ``staged_raw_json``)
 _VERDICT_KEYS = (
     "kafka_topic, kafka_partition, kafka_offset, event_id, event_type, content_sha256, raw_table"
 )
@@ -265,7 +288,7 @@ def classify(con: duckdb.DuckDBPyConnection, staged: Sequence[StagedFile]) -> No
     ``unstorable`` (a value its raw table cannot hold: see ``unstorable``); the last three
     with the ``reason_code``, ``reason_detail`` and ``reasons`` they are quarantined with.
     An event GX rejected takes no part in deciding the others' duplicates and conflicts, as
-    if it had never been a candidate. Without the message bytes (``staged_valid`` has
+    if it had never been a candidate. Without the message bytes (``staged_raw_json`` has
     them): the verdicts of a large pass then fit in memory."""
     staged_view(con, "staged_gx_rejected", staged, "_gx_rejected")
     unstorable(con, staged)
