@@ -55,7 +55,8 @@ QUARANTINE_SCHEMA = pa.schema(
 # A landing candidate: what deciding its verdict needs, and what quarantining it then takes
 # besides its bytes. The bytes are staged once, as its raw table's ``raw_json`` (the same
 # bytes as text): a pass quarantines few of its valid events at commit (conflicts, GX
-# rejections), and a second copy of every message cost each worker a write of it.
+# rejections, unstorable values), and a second copy of every message cost each worker a
+# write of it.
 VALID_SCHEMA = pa.schema(
     [
         ("event_id", pa.string()),

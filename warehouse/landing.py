@@ -149,10 +149,10 @@ def land(
 
 def drop_pass_tables(con: duckdb.DuckDBPyConnection) -> None:
     """Drop the temporary tables of the session: only a commit builds any (``classified``
-    holds a row per valid event, a backfill's ``staged_*_all`` its staged bytes), and a
-    session kept open between passes (``follow``'s) would hold the last pass's until the
-    next replaced them. A session DuckDB has invalidated holds nothing any more: its error
-    must not hide the commit's own."""
+    holds a row per valid event, a backfill's ``staged_quarantine_all`` its rejected
+    messages' bytes), and a session kept open between passes (``follow``'s) would hold the
+    last pass's until the next replaced them. A session DuckDB has invalidated holds
+    nothing any more: its error must not hide the commit's own."""
     with contextlib.suppress(duckdb.Error):
         temporary = con.execute(
             "select table_name from duckdb_tables() where database_name = 'temp'"
@@ -207,7 +207,7 @@ def _land_in_transaction(
     )
     register_raw_text(con)
     staged_raw_json(con, staged)
-    con.execute(
+    inserted = con.execute(
         f"""
         insert into quarantine.events by name
         select *, {RAW_TEXT} as raw_text, ? as batch_id, {landed_at} as quarantined_at
@@ -226,7 +226,12 @@ def _land_in_transaction(
         )
         """,
         [batch_id, batch_id],
-    )
+    ).fetchone()[0]
+    expected = con.execute(
+        "select (select count(*) from staged_quarantine)"
+        " + (select count(*) from classified where reason_code is not null)"
+    ).fetchone()[0]
+    expect_inserted("quarantine.events", inserted, expected)
     summary = _account(con, batch_id, plan, backfill)
     reset_keys = {(r.topic, r.partition) for r in resets}
     con.execute(
@@ -397,24 +402,41 @@ def _casts(table: str) -> list[tuple[str, str]]:
     ]
 
 
+def expect_inserted(table: str, inserted: int, expected: int) -> None:
+    """Fail the commit when an insert took other than the rows the verdicts give: a staged
+    valid event whose raw-table row is missing would otherwise be counted landed (or
+    quarantined) and kept nowhere."""
+    if inserted != expected:
+        raise AccountingError(
+            f"{table}: {inserted} rows inserted where the verdicts give {expected}: "
+            "the pass's staged files disagree"
+        )
+
+
 def insert_landed(
     con: duckdb.DuckDBPyConnection, staged: Sequence[StagedFile], batch_id: str
 ) -> None:
     """Insert the ``land`` verdicts of ``classified`` into ``raw.*`` (answers included)
     and ``ops.landed_events``."""
+    landing = dict(
+        con.execute(
+            "select raw_table, count(*) from classified where verdict = 'land' group by all"
+        ).fetchall()
+    )
     for contract in contracts().values():
         files = _files(staged, contract.table)
-        if files is None:
-            continue
-        con.execute(
-            f"""
-            insert into raw.{contract.table} by name
-            select s.* from read_parquet({files}) as s
-            semi join classified as c
-              on c.kafka_topic = s.kafka_topic and c.kafka_partition = s.kafka_partition
-             and c.kafka_offset = s.kafka_offset and c.verdict = 'land'
-            """
-        )
+        inserted = 0
+        if files is not None:
+            inserted = con.execute(
+                f"""
+                insert into raw.{contract.table} by name
+                select s.* from read_parquet({files}) as s
+                semi join classified as c
+                  on c.kafka_topic = s.kafka_topic and c.kafka_partition = s.kafka_partition
+                 and c.kafka_offset = s.kafka_offset and c.verdict = 'land'
+                """
+            ).fetchone()[0]
+        expect_inserted(f"raw.{contract.table}", inserted, landing.get(contract.table, 0))
     answers = _files(staged, "survey_answers")
     if answers is not None:
         con.execute(

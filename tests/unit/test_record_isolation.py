@@ -17,7 +17,9 @@ from contracts.checks import Reason, check_value
 from contracts.corpus import seed_corpus
 from contracts.spec import contracts
 from finradar.settings import load_settings
+from handoff.errors import AccountingError
 from handoff.records import KafkaRecord, PartitionRange
+from handoff.staging import StagedFile, staging_schemas
 from handoff.validation import BatchValidation
 from pipelines.batches import CheckedBatch
 from pipelines.checking import check_batch
@@ -127,6 +129,40 @@ def test_a_value_the_warehouse_cannot_cast_is_quarantined_at_landing(tmp_path: P
         assert code == "internal_error"
         assert detail == "landing: raw.spend_disclosures: vintage 2020-02-30 is not a date"
         assert raw == records[3].value
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("verdict", ["land", "rejected"])
+def test_a_valid_event_without_its_raw_row_fails_the_commit(tmp_path: Path, verdict: str):
+    """A staged valid event whose raw-table row is missing (the two are written together:
+    this is a defect, not bad data) fails the commit in one line, whether it would land or
+    go to quarantine with the bytes its raw row holds: nothing is counted that is kept
+    nowhere, and the offsets stay where they were."""
+    settings = load_settings(var_dir=tmp_path / "var")
+    records = _spend_records(4)
+    staged = stage_batch(Normaliser("b1", NOW, b"key"), check_batch(records, NOW), tmp_path)
+    spend = next(s for s in staged if s.table == "spend_disclosures")
+    table = pq.read_table(spend.path)
+    pq.write_table(table.filter(pa.compute.not_equal(table["kafka_offset"], 3)), spend.path)
+    if verdict == "rejected":  # as the GX suites would stage it
+        rejected = tmp_path / "gx_rejected.parquet"
+        reasons = [{"code": "gx_expectation_failed", "detail": "a suite failed it"}]
+        row = {"kafka_topic": records[3].topic, "kafka_partition": 0, "kafka_offset": 3}
+        schema = staging_schemas()["_gx_rejected"]
+        pq.write_table(pa.Table.from_pylist([{**row, "reasons": reasons}], schema), rejected)
+        staged.append(StagedFile("_gx_rejected", str(rejected), 1))
+    con = connect(settings)
+    try:
+        plan = [PartitionRange(records[0].topic, 0, 0, 4)]
+        with pytest.raises(AccountingError) as failed:
+            land(con, "b1", plan, staged, NOW, "t")
+        expected = {
+            "land": "raw.spend_disclosures: 3 rows inserted where the verdicts give 4",
+            "rejected": "quarantine.events: 0 rows inserted where the verdicts give 1",
+        }
+        assert str(failed.value).startswith(expected[verdict])
+        assert con.execute("select count(*) from ops.kafka_offsets").fetchone() == (0,)
     finally:
         con.close()
 
