@@ -70,21 +70,41 @@ def staged_view(
     con.execute(f"create or replace temp view {name} as select * from {source}")
 
 
-def staged_raw_json(con: duckdb.DuckDBPyConnection, staged: Sequence[StagedFile]) -> None:
-    """``staged_raw_json``: each staged valid event's bytes, as its raw table's ``raw_json``
-    (the bytes a ``_valid`` row stands for, as text: ``encode`` gives them back)."""
-    selects = [
-        f"select kafka_topic, kafka_partition, kafka_offset, raw_json from read_parquet({files})"
-        for files in (_files(staged, c.table) for c in contracts().values())
-        if files is not None
-    ]
-    empty = (
-        "select null::varchar as kafka_topic, null::integer as kafka_partition, "
-        "null::bigint as kafka_offset, null::varchar as raw_json where false"
-    )
+def quarantined_at_commit(con: duckdb.DuckDBPyConnection, staged: Sequence[StagedFile]) -> None:
+    """``quarantined_at_commit``: the staged valid events ``classified`` gives a reason
+    (conflicts, GX rejections, unstorable values), each with what its quarantine row takes
+    of its ``_valid`` row and its bytes: its raw table's ``raw_json`` (the same bytes as
+    text; ``encode`` gives them back). The few rows are found first, then only their
+    ``raw_json`` is kept: a join of every staged ``raw_json`` would hold the pass's bytes
+    (a pass of large events ran out of the session's memory so)."""
     con.execute(
-        "create or replace temp view staged_raw_json as " + " union all ".join([empty, *selects])
+        """
+        create or replace temp table quarantined_at_commit as
+        select kafka_topic, kafka_partition, kafka_offset, s.kafka_timestamp, s.message_key,
+               c.content_sha256 as raw_sha256, s.redacted, c.event_id, c.event_type,
+               c.reason_code, c.reason_detail, c.reasons, c.raw_table,
+               null::varchar as raw_json
+        from classified as c
+        join staged_valid as s using (kafka_topic, kafka_partition, kafka_offset)
+        where c.reason_code is not null
+        """
     )
+    for contract in contracts().values():
+        files = _files(staged, contract.table)
+        if files is None:
+            continue
+        con.execute(
+            f"""
+            update quarantined_at_commit as q set raw_json = j.raw_json
+            from (select kafka_topic, kafka_partition, kafka_offset, raw_json
+                  from read_parquet({files})
+                  semi join (from quarantined_at_commit where raw_table = ?)
+                  using (kafka_topic, kafka_partition, kafka_offset)) as j
+            where q.kafka_topic = j.kafka_topic and q.kafka_partition = j.kafka_partition
+              and q.kafka_offset = j.kafka_offset
+            """,
+            [contract.table],
+        )
 
 
 def land(
@@ -206,7 +226,7 @@ def _land_in_transaction(
         [batch_id],
     )
     register_raw_text(con)
-    staged_raw_json(con, staged)
+    quarantined_at_commit(con, staged)
     inserted = con.execute(
         f"""
         insert into quarantine.events by name
@@ -215,14 +235,9 @@ def _land_in_transaction(
         union all by name
         select *, {RAW_TEXT} as raw_text, ? as batch_id, {landed_at} as quarantined_at
         from (
-            select kafka_topic, kafka_partition, kafka_offset, s.kafka_timestamp,
-                   s.message_key, encode(j.raw_json) as raw_value,
-                   c.content_sha256 as raw_sha256, s.redacted, c.event_id, c.event_type,
-                   c.reason_code, c.reason_detail, c.reasons
-            from classified as c
-            join staged_valid as s using (kafka_topic, kafka_partition, kafka_offset)
-            join staged_raw_json as j using (kafka_topic, kafka_partition, kafka_offset)
-            where c.reason_code is not null
+            select q.* exclude (raw_table, raw_json), encode(q.raw_json) as raw_value
+            from quarantined_at_commit as q
+            where q.raw_json is not null  -- else the count below fails the commit
         )
         """,
         [batch_id, batch_id],
@@ -279,7 +294,7 @@ def _land_in_transaction(
 
 
 # what a verdict needs of a staged valid event (its key stays in ``staged_valid``, its bytes
-# in ``staged_raw_json``)
+# in its raw table's ``raw_json``)
 _VERDICT_KEYS = (
     "kafka_topic, kafka_partition, kafka_offset, event_id, event_type, content_sha256, raw_table"
 )
@@ -293,8 +308,8 @@ def classify(con: duckdb.DuckDBPyConnection, staged: Sequence[StagedFile]) -> No
     ``unstorable`` (a value its raw table cannot hold: see ``unstorable``); the last three
     with the ``reason_code``, ``reason_detail`` and ``reasons`` they are quarantined with.
     An event GX rejected takes no part in deciding the others' duplicates and conflicts, as
-    if it had never been a candidate. Without the message bytes (``staged_raw_json`` has
-    them): the verdicts of a large pass then fit in memory."""
+    if it had never been a candidate. Without the message bytes (its raw table's
+    ``raw_json`` holds them): the verdicts of a large pass then fit in memory."""
     staged_view(con, "staged_gx_rejected", staged, "_gx_rejected")
     unstorable(con, staged)
     con.execute(
