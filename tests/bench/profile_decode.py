@@ -16,6 +16,9 @@ On the valid messages of N synthetic ones, best of 3 each, per message:
   pattern, length and bound rules in SQL, a verdict a message, beside each field's text and
   the SHA-256 of the bytes: a floor of a check done in C, without what it would add (dates,
   cross-field and survey rules, key counts, the personal-data screen);
+* ``compiled, field rules``: the same rules compiled from the contract
+  (``tests.bench.compiled_check``: typed structs, the rules, the SHA-256 and Arrow-layout
+  columns), if cargo is on the PATH;
 * ``batch check + normalise``: what the pipeline spends on the same messages today
   (``pipelines.checking.check_batch`` and ``Normaliser.tables``, no write).
 
@@ -42,9 +45,11 @@ from contracts.export.ddl import duckdb_type
 from contracts.spec import EventContract, Field, contracts
 from contracts.synthetic import SyntheticStream
 from contracts.taxonomy import codes
+from finradar.settings import load_settings
 from handoff.records import KafkaRecord
 from pipelines.checking import check_batch
 from pipelines.normalise import Normaliser
+from tests.bench import compiled_check
 
 # the ``json_type`` of a field's value each kind takes (``date`` and ``timestamp`` are text)
 JSON_TYPES = {
@@ -149,6 +154,7 @@ def main() -> None:
     con = duckdb.connect()
     con.execute("set threads = 1")  # a worker's one core
     normaliser = Normaliser("profile", now, b"key")
+    built_under = load_settings().var / "bench" / "compiled_check"
     gc.disable()  # the check runs with the collector paused (``pipelines.batch_gc``)
     for contract in sorted(contracts().values(), key=lambda c: c.topic):
         batch = values.get(contract.topic, [])
@@ -181,15 +187,21 @@ def main() -> None:
             ("DuckDB, text and type", _best(lambda q=text_query: con.execute(q).to_arrow_table())),
             ("  to Python lists", _best(lambda t=arrays: [c.to_pylist() for c in t.columns])),
             ("DuckDB, field rules", _best(lambda q=checked_query: con.execute(q).to_arrow_table())),
-            ("batch check + normalise", _best(today)),
         ]
+        program = compiled_check.build(contract, built_under)
+        passes = f"{clean:,} in DuckDB"
+        if program is not None:
+            seconds, passed = compiled_check.run(program, batch)
+            figures.append(("compiled, field rules", seconds * count))
+            passes += f", {passed:,} compiled"
+        figures.append(("batch check + normalise", _best(today)))
         con.unregister("m")
-        print(
-            f"{contract.event_type} ({count:,} messages, {len(arrays.columns) // 2} fields;"
-            f" the field rules pass {clean:,} of them)"
-        )
+        fields = len(arrays.columns) // 2
+        print(f"{contract.event_type} ({count:,} messages, {fields} fields; rules pass {passes})")
         for label, seconds in figures:
             print(f"  {label:<24}{1e6 * seconds / count:6.2f} µs a message")
+        if program is None:
+            print("  compiled: cargo is not on the PATH, not measured")
 
 
 if __name__ == "__main__":
