@@ -1,5 +1,5 @@
 """What decoding a batch into columns costs, per event type, one core, no broker: the
-figures behind the next step of the ingest's rate (README, "What limits the rate").
+figures behind the next step of the ingest's rate (README, "Ingest and the warehouse").
 
 On the valid messages of N synthetic ones, best of 3 each, per message:
 
@@ -14,7 +14,7 @@ On the valid messages of N synthetic ones, best of 3 each, per message:
   normalisation read their columns today;
 * ``DuckDB, field rules``: that query with each declared field's type, presence, enum,
   pattern, length and bound rules in SQL, a verdict a message, beside each field's text and
-  the SHA-256 of the bytes: a floor of a check done in C, without what it would add (dates,
+  the SHA-256 of the bytes: a floor of a check done in DuckDB, without what it would add (dates,
   cross-field and survey rules, key counts, the personal-data screen);
 * ``compiled, field rules``: the same rules compiled from the contract
   (``tests.bench.compiled_check``: typed structs, the rules, the SHA-256 and Arrow-layout
