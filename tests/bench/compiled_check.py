@@ -87,6 +87,18 @@ fn calendar(d: &str) -> bool {
 """
 
 
+def length_limits(f: Field) -> list[tuple[str, int]]:
+    """The comparisons a text field's length must keep: ``[(">=", 1)]`` and the like."""
+    limits = ((">=", f.min_length), ("<=", f.max_length))
+    return [(op, n) for op, n in limits if n is not None]
+
+
+def bound_limits(f: Field) -> list[tuple[str, float]]:
+    """The comparisons a number field's value must keep: ``[(">", 0.0)]`` and the like."""
+    limits = ((">=", f.minimum), (">", f.exclusive_minimum), ("<=", f.maximum))
+    return [(op, float(bound)) for op, bound in limits if bound is not None]
+
+
 class _Program:
     """The parts of the program, gathered while walking the contract's fields."""
 
@@ -146,18 +158,13 @@ class _Program:
                 rules.append(f"v.as_ref() == {json.dumps(f.const)}")
             if f.pattern:
                 rules.append(f"{self.pattern(f.pattern)}.is_match(v)")
-            if f.min_length is not None:
-                rules.append(f"v.chars().count() >= {f.min_length}")
-            if f.max_length is not None:
-                rules.append(f"v.chars().count() <= {f.max_length}")
+            rules += [f"v.chars().count() {op} {n}" for op, n in length_limits(f)]
             if f.kind in ("date", "timestamp"):
                 rules.append("calendar(v)")
         elif f.kind in ("integer", "number"):
             if f.const is not None:
                 rules.append(f"v as f64 == {float(f.const)}")
-            for op, bound in ((">=", f.minimum), (">", f.exclusive_minimum), ("<=", f.maximum)):
-                if bound is not None:
-                    rules.append(f"v as f64 {op} {float(bound)}")
+            rules += [f"v as f64 {op} {bound}" for op, bound in bound_limits(f)]
         kept = " && ".join(rules)
         # a number is copied; text and arrays are borrowed
         access = f"e{where}" if f.kind in ("integer", "number") else f"&e{where}"

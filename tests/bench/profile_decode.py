@@ -50,6 +50,7 @@ from handoff.records import KafkaRecord
 from pipelines.checking import check_batch
 from pipelines.normalise import Normaliser
 from tests.bench import compiled_check
+from warehouse.lake import sql_text
 
 # the ``json_type`` of a field's value each kind takes (``date`` and ``timestamp`` are text)
 JSON_TYPES = {
@@ -93,31 +94,19 @@ def _text_and_type(contract: EventContract) -> str:
     return f"select {', '.join(parts)} from (select from_json(v, '{structure}') as s from m)"
 
 
-def _quoted(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
 def _rules(field: Field, kind: str, text: str) -> str:
     """SQL true where a field's ``json_type`` (``kind``, NULL where absent) and text (``text``)
     keep ``field``'s rules."""
     present = f"coalesce({kind} <> 'NULL', false)"
-    types = ", ".join(_quoted(t) for t in JSON_TYPES[field.kind])
+    types = ", ".join(sql_text(t) for t in JSON_TYPES[field.kind])
     rules = [f"{kind} in ({types})"]
     if field.enum:
-        rules.append(f"{text} in ({', '.join(_quoted(c) for c in codes(field.enum))})")
+        rules.append(f"{text} in ({', '.join(sql_text(c) for c in codes(field.enum))})")
     if field.pattern:
-        rules.append(f"regexp_full_match({text}, {_quoted(field.pattern.strip('^$'))})")
-    if field.min_length is not None:
-        rules.append(f"length({text}) >= {field.min_length}")
-    if field.max_length is not None:
-        rules.append(f"length({text}) <= {field.max_length}")
+        rules.append(f"regexp_full_match({text}, {sql_text(field.pattern.strip('^$'))})")
+    rules += [f"length({text}) {op} {n}" for op, n in compiled_check.length_limits(field)]
     number = f"try_cast({text} as double)"
-    if field.minimum is not None:
-        rules.append(f"{number} >= {field.minimum}")
-    if field.exclusive_minimum is not None:
-        rules.append(f"{number} > {field.exclusive_minimum}")
-    if field.maximum is not None:
-        rules.append(f"{number} <= {field.maximum}")
+    rules += [f"{number} {op} {bound}" for op, bound in compiled_check.bound_limits(field)]
     kept = " and ".join(rules)
     return f"({present} and {kept})" if field.required else f"(not {present} or ({kept}))"
 
