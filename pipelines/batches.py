@@ -50,6 +50,10 @@ class CheckedBatch:
     answers: dict[tuple[int, ...], tuple[list[list[Any]], AnswerColumns]] = field(
         default_factory=dict, repr=False, compare=False
     )
+    # ``valid_by_type``, once worked out (``reject`` forgets it)
+    _by_type: list[tuple[str, list[int]]] | None = field(
+        default=None, init=False, repr=False, compare=False
+    )
 
     def __getstate__(self) -> dict[str, Any]:
         # a batch that crosses processes is pickled (``pipelines.coders``): without what
@@ -59,6 +63,19 @@ class CheckedBatch:
     def reject(self, index: int, reasons: list[Reason]) -> None:
         self.valid.pop(index, None)
         self.rejected.setdefault(index, []).extend(reasons)
+        self._by_type = None
+
+    def valid_by_type(self) -> list[tuple[str, list[int]]]:
+        """The indexes of the valid events (ascending) by event type, in the types' order.
+        Worked out once for the batch: its validation and its staging each ask for it, a
+        loop over every event."""
+        if self._by_type is None:
+            by_type: dict[str, list[int]] = {}
+            valid = self.valid
+            for i in sorted(valid):
+                by_type.setdefault(valid[i]["event_type"], []).append(i)
+            self._by_type = sorted(by_type.items())
+        return self._by_type
 
     def columns(self, event_type: str, indexes: list[int]) -> dict[str, list[Any]] | None:
         """The field columns (by path) of the events at ``indexes`` (all of one type), or

@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from concurrent.futures import Future
 from datetime import datetime
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -42,6 +43,9 @@ from pipelines.gx_runner import (
     validate_isolating,
 )
 
+# a ``KafkaRecord``'s bytes, and its topic, partition and offset (``Coordinates``)
+_VALUE = itemgetter(KafkaRecord._fields.index("value"))
+_COORDINATES = itemgetter(*map(KafkaRecord._fields.index, ("topic", "partition", "offset")))
 GX_ROWS: int = IngestSettings.model_fields["gx_rows"].default  # ``ingest.gx_rows``
 GX_BYTES: int = IngestSettings.model_fields["gx_bytes"].default  # ``ingest.gx_bytes``
 
@@ -81,10 +85,12 @@ def wait_for_validation(
 ) -> None:
     """Add the suites' frames of the batch's valid events to ``pending``. GX sees no
     personal value (``for_validation``)."""
-    for event_type, indexes in _by_type(batch):
+    for event_type, indexes in batch.valid_by_type():
+        records = list(map(batch.records.__getitem__, indexes))
+        values = list(map(_VALUE, records))
         events, columns = for_validation(
-            [batch.valid[i] for i in indexes],
-            _suspects(batch, event_type, indexes),
+            list(map(batch.valid.__getitem__, indexes)),
+            suspects(batch.screened.get(event_type), indexes, values),
             batch.columns(event_type, indexes),
         )
         pending.add(
@@ -96,8 +102,8 @@ def wait_for_validation(
                 arrow=batch.arrow,
                 answers=batch.answer_columns,
             ),
-            [batch.records[i].coordinates for i in indexes],
-            sum(len(batch.records[i].value or b"") for i in indexes),
+            list(map(_COORDINATES, records)),
+            sum(map(len, filter(None, values))),
         )
 
 
@@ -151,13 +157,6 @@ class DecodeAndCheck(beam.PTransform):
         return batches | "Decode and check contract" >> outputs_batches(
             beam.ParDo(_DecodeAndCheckFn(self.now)), CheckedBatch
         )
-
-
-def _by_type(batch: CheckedBatch) -> list[tuple[str, list[int]]]:
-    by_type: dict[str, list[int]] = {}
-    for i, event in batch.valid.items():
-        by_type.setdefault(event["event_type"], []).append(i)
-    return sorted(by_type.items())
 
 
 def _suspects(batch: CheckedBatch, event_type: str, indexes: list[int]) -> list[bool]:
@@ -234,7 +233,7 @@ class _ValidateInPoolFn(beam.DoFn):
     def process(self, batch: CheckedBatch) -> Iterator[ValidatedRows]:
         pool = shared_pool(self.workers)
         jobs = []
-        for event_type, indexes in _by_type(batch):
+        for event_type, indexes in batch.valid_by_type():
             events, _ = for_validation(
                 [batch.valid[i] for i in indexes], _suspects(batch, event_type, indexes)
             )

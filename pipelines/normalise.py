@@ -205,7 +205,7 @@ class Normaliser:
         rejected = dict(batch.rejected)
         accepted: dict[int, StagingRows] = {}
         built: list[dict[str, pa.Table]] = []
-        for event_type, indexes in _valid_by_type(batch):
+        for event_type, indexes in batch.valid_by_type():
             columns = batch.columns(event_type, indexes)
             if columns is not None:
                 try:
@@ -425,13 +425,6 @@ class Normaliser:
                 {"code": x.code, "detail": d} for x, d in zip(reasons, details, strict=True)
             ],
         }
-
-
-def _valid_by_type(batch: CheckedBatch) -> list[tuple[str, list[int]]]:
-    by_type: dict[str, list[int]] = {}
-    for i, event in sorted(batch.valid.items()):
-        by_type.setdefault(event["event_type"], []).append(i)
-    return sorted(by_type.items())
 
 
 def _table(
