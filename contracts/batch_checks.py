@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from functools import cache
+from itertools import chain, repeat
 from typing import Any
 
 import orjson
@@ -295,7 +296,8 @@ def _shape(batch: TypeBatch, ok: list[bool]) -> None:
                 for item in items:
                     if type(item) is dict:
                         keys[j] += len(item)
-                        unknown[j] += sum(k not in declared for k in item)
+                        if not item.keys() <= declared:  # a C loop, where the sum is not
+                            unknown[j] += sum(k not in declared for k in item)
     for j, (counted, extra, tokens) in enumerate(zip(keys, unknown, batch.key_tokens, strict=True)):
         if extra:
             inside, alike = _undeclared(batch.events[j], batch.contract)
@@ -476,26 +478,39 @@ def _field(
     """``_leaf`` for a field inside an array, or an array or object itself (value by value:
     only some events have arrays of objects, and they are short)."""
     if f.kind == "object":
-        dicts = [(row, v) for row, v in zip(rows, values, strict=True) if type(v) is dict]
-        _bad_where(ok, rows, values, lambda v: v is not None and type(v) is not dict)
-        dict_rows = [r for r, _ in dicts]
+        kinds = set(map(type, values))
+        if kinds <= {dict}:  # the usual case, seen in one pass in C: every value an object
+            dicts, dict_rows = values, rows
+        else:
+            _bad_where(ok, rows, values, lambda v: v is not None and type(v) is not dict)
+            kept = [j for j, v in enumerate(values) if type(v) is dict]
+            dicts, dict_rows = [values[j] for j in kept], [rows[j] for j in kept]
         for child in f.fields:
-            _leaf(child, [v.get(child.name) for _, v in dicts], dict_rows, ok, None, instants)
+            name = child.name
+            _leaf(child, [v.get(name) for v in dicts], dict_rows, ok, None, instants)
     elif f.kind == "array":
         least = f.min_items or 0
-        _bad_where(
-            ok, rows, values, lambda v: v is not None and (type(v) is not list or len(v) < least)
-        )
+        kinds = set(map(type, values))
+        lists = values if kinds <= {list} else [v for v in values if type(v) is list]
+        if not kinds <= {list, _NONE} or (least and lists and min(map(len, lists)) < least):
+            _bad_where(
+                ok,
+                rows,
+                values,
+                lambda v: v is not None and (type(v) is not list or len(v) < least),
+            )
         if f.items is not None:
-            items = [
-                (row, item)
-                for row, v in zip(rows, values, strict=True)
-                if type(v) is list
-                for item in v
-            ]
-            item_rows, item_values = [r for r, _ in items], [i for _, i in items]
+            list_rows = (
+                rows
+                if lists is values
+                else [r for r, v in zip(rows, values, strict=True) if type(v) is list]
+            )
+            # each item with its event's row, in C loops
+            item_values = list(chain.from_iterable(lists))
+            item_rows = list(chain.from_iterable(map(repeat, list_rows, map(len, lists))))
             # a null item is a missing field (an optional field's null is not)
-            _bad_where(ok, item_rows, item_values, lambda v: v is None)
+            if _NONE in set(map(type, item_values)):
+                _bad_where(ok, item_rows, item_values, lambda v: v is None)
             _field(f.items, item_values, item_rows, ok, instants)
     elif f.kind in ("string", "date", "timestamp"):
         _string(f, values, rows, ok, instants)

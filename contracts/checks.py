@@ -312,24 +312,27 @@ def survey_rules(
     for i, answer in enumerate(answers):
         if not isinstance(answer, dict):
             continue
-        path = f"payload.answers[{i}]"
         qid, kind = answer.get("question_id"), answer.get("kind")
         if not isinstance(qid, str):
             continue
         if qid in seen:
             out.append(
-                Reason("duplicate_question", f"{path}: {shown(qid, quoted=False)} answered twice")
+                Reason(
+                    "duplicate_question", f"{_answer(i)}: {shown(qid, quoted=False)} answered twice"
+                )
             )
         seen.add(qid)
         question = survey.questions.get(qid)
         if question is None:
-            out.append(Reason("unknown_question", f"{path}: {shown(qid)} is not in {survey_id}"))
+            out.append(
+                Reason("unknown_question", f"{_answer(i)}: {shown(qid)} is not in {survey_id}")
+            )
             continue
         if kind != question.kind:
             out.append(
                 Reason(
                     "answer_kind_mismatch",
-                    f"{path}: {qid} is {question.kind}, answered {shown(kind, quoted=False)}",
+                    f"{_answer(i)}: {qid} is {question.kind}, answered {shown(kind, quoted=False)}",
                 )
             )
             continue
@@ -337,20 +340,34 @@ def survey_rules(
         options = options if isinstance(options, list) else []
         if kind == "single" and len(options) != 1:
             out.append(
-                Reason("single_answer_option_count", f"{path}: {qid} has {len(options)} options")
+                Reason(
+                    "single_answer_option_count", f"{_answer(i)}: {qid} has {len(options)} options"
+                )
             )
         if kind in ("single", "multi"):
             if len(set(map(str, options))) != len(options):
-                out.append(Reason("duplicate_option", f"{path}: {qid} repeats an option"))
+                out.append(Reason("duplicate_option", f"{_answer(i)}: {qid} repeats an option"))
             for opt in options:
                 if isinstance(opt, str) and opt not in question.options:
                     out.append(
-                        Reason("unknown_option", f"{path}: {shown(opt)} is not an option of {qid}")
+                        Reason(
+                            "unknown_option",
+                            f"{_answer(i)}: {shown(opt)} is not an option of {qid}",
+                        )
                     )
         elif kind == "score" and answer.get("score") is None:
-            out.append(Reason("missing_field", f"{path}.score is required for a score answer"))
+            out.append(
+                Reason("missing_field", f"{_answer(i)}.score is required for a score answer")
+            )
         elif kind == "stage" and answer.get("stage") is None:
-            out.append(Reason("missing_field", f"{path}.stage is required for a stage answer"))
+            out.append(
+                Reason("missing_field", f"{_answer(i)}.stage is required for a stage answer")
+            )
+
+
+def _answer(i: int) -> str:
+    """Where an answer is in a survey response (written only for a reason to give)."""
+    return f"payload.answers[{i}]"
 
 
 def internal_error(stage: str, exc: BaseException) -> Reason:

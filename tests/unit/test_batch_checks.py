@@ -275,10 +275,63 @@ def _number_paths(f: Any, value: Any, path: tuple[Any, ...] = ()) -> list[tuple[
     return []
 
 
+REMOVED = object()  # what ``_with`` gives a field to remove it
+
+
 def _with(event: dict[str, Any], path: tuple[Any, ...], value: object) -> bytes:
     changed = copy.deepcopy(event)
     node: Any = changed
     for step in path[:-1]:
         node = node[step]
-    node[path[-1]] = value
-    return json.dumps(changed).encode()
+    if value is REMOVED:
+        node.pop(path[-1], None)
+    else:
+        node[path[-1]] = value
+    return json.dumps(changed, ensure_ascii=False).encode()
+
+
+def test_the_shapes_of_arrays_get_the_same_verdicts_and_good_ones_are_screened() -> None:
+    """Arrays of objects and of text, wherever the contract has them (a response's answers
+    and an answer's options, a deployment's KPIs, a subject's members), in every shape: too
+    few items, a null or foreign item, an object item missing or mistyping a field, no array
+    at all. The screen gives the checker's verdict on each, alone among clean events and all
+    together, and passes as clean every one the checker finds valid (its fast path is
+    taken, not only its fallback)."""
+    corpus = seed_corpus()
+    survey = next(e for e in corpus if e["event_type"] == "survey_response")
+    chosen = next(i for i, a in enumerate(survey["payload"]["answers"]) if a.get("options"))
+    deployment = next(e for e in corpus if e["payload"].get("kpis"))
+    answer, kpi = survey["payload"]["answers"][0], deployment["payload"]["kpis"][0]
+    shapes: dict[tuple[str, tuple[Any, ...]], list[Any]] = {
+        ("survey", ("payload", "answers")): [
+            [], [None], [answer, None], [answer, 1], [answer, "x"], [[answer]], "x", {},
+            None, REMOVED, [answer], [{k: v for k, v in answer.items() if k != "kind"}],
+        ],
+        ("survey", ("payload", "answers", chosen, "options")): [
+            [], [None], ["x", None], [1], "x", None, REMOVED, [{"o": 1}],
+        ],
+        ("deployment", ("payload", "kpis")): [
+            [], [None], [kpi, None], [kpi, kpi], [{"name": "x"}], [{"value": 1.5}],
+            [{"name": 5}], [{**kpi, "value": "1"}], "x", None, REMOVED, [[kpi]],
+        ],
+        ("deployment", ("subject", "members")): [
+            [], ["a"], ["a", None], ["a", 1], [["a"]], "a", None, REMOVED,
+        ],
+        ("survey", ("subject", "members")): [["a", "b"], [None], [{}]],
+    }  # fmt: skip
+    events = {"survey": survey, "deployment": deployment}
+    values: list[bytes | None] = []
+    topics = []
+    for (name, path), variants in shapes.items():
+        topic = contracts()[events[name]["event_type"]].topic
+        clean = json.dumps(events[name], ensure_ascii=False).encode()
+        for variant in variants:
+            changed = _with(events[name], path, variant)
+            # alone with clean events (the rest of its column well formed), then together
+            _same_as_per_message([clean, changed, clean], [topic] * 3)
+            values.append(changed)
+            topics.append(topic)
+    _same_as_per_message(values, topics)
+    valid = [v for v, t in zip(values, topics, strict=True) if not check_value(v, t, NOW)[1]]
+    assert 10 <= len(valid) < len(values) - 20  # both kinds, many of each
+    assert _clean(values, topics) == valid
