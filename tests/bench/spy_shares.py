@@ -3,8 +3,14 @@
 Record one worker of a running ``finradar ingest --once`` (py-spy is not in the lock:
 ``pip install --target <dir> py-spy``), then group its stacks:
 
-    py-spy record -p <worker pid> -d 30 -r 50 -f raw --nonblocking -o worker.txt
+    py-spy record -p <worker pid> -d 30 -r 50 -f raw --nonblocking --gil -o worker.txt
     python -m tests.bench.spy_shares worker.txt
+
+``--gil`` keeps the samples of the thread holding the GIL only: where the worker's Python
+work goes. Without it a thread waiting for the GIL counts as busy: kafka-python's IO thread,
+woken by its socket while the main thread checks a batch, took 18% of a worker's samples
+without it and 2–3% with it (two 1,000,000-event passes on 2026-12-06), where the contract check
+rose from 23% to 36–39%.
 
 Each stack counts for the first step it matches, in the order of ``STEPS`` (kafka-python's
 frames inside Beam's count as kafka-python); then the frames most often on top.
