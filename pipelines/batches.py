@@ -13,6 +13,8 @@ from contracts.checks import Reason
 from contracts.flatten import ANSWER_INPUT_PATHS, AnswerColumns, answer_columns_from
 from handoff.records import KafkaRecord
 
+_EVENT_TYPE = itemgetter("event_type")
+
 
 class RecordBatch(list[KafkaRecord]):
     """Records read together, in offset order: the element the read steps output (a list
@@ -70,11 +72,15 @@ class CheckedBatch:
         Worked out once for the batch: its validation and its staging each ask for it, a
         loop over every event."""
         if self._by_type is None:
-            by_type: dict[str, list[int]] = {}
-            valid = self.valid
-            for i in sorted(valid):
-                by_type.setdefault(valid[i]["event_type"], []).append(i)
-            self._by_type = sorted(by_type.items())
+            indexes = sorted(self.valid)
+            types = list(map(_EVENT_TYPE, map(self.valid.__getitem__, indexes)))
+            if len(set(types)) == 1:  # the usual case: a batch is read from one topic
+                self._by_type = [(types[0], indexes)]
+            else:
+                by_type: dict[str, list[int]] = {}
+                for i, event_type in zip(indexes, types, strict=True):
+                    by_type.setdefault(event_type, []).append(i)
+                self._by_type = sorted(by_type.items())
         return self._by_type
 
     def columns(self, event_type: str, indexes: list[int]) -> dict[str, list[Any]] | None:
