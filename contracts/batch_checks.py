@@ -480,8 +480,9 @@ def _missing(
 def _field(
     f: Field, values: list[Any], rows: list[int], ok: list[bool], instants: Instants
 ) -> None:
-    """``_leaf`` for a field inside an array, or an array or object itself (value by value:
-    only some events have arrays of objects, and they are short)."""
+    """``_leaf`` for a field inside an array, or an array or object itself. A column that is
+    well formed (objects only; lists only, or nulls, with no null item) is read in C loops;
+    any other goes value by value, to mark each value that breaks a rule."""
     if f.kind == "object":
         kinds = set(map(type, values))
         if kinds <= {dict}:  # the usual case, seen in one pass in C: every value an object
