@@ -87,10 +87,9 @@ def wait_for_validation(
     personal value (``for_validation``)."""
     for event_type, indexes in batch.valid_by_type():
         records = list(map(batch.records.__getitem__, indexes))
-        values = list(map(_VALUE, records))
         events, columns = for_validation(
             list(map(batch.valid.__getitem__, indexes)),
-            suspects(batch.screened.get(event_type), indexes, values),
+            _suspects(batch, event_type, indexes),
             batch.columns(event_type, indexes),
         )
         pending.add(
@@ -103,7 +102,7 @@ def wait_for_validation(
                 answers=batch.answer_columns,
             ),
             list(map(_COORDINATES, records)),
-            sum(map(len, filter(None, values))),
+            sum(map(len, filter(None, map(_VALUE, records)))),
         )
 
 
@@ -160,7 +159,7 @@ class DecodeAndCheck(beam.PTransform):
 
 
 def _suspects(batch: CheckedBatch, event_type: str, indexes: list[int]) -> list[bool]:
-    values = [batch.records[i].value for i in indexes]
+    values = list(map(_VALUE, map(batch.records.__getitem__, indexes)))
     return suspects(batch.screened.get(event_type), indexes, values)
 
 
@@ -235,7 +234,7 @@ class _ValidateInPoolFn(beam.DoFn):
         jobs = []
         for event_type, indexes in batch.valid_by_type():
             events, _ = for_validation(
-                [batch.valid[i] for i in indexes], _suspects(batch, event_type, indexes)
+                list(map(batch.valid.__getitem__, indexes)), _suspects(batch, event_type, indexes)
             )
             coordinates = [batch.records[i].coordinates for i in indexes]
             for suite in suites_of(event_type):
