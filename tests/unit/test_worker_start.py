@@ -116,8 +116,14 @@ def test_a_server_that_does_not_take_the_worker_in_time_is_passed_by(path: Path)
 
 def test_a_worker_takes_on_the_environment_its_launcher_was_started_with() -> None:
     environment = {"PATH": "/usr/bin:/bin", "A": "1", "B": "x=y", "FINRADAR_C": "ü", "D": ""}
-    launcher = subprocess.Popen(["/bin/sleep", "30"], env=environment)
+    # a launcher that runs (as a real one does before the server reads it): read while the
+    # kernel is still in its exec, /proc gives an empty environment (seen once under load)
+    started = "import sys, time; print('started', flush=True); time.sleep(30)"
+    launcher = subprocess.Popen(
+        [sys.executable, "-c", started], env=environment, stdout=subprocess.PIPE
+    )
     try:
+        assert launcher.stdout is not None and launcher.stdout.readline() == b"started\n"
         assert environment_of(launcher.pid) == environment
     finally:
         launcher.kill()
