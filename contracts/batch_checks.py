@@ -2,19 +2,29 @@
 ``contracts.checks.check_value`` for every message.
 
 The per-message checker decodes with a strict hook-driven parser and walks the field tree
-for every event: about 28 µs a message. Here a batch is decoded with ``orjson`` (C), and
-each field of the contract is checked once per batch over the column of its values: gathered
-from the decoded objects, then type, enum, length, pattern and bounds as Arrow compute
-kernels over the column (a number column that holds anything but numbers, value by value;
-calendar dates and times in Python, each distinct text once).
-Only what this screen does not pass as clean goes to ``check_value`` for its precise
-reasons: the verdicts are the per-message checker's by construction, which
+for every event: about 28 µs a message. Here a batch is read in two ways:
+
+* the typed path, first: each message is decoded by its type's ``msgspec`` Struct
+  (``contracts.typed_decoding``), which checks the type, enum, length, pattern and bounds
+  of every declared leaf field as it decodes, in C, and makes no dict of the event (the
+  steps after the check read its columns). Calendar dates and times (each distinct text
+  once), the items of arrays of objects, the rules a schema cannot express and the key
+  count (below) are checked here over the columns;
+* ``orjson`` (C) for the messages a Struct refuses: each field of the contract is checked
+  once per batch over the column of its values, gathered from the decoded objects, then
+  type, enum, length, pattern and bounds as Arrow compute kernels over the column (a number
+  column that holds anything but numbers, value by value).
+
+Only what neither path passes as clean goes to ``check_value`` for its precise reasons:
+the verdicts are the per-message checker's by construction, which
 ``tests/unit/test_batch_checks.py`` checks message by message on every class of bad input.
 
-What ``orjson`` decodes differently from the strict decoder is never screened clean:
+What ``orjson`` or a Struct decodes differently from the strict decoder is never screened
+clean:
 
-* duplicate keys (``orjson`` keeps the last): the number of ``"…":`` key tokens in the
-  bytes must equal the number of keys decoded (a duplicate makes the bytes hold more);
+* duplicate keys (both keep the last): the number of ``"…":`` key tokens in the bytes must
+  equal the number of keys decoded (a duplicate makes the bytes hold more; a Struct
+  counts a field sent as null as absent, so such a message goes the ``orjson`` way);
 * integers beyond ±(2^53 − 1) (``orjson`` keeps them up to 64 bits, and longer ones as a
   double) fail their field's check, as does nesting past ``MAX_DEPTH`` (``orjson`` allows
   1024; a declared field nests five deep at most);
@@ -30,6 +40,7 @@ What ``orjson`` decodes differently from the strict decoder is never screened cl
 from __future__ import annotations
 
 import math
+import operator
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -56,6 +67,7 @@ from contracts.spec import (
 )
 from contracts.survey_catalog import SurveyCatalog, survey_catalog
 from contracts.taxonomy import codes
+from contracts.typed_decoding import struct_reader, typed_decoder
 
 Verdict = tuple[dict[str, Any] | None, list[Reason]]
 
@@ -78,11 +90,12 @@ class TypeBatch:
     ``columns`` maps each field's path (``"payload.amount"``; an envelope field by its name)
     to its values in event order, None where absent; ``objects`` maps each object field to
     ``IS_DICT``, ``ABSENT`` or ``NOT_DICT`` per event. ``clean[j]``: event ``j`` breaks no
-    rule of the contract (the per-message checker finds nothing)."""
+    rule of the contract (the per-message checker finds nothing). ``events[j]`` is None for
+    an event the typed path read (``contracts.typed_decoding``: no dict is made of it)."""
 
     contract: EventContract
     positions: list[int] = field(default_factory=list)  # of the events in the batch
-    events: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any] | None] = field(default_factory=list)
     columns: dict[str, list[Any]] = field(default_factory=dict)
     objects: dict[str, list[int]] = field(default_factory=dict)
     clean: list[bool] = field(default_factory=list)
@@ -146,11 +159,13 @@ def check_values(
 
 
 def checked(
-    values: Sequence[bytes | None], topics: Sequence[str], now: datetime
+    values: Sequence[bytes | None], topics: Sequence[str], now: datetime, decoded: bool = True
 ) -> tuple[list[Verdict], dict[str, TypeBatch]]:
     """``check_values``, and the screened events' columns by event type. Should the batch
     screen itself fail, every value is checked on its own: one message's oddity may cost
-    the batch its speed, never its verdicts."""
+    the batch its speed, never its verdicts. Without ``decoded``, a valid event the typed
+    path screened (``TypeBatch.events`` holds None for it) has None for its event: the
+    caller decodes it if ever it needs it (``orjson``, as the other path would have)."""
     try:
         screened = screen_batch(values, topics, now)
     except Exception:  # a defect of the screen must not stop the pass: the checker decides
@@ -159,6 +174,8 @@ def checked(
     for batch in screened.values():
         for i, event, clean in zip(batch.positions, batch.events, batch.clean, strict=True):
             if clean:
+                if event is None and decoded:
+                    event = orjson.loads(values[i])  # type: ignore[arg-type]
                 verdicts[i] = (event, [])
     return [
         verdict if verdict is not None else check_value(value, topic=topic, now=now)
@@ -169,10 +186,15 @@ def checked(
 def screen_batch(
     values: Sequence[bytes | None], topics: Sequence[str], now: datetime
 ) -> dict[str, TypeBatch]:
-    """The batch's events that decode the same with ``orjson`` as with the strict decoder
-    and claim their topic's type, by event type, checked column by column (``clean``)."""
+    """The batch's events that claim their topic's type and decode the same with a fast
+    decoder as with the strict one, by event type, checked column by column (``clean``).
+    Each message is first decoded by its type's Struct (``contracts.typed_decoding``), which
+    checks most declared fields as it decodes, and then by ``orjson`` if refused there."""
+    catalog = survey_catalog()
+    typed, rest = _typed_batches(values, topics, now, catalog)
     batches: dict[str, TypeBatch] = {}
-    for i, (value, topic) in enumerate(zip(values, topics, strict=True)):
+    for i in rest:
+        value, topic = values[i], topics[i]
         event = _screen_decode(value)
         contract = contract_for_topic(topic) if event is not None else None
         if event is None or contract is None or event.get("event_type") != contract.event_type:
@@ -183,12 +205,146 @@ def screen_batch(
         batch.positions.append(i)
         batch.events.append(event)
         batch.key_tokens.append(key_tokens(value))  # type: ignore[arg-type]
-    catalog = survey_catalog()
     for batch in batches.values():
         batch.suspect = may_hold_personal_data_each([values[i] for i in batch.positions])
         _gather(batch)
         batch.clean = _clean(batch, now, catalog)
+    for event_type, part in typed.items():
+        batches[event_type] = _joined(part, batches[event_type]) if event_type in batches else part
     return batches
+
+
+def _typed_batches(
+    values: Sequence[bytes | None], topics: Sequence[str], now: datetime, catalog: SurveyCatalog
+) -> tuple[dict[str, TypeBatch], list[int]]:
+    """The events their type's Struct decodes (``contracts.typed_decoding``) with as many
+    keys as key tokens, by type, checked for what the Struct does not check (``clean``);
+    and the positions of the other values, in order, for ``orjson`` to read."""
+    by_topic: dict[str, list[int]] = {}
+    if len(set(topics)) == 1:  # the usual case: a batch is read from one topic
+        by_topic[topics[0]] = list(range(len(topics)))
+    else:
+        for i, topic in enumerate(topics):
+            by_topic.setdefault(topic, []).append(i)
+    batches: dict[str, TypeBatch] = {}
+    rest: list[int] = []
+    for topic, positions in by_topic.items():
+        contract = contract_for_topic(topic)
+        if contract is None:
+            rest += positions
+            continue
+        decode = typed_decoder(contract.event_type)
+        structs = [_typed(decode, values[i]) for i in positions]
+        decoded = [j for j, struct in enumerate(structs) if struct is not None]
+        if len(decoded) < len(positions):
+            rest += [positions[j] for j, struct in enumerate(structs) if struct is None]
+            positions = [positions[j] for j in decoded]
+            structs = [structs[j] for j in decoded]
+        if not positions:
+            continue
+        rows = list(map(struct_reader(contract.event_type), structs))
+        tokens = [key_tokens(values[i]) for i in positions]  # type: ignore[arg-type]
+        agree = list(map(operator.eq, _keys_with_items(contract.event_type, rows), tokens))
+        if False in agree:  # a duplicate key, a null sent, an undeclared key in an item
+            rest += [i for i, same in zip(positions, agree, strict=True) if not same]
+            kept = [j for j, same in enumerate(agree) if same]
+            positions = [positions[j] for j in kept]
+            rows, tokens = [rows[j] for j in kept], [tokens[j] for j in kept]
+        if not positions:
+            continue
+        batch = batches[contract.event_type] = TypeBatch(contract, positions=positions)
+        batch.events = [None] * len(positions)
+        batch.key_tokens = tokens
+        batch.suspect = may_hold_personal_data_each([values[i] for i in positions])
+        _columns_of(batch, rows)
+        batch.clean = _typed_clean(batch, now, catalog)
+    rest.sort()
+    return batches, rest
+
+
+def _typed(decode: Callable[[bytes], Any], value: bytes | None) -> Any:
+    """The Struct ``decode`` makes of ``value``, None if it refuses it (or anything else
+    goes wrong: the other path then reads the value)."""
+    if value is None or len(value) > MAX_MESSAGE_BYTES:
+        return None
+    try:
+        return decode(value)
+    except Exception:
+        return None
+
+
+def _keys_with_items(event_type: str, rows: list[tuple[Any, ...]]) -> list[int | None]:
+    """The keys of each event (``rows``: ``struct_reader``'s), with those of the objects in
+    its arrays of objects; None for an event with a key its array items do not declare
+    (``orjson`` may have read its value otherwise: the other path reads the event)."""
+    counts: list[int | None] = [row[0] for row in rows]
+    objects, leaves, _ = _layout(event_type)
+    for name, declared in _declared(event_type)[1]:
+        at = 2 + len(objects) + leaves.index(f"payload.{name}")
+        for j, row in enumerate(rows):
+            items = row[at]
+            if not items:
+                continue
+            count = counts[j]
+            for item in items:  # a Struct's array of objects holds objects only
+                if count is None or not item.keys() <= declared:
+                    count = None
+                    break
+                count += len(item)
+            counts[j] = count
+    return counts
+
+
+def _columns_of(batch: TypeBatch, rows: list[tuple[Any, ...]]) -> None:
+    """``_gather``'s columns of the events whose ``_layout`` tuples are ``rows``."""
+    objects, leaves, _ = _layout(batch.contract.event_type)
+    columns = list(zip(*rows, strict=True))
+    batch.keys, batch.unknown = list(columns[0]), list(columns[1])
+    batch.objects = {name: list(columns[2 + k]) for k, name in enumerate(objects)}
+    batch.columns = {path: list(columns[2 + len(objects) + k]) for k, path in enumerate(leaves)}
+
+
+def _typed_clean(batch: TypeBatch, now: datetime, catalog: SurveyCatalog) -> list[bool]:
+    """``_clean`` of events a Struct decoded: what the Struct does not check, the dates, the
+    timestamps, the items of arrays of objects and the rules a schema cannot express."""
+    ok = [True] * len(batch.positions)
+    everyone = list(range(len(ok)))
+    for f in batch.contract.root.fields:
+        for leaf, path in (
+            [(c, f"{f.name}.{c.name}") for c in f.fields] if f.kind == "object" else [(f, f.name)]
+        ):
+            if leaf.kind in ("date", "timestamp"):
+                _calendar(leaf, batch.columns[path], everyone, ok, batch.instants)
+            elif leaf.kind == "array" and leaf.items is not None and leaf.items.kind == "object":
+                _leaf(leaf, batch.columns[path], everyone, ok, None, batch.instants)
+    _rules(batch, now, catalog, ok)
+    return ok
+
+
+def _joined(typed: TypeBatch, other: TypeBatch) -> TypeBatch:
+    """One type's events a Struct decoded (``typed``), then the clean ones of those
+    ``orjson`` read (``other``). An event the screen does not pass as clean is left out:
+    the checker decides it, and what comes after reads the screened columns of clean
+    events only."""
+    kept = [j for j, clean in enumerate(other.clean) if clean]
+    if not kept:
+        return typed
+    joined = TypeBatch(typed.contract)
+
+    def both(first: list[Any], second: list[Any]) -> list[Any]:
+        return first + [second[j] for j in kept]
+
+    joined.positions = both(typed.positions, other.positions)
+    joined.events = both(typed.events, other.events)
+    joined.clean = both(typed.clean, other.clean)
+    joined.key_tokens = both(typed.key_tokens, other.key_tokens)
+    joined.suspect = both(typed.suspect, other.suspect)
+    joined.keys = both(typed.keys, other.keys)
+    joined.unknown = both(typed.unknown, other.unknown)
+    joined.columns = {p: both(v, other.columns[p]) for p, v in typed.columns.items()}
+    joined.objects = {p: both(v, other.objects[p]) for p, v in typed.objects.items()}
+    joined.instants = {**typed.instants, **other.instants}
+    return joined
 
 
 def key_tokens(value: bytes) -> int:
@@ -401,6 +557,9 @@ def _rules(batch: TypeBatch, now: datetime, catalog: SurveyCatalog, ok: list[boo
     if event_type == "spend_disclosure":
         technology = batch.columns["payload.technology"]
         spend_class = batch.columns["payload.spend_class"]
+    # the rules read an event's payload and subject as objects: made of their columns
+    # (both paths gathered them; the typed path made no dict of the event)
+    payload, subject = _objects(batch, "payload"), _objects(batch, "subject")
     for j in range(len(ok)):
         if not ok[j]:
             continue
@@ -412,13 +571,21 @@ def _rules(batch: TypeBatch, now: datetime, catalog: SurveyCatalog, ok: list[boo
             ok[j] = technology[j] is None or spend_class[j] == "frontier"
         elif event_type == "survey_response":
             out: list[Reason] = []
-            e = batch.events[j]
-            survey_rules(e["payload"], e.get("subject"), out, catalog)
+            survey_rules(payload(j), subject(j), out, catalog)
             ok[j] = not out
         elif event_type == "observation":
             found: list[Reason] = []
-            observation_rules(batch.events[j]["payload"], found)
+            observation_rules(payload(j), found)
             ok[j] = not found
+
+
+def _objects(batch: TypeBatch, name: str) -> Callable[[int], dict[str, Any]]:
+    """A function of an event's index in the batch: its object field ``name`` as a dict
+    of the fields the contract declares in it (None where absent), from their columns."""
+    columns = [
+        (c.name, batch.columns[f"{name}.{c.name}"]) for c in batch.contract.root.child(name).fields
+    ]
+    return lambda j: {field: column[j] for field, column in columns}
 
 
 def _not_version(v: Any) -> bool:
@@ -556,6 +723,15 @@ def _string(
     if f.pattern is not None:
         # the contract's patterns are ECMA's ``^…$``: in RE2 as in JSON Schema, ``$`` ends the text
         _mark(ok, rows, pc.invert(pc.match_substring_regex(column, f.pattern)))
+    _calendar(f, values, rows, ok, instants)
+    return whole
+
+
+def _calendar(
+    f: Field, values: list[Any], rows: list[int], ok: list[bool], instants: Instants
+) -> None:
+    """Marks the rows whose value of a date field is not a calendar date, or of a timestamp
+    field not an instant (each distinct text read once)."""
     if f.kind == "date":  # few distinct dates in a batch: each is read once
         wrong = {v for v in set(values) if type(v) is str and not _is_date(v)}
         if wrong:
@@ -567,7 +743,6 @@ def _string(
         wrong = {v for v in texts if instants[v] is None}
         if wrong:
             _bad_where(ok, rows, values, lambda v: v in wrong)
-    return whole
 
 
 def _number(

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
 from dataclasses import dataclass, field
 from operator import itemgetter
-from typing import Any
+from typing import Any, overload
 
+import orjson
 import pyarrow as pa
 
 from contracts.batch_checks import Arrays, TypeBatch
@@ -13,12 +15,89 @@ from contracts.checks import Reason
 from contracts.flatten import ANSWER_INPUT_PATHS, AnswerColumns, answer_columns_from
 from handoff.records import KafkaRecord
 
-_EVENT_TYPE = itemgetter("event_type")
-
 
 class RecordBatch(list[KafkaRecord]):
     """Records read together, in offset order: the element the read steps output (a list
     of its own type so that it has a coder of its own, ``pipelines.coders``)."""
+
+
+class ValidEvents(MutableMapping[int, dict[str, Any]]):
+    """A batch's valid events by the index of their record. The batch check passes most
+    events without making a dict of them (``contracts.typed_decoding``), and the steps
+    after it read their columns (``CheckedBatch.columns``): such an event is kept as its
+    type alone (``undecoded``) and decoded from its record's bytes when first read, as the
+    check's other path would have decoded it (``orjson``)."""
+
+    def __init__(
+        self, records: Sequence[KafkaRecord], events: Mapping[int, dict[str, Any]] | None = None
+    ) -> None:
+        self._records = records
+        self._events: dict[int, dict[str, Any] | str] = dict(events or {})
+
+    def undecoded(self, index: int, event_type: str) -> None:
+        """Record ``index`` holds a valid event of ``event_type``, not decoded yet."""
+        self._events[index] = event_type
+
+    def event_type(self, index: int) -> str:
+        """The type of the event at ``index``, without decoding it."""
+        event = self._events[index]
+        return event if type(event) is str else event["event_type"]  # type: ignore[index,return-value]
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        event = self._events[index]
+        if type(event) is str:
+            event = self._events[index] = orjson.loads(self._records[index].value or b"")
+        return event  # type: ignore[return-value]
+
+    def __setitem__(self, index: int, event: dict[str, Any]) -> None:
+        self._events[index] = event
+
+    def __delitem__(self, index: int) -> None:
+        del self._events[index]
+
+    def __contains__(self, index: object) -> bool:
+        return index in self._events
+
+    def __iter__(self) -> Iterator[int]:
+        return iter(self._events)
+
+    def __len__(self) -> int:
+        return len(self._events)
+
+    def __repr__(self) -> str:
+        return f"ValidEvents({self._events!r})"
+
+
+class EventsAt(Sequence[dict[str, Any]]):
+    """The valid events of a batch at some of its indexes, each decoded only if read
+    (``ValidEvents``), with some replaced (``replaced``) without reading the others."""
+
+    def __init__(
+        self,
+        valid: Mapping[int, dict[str, Any]],
+        indexes: Sequence[int],
+        replaced: Mapping[int, dict[str, Any]] | None = None,
+    ) -> None:
+        self._valid = valid
+        self._indexes = indexes
+        self._replaced = dict(replaced or {})
+
+    def replaced(self, changes: Mapping[int, dict[str, Any]]) -> EventsAt:
+        """These events with the event at each position of ``changes`` replaced."""
+        return EventsAt(self._valid, self._indexes, {**self._replaced, **changes})
+
+    @overload
+    def __getitem__(self, j: int) -> dict[str, Any]: ...
+    @overload
+    def __getitem__(self, j: slice) -> list[dict[str, Any]]: ...
+    def __getitem__(self, j: int | slice) -> dict[str, Any] | list[dict[str, Any]]:
+        if isinstance(j, slice):
+            return [self[k] for k in range(len(self))[j]]
+        event = self._replaced.get(j if j >= 0 else j + len(self))
+        return event if event is not None else self._valid[self._indexes[j]]
+
+    def __len__(self) -> int:
+        return len(self._indexes)
 
 
 @dataclass
@@ -29,7 +108,8 @@ class CheckedBatch:
     """
 
     records: list[KafkaRecord]
-    valid: dict[int, dict[str, Any]] = field(default_factory=dict)
+    # a plain mapping given becomes ``ValidEvents`` (``__post_init__``)
+    valid: MutableMapping[int, dict[str, Any]] = field(default_factory=dict)
     rejected: dict[int, list[Reason]] = field(default_factory=dict)
     # the event a rejected record decoded to (the strict decoder's), for its quarantine row
     decoded: dict[int, dict[str, Any]] = field(default_factory=dict)
@@ -57,6 +137,10 @@ class CheckedBatch:
         default=None, init=False, repr=False, compare=False
     )
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.valid, ValidEvents):
+            self.valid = ValidEvents(self.records, self.valid)
+
     def __getstate__(self) -> dict[str, Any]:
         # a batch that crosses processes is pickled (``pipelines.coders``): without what
         # is found by the identity of its lists, which its lists there would not have
@@ -73,7 +157,7 @@ class CheckedBatch:
         loop over every event."""
         if self._by_type is None:
             indexes = sorted(self.valid)
-            types = list(map(_EVENT_TYPE, map(self.valid.__getitem__, indexes)))
+            types = list(map(self.valid.event_type, indexes))  # type: ignore[attr-defined]
             if len(set(types)) == 1:  # the usual case: a batch is read from one topic
                 self._by_type = [(types[0], indexes)]
             else:

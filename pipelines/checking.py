@@ -29,7 +29,7 @@ from finradar.settings import IngestSettings
 from handoff.records import Coordinates, KafkaRecord
 from handoff.validation import BatchValidation, ValidatedRows
 from pipelines.batch_gc import collector_paused
-from pipelines.batches import CheckedBatch, RecordBatch
+from pipelines.batches import CheckedBatch, EventsAt, RecordBatch
 from pipelines.coders import outputs_batches
 from pipelines.failpoints import kill_at
 from pipelines.gx_pending import PendingValidations, rows_between
@@ -45,6 +45,7 @@ from pipelines.gx_runner import (
 
 # a ``KafkaRecord``'s bytes, and its topic, partition and offset (``Coordinates``)
 _VALUE = itemgetter(KafkaRecord._fields.index("value"))
+_TOPIC = itemgetter(KafkaRecord._fields.index("topic"))
 _COORDINATES = itemgetter(*map(KafkaRecord._fields.index, ("topic", "partition", "offset")))
 GX_ROWS: int = IngestSettings.model_fields["gx_rows"].default  # ``ingest.gx_rows``
 GX_BYTES: int = IngestSettings.model_fields["gx_bytes"].default  # ``ingest.gx_bytes``
@@ -54,21 +55,35 @@ def check_batch(records: list[KafkaRecord], now: datetime) -> CheckedBatch:
     """Decode and contract-check the records of a batch (``contracts.batch_checks``: the
     verdicts of ``contracts.checks.check_value``; whatever a record holds, it ends valid or
     rejected with reasons)."""
-    verdicts, screened = checked([r.value for r in records], [r.topic for r in records], now)
+    verdicts, screened = checked(
+        list(map(_VALUE, records)), list(map(_TOPIC, records)), now, decoded=False
+    )
     # the check's Arrow arrays of whole columns move to the batch, for the steps after it
     arrays: Arrays = {}
     for type_batch in screened.values():
         arrays.update(type_batch.arrays)
         type_batch.arrays = {}
     batch = CheckedBatch(records, screened=screened, arrays=arrays)
+    # the type of each valid event the check passed without decoding it
+    # (``contracts.typed_decoding``): its dict is made if a step ever reads it
+    undecoded = {
+        i: event_type
+        for event_type, type_batch in screened.items()
+        for i, event, clean in zip(
+            type_batch.positions, type_batch.events, type_batch.clean, strict=True
+        )
+        if clean and event is None
+    }
+    valid = batch.valid
     for i, (event, reasons) in enumerate(verdicts):
         if reasons:
             batch.rejected[i] = reasons
             if event is not None:
                 batch.decoded[i] = event
+        elif event is None:
+            valid.undecoded(i, undecoded[i])  # type: ignore[attr-defined]
         else:
-            assert event is not None
-            batch.valid[i] = event
+            valid[i] = event
     return batch
 
 
@@ -88,7 +103,7 @@ def wait_for_validation(
     for event_type, indexes in batch.valid_by_type():
         records = list(map(batch.records.__getitem__, indexes))
         events, columns = for_validation(
-            list(map(batch.valid.__getitem__, indexes)),
+            EventsAt(batch.valid, indexes),  # read only where its columns will not do
             _suspects(batch, event_type, indexes),
             batch.columns(event_type, indexes),
         )

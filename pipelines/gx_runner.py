@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import BrokenExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
+from itertools import compress
 from pathlib import Path
 from typing import Any
 
@@ -50,7 +51,7 @@ from contracts.survey_catalog import SurveyCatalog, survey_catalog
 from finradar.errors import TransientError
 from finradar.settings import quiet_great_expectations
 from handoff.validation import BatchValidation, ExpectationOutcome, SuiteOutcome
-from pipelines.batches import own_columns
+from pipelines.batches import EventsAt, own_columns
 from pipelines.gx_frames import compared_text, held_frame, text_categorical
 from pipelines.gx_import import import_great_expectations
 from pipelines.gx_memo import install as install_gx_memo
@@ -470,28 +471,33 @@ def validation_marker(value: str) -> str:
 
 
 def for_validation(
-    events: list[dict[str, Any]],
+    events: Sequence[dict[str, Any]],
     suspect: Sequence[bool],
     columns: dict[str, list[Any]] | None = None,
-) -> tuple[list[dict[str, Any]], dict[str, list[Any]] | None]:
+) -> tuple[Sequence[dict[str, Any]], dict[str, list[Any]] | None]:
     """The events as GX may see them: each one whose message may hold personal data
     (``suspect``: ``contracts.batch_checks.suspects``) with every personal value replaced
     whole by ``validation_marker`` (``contracts.personal_data.redact_event``); and their
     field columns (by path, as ``CheckedBatch.columns`` gives them) to match: copies
     (``own_columns``) if a value changes, else as given. The contract check has passed
-    every value replaced, which GX then does not see."""
-    out = events
-    for j, (event, maybe) in enumerate(zip(events, suspect, strict=True)):
-        if not maybe:
-            continue
-        redacted, changed = redact_event(event, validation_marker)
-        if not changed:
-            continue
-        if out is events:
-            out = list(events)
-            columns = own_columns(columns) if columns is not None else None
-        out[j] = redacted
-        if columns is not None:
+    every value replaced, which GX then does not see. Only the suspects are read of
+    ``events`` (``EventsAt`` decodes no other)."""
+    if len(events) != len(suspect):
+        raise ValueError("a suspect flag for each event")
+    changes = {}
+    for j in compress(range(len(suspect)), suspect):
+        redacted, changed = redact_event(events[j], validation_marker)
+        if changed:
+            changes[j] = redacted
+    if not changes:
+        return events, columns
+    if isinstance(events, EventsAt):
+        out: Sequence[dict[str, Any]] = events.replaced(changes)
+    else:
+        out = [changes.get(j, event) for j, event in enumerate(events)]
+    if columns is not None:
+        columns = own_columns(columns)
+        for j, redacted in changes.items():
             for path, column in columns.items():
                 column[j] = value_at(redacted, path)
     return out, columns
@@ -576,7 +582,7 @@ def _detail(spec: ExpectationSpec, suite: str) -> str:
 
 
 def event_frame(
-    events: list[dict[str, Any]],
+    events: Sequence[dict[str, Any]],
     event_type: str,
     columns: dict[str, list[Any]] | None = None,
     arrow: Callable[[list[Any], pa.DataType], pa.Array] | None = None,
@@ -599,27 +605,33 @@ def event_frame(
         frame = pd.DataFrame(rows, columns=[c for c in (rows[0] if rows else {})] or None)
     frame[ROW_ID] = range(len(events))
     frame["occurred_at_utc"] = _instants(frame.get("occurred_at"))
+
+    def payload_values(name: str) -> list[Any]:
+        """A payload field's value in each event: its column when given (the events are
+        then not read)."""
+        if columns is not None and events:
+            return columns[f"payload.{name}"]
+        return [(e.get("payload") or {}).get(name) for e in events]
+
     for f in contract.payload.fields:
         if f.kind == "array" and f.min_items is not None:
             frame[count_column(f.name)] = [
-                len(v) if isinstance(v := (e.get("payload") or {}).get(f.name), list) else 0
-                for e in events
+                len(v) if isinstance(v, list) else 0 for v in payload_values(f.name)
             ]
     if event_type == "survey_response":
         frame["survey_wave_key"] = frame["survey_id"].astype(str) + "|" + frame["wave"].astype(str)
         # the field's name, not its value: a failing row's value is kept in the result
         frame["respondent_email_in"] = [
-            next(
-                (
-                    k
-                    for k in ("respondent_id", "department")
-                    if isinstance(v := e.get("payload", {}).get(k), str) and holds_email(v)
-                ),
-                None,
+            "respondent_id" if _is_email(r) else "department" if _is_email(d) else None
+            for r, d in zip(
+                payload_values("respondent_id"), payload_values("department"), strict=True
             )
-            for e in events
         ]
     return frame
+
+
+def _is_email(value: Any) -> bool:
+    return isinstance(value, str) and holds_email(value)
 
 
 def _instants(texts: pd.Series | None) -> pd.Series | None:

@@ -335,3 +335,86 @@ def test_the_shapes_of_arrays_get_the_same_verdicts_and_good_ones_are_screened()
     valid = [v for v, t in zip(values, topics, strict=True) if not check_value(v, t, NOW)[1]]
     assert 10 <= len(valid) < len(values) - 20  # both kinds, many of each
     assert _clean(values, topics) == valid
+
+
+def _typed(values: list[bytes | None], topics: list[str]) -> list[bytes | None]:
+    """The values the batch screen read with their type's Struct (no dict made of them)."""
+    screened = batch_checks.screen_batch(values, topics, NOW)
+    typed = {
+        i
+        for b in screened.values()
+        for i, e in zip(b.positions, b.events, strict=True)
+        if e is None
+    }
+    return [v for i, v in enumerate(values) if i in typed]
+
+
+def test_clean_events_are_read_by_their_struct() -> None:
+    """The typed path is the one taken: every clean event of the seed corpus and of the
+    synthetic stream is read by its type's Struct, of every type (a check that sent them
+    all to ``orjson`` would pass the differential tests above)."""
+    events = seed_corpus()
+    values = [json.dumps(e, ensure_ascii=False).encode() for e in events]
+    topics = [contracts()[e["event_type"]].topic for e in events]
+    assert _typed(values, topics) == values
+    stream = [m for m in SyntheticStream(3000, 0.0, 7)]
+    values, topics = [m.value for m in stream], [m.topic for m in stream]
+    assert _typed(values, topics) == values
+    assert {m.topic for m in stream} == {c.topic for c in contracts().values()}
+
+
+def test_what_a_struct_refuses_or_miscounts_goes_the_other_way_with_the_same_verdicts() -> None:
+    """What a Struct refuses (an integer written as a double, a field sent as null, a key
+    an array item does not declare, any rule of a declared field broken) or reads with
+    fewer keys than the message holds (a duplicate key, at the top or in an item) is read
+    by ``orjson``, and every verdict is the checker's; what the Struct does not check
+    itself (calendar dates, instants, the future, cross-field rules) it still screens."""
+    corpus = seed_corpus()
+    spend = next(e for e in corpus if e["event_type"] == "spend_disclosure")
+    deployment = next(e for e in corpus if e["payload"].get("kpis"))
+    observation = next(e for e in corpus if e["event_type"] == "observation")
+    survey = next(e for e in corpus if e["event_type"] == "survey_response")
+    kpi = deployment["payload"]["kpis"][0]
+    spend_text = json.dumps(spend, ensure_ascii=False)
+    # (event, path, value, read by its Struct)
+    variants: list[tuple[dict[str, Any], tuple[Any, ...], Any, bool]] = [
+        (spend, ("payload", "amount"), 12, True),  # an integer for a number
+        (spend, ("payload", "tech_headcount"), 5.0, False),  # a double for an integer
+        (spend, ("payload", "tech_headcount"), 5, True),
+        (spend, ("subject", "tier"), None, False),  # an optional field sent as null
+        (spend, ("payload", "amount"), "12", False),
+        (spend, ("payload", "amount"), True, False),
+        (spend, ("payload", "currency"), "EUR", False),
+        (spend, ("payload", "fiscal_period"), "2024\n", False),
+        (spend, ("event_id",), "a b", False),
+        (spend, ("schema_version",), 1.0, False),
+        (spend, ("payload", "vintage"), "2023-02-30", True),  # not a calendar date
+        (spend, ("occurred_at",), "2024-01-01T25:00:00Z", True),  # not an instant
+        (spend, ("occurred_at",), "2999-01-01T00:00:00Z", True),  # in the future
+        (spend, ("payload", "technology"), "ai", True),  # without spend_class frontier
+        (spend, ("undeclared",), 1, False),
+        (deployment, ("payload", "kpis"), [{**kpi, "note": 1}], False),  # an item's own key
+        (deployment, ("payload", "kpis"), [{**kpi, "value": "1"}], True),
+        (deployment, ("payload", "kpis"), [kpi, None], False),
+        (observation, ("payload", "value_high"), -1, True),  # below the value
+        (survey, ("payload", "answers", 0, "question_id"), "nope", True),
+        (survey, ("payload", "answers"), [], False),
+    ]
+    values: list[bytes | None] = [_with(e, p, v) for e, p, v, _ in variants]
+    topics = [contracts()[e["event_type"]].topic for e, _, _, _ in variants]
+    expected_typed = [v for v, (*_, typed) in zip(values, variants, strict=True) if typed]
+    # duplicate keys: the Struct keeps the last, as orjson does; the key count finds them
+    duplicates = [
+        '{"event_id":"dup",' + spend_text[1:],
+        json.dumps(deployment).replace('"name": ', '"name": "x", "name": ', 1),
+    ]
+    assert '"name": "x", "name"' in duplicates[1]
+    values += [d.encode() for d in duplicates]
+    topics += [contracts()[e["event_type"]].topic for e in (spend, deployment)]
+    for value, topic in zip(values, topics, strict=True):
+        _same_as_per_message([value], [topic])
+    _same_as_per_message(values, topics)
+    assert _typed(values, topics) == expected_typed
+    valid = [v for v, t in zip(values, topics, strict=True) if not check_value(v, t, NOW)[1]]
+    assert len(valid) == 7  # the integers, the null, the undeclared fields; the rest break rules
+    assert _clean(values, topics) == valid

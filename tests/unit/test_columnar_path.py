@@ -6,8 +6,10 @@ from __future__ import annotations
 import json
 import pickle
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from unittest import mock
 
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pytest
@@ -20,9 +22,10 @@ from contracts.survey_catalog import survey_catalog
 from contracts.synthetic import SyntheticStream
 from handoff.records import KafkaRecord
 from pipelines.batches import CheckedBatch, own_columns
-from pipelines.checking import check_batch
+from pipelines.checking import check_batch, wait_for_validation
 from pipelines.gx_frames import held_frame
-from pipelines.gx_runner import answer_frames, event_frame, for_validation
+from pipelines.gx_pending import PendingValidations
+from pipelines.gx_runner import SuiteRunner, answer_frames, event_frame, for_validation
 from pipelines.normalise import Normaliser
 from tests.poison.strategies import NOW, messages
 
@@ -153,21 +156,39 @@ def test_a_rejected_message_is_decoded_once_for_its_quarantine_row() -> None:
     _same_tables(batch)
 
 
-def test_the_valid_part_of_a_checked_column_is_taken_from_its_array_not_converted() -> None:
-    """A batch with rejected events gathers its valid events' columns anew; their Arrow
-    arrays are the same rows of the arrays the batch check made, not a second conversion."""
+@pytest.mark.parametrize("typed", [True, False])
+def test_the_valid_part_of_a_checked_column_is_converted_once(typed: bool) -> None:
+    """A batch with rejected events gathers its valid events' columns anew. Where the batch
+    check read them with ``orjson`` (every event here holds a field the contract does not
+    declare, which a Struct refuses), their Arrow arrays are the same rows of the arrays
+    the check made, not a second conversion. Where it read them with their Struct
+    (``contracts.typed_decoding``) it made no dict of them and no array: their columns are
+    converted once, for the frames and the staging tables alike."""
     stream = list(SyntheticStream(2000, 0.3, 5))
-    batch = check_batch(_records([(m.value, m.topic) for m in stream]), NOW)
+    values = [m.value if typed else _undeclared_field(m.value) for m in stream]
+    batch = check_batch(_records(list(zip(values, [m.topic for m in stream], strict=True))), NOW)
     for contract in contracts().values():
         event_type = contract.event_type
-        indexes = [i for i, e in sorted(batch.valid.items()) if e["event_type"] == event_type]
-        assert 0 < len(indexes) < len(batch.screened[event_type].positions)
+        indexes = [i for i in sorted(batch.valid) if batch.valid[i]["event_type"] == event_type]
         columns = batch.columns(event_type, indexes)
         assert columns is not None
+        screened = batch.screened[event_type]
+        assert all(e is None for e in screened.events) is typed  # decoded by orjson or not
+        if not typed:  # the rejected events' values are in the check's arrays too
+            assert 0 < len(indexes) < len(screened.positions)
         for path in ("event_id", "subject.entity_id"):
+            first = batch.arrow(columns[path], pa.string()) if typed else None
             with mock.patch("pyarrow.array", side_effect=AssertionError("converted again")):
                 array = batch.arrow(columns[path], pa.string())
             assert array.equals(pa.array(columns[path], pa.string())), (event_type, path)
+            assert first is None or array is first
+
+
+def _undeclared_field(value: bytes | None) -> bytes | None:
+    """``value`` with a field the contract does not declare, if it is a JSON object."""
+    if value is None or not value.rstrip().endswith(b"}"):
+        return value
+    return value.rstrip()[:-1] + b', "x_note": 1}'
 
 
 @settings(
@@ -241,3 +262,33 @@ def test_answer_rows_are_made_once_for_the_same_lists_and_again_for_a_callers_co
         assert "redacted" not in batch.answer_columns(columns)[1]["respondent_id"]
         elsewhere = pickle.loads(pickle.dumps(batch))
         assert batch.answers and not elsewhere.answers
+
+
+def test_the_steps_after_the_check_decode_no_event_but_where_personal_data_may_be() -> None:
+    """The check reads clean events with their Struct and makes no dict of them
+    (``contracts.typed_decoding``); GX's frames and the staging tables are built from their
+    columns, so an event is decoded only where its bytes may hold personal data (each
+    redacted from its dict), and once."""
+    stream = [(m.value, m.topic) for m in SyntheticStream(4000, 0.05, 9)]
+    surveys = [(v, t) for v, t in stream if v and b'"respondent_id"' in v][:20]
+    assert len(surveys) == 20
+    stream += [  # valid responses that hold personal data, which landing hashes
+        (v.replace(b'"respondent_id"', b'"respondent_email": "a@b.cn", "respondent_id"', 1), t)
+        for v, t in surveys
+    ]
+    batch = check_batch(_records(stream), NOW)
+    suspects = {
+        batch.records[i].value
+        for screened in batch.screened.values()
+        for i, suspect in zip(screened.positions, screened.suspect, strict=True)
+        if suspect and i in batch.valid
+    }
+    assert 0 < len(suspects) < len(batch.valid) / 10
+    decoded: list[bytes] = []
+    counting = SimpleNamespace(loads=lambda b: decoded.append(b) or orjson.loads(b))
+    with mock.patch("pipelines.batches.orjson", counting):  # where ``ValidEvents`` decodes
+        wait_for_validation(PendingValidations(), batch, SuiteRunner())
+        tables = Normaliser("batch-1", INGESTED, b"key").tables(batch)
+    assert set(decoded) <= suspects
+    assert len(decoded) == len(set(decoded))
+    assert sum(len(tables[c.table]) for c in contracts().values()) == len(batch.valid)
