@@ -4,7 +4,9 @@ Hypothesis draws messages from the contract-derived strategies (``tests/poison``
 and broken by class; every ``--batch`` of them is one pass onto a real DuckLake under a
 temporary folder, exactly as in ``make test``'s property test but at volume. The property is
 checked for every message (landed, a duplicate, or quarantined with a reason; the pass
-succeeds; the landing's accounting holds). Printed: messages per class and what became of
+succeeds; the landing's accounting holds), and so is the differential one: the batch check
+(``contracts.batch_checks``, both its paths) gives every message the per-message checker's
+verdict, events and reasons alike. Printed: messages per class and what became of
 them, seconds per stage (the slowest named), and the checker's time per message (p50/p99),
 also for the checker of an earlier commit on the same messages (``--compare-with REV``:
 how many it crashed on, and the ratio of the times). Written to ``var/bench/fuzz-<date>.json``.
@@ -30,6 +32,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, given, settings
 
+from contracts.batch_checks import Verdict, check_values
 from contracts.checks import REASON_CODES, check_value
 from contracts.spec import contracts
 from finradar.settings import get_settings, load_settings
@@ -76,6 +79,7 @@ class Fuzz:
         self.old_check_s: list[float] = []
         self.old_crashes: Counter[str] = Counter()
         self.passes = 0
+        self.same_verdicts = 0  # messages the batch check and the checker agreed on
         self.topics = {c.event_type: c.topic for c in contracts().values()}
 
     def add(self, m: Message) -> None:
@@ -83,13 +87,18 @@ class Fuzz:
         if len(self.pending) >= self.batch:
             self.flush()
 
-    def _time_checkers(self, m: Message) -> None:
+    def _time_checkers(self, m: Message) -> Verdict:
+        """The per-message checker's verdict, timed (and the earlier checker's time)."""
         topic = self.topics[m.event_type]
         started = time.perf_counter()
-        check_value(m.value, topic=topic, now=NOW)
+        verdict = check_value(m.value, topic=topic, now=NOW)
         self.check_s.append(time.perf_counter() - started)
-        if self.old is None:
-            return
+        if self.old is not None:
+            self._time_earlier_checker(m, topic)
+        return verdict
+
+    def _time_earlier_checker(self, m: Message, topic: str) -> None:
+        assert self.old is not None
         started = time.perf_counter()
         try:
             self.old.check_value(m.value, topic=topic, now=NOW)
@@ -102,8 +111,14 @@ class Fuzz:
         if not self.pending:
             return
         batch, self.pending = self.pending, []
-        for m in batch:
-            self._time_checkers(m)
+        each = [self._time_checkers(m) for m in batch]
+        # the batch check (both its paths) gives the per-message checker's verdicts
+        together = check_values(
+            [m.value for m in batch], [self.topics[m.event_type] for m in batch], NOW
+        )
+        for m, alone, verdict in zip(batch, each, together, strict=True):
+            assert verdict == alone, f"the batch check differs from the checker on {m.value!r:.300}"
+        self.same_verdicts += len(batch)
         result = self.ingest.run(batch)  # a pass that raises ends the fuzz: the property broke
         self.passes += 1
         self.stage_s.update(result.seconds)
@@ -129,6 +144,7 @@ class Fuzz:
             "stage_seconds": {s: round(self.stage_s[s], 2) for s in STAGES},
             "slowest_stage": max(STAGES, key=lambda s: self.stage_s[s]),
             "checker_us": {"p50": round(p50, 1), "p99": round(p99, 1)},
+            "batch_check_same_verdicts": self.same_verdicts,
         }
         if self.old is not None and self.old_check_s:
             old50, old99 = _percentiles(self.old_check_s)
@@ -157,6 +173,10 @@ def _print(report: dict[str, Any], rev: str | None) -> None:
     print(f"slowest stage: {report['slowest_stage']}")
     c = report["checker_us"]
     print(f"checker per message: p50 {c['p50']} µs, p99 {c['p99']} µs")
+    print(
+        f"batch check: the checker's verdict on {report['batch_check_same_verdicts']:,} of"
+        f" {report['messages']:,} messages"
+    )
     if "earlier_checker_us" in report:
         o = report["earlier_checker_us"]
         print(
