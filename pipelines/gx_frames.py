@@ -60,6 +60,12 @@ def _equality_only(specs: list[ExpectationSpec]) -> set[str]:
     return compared - ordered
 
 
+def read_columns(suite: str) -> tuple[str, ...]:
+    """The columns ``suite``'s expectations read (``columns_read``): what ``held_frame``
+    keeps."""
+    return _layout(suite)[0]
+
+
 def compared_text(suite: str) -> frozenset[str]:
     """The columns ``suite`` compares for equality only: ``held_frame`` makes their text
     categorical."""

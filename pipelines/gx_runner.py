@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import BrokenExecutor
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from datetime import UTC, datetime, timedelta
+from functools import cache
 from itertools import compress
 from pathlib import Path
 from typing import Any
@@ -52,7 +53,7 @@ from finradar.errors import TransientError
 from finradar.settings import quiet_great_expectations
 from handoff.validation import BatchValidation, ExpectationOutcome, SuiteOutcome
 from pipelines.batches import EventsAt, own_columns
-from pipelines.gx_frames import compared_text, held_frame, text_categorical
+from pipelines.gx_frames import compared_text, held_frame, read_columns, text_categorical
 from pipelines.gx_import import import_great_expectations
 from pipelines.gx_memo import install as install_gx_memo
 from pipelines.gx_memo import memoised_configurations
@@ -587,13 +588,20 @@ def event_frame(
     columns: dict[str, list[Any]] | None = None,
     arrow: Callable[[list[Any], pa.DataType], pa.Array] | None = None,
 ) -> pd.DataFrame:
-    """The frame a type's suite validates: the flattened events (from their field columns
-    when given), a row id, and what the expectations read besides. With ``arrow`` as well
+    """The frame a type's suite validates: the flattened events' columns the suite reads
+    or derives others from (``frame_inputs``; from their field columns when given), a row
+    id, and what the expectations read besides. With ``arrow`` as well
     (``CheckedBatch.arrow``), the text the suite compares for equality only is categorical
     already, as ``held_frame`` makes it, built from Arrow arrays the staging tables share."""
     contract = contracts()[event_type]
+    inputs = frame_inputs(event_type)
     if columns is not None and events:
-        flat: dict[str, Any] = flatten_columns(columns, contract)
+        # a column no expectation reads is not converted (text: 0.4 µs a value in pandas)
+        flat: dict[str, Any] = {
+            name: values
+            for name, values in flatten_columns(columns, contract).items()
+            if name in inputs
+        }
         if arrow is not None:
             for name in compared_text(event_type) & flat.keys():
                 categorical = text_categorical(flat[name], arrow)
@@ -602,7 +610,8 @@ def event_frame(
         frame = pd.DataFrame(flat)
     else:
         rows = [flatten_event(e, contract) for e in events]
-        frame = pd.DataFrame(rows, columns=[c for c in (rows[0] if rows else {})] or None)
+        read = [c for c in (rows[0] if rows else {}) if c in inputs]
+        frame = pd.DataFrame(rows, columns=read or None)
     frame[ROW_ID] = range(len(events))
     frame["occurred_at_utc"] = _instants(frame.get("occurred_at"))
 
@@ -628,6 +637,14 @@ def event_frame(
             )
         ]
     return frame
+
+
+@cache
+def frame_inputs(event_type: str) -> frozenset[str]:
+    """The flattened columns ``event_frame`` keeps: those the type's suite reads, and those
+    it derives the others from (``occurred_at_utc``, ``survey_wave_key``)."""
+    derived_from = {"occurred_at", "survey_id", "wave"}
+    return frozenset(read_columns(event_type)) | derived_from
 
 
 def _is_email(value: Any) -> bool:
