@@ -18,6 +18,7 @@ from contracts.checks import check_value
 from contracts.corpus import seed_corpus
 from contracts.decoding import MAX_DEPTH, MAX_SAFE_INTEGER
 from contracts.spec import contracts
+from contracts.survey_catalog import survey_catalog
 from contracts.synthetic import SyntheticStream
 from tests.poison.strategies import NOW, messages
 
@@ -417,4 +418,61 @@ def test_what_a_struct_refuses_or_miscounts_goes_the_other_way_with_the_same_ver
     assert _typed(values, topics) == expected_typed
     valid = [v for v, t in zip(values, topics, strict=True) if not check_value(v, t, NOW)[1]]
     assert len(valid) == 7  # the integers, the null, the undeclared fields; the rest break rules
+    assert _clean(values, topics) == valid
+
+
+def test_survey_rules_read_from_columns_give_the_checkers_verdicts() -> None:
+    """Every rule of ``checks.survey_rules`` broken alone in a survey response (and a few
+    answers it lets through), each among clean responses and all together: the batch
+    check, which gives the rules each response's payload made of its columns (the typed
+    path makes no dict of the event), gives the checker's verdict, and passes as clean
+    every variant the checker finds valid."""
+    corpus = [e for e in seed_corpus() if e["event_type"] == "survey_response"]
+
+    def having(kind: str) -> tuple[dict[str, Any], int]:
+        """A response with an answer of ``kind``, and that answer's index."""
+        for response in corpus:
+            for i, a in enumerate(response["payload"]["answers"]):
+                if a["kind"] == kind and (kind != "multi" or a.get("options")):
+                    return response, i
+        raise AssertionError(f"no {kind} answer in the seed corpus")
+
+    (single, s), (multi, m), (score, c), (stage, g) = map(
+        having, ("single", "multi", "score", "stage")
+    )
+    chosen = multi["payload"]["answers"][m]
+    survey = survey_catalog().get(multi["payload"]["survey_id"])
+    assert survey is not None
+    unused = sorted(survey.questions[chosen["question_id"]].options - set(chosen["options"]))
+    answers = ("payload", "answers")
+    variants: list[tuple[dict[str, Any], tuple[Any, ...], Any]] = [
+        (score, ("payload", "respondent_id"), "someone@example.cn"),
+        (score, ("payload", "department"), "IT, it@example.cn"),
+        (score, ("payload", "survey_id"), "no-such-survey"),
+        (score, ("payload", "wave"), "1999"),
+        (score, answers, [*score["payload"]["answers"], score["payload"]["answers"][0]]),
+        (score, (*answers, 0, "question_id"), "no_such_question"),
+        (score, (*answers, c, "kind"), "stage"),
+        (score, (*answers, c, "score"), REMOVED),
+        (score, (*answers, c, "options"), ["x"]),  # a score's options go unread: valid
+        (stage, (*answers, g, "stage"), REMOVED),
+        (single, (*answers, s, "options"), []),
+        (single, (*answers, s, "options"), REMOVED),
+        (single, (*answers, s, "options"), ["a", "b"]),
+        (multi, (*answers, m, "options"), [*chosen["options"], *chosen["options"][:1]]),
+        (multi, (*answers, m, "options"), [*chosen["options"], "no_such_option"]),
+        (multi, (*answers, m, "options"), []),  # none chosen: valid
+        (multi, (*answers, m, "options"), [*chosen["options"], *unused[:1]]),  # valid
+    ]
+    topic = contracts()["survey_response"].topic
+    values: list[bytes | None] = []
+    for response, path, value in variants:
+        clean = json.dumps(response, ensure_ascii=False).encode()
+        changed = _with(response, path, value)
+        _same_as_per_message([clean, changed, clean], [topic] * 3)
+        values.append(changed)
+    topics = [topic] * len(values)
+    _same_as_per_message(values, topics)
+    valid = [v for v in values if not check_value(v, topic, NOW)[1]]
+    assert len(valid) == 3
     assert _clean(values, topics) == valid
