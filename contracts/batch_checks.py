@@ -67,7 +67,7 @@ from contracts.spec import (
 )
 from contracts.survey_catalog import SurveyCatalog, survey_catalog
 from contracts.taxonomy import codes
-from contracts.typed_decoding import struct_reader, typed_decoder
+from contracts.typed_decoding import left_to_columns, struct_reader, typed_decoder
 
 Verdict = tuple[dict[str, Any] | None, list[Reason]]
 
@@ -296,9 +296,10 @@ def _keys_with_items(event_type: str, rows: list[tuple[Any, ...]]) -> list[int |
 
 
 def _columns_of(batch: TypeBatch, rows: list[tuple[Any, ...]]) -> None:
-    """``_gather``'s columns of the events whose ``_layout`` tuples are ``rows``."""
+    """The batch's key counts, object statuses and columns, from its events' ``_layout``
+    tuples (``rows``: ``_layout``'s reader of a dict, or ``struct_reader`` of a Struct)."""
     objects, leaves, _ = _layout(batch.contract.event_type)
-    columns = list(zip(*rows, strict=True))
+    columns = list(zip(*rows, strict=True)) or [()] * (2 + len(objects) + len(leaves))
     batch.keys, batch.unknown = list(columns[0]), list(columns[1])
     batch.objects = {name: list(columns[2 + k]) for k, name in enumerate(objects)}
     batch.columns = {path: list(columns[2 + len(objects) + k]) for k, path in enumerate(leaves)}
@@ -309,14 +310,11 @@ def _typed_clean(batch: TypeBatch, now: datetime, catalog: SurveyCatalog) -> lis
     timestamps, the items of arrays of objects and the rules a schema cannot express."""
     ok = [True] * len(batch.positions)
     everyone = list(range(len(ok)))
-    for f in batch.contract.root.fields:
-        for leaf, path in (
-            [(c, f"{f.name}.{c.name}") for c in f.fields] if f.kind == "object" else [(f, f.name)]
-        ):
-            if leaf.kind in ("date", "timestamp"):
-                _calendar(leaf, batch.columns[path], everyone, ok, batch.instants)
-            elif leaf.kind == "array" and leaf.items is not None and leaf.items.kind == "object":
-                _leaf(leaf, batch.columns[path], everyone, ok, None, batch.instants)
+    for leaf, path in left_to_columns(batch.contract.event_type):
+        if leaf.kind in ("date", "timestamp"):
+            _calendar(leaf, batch.columns[path], everyone, ok, batch.instants)
+        else:  # an array of objects, whose items the Struct read as plain objects
+            _leaf(leaf, batch.columns[path], everyone, ok, None, batch.instants)
     _rules(batch, now, catalog, ok)
     return ok
 
@@ -407,13 +405,7 @@ def _layout(event_type: str) -> tuple[list[str], list[str], Callable[..., tuple[
 
 
 def _gather(batch: TypeBatch) -> None:
-    objects, leaves, read = _layout(batch.contract.event_type)
-    columns = list(zip(*map(read, batch.events), strict=True)) if batch.events else []
-    if not columns:
-        columns = [()] * (2 + len(objects) + len(leaves))
-    batch.keys, batch.unknown = list(columns[0]), list(columns[1])
-    batch.objects = {name: list(columns[2 + k]) for k, name in enumerate(objects)}
-    batch.columns = {path: list(columns[2 + len(objects) + k]) for k, path in enumerate(leaves)}
+    _columns_of(batch, list(map(_layout(batch.contract.event_type)[2], batch.events)))
 
 
 # ----------------------------------------------------------------------------- checking

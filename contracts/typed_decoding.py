@@ -81,6 +81,26 @@ def struct_reader(event_type: str) -> Callable[[Any], tuple[Any, ...]]:
     return namespace["read"]  # type: ignore[no-any-return]
 
 
+@cache
+def left_to_columns(event_type: str) -> tuple[tuple[Field, str], ...]:
+    """The declared leaf fields whose rules a Struct does not check in full, with their
+    column paths: dates and timestamps (their pattern only: not the calendar), and arrays
+    of objects (items read as plain objects, ``_annotation``)."""
+    left = []
+    for f in contracts()[event_type].root.fields:
+        leaves = (
+            [(c, f"{f.name}.{c.name}") for c in f.fields] if f.kind == "object" else [(f, f.name)]
+        )
+        left += [(leaf, path) for leaf, path in leaves if _left_to_columns(leaf)]
+    return tuple(left)
+
+
+def _left_to_columns(f: Field) -> bool:
+    return f.kind in ("date", "timestamp") or (
+        f.kind == "array" and f.items is not None and f.items.kind == "object"
+    )
+
+
 def _struct(f: Field, name: str) -> type[msgspec.Struct]:
     """The Struct of an object field: its fields, the required ones without a default."""
     fields: list[tuple[str, Any] | tuple[str, Any, Any]] = []
@@ -116,7 +136,8 @@ def _annotation(f: Field, name: str) -> Any:
     if f.items is None:
         raise ValueError(f"array field {f.name} declares no items")
     # an array of objects is read as plain objects: the batch check checks their fields
-    item = dict[str, Any] if f.items.kind == "object" else _annotation(f.items, name + "Item")
+    # (``left_to_columns``)
+    item = dict[str, Any] if _left_to_columns(f) else _annotation(f.items, name + "Item")
     return _constrained(list[item], {"min_length": f.min_items})  # type: ignore[valid-type]
 
 
