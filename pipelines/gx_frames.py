@@ -85,8 +85,13 @@ def text_categorical(
         return None
     if array.null_count == len(array):
         return None
+    return categorical(array)
+
+
+def categorical(array: pa.Array) -> pd.Categorical:
+    """A text array as the categorical ``held_frame`` makes of its values: categories in
+    code point order, as pandas sorts the categories of text; a null is missing."""
     encoded = array.dictionary_encode()
-    # code point order, as pandas sorts the categories of text
     order = pc.array_sort_indices(encoded.dictionary).to_numpy()
     rank = np.empty(len(order), dtype=np.int64)
     rank[order] = np.arange(len(order))
@@ -103,10 +108,10 @@ def text_categorical(
 def held_frame(suite: str, frame: pd.DataFrame) -> pd.DataFrame:
     """``frame`` with the columns ``suite`` reads only, its text compared for equality only
     as categoricals."""
-    read, categorical = _layout(suite)
+    read, compared = _layout(suite)
     held = frame[[c for c in read if c in frame.columns]]
     return held.astype(
-        {c: "category" for c in categorical if c in held.columns and held[c].dtype == "str"}
+        {c: "category" for c in compared if c in held.columns and held[c].dtype == "str"}
     )
 
 

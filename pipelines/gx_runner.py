@@ -26,8 +26,10 @@ from itertools import compress
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import pyarrow as pa
+import pyarrow.compute as pc
 import yaml
 
 from contracts.batch_checks import value_at
@@ -53,7 +55,13 @@ from finradar.errors import TransientError
 from finradar.settings import quiet_great_expectations
 from handoff.validation import BatchValidation, ExpectationOutcome, SuiteOutcome
 from pipelines.batches import EventsAt, own_columns
-from pipelines.gx_frames import compared_text, held_frame, read_columns, text_categorical
+from pipelines.gx_frames import (
+    categorical,
+    compared_text,
+    held_frame,
+    read_columns,
+    text_categorical,
+)
 from pipelines.gx_import import import_great_expectations
 from pipelines.gx_memo import install as install_gx_memo
 from pipelines.gx_memo import memoised_configurations
@@ -669,16 +677,25 @@ def answer_frames(
     an answer its question knows, each with the columns its suite reads only (GX filters
     whole frames once per expectation: the answers' other columns doubled its time). Built
     column by column from the events' answer rows: ``built`` (``answer_columns_of`` them),
-    else ``answer_columns_of``."""
+    else ``answer_columns_of``; in Arrow's loops where the answers allow it
+    (``arrow_answer_frames``: its text columns then come categorical, as ``held_frame``
+    makes them), else value by value (``answer_frames_of_values``)."""
     rows, columns = built if built is not None else answer_columns_of(events)
+    frames = arrow_answer_frames(rows, columns, catalog)
+    return frames if frames is not None else answer_frames_of_values(rows, columns, catalog)
+
+
+def answer_frames_of_values(
+    rows: list[int], columns: dict[str, list[Any]], catalog: SurveyCatalog
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """``answer_frames`` of answer rows of any shape, value by value."""
     survey_ids, question_ids = columns["survey_id"], columns["question_id"]
     kinds, chosen = columns["kind"], columns["options"]
     question_keys = [f"{s}|{q}" for s, q in zip(survey_ids, question_ids, strict=True)]
     keys = list(zip(map(str, survey_ids), map(str, question_ids), strict=True))
     known: dict[tuple[str, str], Any] = {}  # a survey's questions repeat in every event
     for key in set(keys):
-        survey = catalog.get(key[0])
-        known[key] = survey.questions.get(key[1]) if survey else None
+        known[key] = _question(catalog, *key)
     questions = [known[key] for key in keys]
     lists = [o if isinstance(o, list) else [] for o in chosen]
     answers = {
@@ -704,10 +721,91 @@ def answer_frames(
     return _frame(answers, _ANSWER_COLUMNS), _frame(options, _OPTION_COLUMNS)
 
 
-def _frame(columns: dict[str, list[Any]], names: list[str]) -> pd.DataFrame:
+def _question(catalog: SurveyCatalog, survey_id: str, question_id: str) -> Any:
+    survey = catalog.get(survey_id)
+    return survey.questions.get(question_id) if survey else None
+
+
+def arrow_answer_frames(
+    rows: list[int], columns: dict[str, list[Any]], catalog: SurveyCatalog
+) -> tuple[pd.DataFrame, pd.DataFrame] | None:
+    """``answer_frames`` in Arrow's loops, for answer rows that are all well formed (each
+    survey, question and kind a text, each options value a list of texts or absent, as
+    decoded JSON holds them); None for any other, which ``answer_frames_of_values`` reads
+    value by value. Their text columns come categorical, as ``held_frame`` makes them;
+    the keys are the same texts (``survey|question``, ``…|kind``, ``…|option``)."""
+    ids = [columns[name] for name in ("survey_id", "question_id", "kind")]
+    chosen = columns["options"]
+    if not rows or any(set(map(type, values)) != {str} for values in ids):
+        return None
+    if not set(map(type, chosen)) <= {list, type(None)}:
+        return None
+    surveys, questions, kinds = (pa.array(values, pa.string()) for values in ids)
+    try:
+        lists = pa.array(chosen, pa.list_(pa.string()))
+    except (pa.ArrowInvalid, pa.ArrowTypeError):  # an option that is not a text
+        return None
+    if pc.list_flatten(lists).null_count:
+        return None
+    question_keys = pc.binary_join_element_wise(surveys, questions, "|")
+    known, kind_fits = _questions_known(surveys, questions, kinds, catalog)
+    counts = pc.list_value_length(lists).fill_null(0).to_numpy().astype(np.int64)
+    answers = {
+        ROW_ID: rows,
+        "question_id": categorical(questions),
+        "kind": categorical(kinds),
+        "score": columns["score"],
+        "stage": columns["stage"],
+        "question_key": categorical(question_keys),
+        "question_kind_key": categorical(pc.binary_join_element_wise(question_keys, kinds, "|")),
+        "question_known": known,
+        "option_count": counts,
+    }
+    picked = np.flatnonzero((counts > 0) & kind_fits)
+    selected = lists.take(picked)
+    option_ids = pc.list_flatten(selected)
+    at = picked[pc.list_parent_indices(selected).to_numpy()]
+    options = {
+        ROW_ID: np.asarray(rows, dtype=np.int64)[at],
+        "answer_index": np.asarray(columns["answer_index"], dtype=np.int64)[at],
+        "option_id": categorical(option_ids),
+        "option_key": categorical(
+            pc.binary_join_element_wise(question_keys.take(at), option_ids, "|")
+        ),
+    }
+    return _frame(answers, _ANSWER_COLUMNS), _frame(options, _OPTION_COLUMNS)
+
+
+def _questions_known(
+    surveys: pa.Array, questions: pa.Array, kinds: pa.Array, catalog: SurveyCatalog
+) -> tuple[np.ndarray, np.ndarray]:
+    """For each answer, whether the catalog knows its question, and whether that question
+    is of the answer's kind: each pair of survey and question looked up once."""
+    survey_codes, question_codes, kind_codes = (
+        a.dictionary_encode() for a in (surveys, questions, kinds)
+    )
+    width = len(question_codes.dictionary)
+    pairs = (
+        survey_codes.indices.to_numpy().astype(np.int64) * width + question_codes.indices.to_numpy()
+    )
+    distinct, inverse = np.unique(pairs, return_inverse=True)
+    survey_ids = survey_codes.dictionary.to_pylist()
+    question_ids = question_codes.dictionary.to_pylist()
+    kind_code = {kind: i for i, kind in enumerate(kind_codes.dictionary.to_pylist())}
+    known = np.zeros(len(distinct), dtype=bool)
+    expected = np.full(len(distinct), -1, dtype=np.int64)  # the code of the question's kind
+    for j, pair in enumerate(distinct.tolist()):
+        question = _question(catalog, survey_ids[pair // width], question_ids[pair % width])
+        if question is not None:
+            known[j] = True
+            expected[j] = kind_code.get(question.kind, -1)
+    return known[inverse], expected[inverse] == kind_codes.indices.to_numpy()
+
+
+def _frame(columns: dict[str, Any], names: list[str]) -> pd.DataFrame:
     """The frame of ``columns``. With no rows, the frame of no records (object columns):
     pandas types an empty list otherwise, and GX's verdicts on it differ by dtype."""
-    if not columns[ROW_ID]:
+    if len(columns[ROW_ID]) == 0:
         return pd.DataFrame([], columns=names)
     return pd.DataFrame(columns, columns=names)
 

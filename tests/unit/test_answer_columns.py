@@ -13,7 +13,7 @@ import pytest
 
 from contracts.batch_checks import value_at
 from contracts.export.arrow import ANSWER_KEY_COLUMNS
-from contracts.export.gx_suites import ROW_ID
+from contracts.export.gx_suites import ANSWER_SUITE, OPTION_SUITE, ROW_ID
 from contracts.flatten import (
     ANSWER_HEAD_PATHS,
     ANSWER_INPUT_PATHS,
@@ -23,9 +23,17 @@ from contracts.flatten import (
 )
 from contracts.survey_catalog import SurveyCatalog, survey_catalog
 from contracts.synthetic import SyntheticStream
-from pipelines.gx_runner import _ANSWER_COLUMNS, _OPTION_COLUMNS, answer_frames
+from pipelines.gx_frames import held_frame
+from pipelines.gx_runner import (
+    _ANSWER_COLUMNS,
+    _OPTION_COLUMNS,
+    answer_frames,
+    answer_frames_of_values,
+    arrow_answer_frames,
+)
 
 SURVEY_TOPIC = "fi.survey.responses.v1"
+SUITES = (ANSWER_SUITE, OPTION_SUITE)
 
 
 def _odd_events(known: dict[str, Any]) -> list[dict[str, Any]]:
@@ -138,14 +146,92 @@ def test_answer_columns_from_field_columns_are_those_of_the_events(
 def test_answer_frames_are_the_row_by_row_frames(
     responses: list[dict[str, Any]], part: slice
 ) -> None:
+    """As GX validates them (``held_frame``: text compared for equality only categorical)."""
     catalog = survey_catalog()
     events = responses[part]
     built = answer_frames(events, catalog)
     expected = _row_by_row_frames(events, catalog)
-    for got, want in zip(built, expected, strict=True):
-        pd.testing.assert_frame_equal(got, want, check_dtype=True)
+    for suite, got, want in zip(SUITES, built, expected, strict=True):
+        pd.testing.assert_frame_equal(
+            held_frame(suite, got), held_frame(suite, want), check_dtype=True
+        )
     if part == slice(None):  # the comparison covers options of known questions
         assert len(expected[1]) > 100 and expected[0]["question_known"].any()
+
+
+def _well_formed(responses: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The responses whose answers Arrow's loops take (``arrow_answer_frames``), then
+    well-formed ones the catalog does not know all of: an unknown survey, an unknown
+    question, a known question of another kind."""
+    catalog = survey_catalog()
+    taken = [e for e in responses if arrow_answer_frames(*answer_columns_of([e]), catalog)]
+    first = taken[0]["payload"]
+    answered = next(a for a in first["answers"] if a.get("options"))
+    strange = [
+        {**answered, "kind": "stage" if answered["kind"] != "stage" else "multi"},
+        {**answered, "question_id": "no-such-question"},
+        answered,
+    ]
+    return [
+        *taken,
+        {"payload": {**first, "answers": strange}},
+        {"payload": {**first, "survey_id": "no-such-survey"}},
+    ]
+
+
+@pytest.mark.parametrize("part", [slice(None), slice(0, 1), slice(-7, None), slice(0, 0)])
+def test_arrow_answer_frames_are_the_frames_of_values_as_gx_holds_them(
+    responses: list[dict[str, Any]], part: slice
+) -> None:
+    """Arrow's loops build the held frames the value-by-value path builds, on the stream's
+    well-formed responses (answers of unknown questions and of the wrong kind among
+    them); on the odd ones they decline, and the value-by-value path builds them."""
+    catalog = survey_catalog()
+    events = _well_formed(responses)[part]
+    rows, columns = answer_columns_of(events)
+    arrow = arrow_answer_frames(rows, columns, catalog)
+    if not rows:
+        assert arrow is None
+        return
+    assert arrow is not None
+    for suite, got, want in zip(
+        SUITES, arrow, answer_frames_of_values(rows, columns, catalog), strict=True
+    ):
+        pd.testing.assert_frame_equal(got, held_frame(suite, want), check_dtype=True)
+    if part == slice(None):
+        answers, options = arrow
+        assert not answers["question_known"].all() and len(options) > 100
+        fits = answers["question_known"] & (answers["option_count"] > 0)
+        assert fits.sum() > options[ROW_ID].nunique()  # some of the wrong kind left out
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"question_id": "q", "kind": "multi", "options": "not-a-list"},
+        {"question_id": "q", "kind": "multi", "options": [None, "x"]},
+        {"question_id": "q", "kind": "multi", "options": [3]},
+        {"question_id": "q", "kind": "multi", "options": {"x": 1}},
+        {"question_id": 7, "kind": "multi"},
+        {"question_id": "q", "kind": None},
+        {"kind": "score", "score": 1},
+        "not-an-object",
+    ],
+)
+def test_arrow_answer_frames_decline_every_odd_answer(answer: Any) -> None:
+    """An answer whose values Arrow would read otherwise than Python's f-strings and
+    ``isinstance`` (a text taken as a list of characters, a null joined as nothing) sends
+    the whole batch value by value."""
+    catalog = survey_catalog()
+    good = {"question_id": "q", "kind": "multi", "options": ["x"]}
+    event = {"payload": {"survey_id": "s", "answers": [good, answer]}}
+    assert arrow_answer_frames(*answer_columns_of([event]), catalog) is None
+    assert (
+        arrow_answer_frames(
+            *answer_columns_of([{"payload": {"survey_id": "s", "answers": [good]}}]), catalog
+        )
+        is not None
+    )
 
 
 def test_the_answer_heads_are_the_contracts_answer_key_columns() -> None:

@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 
 from contracts.batch_checks import value_at
+from contracts.export.gx_suites import ANSWER_SUITE, OPTION_SUITE
 from contracts.flatten import answer_columns_from
 from contracts.spec import contracts
 from contracts.survey_catalog import survey_catalog
@@ -84,8 +85,10 @@ def _same_held_frames(batch: CheckedBatch) -> None:
         if event_type == "survey_response":  # and the answers' frames, from shared rows
             assert shown_columns is not None
             shared = answer_frames(shown, catalog, batch.answer_columns(shown_columns))
-            for got, want in zip(shared, answer_frames(shown, catalog), strict=True):
-                pd.testing.assert_frame_equal(got, want)
+            for suite, got, want in zip(
+                (ANSWER_SUITE, OPTION_SUITE), shared, answer_frames(shown, catalog), strict=True
+            ):
+                pd.testing.assert_frame_equal(held_frame(suite, got), held_frame(suite, want))
 
 
 def test_synthetic_stream_same_tables_and_frames() -> None:
