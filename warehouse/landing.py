@@ -444,14 +444,16 @@ def insert_landed(
         files = _files(staged, contract.table)
         inserted = 0
         if files is not None:
+            # the semi join's side holds this table's landing events only, not the pass's
             inserted = con.execute(
                 f"""
                 insert into raw.{contract.table} by name
                 select s.* from read_parquet({files}) as s
-                semi join classified as c
-                  on c.kafka_topic = s.kafka_topic and c.kafka_partition = s.kafka_partition
-                 and c.kafka_offset = s.kafka_offset and c.verdict = 'land'
-                """
+                semi join (select kafka_topic, kafka_partition, kafka_offset from classified
+                           where verdict = 'land' and raw_table = ?) as c
+                  using (kafka_topic, kafka_partition, kafka_offset)
+                """,
+                [contract.table],
             ).fetchone()[0]
         expect_inserted(f"raw.{contract.table}", inserted, landing.get(contract.table, 0))
     answers = _files(staged, "survey_answers")
