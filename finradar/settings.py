@@ -339,6 +339,12 @@ class IngestSettings(BaseModel):
     # with the process tree at 1.31 GiB, 120,000 346 s at 1.40 GiB, 180,000 341 s at
     # 1.47 GiB, too near the 1.5 GiB the pass keeps under
     gx_rows: int = Field(120_000, ge=1)
+    # the validations the Data Docs index lists, the latest first (a pass stores one or more
+    # per suite; ``dq.validation_runs`` keeps every one). GX reads each one it lists at
+    # every build: listing all, a build took 0.39 s after the first of 120 small passes and
+    # 2.41 s after the last, listing 30, 0.40 s and 0.61 s (six validations a pass, a
+    # script of mine, 2026-12-06); about 3 ms a listed validation
+    docs_validations: int = Field(100, ge=1)
     # ... or when the frames waiting in a worker hold this many bytes: a frame holds its
     # events' text, and events of long texts (a source's document, up to the contract's
     # megabyte each) would otherwise wait by the hundred thousand

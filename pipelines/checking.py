@@ -192,6 +192,7 @@ class _ValidateFn(beam.DoFn):
         rows: int = GX_ROWS,
         batch_id: str | None = None,
         frame_bytes: int = GX_BYTES,
+        docs_listed: int | None = None,
     ) -> None:
         self.now = now
         self.gx_root = gx_root
@@ -200,6 +201,7 @@ class _ValidateFn(beam.DoFn):
         self.rows = rows
         self.batch_id = batch_id
         self.frame_bytes = frame_bytes
+        self.docs_listed = docs_listed
         self.runner: Any = None
         self.pending = PendingValidations()
 
@@ -224,7 +226,9 @@ class _ValidateFn(beam.DoFn):
             yield GlobalWindows.windowed_value(verdicts)
         # with ``web_assets``, each worker adds the pages of what it validated
         if self.web_assets is not None and self.runner.unrendered:
-            build_pages(self.runner, Path(self.web_assets), kill_at(self.failpoint))
+            build_pages(
+                self.runner, Path(self.web_assets), kill_at(self.failpoint), self.docs_listed
+            )
 
 
 class _ValidateInPoolFn(beam.DoFn):
@@ -308,7 +312,8 @@ class ValidateWithSuites(beam.PTransform):
 
     With ``gx_root`` the results are kept in a GX file context there (for Data Docs), and
     with ``web_assets`` as well each bundle ends by adding its pages to the Data Docs (a
-    pass whose commit is made after its worker processes have ended).
+    pass whose commit is made after its worker processes have ended), whose index lists
+    the latest ``docs_listed`` validations.
     With ``workers`` (no ``gx_root``) each batch is validated at once in that many worker
     processes (``pipelines.gx_pool``): the short passes of ``follow``.
     ``batch_id``: the ingest batch, the run name its results have in the GX project.
@@ -324,6 +329,7 @@ class ValidateWithSuites(beam.PTransform):
         rows: int = GX_ROWS,
         batch_id: str | None = None,
         frame_bytes: int = GX_BYTES,
+        docs_listed: int | None = None,
     ) -> None:
         super().__init__()
         if gx_root and workers:
@@ -338,6 +344,7 @@ class ValidateWithSuites(beam.PTransform):
         self.rows = rows
         self.batch_id = batch_id
         self.frame_bytes = frame_bytes
+        self.docs_listed = docs_listed
 
     def expand(self, batches: beam.PCollection) -> beam.PCollection:
         fn: beam.DoFn = (
@@ -351,6 +358,7 @@ class ValidateWithSuites(beam.PTransform):
                 self.rows,
                 self.batch_id,
                 self.frame_bytes,
+                self.docs_listed,
             )
         )
         return batches | "Validate with GX suites" >> beam.ParDo(fn).with_output_types(

@@ -73,6 +73,7 @@ RESULT_FORMAT = {
     "unexpected_index_column_names": [ROW_ID],
     "return_unexpected_index_query": False,
 }
+INDEX_BUILDER = "DefaultSiteIndexBuilder"  # GX's, which a project's configuration names
 # A pass/fail answer costs half a COMPLETE validation (GX computes no failing-row lists)
 SCREEN_FORMAT = {"result_format": "BOOLEAN_ONLY"}
 
@@ -223,15 +224,27 @@ class SuiteRunner:
                 self.suites[name], result_format=result_format, expectation_parameters=parameters
             )
 
-    def build_data_docs(self) -> Path:
+    def build_data_docs(self, listed: int | None = None) -> Path:
         """Render the pages of the validations this runner stored since the last build,
-        and the index of all of them; returns the index page. Rendering every stored
-        validation again would grow with the warehouse's age (an ingest every minute stores
-        three or more a minute). The first build in a project renders everything, and so
-        does a runner that validated nothing itself (a runner whose workers validate in
-        other processes would otherwise leave their results without pages)."""
+        and the index; returns the index page. Rendering every stored validation again
+        would grow with the warehouse's age (an ingest every minute stores three or more a
+        minute). The first build in a project renders everything, and so does a runner
+        that validated nothing itself (a runner whose workers validate in other processes
+        would otherwise leave their results without pages).
+
+        ``listed``: the index lists the latest this many validations, and a build that
+        renders everything renders only them (GX's ``validation_results_limit``): GX reads
+        every validation it lists at each build, so a build listing all of them took
+        longer with every pass before it. Older pages stay where they are, and every
+        validation's outcome stays in the warehouse (``dq.validation_runs``)."""
         if self.project_root is None:
             raise ValueError("Data Docs need a file context (project_root)")
+        sites = self.context.variables.data_docs_sites or {}  # a copy
+        for site in sites.values():
+            builder = site.setdefault("site_index_builder", {"class_name": INDEX_BUILDER})
+            builder["validation_results_limit"] = listed
+        # this context's configuration in memory: the project's file is left as it is
+        self.context.variables.data_docs_sites = sites
         index = docs_index(self.project_root)
         if not index.is_file() or not self.validated:
             try:
@@ -545,18 +558,22 @@ def shared_runner(
 
 
 def build_pages(
-    runner: SuiteRunner, web_assets: Path, hit: Callable[[str], None] = lambda name: None
+    runner: SuiteRunner,
+    web_assets: Path,
+    hit: Callable[[str], None] = lambda name: None,
+    listed: int | None = None,
 ) -> Path:
     """Add the validations ``runner`` stored since its last build to its project's Data Docs
-    (``SuiteRunner.build_data_docs``), served offline with their styling from
-    ``web_assets``; returns the index page. One process at a time: the worker processes of
-    a pass each add their own validations to the one site."""
+    (``SuiteRunner.build_data_docs``, the index listing the latest ``listed``), served
+    offline with their styling from ``web_assets``; returns the index page. One process at
+    a time: the worker processes of a pass each add their own validations to the one
+    site."""
     project_root = runner.project_root
     if project_root is None:
         raise ValueError("Data Docs need a file context (project_root)")
     lock = project_root.with_name(f".{project_root.name}.docs.lock")
     with file_lock(lock, "another process building the Data Docs", wait_s=SETUP_WAIT_S):
-        index = runner.build_data_docs()
+        index = runner.build_data_docs(listed)
         hit("data_docs")
         localise(index.parent, web_assets)
     return index

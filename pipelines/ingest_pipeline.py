@@ -204,6 +204,7 @@ def build_pipeline(
                 rows=ingest.gx_rows,
                 frame_bytes=ingest.gx_bytes,
                 batch_id=batch_id,
+                docs_listed=ingest.docs_validations,
             )
         )
         | "Stage GX verdicts" >> StageVerdicts(run_dir / "tables")

@@ -215,4 +215,6 @@ def build_data_docs(settings: Settings, hit: Callable[[str], None] = lambda name
     """Add this process's new GX validations to the Data Docs (the pass's, validated by
     this process's runner of the project), served offline with their styling
     (``warehouse/report/data_docs.py``); returns the index page."""
-    return build_pages(shared_runner(settings.gx_dir), settings.web_assets, hit)
+    return build_pages(
+        shared_runner(settings.gx_dir), settings.web_assets, hit, settings.ingest.docs_validations
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import shutil
 from datetime import UTC, datetime
 
 import pytest
@@ -246,6 +247,32 @@ def test_data_docs_render_each_new_validation_once_and_keep_the_old(tmp_path):
     assert len(stored) == 3
     listed = index.read_text("utf-8")
     assert all(key.batch_identifier in listed for key in stored)
+
+
+def test_the_data_docs_index_lists_the_latest_validations_and_keeps_older_pages(tmp_path):
+    """With ``listed``, the index lists the latest validations only (GX reads each one it
+    lists at every build); an older page stays, a build that renders everything renders
+    the listed ones only, and the project's stored configuration is left as it was."""
+    project = SuiteRunner(project_root=tmp_path)
+    configuration = tmp_path / "gx" / "great_expectations.yml"
+    written = configuration.read_text()
+    events = [e for e in seed_corpus() if e["event_type"] == "spend_disclosure"][:5]
+    site = tmp_path / "gx" / "uncommitted" / "data_docs" / "local_site"
+
+    def page_runs() -> set[str]:  # validations/<suite>/v1/<run name>/<run time>/<batch>.html
+        return {p.parent.parent.name for p in (site / "validations").rglob("*.html")}
+
+    for run in ("run-1", "run-2", "run-3"):
+        project.validate("spend_disclosure", events, now=NOW, run_name=run)
+        index = project.build_data_docs(listed=2)
+    listed = index.read_text("utf-8")
+    assert "run-3" in listed and "run-2" in listed and "run-1" not in listed
+    assert page_runs() == {"run-1", "run-2", "run-3"}
+    assert configuration.read_text() == written
+    shutil.rmtree(site)
+    SuiteRunner(project_root=tmp_path).build_data_docs(listed=1)  # it validated nothing
+    assert page_runs() == {"run-3"}
+    assert "run-3" in index.read_text("utf-8")
 
 
 def test_a_project_a_killed_process_left_half_written_starts_again(tmp_path):

@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from pathlib import Path
 
 from infra.web_assets import Asset, assets
@@ -20,6 +21,12 @@ def docs_index(project_root: Path) -> Path:
     """The index page of a GX project's Data Docs."""
     return project_root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
 
+
+# beside the site's pages: its time is when the last localisation began
+LOCALISED_MARKER = ".finradar-localised"
+# a file system may keep a page's time to the second or two (FAT's two): a page written
+# as a localisation began is read again by the next, which changes nothing it did
+MTIME_SLACK_S = 2.0
 
 REMOTE_IMAGE = re.compile(r'<img[^>]+src="https?://[^"]*great-expectations-web-assets[^"]*"[^>]*>')
 
@@ -41,7 +48,11 @@ def _vendor(site: Path, cache_dir: Path, asset: Asset) -> Path:
 
 
 def localise(site: Path, cache_dir: Path) -> int:
-    """Rewrite every page of the Data Docs site at ``site``; returns the pages changed.
+    """Rewrite the pages of the Data Docs site at ``site`` written since the last time it
+    ran there (every page the first time); returns the pages changed. Reading every page
+    at every build took longer with every pass before it; the builds of a site take turns
+    (``pipelines.gx_runner.build_pages``), so each page written after one localisation
+    began is read by the next.
 
     Assets missing from ``cache_dir`` (``make install`` fetches them) keep their CDN address.
     """
@@ -50,8 +61,13 @@ def localise(site: Path, cache_dir: Path) -> int:
         for a in assets()
         if (cache_dir / a.folder / a.path).is_file()
     }
+    marker = site / LOCALISED_MARKER
+    since = marker.stat().st_mtime - MTIME_SLACK_S if marker.is_file() else None
+    started = time.time()
     changed = 0
     for page in site.rglob("*.html"):
+        if since is not None and page.stat().st_mtime < since:
+            continue
         text = page.read_text(encoding="utf-8")
         new = REMOTE_IMAGE.sub("", text)
         for url, path in local.items():
@@ -59,4 +75,6 @@ def localise(site: Path, cache_dir: Path) -> int:
         if new != text:
             page.write_text(new, encoding="utf-8")
             changed += 1
+    marker.touch()
+    os.utime(marker, (started, started))
     return changed
