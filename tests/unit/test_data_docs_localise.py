@@ -7,6 +7,7 @@ import os
 import time
 from pathlib import Path
 
+from infra.web_assets import assets
 from warehouse.report.data_docs import LOCALISED_MARKER, localise
 
 REMOTE = (
@@ -40,3 +41,23 @@ def test_localise_reads_the_pages_written_since_it_last_ran(tmp_path: Path) -> N
     (site / LOCALISED_MARKER).unlink()  # no record of a run: every page again
     assert localise(site, no_assets) == 1
     assert not _remote(old)
+
+
+def test_localise_reads_every_page_again_once_other_assets_are_served(tmp_path: Path) -> None:
+    """A page localised while an asset was missing from the cache keeps the asset's CDN
+    address; once ``make install`` has fetched it, the next run reads every page again."""
+    asset = assets()[0]
+    site, cache = tmp_path / "site", tmp_path / "cache"
+    page = site / "index.html"
+    page.parent.mkdir(parents=True)
+    page.write_text(f'<html><script src="{asset.url}"></script></html>')
+    localise(site, cache)
+    assert asset.url in page.read_text("utf-8")  # not in the cache: left as it is
+    an_hour_ago = time.time() - 3600
+    os.utime(page, (an_hour_ago, an_hour_ago))
+    for part in (asset.path, *asset.also):
+        fetched = cache / asset.folder / part
+        fetched.parent.mkdir(parents=True, exist_ok=True)
+        fetched.write_text("/* the asset */")
+    assert localise(site, cache) == 1
+    assert asset.url not in page.read_text("utf-8")

@@ -22,7 +22,8 @@ def docs_index(project_root: Path) -> Path:
     return project_root / "gx" / "uncommitted" / "data_docs" / "local_site" / "index.html"
 
 
-# beside the site's pages: its time is when the last localisation began
+# beside the site's pages: its time is when the last localisation began, its text the
+# assets it served from the site (assets fetched since then: every page is read again)
 LOCALISED_MARKER = ".finradar-localised"
 # a file system may keep a page's time to the second or two (FAT's two): a page written
 # as a localisation began is read again by the next, which changes nothing it did
@@ -49,7 +50,8 @@ def _vendor(site: Path, cache_dir: Path, asset: Asset) -> Path:
 
 def localise(site: Path, cache_dir: Path) -> int:
     """Rewrite the pages of the Data Docs site at ``site`` written since the last time it
-    ran there (every page the first time); returns the pages changed. Reading every page
+    ran there (every page the first time, or when other assets are served from
+    ``cache_dir`` than then); returns the pages changed. Reading every page
     at every build took longer with every pass before it; the builds of a site take turns
     (``pipelines.gx_runner.build_pages``), so each page written after one localisation
     began is read by the next.
@@ -62,7 +64,10 @@ def localise(site: Path, cache_dir: Path) -> int:
         if (cache_dir / a.folder / a.path).is_file()
     }
     marker = site / LOCALISED_MARKER
-    since = marker.stat().st_mtime - MTIME_SLACK_S if marker.is_file() else None
+    served = "\n".join(sorted(local))  # the assets served from the site this time
+    since = None
+    if marker.is_file() and marker.read_text(encoding="utf-8") == served:
+        since = marker.stat().st_mtime - MTIME_SLACK_S
     started = time.time()
     changed = 0
     for page in site.rglob("*.html"):
@@ -75,6 +80,6 @@ def localise(site: Path, cache_dir: Path) -> int:
         if new != text:
             page.write_text(new, encoding="utf-8")
             changed += 1
-    marker.touch()
+    marker.write_text(served, encoding="utf-8")
     os.utime(marker, (started, started))
     return changed
