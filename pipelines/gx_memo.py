@@ -37,7 +37,17 @@ Inside ``memoised_configurations()`` an id is computed once per content of the a
 * ``to_id`` is a function of that content and of the dict's class (its ignored keys), so
   a content met again has the id GX computed for it the first time.
 
-Both are installed for the GX release whose code was read (``CHECKED_VERSION``) only: a
+GX also checks, before it runs a checkpoint and again as it runs each validation definition
+and serialises its results, that every object it runs is still the one stored (the
+suite, the batch and validation definitions, the checkpoint: each read from its store
+file and deserialised, ``is_fresh``): four times a validation for a definition and its
+suite. Inside ``memoised_freshness()`` each object is checked once and a fresh verdict
+stands for the rest of that validation; a stale or missing one is checked again each time
+(GX then raises, or adds the object). A project another process rewrites during a
+validation is caught by the next one's first check, as a rewrite right after GX's last
+check always was; outside, GX checks each time as before.
+
+All are installed for the GX release whose code was read (``CHECKED_VERSION``) only: a
 new release runs unchanged until someone reads its code and the tests again.
 """
 
@@ -57,6 +67,8 @@ CHECKED_VERSION = "1.24.1"
 _memo: ContextVar[dict[int, tuple[Any, Any]] | None] = ContextVar("gx_memo", default=None)
 # (IDDict class, content of its arguments) → its id; None outside a validation
 _ids: ContextVar[dict[Any, Any] | None] = ContextVar("gx_ids", default=None)
+# GX object id → (the object, its fresh diagnostics); None outside a validation
+_fresh: ContextVar[dict[int, tuple[Any, Any]] | None] = ContextVar("gx_fresh", default=None)
 _installed = False
 _installing = threading.Lock()  # a second install would wrap the first one's wrappers
 
@@ -115,6 +127,7 @@ def _install() -> bool:
 
     Expectation.configuration = property(configuration)  # type: ignore[method-assign]
     _memoise_ids()
+    _memoise_freshness()
     _installed = True
     return True
 
@@ -140,6 +153,46 @@ def _memoise_ids() -> None:
         return hit
 
     IDDict.to_id = to_id  # type: ignore[method-assign]
+
+
+def _memoise_freshness() -> None:
+    """Make the ``is_fresh`` of checkpoints, validation definitions, suites and batch
+    definitions consult the freshness memo (see the module docstring)."""
+    # lazy: GX takes seconds to import; only a process that validates installs the memo
+    from great_expectations.checkpoint.checkpoint import Checkpoint
+    from great_expectations.core.batch_definition import BatchDefinition
+    from great_expectations.core.expectation_suite import ExpectationSuite
+    from great_expectations.core.validation_definition import ValidationDefinition
+
+    for kind in (Checkpoint, ValidationDefinition, ExpectationSuite, BatchDefinition):
+        kind.is_fresh = _fresh_once(kind.is_fresh)  # type: ignore[method-assign]
+
+
+def _fresh_once(check: Any) -> Any:
+    def is_fresh(self: Any) -> Any:
+        memo = _fresh.get()
+        if memo is None:
+            return check(self)
+        hit = memo.get(id(self))
+        if hit is not None:
+            return hit[1]
+        diagnostics = check(self)
+        if diagnostics.success:
+            memo[id(self)] = (self, diagnostics)
+        return diagnostics
+
+    return is_fresh
+
+
+@contextmanager
+def memoised_freshness() -> Iterator[None]:
+    """Within the block (one validation), each GX object found fresh is not read from its
+    store again."""
+    token = _fresh.set({})
+    try:
+        yield
+    finally:
+        _fresh.reset(token)
 
 
 @contextmanager

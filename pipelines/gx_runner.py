@@ -64,7 +64,7 @@ from pipelines.gx_frames import (
 )
 from pipelines.gx_import import import_great_expectations
 from pipelines.gx_memo import install as install_gx_memo
-from pipelines.gx_memo import memoised_configurations
+from pipelines.gx_memo import memoised_configurations, memoised_freshness
 from warehouse.locks import file_lock
 from warehouse.report.data_docs import docs_index, localise
 
@@ -209,7 +209,7 @@ class SuiteRunner:
             # the run name Data Docs list a result under (GX's own default: ``__none__``);
             # its time is the validation's, so the results of one batch's suites stay apart
             run_id = self._run_identifier(run_name=run_name, run_time=datetime.now(UTC))
-            with memoised_configurations(), _project_changes_are_transient():
+            with memoised_configurations(), memoised_freshness(), _project_changes_are_transient():
                 result = checkpoint.run(
                     batch_parameters={"dataframe": frame},
                     expectation_parameters=parameters,

@@ -12,9 +12,11 @@ every row), and GX with a validation per read batch
 against the frames of many batches held until ``ingest.gx_rows`` rows wait (and the
 building of those frames alone, and with the batches' normalisation, the two converting
 each batch's columns to Arrow once), the latter also without ``pipelines.gx_memo`` (GX's own
-code, the memo's baseline), and, by topic, normalisation and the building of GX's frames
-a message (and the normalisation of an oversize value, quarantined whole) — the per-step
-figures behind the ingest benchmark's rate.
+code, the memo's baseline) and through a GX project's checkpoints as a pass validates
+(with each object's freshness read from its store once a validation, and each time),
+and, by topic, normalisation and the building of GX's frames a message (and the
+normalisation of an oversize value, quarantined whole) — the per-step figures behind the
+ingest benchmark's rate.
 The steps run with the collector paused, as in the pipeline.
 
     python -m tests.bench.profile_ingest_steps [N]
@@ -300,6 +302,19 @@ def _held_against_per_batch(records: list[KafkaRecord], runner: SuiteRunner, now
     with mock.patch.object(gx_runner, "memoised_configurations", contextlib.nullcontext):
         seconds = _held_seconds(batches, runner, now, ingest.gx_rows)
     print(f"  without gx_memo {seconds:6.2f} s  {1e6 * seconds / n:6.1f} µs/message")
+    # as a pass validates: through a project's checkpoints, which store every result and
+    # check that what they run is what their stores hold (``gx_memo.memoised_freshness``)
+    with tempfile.TemporaryDirectory() as folder:
+        project = SuiteRunner(project_root=Path(folder) / "gx")
+        for label, memo in (("", gx_runner.memoised_freshness), (" freshness each time", None)):
+            with mock.patch.object(gx_runner, "memoised_freshness", memo or contextlib.nullcontext):
+                seconds = min(
+                    _held_seconds(batches, project, now, ingest.gx_rows) for _ in range(2)
+                )
+            print(
+                f"GX held, project{seconds:6.2f} s  {1e6 * seconds / n:6.1f} µs/message"
+                f"  (checkpoints and stores, as a pass; best of 2{label and ','}{label})"
+            )
 
 
 def _held_seconds(

@@ -321,3 +321,42 @@ def test_a_stored_result_cut_short_does_not_stop_a_full_data_docs_build(tmp_path
     index.unlink()  # so the next build renders every stored result
     assert SuiteRunner(project_root=tmp_path).build_data_docs().is_file()
     assert not results[0].exists()
+
+
+def test_freshness_is_checked_once_a_validation_and_each_validation_again(tmp_path):
+    """Inside one validation (``memoised_freshness``) a checkpoint found fresh is not read
+    from its store again, while one that is not is checked every time; outside, GX checks
+    each time. A stored suite rewritten between two validations (as another process
+    would) is caught by the next one, memo or not: its pass is retried, its rows never
+    quarantined."""
+    import contextlib
+
+    import pipelines.gx_runner as gx_runner
+    from finradar.errors import TransientError
+    from pipelines.gx_memo import memoised_freshness
+
+    project = SuiteRunner(project_root=tmp_path / "gx")
+    checkpoint = project.checkpoints["spend_disclosure"]
+    with memoised_freshness():
+        first = checkpoint.is_fresh()
+        assert first.success and checkpoint.is_fresh() is first
+    assert checkpoint.is_fresh() is not checkpoint.is_fresh()
+
+    events = [e for e in seed_corpus() if e["event_type"] == "spend_disclosure"][:10]
+    assert project.validate("spend_disclosure", events, now=NOW).failures == {}
+    stored = tmp_path / "gx" / "gx" / "expectations" / "spend_disclosure" / "v1.json"
+    suite = json.loads(stored.read_text())
+    suite["expectations"] = suite["expectations"][1:]
+    stored.write_text(json.dumps(suite))
+    with memoised_freshness():
+        assert not checkpoint.is_fresh().success
+        stale = checkpoint.is_fresh()
+        assert not stale.success and checkpoint.is_fresh() is not stale
+    for memo in (True, False):
+        with contextlib.ExitStack() as stack:
+            if not memo:
+                stack.enter_context(pytest.MonkeyPatch.context()).setattr(
+                    gx_runner, "memoised_freshness", contextlib.nullcontext
+                )
+            with pytest.raises(TransientError, match="the GX project changed"):
+                project.validate("spend_disclosure", events, now=NOW)
