@@ -149,6 +149,10 @@ def land(
             con, batch_id, plan, staged, started_at, runner, report_path, backfill, reset
         )
 
+    # outside the transaction: a function created in one that rolls back is gone from the
+    # session's catalog but still known to its connection, and the commit run again could
+    # neither create nor call it
+    register_raw_text(con)
     if threads:
         con.execute(f"set threads = {int(threads)}")
     try:
@@ -227,7 +231,6 @@ def _land_in_transaction(
         """,
         [batch_id],
     )
-    register_raw_text(con)
     quarantined_at_commit(con, staged)
     inserted = con.execute(
         f"""

@@ -318,6 +318,9 @@ def create_all(con: duckdb.DuckDBPyConnection, turn_wait_s: float = DEFAULT_TURN
     warehouse that has them all is only read: opening it never waits for a refresh."""
     if _is_complete(con):
         return
+    # outside the transaction (see ``warehouse.landing.land``): a column derived on add
+    # calls it, and a shared session (follow's) goes on after a rollback
+    register_raw_text(con)
     with writers_turn(con, turn_wait_s):
         con.execute("begin")
         try:
@@ -374,7 +377,6 @@ def add_new_columns(con: duckdb.DuckDBPyConnection) -> None:
                 con.execute(f"alter table {name} add column {f.name} {duckdb_type(f.type)}")
                 derived = DERIVED_ON_ADD.get((name, f.name))
                 if derived:
-                    register_raw_text(con)
                     con.execute(f"update {name} set {f.name} = {derived}")
 
 

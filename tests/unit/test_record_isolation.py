@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
@@ -338,3 +339,38 @@ def test_a_quarantine_row_arrow_refuses_keeps_its_bytes_and_reasons():
     (kept,) = _quarantine_table([row], schema).to_pylist()
     assert kept["event_id"] is None and kept["raw_value"] == row["raw_value"]
     assert kept["reasons"] == row["reasons"]
+
+
+def test_a_commit_refused_once_runs_again_and_lands_the_same(tmp_path: Path):
+    """A commit another writer got in before (DuckDB's transaction error: retried) runs
+    again in the same session and lands what one attempt lands, its quarantine with the
+    text of its bytes included: nothing of the refused attempt stays in the session's way
+    (a function created inside it once did, and every retry failed)."""
+    records = [*_spend_records(3), KafkaRecord(_spend_records(1)[0].topic, 0, 3, 0, b"k", b"{")]
+    plan = [PartitionRange(records[0].topic, 0, 0, 4)]
+    summaries = []
+    for refused in (False, True):
+        staging = tmp_path / f"staging-{refused}"
+        staged = stage_batch(Normaliser("b1", NOW, b"key"), check_batch(records, NOW), staging)
+        refusals = [duckdb.TransactionException("another writer committed first")] * refused
+
+        def failpoint(point: str, refusals: list[Exception] = refusals) -> None:
+            if point == "in_transaction" and refusals:
+                raise refusals.pop()
+
+        con = connect(load_settings(var_dir=tmp_path / f"var-{refused}"))
+        try:
+            summary = land(con, "b1", plan, staged, NOW, "t", failpoint=failpoint)
+            assert summary.commit_attempts == 1 + refused
+            summaries.append(
+                (
+                    summary.landed,
+                    summary.by_reason,
+                    con.execute("select raw_text from quarantine.events").fetchall(),
+                    con.execute("select count(*) from raw.spend_disclosures").fetchall(),
+                )
+            )
+        finally:
+            con.close()
+    assert summaries[0] == summaries[1] and summaries[0][0] == 3
+    assert summaries[0][2] == [("{",)]
