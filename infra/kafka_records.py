@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from functools import partial
 from typing import Any
 
 import kafka
@@ -51,6 +52,9 @@ from kafka.record.util import decode_varint
 
 CHECKED_VERSION = "3.0.12"
 _LOG_APPEND_TIME = DefaultRecordBatch.LOG_APPEND_TIME
+# a ``ConsumerRecord`` of its fields' tuple, as its constructor makes it without the Python
+# call in between (0.2 µs of a record's 2.7)
+_consumer_record = partial(tuple.__new__, ConsumerRecord)
 _installing = threading.Lock()
 _installed = False
 LIBRARY_READ = KafkaBytes.read  # kafka-python's own, before ``install``
@@ -195,20 +199,22 @@ def batch_records(batch: DefaultRecordBatch, tp: Any, state: Any) -> Iterator[An
                 state.records_read += 1
                 state.bytes_read += length  # as kafka-python counts a record
                 state.next_fetch_offset = offset + 1
-                yield ConsumerRecord(
-                    topic,
-                    partition,
-                    epoch,
-                    offset,
-                    first_timestamp + timestamp_delta if append_time is None else append_time,
-                    timestamp_type,
-                    key,
-                    value,
-                    headers,
-                    None,
-                    len(key) if key is not None else -1,
-                    len(value) if value is not None else -1,
-                    header_size,
+                yield _consumer_record(
+                    (
+                        topic,
+                        partition,
+                        epoch,
+                        offset,
+                        first_timestamp + timestamp_delta if append_time is None else append_time,
+                        timestamp_type,
+                        key,
+                        value,
+                        headers,
+                        None,
+                        len(key) if key is not None else -1,
+                        len(value) if value is not None else -1,
+                        header_size,
+                    )
                 )
     except (ValueError, IndexError) as err:
         raise errors.CorruptRecordError(f"Found invalid record structure: {err!r}") from None
