@@ -142,7 +142,11 @@ class KafkaSettings(BaseModel):
     # 2 MiB 66.8 s at 1.35 GiB. At 5,000,000 events, with ``ingest.batch_bytes`` at 3 MiB
     # (``--variant "FINRADAR_KAFKA__FETCH_PARTITION_BYTES=2097152
     # FINRADAR_INGEST__BATCH_BYTES=3145728"``, 2026-12-02): 1.36 GiB against 1.48 GiB
-    # with 4 and 6 MiB, at the same rate
+    # with 4 and 6 MiB, at the same rate. Larger fetches ask less of the broker but do not
+    # speed the pass: on 2026-12-07 (``ingest_timeline 1000000``, the three variants
+    # alternating, two runs each) 2 MiB took 46.5 s twice, 4 MiB 46.8 and 45.2 s, 8 MiB
+    # 46.5 and 45.7 s, the broker at 10–11%, 7% and 5% of a core while the workers ran,
+    # the tree at 1.22, 1.23 and 1.28 GiB
     fetch_partition_bytes: int = Field(2 * 1024 * 1024, ge=64 * 1024)
 
     @model_validator(mode="after")
