@@ -1,0 +1,30 @@
+"""The commit replay's arithmetic: statements labelled alike across copies, and each at its
+best over the replays."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.bench.commit_replay import best_of, label
+
+
+def test_a_label_is_one_line_without_the_staged_paths():
+    sql = """
+        insert into raw.x by name
+        select s.* from read_parquet(['/tmp/a/replay/1.parquet', '/tmp/a/replay/2.parquet']) as s
+    """
+    assert label(sql) == "insert into raw.x by name select s.* from read_parquet([…]) as s"
+    assert label("select  1\n\n  from t", width=8) == "select 1"
+
+
+def test_each_statement_is_taken_at_its_fastest():
+    first = [("create", 0.5), ("insert", 2.0), ("insert", 1.0)]
+    second = [("create", 0.7), ("insert", 1.5), ("insert", 1.2)]
+    assert best_of([first, second]) == [("create", 0.5), ("insert", 1.5), ("insert", 1.0)]
+
+
+def test_replays_that_differ_are_refused():
+    with pytest.raises(ValueError, match="numbers of statements"):
+        best_of([[("a", 1.0)], [("a", 1.0), ("b", 1.0)]])
+    with pytest.raises(ValueError, match="different statements"):
+        best_of([[("a", 1.0)], [("b", 1.0)]])
