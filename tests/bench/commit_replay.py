@@ -7,8 +7,10 @@ staged every file, before the commit. That
 commit is then made ``--repeats`` times in this process, as the pass makes it
 (``pipelines.land.commit_pass``, without the Data Docs), each time on a fresh copy of the
 warehouse and of the staged files, with every statement timed. Prints each commit's
-seconds and the slowest statements, each at its best over the repeats: the figures behind
-the README's account of the commit.
+seconds and its peak resident memory above what this process held before it (sampled
+every 50 ms: a lower bound, what the ``finradar`` process adds when it commits), then the
+slowest statements, each at its best over the repeats: the figures behind the README's
+account of the commit.
 
     python -m tests.bench.commit_replay 1000000 --repeats 2
 """
@@ -18,10 +20,12 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import logging
+import os
 import re
 import shutil
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -35,7 +39,8 @@ from finradar.settings import load_settings
 from infra.broker import LocalBroker
 from infra.producing import publish_synthetic
 from pipelines.planning import plan_ranges
-from tests.bench.bench_ingest import KAFKA, bench_env, finradar_command
+from tests.bench.bench_ingest import GIB, KAFKA, bench_env, finradar_command
+from tests.bench.process_tree import process_sample
 
 SHOWN = 12  # the slowest statements printed
 _FILES = re.compile(r"read_parquet\(\[[^\]]*\]\)")
@@ -90,6 +95,31 @@ def _timed(statements: Statements) -> Iterator[None]:
         yield
 
 
+def _rss() -> int:
+    sample = process_sample(os.getpid())
+    return sample.rss if sample is not None else 0
+
+
+@contextmanager
+def _peak_rss(peak: list[int], interval: float = 0.05) -> Iterator[None]:
+    """Within the block, ``peak[0]``: the largest resident memory of this process seen."""
+    done = threading.Event()
+
+    def watch() -> None:
+        while not done.wait(interval):
+            peak[0] = max(peak[0], _rss())
+
+    peak[0] = _rss()
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        yield
+    finally:
+        done.set()
+        watcher.join()
+        peak[0] = max(peak[0], _rss())
+
+
 def stage_a_pass(events: int, var: Path) -> None:
     """``finradar ingest --once`` on ``var``'s empty warehouse, killed before its commit."""
     settings = load_settings(var_dir=var, kafka=KAFKA)
@@ -107,9 +137,10 @@ def stage_a_pass(events: int, var: Path) -> None:
         raise SystemExit(f"the pass was to stop at its commit (exit {run.returncode}): {tail}")
 
 
-def replay(staged_var: Path, copy: Path) -> tuple[float, Statements]:
+def replay(staged_var: Path, copy: Path) -> tuple[float, int, Statements]:
     """The pass staged in ``staged_var`` committed on a copy of it at ``copy``: the
-    commit's seconds and its statements."""
+    commit's seconds, its peak resident bytes above this process's before it, and its
+    statements."""
     shutil.rmtree(copy, ignore_errors=True)
     shutil.copytree(staged_var, copy, symlinks=True)
     settings = load_settings(var_dir=copy, kafka=KAFKA)
@@ -120,11 +151,12 @@ def replay(staged_var: Path, copy: Path) -> tuple[float, Statements]:
     ]
     plan = plan_ranges(settings)  # nothing committed: each partition from its start
     statements: Statements = []
-    with _timed(statements):
+    before, peak = _rss(), [0]
+    with _timed(statements), _peak_rss(peak):
         started = time.perf_counter()
         land.commit_pass(settings, run_dir.name, plan, staged, datetime.now(UTC), docs_built=True)
         seconds = time.perf_counter() - started
-    return seconds, statements
+    return seconds, peak[0] - before, statements
 
 
 def main() -> None:
@@ -144,8 +176,11 @@ def main() -> None:
             stage_a_pass(args.events, root / "staged")
             commits = []
             for n in range(args.repeats):
-                seconds, statements = replay(root / "staged", root / "replay")
-                print(f"commit {n + 1}: {seconds:.2f} s, {len(statements)} statements")
+                seconds, added, statements = replay(root / "staged", root / "replay")
+                print(
+                    f"commit {n + 1}: {seconds:.2f} s, {len(statements)} statements,"
+                    f" {added / GIB:.2f} GiB resident above the process before it"
+                )
                 commits.append(statements)
         finally:
             broker.down(purge=True)

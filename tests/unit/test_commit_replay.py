@@ -1,11 +1,13 @@
-"""The commit replay's arithmetic: statements labelled alike across copies, and each at its
-best over the replays."""
+"""The commit replay's arithmetic: statements labelled alike across copies, each at its
+best over the replays, and the commit's peak memory seen while it runs."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from tests.bench.commit_replay import best_of, label
+from tests.bench.commit_replay import _peak_rss, _rss, best_of, label
 
 
 def test_a_label_is_one_line_without_the_staged_paths():
@@ -28,3 +30,14 @@ def test_replays_that_differ_are_refused():
         best_of([[("a", 1.0)], [("a", 1.0), ("b", 1.0)]])
     with pytest.raises(ValueError, match="different statements"):
         best_of([[("a", 1.0)], [("b", 1.0)]])
+
+
+def test_the_peak_is_seen_while_the_block_runs():
+    mib = 1024 * 1024
+    peak = [0]
+    with _peak_rss(peak, interval=0.01):
+        before = _rss()
+        held = bytearray(200 * mib)  # zero-filled: every page resident
+        time.sleep(0.3)
+        del held  # gone before the block ends: only the sampling saw it
+    assert peak[0] >= before + 150 * mib
