@@ -38,6 +38,10 @@ def test_the_peak_is_seen_while_the_block_runs():
     with _peak_rss(peak, interval=0.01):
         before = _rss()
         held = bytearray(200 * mib)  # zero-filled: every page resident
-        time.sleep(0.3)
+        # until the watcher has seen it (on a loaded machine it may wait for the GIL),
+        # at most 30 s: without the watcher the peak never gets there
+        deadline = time.monotonic() + 30
+        while peak[0] < before + 150 * mib and time.monotonic() < deadline:
+            time.sleep(0.01)
         del held  # gone before the block ends: only the sampling saw it
     assert peak[0] >= before + 150 * mib
