@@ -33,6 +33,7 @@ ASK_BROKER_AFTER = 3  # empty polls before asking whether the broker is there at
 # it lost them; if so, the reader's client stopped fetching them (seen once, under load,
 # with a long-lived reader) and a new client reads them
 ASK_LOG_AFTER = 10
+POLL_RECORDS = 5000  # the most records a reader's poll returns
 
 
 class StalledRead(TransientError):
@@ -117,7 +118,7 @@ def read_offsets(
     consumer.seek(tp, r.start)
     empty_polls = 0
     while True:
-        polled = consumer.poll(timeout_ms=POLL_TIMEOUT_MS, max_records=5000).get(tp, [])
+        polled = consumer.poll(timeout_ms=POLL_TIMEOUT_MS, max_records=POLL_RECORDS).get(tp, [])
         if not polled:
             if consumer.position(tp) >= r.end:
                 return
@@ -212,7 +213,7 @@ def _poll_until_ends(consumer: Any, wanted: dict[Any, PartitionRange]) -> Iterat
     pending = set(wanted)
     empty_polls = 0
     while pending:
-        polled = consumer.poll(timeout_ms=POLL_TIMEOUT_MS, max_records=5000)
+        polled = consumer.poll(timeout_ms=POLL_TIMEOUT_MS, max_records=POLL_RECORDS)
         got = False
         for tp, messages in polled.items():
             end = wanted[tp].end

@@ -40,11 +40,11 @@ from finradar.settings import KafkaSettings, load_settings
 from infra.broker import LocalBroker
 from infra.kafka_clients import reader
 from infra.producing import publish_synthetic
-from pipelines.kafka_source import POLL_TIMEOUT_MS
+from pipelines.kafka_source import POLL_RECORDS, POLL_TIMEOUT_MS
 from tests.bench.bench_ingest import KAFKA
+from tests.bench.mart_queries import percentile
 
 TOPIC = "fi.spend.disclosures.v1"
-POLL_RECORDS = 5000  # as ``read_offsets`` polls
 LARGE_READ = 1 << 20
 
 
@@ -53,12 +53,6 @@ def busy(seconds: float) -> None:
     until = time.perf_counter() + seconds
     while time.perf_counter() < until:
         pass
-
-
-def percentile(values: list[float], share: float) -> float:
-    """The value below which ``share`` of ``values`` fall (nearest rank)."""
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(share * len(ordered)))]
 
 
 def read_partition(

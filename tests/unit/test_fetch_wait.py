@@ -9,7 +9,7 @@ from types import SimpleNamespace
 from kafka.errors import KafkaConnectionError
 from kafka.net import transport
 
-from tests.bench.fetch_wait import percentile, socket_reads
+from tests.bench.fetch_wait import socket_reads
 
 
 def _received(data: bytes, close: bool) -> tuple[bytes, Exception | None]:
@@ -50,10 +50,3 @@ def test_the_patch_ends_with_its_block():
     with socket_reads(1 << 20):
         assert transport.KafkaTCPTransport._sock_recv is not own
     assert transport.KafkaTCPTransport._sock_recv is own
-
-
-def test_a_percentile_is_the_nearest_rank():
-    values = [5.0, 1.0, 4.0, 2.0, 3.0]
-    assert percentile(values, 0.5) == 3.0
-    assert percentile(values, 0.9) == 5.0
-    assert percentile(values, 0.0) == 1.0
